@@ -1,0 +1,73 @@
+"""The ``Brain`` contract: an agent's observation in, a validated decision out.
+
+Every brain — the offline rules brain here, LLM brains later — implements :class:`Brain`.
+A brain must draw randomness only from the ``rng`` it is handed (derived by the engine
+from the branch seed, step and agent), so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegntix.model.scenario import ActionSpec, AgentSpec
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleEvent:
+    """Something the agent saw: a message, an action or an injection addressed to it."""
+
+    seq: int
+    step: int
+    kind: str  # "message" | "action" | "injection"
+    agent_id: str | None  # the speaker/actor; None for an injection
+    text: str
+    fields: Mapping[str, Any] = field(default_factory=dict)  # offer, stance, accept, action...
+    to: tuple[str, ...] | None = None  # addressees; None = everyone
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one agent knows when it decides. Mappings are read-only views: do not mutate."""
+
+    scenario: str
+    topic: str
+    step: int  # the step being decided (1-based)
+    max_steps: int | None
+    agent: AgentSpec
+    own: Mapping[str, Any]  # the agent's own state: stance, offer
+    world: Mapping[str, Any]
+    others: Mapping[str, Mapping[str, Any]]  # other agents' public state, by id
+    roster: Mapping[str, AgentSpec]  # every agent, by id (names and roles for addressing)
+    visible: Sequence[VisibleEvent]  # the last ``memory_window`` steps, oldest first
+    actions: Mapping[str, ActionSpec]  # actions this agent may take now
+    memory: Sequence[str] = ()  # retrieved long-term memories (persistent agents, later)
+
+
+class Decision(BaseModel):
+    """A brain's answer. ``say`` speaks ``content``; ``act`` performs action ``act``;
+    ``pass`` does nothing. Structured fields carry what the mechanics act on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["say", "act", "pass"]
+    content: str = Field(default="", max_length=4000)
+    to: list[str] | None = None
+    act: str | None = None
+    offer: float | None = None
+    accept: bool = False
+    stance: float | None = Field(default=None, ge=-1.0, le=1.0)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class Brain(Protocol):
+    """Decides for an agent. ``decide`` is async so network-bound brains fit the engine."""
+
+    name: str
+
+    async def decide(self, observation: Observation, rng: random.Random) -> Decision: ...

@@ -1,0 +1,100 @@
+"""Events and branches: the timeline's vocabulary (DESIGN §3).
+
+Plain frozen dataclasses, not pydantic: they are created and read in hot loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+class EventKind(StrEnum):
+    MESSAGE = "message"
+    ACTION = "action"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    INJECTION = "injection"
+    WORLD = "world"
+    MEMORY = "memory"
+    SYSTEM = "system"
+    DECISION = "decision"
+
+
+class BranchStatus(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event not yet appended: the store assigns seq, hash and created_at."""
+
+    step: int
+    kind: EventKind
+    payload: dict[str, Any]
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An appended event. ``seq`` is the position in the branch's logical sequence
+    (ancestors' events up to the fork point count), dense from 1."""
+
+    branch_id: str
+    seq: int
+    step: int
+    kind: EventKind
+    agent_id: str | None
+    payload: dict[str, Any]
+    hash: str
+    prev_hash: str
+    created_at: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    id: str
+    scenario_id: str
+    parent_id: str | None
+    fork_seq: int  # last inherited seq of the parent's logical sequence; 0 for a root
+    fork_step: int  # last inherited step; 0 for a root
+    seed: int
+    label: str
+    status: BranchStatus
+    head_seq: int  # last seq of the logical sequence (== fork_seq when nothing own yet)
+    head_step: int
+    head_hash: str
+    created_at: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRecord:
+    id: str
+    name: str
+    spec: dict[str, Any]  # the validated scenario, as JSON
+    spec_hash: str
+    created_at: datetime | None = field(default=None, compare=False)
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    prev_hash: str, seq: int, step: int, kind: str, agent_id: str | None, payload: Any
+) -> str:
+    """``H(prev_hash ‖ canonical event)``. The branch id and wall-clock time are left out on
+    purpose, so a fork that reproduces its parent reproduces its hashes too (invariant 3)."""
+    body = canonical_json([seq, step, str(kind), agent_id, payload])
+    return hashlib.sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest()

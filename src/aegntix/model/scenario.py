@@ -1,0 +1,204 @@
+"""The scenario file's schema (pydantic v2): what a user writes to describe a sandbox."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aegntix.model.expressions import ExpressionError, compile_expression, names_in
+
+Trait = Annotated[float, Field(ge=0.0, le=1.0)]
+Stance = Annotated[float, Field(ge=-1.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+Expression = Annotated[str, Field(min_length=1, max_length=500)]
+
+MAX_AGENTS = 1000
+MAX_STEPS = 1_000_000
+
+#: Names every expression may read besides the world's own keys.
+BUILTIN_NAMES = frozenset(
+    {"step", "max_steps", "n_agents", "mean_stance", "stance_spread", "min_stance", "max_stance"}
+)
+#: Per-agent names (a per-agent outcome or an agent objective may read these).
+AGENT_NAMES = frozenset({"stance", "offer"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TurnOrder(StrEnum):
+    ROUND_ROBIN = "round_robin"  # every agent each step, in file order, each seeing the previous
+    SIMULTANEOUS = "simultaneous"  # every agent sees the state at the start of the step
+    RANDOM = "random"  # every agent each step, in a seeded shuffled order
+
+
+class Persona(_Strict):
+    """Big Five traits in 0..1 plus free-form traits."""
+
+    openness: Trait = 0.5
+    conscientiousness: Trait = 0.5
+    extraversion: Trait = 0.5
+    agreeableness: Trait = 0.5
+    neuroticism: Trait = 0.5
+    traits: dict[str, str | float | int | bool] = Field(default_factory=dict)
+    adaptation_rate: Trait = 0.1
+    stability_threshold: Trait = 0.8
+
+
+class NegotiationTerms(_Strict):
+    """What a party to a negotiation wants. ``reservation`` is the walk-away price,
+    ``target`` the opening aspiration."""
+
+    side: Literal["buy", "sell", "mediate"]
+    reservation: float | None = None
+    target: float | None = None
+
+    @model_validator(mode="after")
+    def _prices(self) -> Self:
+        if self.side == "mediate":
+            return self
+        if self.reservation is None or self.target is None:
+            raise ValueError(f"a '{self.side}' side needs both 'reservation' and 'target'")
+        if self.side == "sell" and self.target < self.reservation:
+            raise ValueError("a seller's target must be at or above the reservation price")
+        if self.side == "buy" and self.target > self.reservation:
+            raise ValueError("a buyer's target must be at or below the reservation price")
+        return self
+
+
+class BrainConfig(_Strict):
+    kind: Literal["rules"] = "rules"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentSpec(_Strict):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=200)
+    goals: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=50)
+    backstory: str = Field(default="", max_length=10_000)
+    persona: Persona = Field(default_factory=Persona)
+    stance: Stance | None = None
+    negotiation: NegotiationTerms | None = None
+    actions: list[Identifier] = Field(default_factory=list, max_length=200)
+    objective: Expression | None = None
+    brain: BrainConfig | None = None
+
+    @field_validator("goals", mode="before")
+    @classmethod
+    def _one_goal(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ActionSpec(_Strict):
+    """A move agents may make: its effects are expressions over the world, applied in order."""
+
+    description: str = Field(default="", max_length=1000)
+    effects: dict[Identifier, Expression] = Field(default_factory=dict)
+    once: bool = False
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+
+
+class Termination(_Strict):
+    max_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    when: Expression | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.max_steps is None and self.when is None:
+            raise ValueError("set 'max_steps', 'when', or both")
+        return self
+
+
+class OutcomeSpec(_Strict):
+    expr: Expression
+    per_agent: bool = False
+    description: str = ""
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    topic: str = Field(default="", max_length=1000)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    world: dict[Identifier, Any] = Field(default_factory=dict)
+    agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
+    turn_order: TurnOrder = TurnOrder.ROUND_ROBIN
+    memory_window: int = Field(default=3, ge=0, le=100)
+    termination: Termination
+    outcomes: dict[Identifier, OutcomeSpec] = Field(default_factory=dict)
+    actions: dict[Identifier, ActionSpec] = Field(default_factory=dict)
+    dynamics: dict[Identifier, Expression] = Field(default_factory=dict)
+    brain: BrainConfig = Field(default_factory=BrainConfig)
+
+    @field_validator("outcomes", mode="before")
+    @classmethod
+    def _short_outcomes(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {"expr": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [a.id for a in self.agents]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"agent ids must be unique; repeated: {', '.join(duplicates)}")
+        for agent in self.agents:
+            unknown = [a for a in agent.actions if a not in self.actions]
+            if unknown:
+                raise ValueError(f"agent '{agent.id}' names unknown actions: {', '.join(unknown)}")
+        if self.has_negotiation:
+            # The negotiation mechanics record the deal in these two world facts.
+            for key, default in (("deal_reached", False), ("price", None)):
+                self.world.setdefault(key, default)
+        world_names = set(self.world) | BUILTIN_NAMES
+        for where, expr, extra in self._expressions():
+            try:
+                unknown_names = names_in(expr) - world_names - extra
+            except ExpressionError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            if unknown_names:
+                raise ValueError(
+                    f"{where}: unknown name(s) {', '.join(sorted(unknown_names))}; "
+                    "expressions may read world keys and "
+                    + ", ".join(sorted(BUILTIN_NAMES | extra))
+                )
+        return self
+
+    def _expressions(self) -> list[tuple[str, str, frozenset[str] | set[str]]]:
+        found: list[tuple[str, str, frozenset[str] | set[str]]] = []
+        for name, action in self.actions.items():
+            for key, expr in action.effects.items():
+                if key not in self.world:
+                    raise ValueError(f"actions.{name}.effects: '{key}' is not a world key")
+                found.append((f"actions.{name}.effects.{key}", expr, frozenset()))
+        for key, expr in self.dynamics.items():
+            if key not in self.world:
+                raise ValueError(f"dynamics: '{key}' is not a world key")
+            found.append((f"dynamics.{key}", expr, frozenset()))
+        for name, outcome in self.outcomes.items():
+            extra = AGENT_NAMES if outcome.per_agent else frozenset()
+            found.append((f"outcomes.{name}", outcome.expr, extra))
+        for agent in self.agents:
+            if agent.objective:
+                found.append((f"agents.{agent.id}.objective", agent.objective, AGENT_NAMES))
+        if self.termination.when:
+            scalar = {n for n, o in self.outcomes.items() if not o.per_agent}
+            found.append(("termination.when", self.termination.when, scalar))
+        for _, expr, _ in found:
+            compile_expression(expr)
+        return found
+
+    @property
+    def has_negotiation(self) -> bool:
+        return any(a.negotiation is not None for a in self.agents)
+
+    def agent(self, agent_id: str) -> AgentSpec:
+        for a in self.agents:
+            if a.id == agent_id:
+                return a
+        raise KeyError(agent_id)

@@ -1,0 +1,54 @@
+"""World state as a pure fold of events.
+
+A state is plain JSON data: ``{"step": int, "world": {...}, "agents": {id: {...}}}``.
+Only ``world`` events change it, through ``{"set": {"world.key": v, "agents.id.key": v}}``
+patches, so any store can rebuild state at any step without knowing scenario logic.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aegntix.model.events import Event, EventKind
+from aegntix.model.scenario import Scenario
+
+State = dict[str, Any]
+
+
+def initial_state(scenario: Scenario) -> State:
+    """The state at step 0."""
+    agents: dict[str, dict[str, Any]] = {}
+    for agent in scenario.agents:
+        own: dict[str, Any] = {"stance": agent.stance, "offer": None}
+        agents[agent.id] = own
+    return {"step": 0, "world": copy.deepcopy(dict(scenario.world)), "agents": agents}
+
+
+def apply_patch(state: State, assignments: Mapping[str, Any]) -> None:
+    """Apply ``{"world.key": v, "agents.<id>.key": v}`` in place."""
+    for path, value in assignments.items():
+        head, _, rest = path.partition(".")
+        if head == "world" and rest:
+            state["world"][rest] = copy.deepcopy(value)
+        elif head == "agents" and rest:
+            agent_id, _, key = rest.partition(".")
+            state["agents"].setdefault(agent_id, {})[key] = copy.deepcopy(value)
+        else:
+            raise ValueError(f"bad state path '{path}'")
+
+
+def apply_event(state: State, kind: str, step: int, payload: Mapping[str, Any]) -> None:
+    """Fold one event into ``state`` in place (the caller owns the state)."""
+    if step > state["step"]:
+        state["step"] = step
+    if kind == EventKind.WORLD:
+        apply_patch(state, payload.get("set", {}))
+
+
+def fold(state: State, events: Iterable[Event]) -> State:
+    """Apply events in order; returns ``state`` for chaining."""
+    for event in events:
+        apply_event(state, event.kind, event.step, event.payload)
+    return state
