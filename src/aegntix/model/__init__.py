@@ -22,7 +22,15 @@ from aegntix.model.scenario import (
     Termination,
     TurnOrder,
 )
-from aegntix.model.state import State, apply_event, apply_patch, fold, initial_state
+from aegntix.model.state import (
+    State,
+    apply_event,
+    apply_patch,
+    empty_state,
+    fold,
+    initial_patch,
+    initial_state,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -45,7 +53,9 @@ __all__ = [
     "apply_event",
     "apply_patch",
     "canonical_json",
+    "empty_state",
     "event_hash",
     "fold",
+    "initial_patch",
     "initial_state",
 ]

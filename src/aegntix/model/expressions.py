@@ -77,7 +77,9 @@ def names_in(source: str) -> set[str]:
     """The variable names an expression reads (for validation against known names)."""
     tree = compile_expression(source)
     called = {
-        n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
     }
     return {
         n.id

@@ -12,9 +12,7 @@ from aegntix.model.state import State
 
 def expression_names(scenario: Scenario, state: State) -> dict[str, Any]:
     """Names an expression sees: world keys plus the built-ins of ``BUILTIN_NAMES``."""
-    stances = [
-        float(a["stance"]) for a in state["agents"].values() if a.get("stance") is not None
-    ]
+    stances = [float(a["stance"]) for a in state["agents"].values() if a.get("stance") is not None]
     names: dict[str, Any] = dict(state["world"])
     names["step"] = state["step"]
     names["max_steps"] = scenario.termination.max_steps

@@ -17,6 +17,21 @@ from aegntix.model.scenario import Scenario
 State = dict[str, Any]
 
 
+def empty_state() -> State:
+    """The state before any event: every branch's fold starts here."""
+    return {"step": 0, "world": {}, "agents": {}}
+
+
+def initial_patch(scenario: Scenario) -> dict[str, Any]:
+    """The step-0 ``world`` event's assignments: folding it into ``empty_state()`` gives
+    ``initial_state(scenario)``. Recording it makes a timeline self-describing."""
+    state = initial_state(scenario)
+    patch: dict[str, Any] = {f"world.{k}": v for k, v in state["world"].items()}
+    for agent_id, own in state["agents"].items():
+        patch.update({f"agents.{agent_id}.{k}": v for k, v in own.items()})
+    return patch
+
+
 def initial_state(scenario: Scenario) -> State:
     """The state at step 0."""
     agents: dict[str, dict[str, Any]] = {}
@@ -41,8 +56,7 @@ def apply_patch(state: State, assignments: Mapping[str, Any]) -> None:
 
 def apply_event(state: State, kind: str, step: int, payload: Mapping[str, Any]) -> None:
     """Fold one event into ``state`` in place (the caller owns the state)."""
-    if step > state["step"]:
-        state["step"] = step
+    state["step"] = max(state["step"], step)
     if kind == EventKind.WORLD:
         apply_patch(state, payload.get("set", {}))
 
