@@ -16,7 +16,8 @@ venv: $(STAMP)
 
 ## run: the demo — a negotiation scenario on the embedded SQLite store with the offline rules brain
 run: $(STAMP)
-	$(BIN)/aegntix run examples/negotiation.yaml --db demo.db
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
 
 test: $(STAMP)

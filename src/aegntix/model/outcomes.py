@@ -45,9 +45,9 @@ def compute_outcomes(scenario: Scenario, state: State) -> dict[str, Any]:
 
 
 def is_terminal(scenario: Scenario, state: State, outcomes: dict[str, Any]) -> bool:
-    """True when the step limit is reached or the ``when`` condition holds."""
+    """True when the last completed step reaches the limit or ``when`` holds."""
     term = scenario.termination
-    if term.max_steps is not None and state["step"] >= term.max_steps:
+    if term.max_steps is not None and state["completed"] >= term.max_steps:
         return True
     if term.when is None:
         return False

@@ -1,8 +1,11 @@
 """World state as a pure fold of events.
 
-A state is plain JSON data: ``{"step": int, "world": {...}, "agents": {id: {...}}}``.
-Only ``world`` events change it, through ``{"set": {"world.key": v, "agents.id.key": v}}``
-patches, so any store can rebuild state at any step without knowing scenario logic.
+A state is plain JSON data: ``{"step": int, "completed": int, "world": {...},
+"agents": {id: {...}}}``. ``step`` is the newest event's step; ``completed`` the last step the
+engine finished (a ``system`` event ``{"type": "step_end"}``) — they differ while injections
+for the next step wait. Only ``world`` events change the rest, through
+``{"set": {"world.key": v, "agents.id.key": v}}`` patches, so any store can rebuild state at
+any step without knowing scenario logic.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from aegntix.model.scenario import Scenario
 
 State = dict[str, Any]
 
+#: ``system`` event type that closes a step.
+STEP_END = "step_end"
+
 
 def empty_state() -> State:
     """The state before any event: every branch's fold starts here."""
-    return {"step": 0, "world": {}, "agents": {}}
+    return {"step": 0, "completed": 0, "world": {}, "agents": {}}
 
 
 def initial_patch(scenario: Scenario) -> dict[str, Any]:
@@ -38,7 +44,8 @@ def initial_state(scenario: Scenario) -> State:
     for agent in scenario.agents:
         own: dict[str, Any] = {"stance": agent.stance, "offer": None}
         agents[agent.id] = own
-    return {"step": 0, "world": copy.deepcopy(dict(scenario.world)), "agents": agents}
+    world = copy.deepcopy(dict(scenario.world))
+    return {"step": 0, "completed": 0, "world": world, "agents": agents}
 
 
 def apply_patch(state: State, assignments: Mapping[str, Any]) -> None:
@@ -59,6 +66,8 @@ def apply_event(state: State, kind: str, step: int, payload: Mapping[str, Any]) 
     state["step"] = max(state["step"], step)
     if kind == EventKind.WORLD:
         apply_patch(state, payload.get("set", {}))
+    elif kind == EventKind.SYSTEM and payload.get("type") == STEP_END:
+        state["completed"] = step
 
 
 def fold(state: State, events: Iterable[Event]) -> State:

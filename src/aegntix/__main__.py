@@ -1,0 +1,5 @@
+"""``python -m aegntix`` is the CLI."""
+
+from aegntix.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The ``aegntix`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aegntix import __version__
+from aegntix.cli import demo, running, timelines
+from aegntix.cli.common import JsonOption, console, emit_json, handles_errors
+from aegntix.model.loading import load_scenario, scenario_json_schema
+
+app = typer.Typer(
+    name="aegntix",
+    help="Reality sandboxes: run multi-agent scenarios, fork the timeline at any step, "
+    "inject context, and compare the futures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("demo")(demo.demo)
+app.command("run")(running.run)
+app.command("continue")(running.continue_)
+app.command("branches")(timelines.branches)
+app.command("fork")(timelines.fork)
+app.command("inject")(timelines.inject)
+app.command("compare")(timelines.compare)
+app.command("events")(timelines.events)
+app.command("state")(timelines.state)
+app.command("verify")(timelines.verify)
+
+
+@app.command()
+@handles_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Check a scenario file; print what is wrong (file:line: field: reason)."""
+    scenario = load_scenario(file)
+    if json_out:
+        emit_json({"ok": True, "name": scenario.name, "agents": len(scenario.agents)})
+    else:
+        console.print(
+            f"[green]ok[/]: {file} — '{scenario.name}', {len(scenario.agents)} agents, "
+            f"{scenario.turn_order} turns, outcomes: {', '.join(scenario.outcomes) or 'none'}"
+        )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files."""
+    print(json.dumps(scenario_json_schema(), indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def main() -> None:
+    app()

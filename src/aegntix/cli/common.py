@@ -1,0 +1,125 @@
+"""Shared CLI plumbing: the database option, opening the store, ids, errors, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from aegntix.errors import AegntixError, BranchNotFound, InvalidRequest, StoreError
+from aegntix.model.events import Branch
+from aegntix.timeline import SqlStore, open_sqlite_store
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEFAULT_DB = "aegntix.db"
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="AEGNTIX_DB",
+        help="Timeline database (SQLite file). Env: AEGNTIX_DB.",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn project errors into one readable line on stderr and a non-zero exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except AegntixError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: completed steps are saved")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@contextmanager
+def opened(db: str, *, create: bool = False) -> Iterator[SqlStore]:
+    """Open the store; read-only commands refuse to create a database by accident."""
+    if not create and not Path(db).exists():
+        raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
+    try:
+        store = open_sqlite_store(db)
+    except AegntixError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"cannot open database '{db}': {exc}") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def resolve_branch(store: SqlStore, ref: str) -> Branch:
+    """A branch by id, unique id prefix, or label."""
+    try:
+        return store.get_branch(ref)
+    except BranchNotFound:
+        pass
+    branches = store.list_branches()
+    matches = [b for b in branches if b.id.startswith(ref)] or [
+        b for b in branches if b.label == ref
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BranchNotFound(f"no branch '{ref}' (see `aegntix branches`)")
+    ids = ", ".join(b.id for b in matches[:5])
+    raise InvalidRequest(f"'{ref}' matches {len(matches)} branches ({ids}…); use more of the id")
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values parse as JSON when they can (numbers, true, null)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InvalidRequest(f"--set: '{item}' is not key=value")
+        try:
+            result[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            result[key] = raw
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_plain(value), ensure_ascii=False) + "\n")
+    sys.stdout.flush()

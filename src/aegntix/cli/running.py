@@ -1,0 +1,150 @@
+"""`aegntix run` and `aegntix continue`: run a branch with a live transcript."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aegntix.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    emit_json,
+    handles_errors,
+    opened,
+    resolve_branch,
+)
+from aegntix.cli.render import event_line, outcome_table
+from aegntix.engine import Runner, RunSummary, StepResult, start_scenario
+from aegntix.model.loading import load_scenario
+from aegntix.timeline import SqlStore
+
+StepsOption = Annotated[
+    int | None,
+    typer.Option("--steps", "-n", min=1, help="Run at most this many steps (default: to the end)."),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No live transcript.")]
+
+
+@handles_errors
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
+    steps: StepsOption = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    label: Annotated[str, typer.Option(help="Label of the new branch.")] = "main",
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a scenario from its file on a new root branch."""
+    scenario = load_scenario(file)  # validate before touching the database
+    if seed is not None and seed < 0:
+        raise typer.BadParameter("must be ≥ 0", param_hint="--seed")
+    with opened(db, create=True) as store:
+        branch = start_scenario(store, scenario, seed=seed, label=label)
+        if json_out:
+            emit_json({"type": "branch", "branch_id": branch.id, "scenario_id": branch.scenario_id})
+        elif not quiet:
+            console.print(
+                f"[bold]{scenario.name}[/] · branch [bold]{branch.id}[/] · seed {branch.seed}"
+                f" · {len(scenario.agents)} agents · db {db}"
+            )
+        _drive(store, Runner(store, branch.id), steps, json_out=json_out, quiet=quiet)
+
+
+@handles_errors
+def continue_(
+    branch: Annotated[str, typer.Argument(help="Branch id (or unique prefix, or label).")],
+    steps: StepsOption = None,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Continue a branch from its last completed step (also resumes after a crash)."""
+    with opened(db) as store:
+        found = resolve_branch(store, branch)
+        runner = Runner(store, found.id)
+        if not json_out and not quiet:
+            console.print(
+                f"[bold]{runner.scenario.name}[/] · branch [bold]{found.id}[/] ({found.label})"
+                f" · from step {runner.completed_step}"
+            )
+        _drive(store, runner, steps, json_out=json_out, quiet=quiet)
+
+
+def _drive(
+    store: SqlStore, runner: Runner, steps: int | None, *, json_out: bool, quiet: bool
+) -> None:
+    scenario = runner.scenario
+    limit = scenario.termination.max_steps
+    remaining = None if limit is None else max(0, limit - runner.completed_step)
+    bounds = [x for x in (steps, remaining) if x is not None]
+    total = min(bounds) if bounds else None
+
+    if json_out:
+
+        def report(result: StepResult) -> None:
+            for e in result.events:
+                emit_json(
+                    {
+                        "type": "event",
+                        "branch_id": e.branch_id,
+                        "seq": e.seq,
+                        "step": e.step,
+                        "kind": e.kind,
+                        "agent_id": e.agent_id,
+                        "payload": e.payload,
+                        "hash": e.hash,
+                    }
+                )
+
+        summary = asyncio.run(runner.run(steps, report))
+        emit_json({"type": "summary", **_summary_dict(summary)})
+        return
+
+    with Progress(
+        TextColumn("[bold blue]steps"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("run", total=total)
+
+        def show(result: StepResult) -> None:
+            if not quiet:
+                for e in result.events:
+                    line = event_line(scenario, e)
+                    if line is not None:
+                        progress.console.print(line, soft_wrap=True)
+            progress.advance(task)
+
+        summary = asyncio.run(runner.run(steps, show))
+    _print_summary(summary)
+
+
+def _summary_dict(summary: RunSummary) -> dict[str, object]:
+    return {
+        "branch_id": summary.branch_id,
+        "steps_run": summary.steps_run,
+        "completed_step": summary.completed_step,
+        "status": summary.status.value,
+        "head_seq": summary.head_seq,
+        "outcomes": summary.outcomes,
+    }
+
+
+def _print_summary(summary: RunSummary) -> None:
+    rows = {k: [v] for k, v in summary.outcomes.items()}
+    console.print(outcome_table(f"outcomes at step {summary.completed_step}", ["value"], rows))
+    console.print(
+        f"branch [bold]{summary.branch_id}[/] · [magenta]{summary.status}[/] · "
+        f"{summary.steps_run} steps run · {summary.head_seq} events. "
+        f"Fork it: [dim]aegntix fork {summary.branch_id} --at STEP --inject TEXT[/]"
+    )

@@ -1,0 +1,131 @@
+"""How decisions and time change the world: a decision becomes events (what was said or
+done, and a ``world`` patch); dynamics run once at the end of each step."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aegntix.brains.base import Decision
+from aegntix.model.events import EventKind, NewEvent
+from aegntix.model.expressions import ExpressionError, evaluate
+from aegntix.model.outcomes import expression_names
+from aegntix.model.scenario import Scenario
+from aegntix.model.state import State
+
+_SIDES_OPPOSITE = {"buy": "sell", "sell": "buy"}
+
+
+def decision_events(
+    scenario: Scenario, state: State, agent_id: str, step: int, decision: Decision
+) -> list[NewEvent]:
+    """The events one decision produces, in order. Invalid parts are recorded as a
+    ``system`` rejection rather than silently dropped, so the transcript shows them."""
+    events: list[NewEvent] = []
+    patch: dict[str, Any] = {}
+    fields = dict(decision.fields)
+    agent = scenario.agent(agent_id)
+    own = state["agents"].get(agent_id, {})
+
+    if decision.stance is not None and decision.stance != own.get("stance"):
+        patch[f"agents.{agent_id}.stance"] = decision.stance
+        fields["stance"] = decision.stance
+
+    if decision.offer is not None and agent.negotiation is not None:
+        if not math.isfinite(decision.offer):
+            return [_rejected(step, agent_id, "offer is not a finite number")]
+        if decision.accept:
+            if _is_standing_offer(scenario, state, agent_id, decision.offer):
+                if not state["world"].get("deal_reached"):
+                    patch["world.deal_reached"] = True
+                    patch["world.price"] = decision.offer
+                fields["accept"] = True
+            else:
+                events.append(_rejected(step, agent_id, "accepted price is not a standing offer"))
+        elif decision.offer != own.get("offer"):
+            patch[f"agents.{agent_id}.offer"] = decision.offer
+        fields["offer"] = decision.offer
+
+    if decision.action == "say":
+        events.append(
+            NewEvent(
+                step,
+                EventKind.MESSAGE,
+                {"text": decision.content, "to": decision.to, "fields": fields},
+                agent_id,
+            )
+        )
+    elif decision.action == "act":
+        name = decision.act or ""
+        if name not in agent.actions:
+            events.append(_rejected(step, agent_id, f"'{name}' is not one of its actions"))
+        elif scenario.actions[name].once and name in state["world"].get("_actions_taken", {}):
+            events.append(_rejected(step, agent_id, f"'{name}' can be taken only once"))
+        else:
+            try:
+                patch.update(_action_patch(scenario, state, name))
+            except ExpressionError as exc:
+                events.append(_rejected(step, agent_id, f"action '{name}' failed: {exc}"))
+            else:
+                taken = dict(state["world"].get("_actions_taken", {}))
+                taken[name] = taken.get(name, 0) + 1
+                patch["world._actions_taken"] = taken
+                payload = {"action": name, "text": decision.content, "fields": fields}
+                events.append(NewEvent(step, EventKind.ACTION, payload, agent_id))
+
+    if patch:
+        events.append(
+            NewEvent(step, EventKind.WORLD, {"set": patch, "cause": "decision"}, agent_id)
+        )
+    return events
+
+
+def dynamics_event(scenario: Scenario, state: State, step: int) -> NewEvent | None:
+    """The end-of-step world update: every dynamics expression reads the same state."""
+    if not scenario.dynamics:
+        return None
+    names = expression_names(scenario, state)
+    patch: dict[str, Any] = {}
+    for key, expr in scenario.dynamics.items():
+        value = evaluate(expr, names)
+        if value != state["world"].get(key):
+            patch[f"world.{key}"] = _clean(value)
+    if not patch:
+        return None
+    return NewEvent(step, EventKind.WORLD, {"set": patch, "cause": "dynamics"})
+
+
+def _action_patch(scenario: Scenario, state: State, name: str) -> dict[str, Any]:
+    # Effects apply in order, each seeing the ones before it.
+    names = expression_names(scenario, state)
+    patch: dict[str, Any] = {}
+    for key, expr in scenario.actions[name].effects.items():
+        value = _clean(evaluate(expr, names))
+        names[key] = value
+        patch[f"world.{key}"] = value
+    return patch
+
+
+def _is_standing_offer(scenario: Scenario, state: State, agent_id: str, price: float) -> bool:
+    me = scenario.agent(agent_id).negotiation
+    assert me is not None
+    wanted = _SIDES_OPPOSITE.get(me.side)  # a mediator proposes; it cannot accept
+    for other in scenario.agents:
+        if other.negotiation is not None and other.negotiation.side == wanted:
+            offer = state["agents"].get(other.id, {}).get("offer")
+            if offer is not None and math.isclose(offer, price, rel_tol=0, abs_tol=1e-9):
+                return True
+    return False
+
+
+def _clean(value: Any) -> Any:
+    # Keep world values JSON-safe and free of float noise that would differ by platform.
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExpressionError("result is not a finite number")
+        return round(value, 9)
+    return value
+
+
+def _rejected(step: int, agent_id: str, reason: str) -> NewEvent:
+    return NewEvent(step, EventKind.SYSTEM, {"type": "rejected", "reason": reason}, agent_id)

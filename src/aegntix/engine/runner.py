@@ -1,0 +1,230 @@
+"""The ``Runner``: advances one branch step by step.
+
+A step: injections already recorded for it are visible; each agent observes, its brain
+decides, the decision becomes events that the reducer folds into state; dynamics run;
+outcomes are computed; a ``step_end`` event closes the step. The whole step is appended in
+one atomic write, so a crash leaves whole steps only and a resumed run continues from the
+last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from aegntix.brains.base import Brain, Decision
+from aegntix.brains.registry import BrainFactory, default_brains
+from aegntix.engine.mechanics import decision_events, dynamics_event
+from aegntix.engine.observation import Window, observe
+from aegntix.engine.seeding import rng_for
+from aegntix.engine.turns import acting_order
+from aegntix.errors import BranchBusy
+from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
+from aegntix.model.outcomes import compute_outcomes, is_terminal
+from aegntix.model.scenario import Scenario, TurnOrder
+from aegntix.model.state import STEP_END, State, apply_event, initial_patch
+from aegntix.timeline.state import state_at
+from aegntix.timeline.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    branch_id: str
+    step: int
+    events: list[Event]
+    outcomes: dict[str, Any]
+    terminal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    branch_id: str
+    steps_run: int
+    completed_step: int
+    status: BranchStatus
+    outcomes: dict[str, Any]
+    head_seq: int
+
+
+StepCallback = Callable[[StepResult], Awaitable[None] | None]
+
+
+def start_scenario(
+    store: Store, scenario: Scenario, *, seed: int | None = None, label: str = "main"
+) -> Branch:
+    """Record a validated scenario and its root branch with the step-0 events."""
+    record = store.create_scenario(scenario.name, scenario.model_dump(mode="json"))
+    branch = store.create_branch(
+        record.id, seed=scenario.seed if seed is None else seed, label=label
+    )
+    _write_start(store, branch, scenario, record.spec_hash)
+    return store.get_branch(branch.id)
+
+
+def _write_start(store: Store, branch: Branch, scenario: Scenario, spec_hash: str) -> None:
+    start = {"type": "start", "scenario": scenario.name, "spec_hash": spec_hash}
+    initial = {"set": initial_patch(scenario), "cause": "initial"}
+    store.append(
+        branch.id,
+        [NewEvent(0, EventKind.SYSTEM, start), NewEvent(0, EventKind.WORLD, initial)],
+        expect_seq=0,
+    )
+
+
+class Runner:
+    """Runs one branch. Create one per branch and run; not shared between tasks."""
+
+    def __init__(self, store: Store, branch_id: str, *, brains: BrainFactory | None = None):
+        self.store = store
+        branch = store.get_branch(branch_id)
+        record = store.get_scenario(branch.scenario_id)
+        self.scenario = Scenario.model_validate(record.spec)
+        if branch.head_seq == 0:  # created but never started (a crash right after creation)
+            _write_start(store, branch, self.scenario, record.spec_hash)
+        factory = brains or default_brains
+        self._brains: dict[str, Brain] = {
+            a.id: factory(self.scenario, a) for a in self.scenario.agents
+        }
+        self._pause_requested = False
+        #: Shared by a Scheduler's runners: each step holds one slot.
+        self.step_limit: asyncio.Semaphore | None = None
+        self.branch = branch
+        self._reload()
+
+    def _reload(self) -> None:
+        self.branch = self.store.get_branch(self.branch.id)
+        self._head_seq = self.branch.head_seq
+        self.state: State = state_at(self.store, self.branch.id)
+        self.window = Window(self.scenario.memory_window)
+        first = max(0, self.state["completed"] + 1 - self.scenario.memory_window)
+        self.window.extend(self.store.events(self.branch.id, from_step=first))
+
+    @property
+    def completed_step(self) -> int:
+        return int(self.state["completed"])
+
+    def outcomes(self) -> dict[str, Any]:
+        return compute_outcomes(self.scenario, self.state)
+
+    def is_done(self) -> bool:
+        return is_terminal(self.scenario, self.state, self.outcomes())
+
+    def pause(self) -> None:
+        """Stop after the step in progress; the branch is left ``paused``."""
+        self._pause_requested = True
+
+    async def step(self) -> StepResult | None:
+        """Run exactly one step; None if the branch has already terminated."""
+        if self.is_done():
+            return None
+        step = self.completed_step + 1
+        seed = self.branch.seed
+        self.window.advance(step)
+        pending: list[NewEvent] = []
+        seq = self._head_seq
+
+        def record(event: NewEvent) -> None:
+            nonlocal seq
+            seq += 1
+            apply_event(self.state, event.kind, event.step, event.payload)
+            self.window.add(seq, event.step, event.kind, event.agent_id, event.payload)
+            pending.append(event)
+
+        try:
+            agents = acting_order(self.scenario, seed, step)
+            if self.scenario.turn_order is TurnOrder.SIMULTANEOUS:
+                views = [
+                    observe(self.scenario, self.state, a.id, step, self.window) for a in agents
+                ]
+                decisions = await asyncio.gather(
+                    *(
+                        self._brains[a.id].decide(view, rng_for(seed, step, a.id))
+                        for a, view in zip(agents, views, strict=True)
+                    )
+                )
+                for agent, decision in zip(agents, decisions, strict=True):
+                    self._record_decision(agent.id, step, decision, record)
+            else:
+                for agent in agents:
+                    view = observe(self.scenario, self.state, agent.id, step, self.window)
+                    decision = await self._brains[agent.id].decide(
+                        view, rng_for(seed, step, agent.id)
+                    )
+                    self._record_decision(agent.id, step, decision, record)
+            dynamics = dynamics_event(self.scenario, self.state, step)
+            if dynamics is not None:
+                record(dynamics)
+            self.state["step"] = max(self.state["step"], step)
+            self.state["completed"] = step
+            outcomes = self.outcomes()
+            terminal = is_terminal(self.scenario, self.state, outcomes)
+            end = {"type": STEP_END, "outcomes": outcomes, "terminal": terminal}
+            record(NewEvent(step, EventKind.SYSTEM, end))
+            appended = await self.store.append_async(
+                self.branch.id, pending, expect_seq=self._head_seq
+            )
+        except BaseException:
+            self._reload()  # nothing of this step was written: drop its in-memory effects
+            raise
+        self._head_seq = appended[-1].seq
+        return StepResult(self.branch.id, step, appended, outcomes, terminal)
+
+    def _record_decision(
+        self, agent_id: str, step: int, decision: Decision, record: Callable[[NewEvent], None]
+    ) -> None:
+        for event in decision_events(self.scenario, self.state, agent_id, step, decision):
+            record(event)
+
+    async def run(
+        self, steps: int | None = None, on_step: StepCallback | None = None
+    ) -> RunSummary:
+        """Run up to ``steps`` steps (None: until termination), pausable between steps."""
+        self._pause_requested = False
+        if self.branch.status is BranchStatus.RUNNING:
+            log.warning(
+                "resuming a branch left running",
+                branch=self.branch.id,
+                completed_step=self.completed_step,
+            )
+        self.store.set_status(self.branch.id, BranchStatus.RUNNING)
+        ran = 0
+        status = BranchStatus.IDLE
+        try:
+            while steps is None or ran < steps:
+                if self._pause_requested:
+                    status = BranchStatus.PAUSED
+                    break
+                if self.step_limit is None:
+                    result = await self.step()
+                else:
+                    async with self.step_limit:
+                        result = await self.step()
+                if result is None:
+                    status = BranchStatus.DONE
+                    break
+                ran += 1
+                if on_step is not None:
+                    maybe = on_step(result)
+                    if maybe is not None:
+                        await maybe
+                if result.terminal:
+                    status = BranchStatus.DONE
+                    break
+        except BranchBusy:
+            raise  # someone else is running it; leave its status alone
+        except Exception:
+            self.store.set_status(self.branch.id, BranchStatus.FAILED)
+            raise
+        except asyncio.CancelledError:
+            self.store.set_status(self.branch.id, BranchStatus.PAUSED)
+            raise
+        self.store.set_status(self.branch.id, status)
+        return RunSummary(
+            self.branch.id, ran, self.completed_step, status, self.outcomes(), self._head_seq
+        )

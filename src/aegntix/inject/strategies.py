@@ -1,0 +1,130 @@
+"""Injections: new context put into a branch, recorded as events.
+
+``direct`` is a private message to some agents; ``broadcast`` is a world event every agent
+observes, optionally changing world facts. An injection at a past step forks first and
+injects into the new branch, so the original future stays intact. Injections for step k
+are written before any agent of step k decides (DESIGN §9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aegntix.errors import ForkOutOfRange, InvalidRequest
+from aegntix.model.events import Branch, Event, EventKind, NewEvent
+from aegntix.model.scenario import Scenario
+from aegntix.model.state import State
+from aegntix.timeline.state import state_at
+from aegntix.timeline.store import Store
+
+MAX_CONTENT = 4000
+
+
+class Strategy(StrEnum):
+    DIRECT = "direct"
+    BROADCAST = "broadcast"
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    branch: Branch  # where the injection went: the branch itself, or a new fork
+    forked: bool
+    events: list[Event]
+
+
+def inject(
+    store: Store,
+    branch_id: str,
+    content: str,
+    *,
+    targets: Sequence[str] | None = None,
+    strategy: Strategy | str = Strategy.BROADCAST,
+    at_step: int | None = None,
+    fields: Mapping[str, Any] | None = None,
+    world: Mapping[str, Any] | None = None,
+    urgency: float = 0.5,
+    label: str | None = None,
+    new_branch: bool = False,
+    seed: int | None = None,
+) -> Injected:
+    """Inject into ``branch_id`` after step ``at_step`` (default: its last completed step).
+
+    A past ``at_step`` (or ``new_branch``) forks first and injects into the fork.
+    Everything is validated before anything is written: a bad injection changes nothing.
+    """
+    branch = store.get_branch(branch_id)
+    scenario = Scenario.model_validate(store.get_scenario(branch.scenario_id).spec)
+    head_state = state_at(store, branch_id)
+    completed = int(head_state["completed"])
+    if at_step is None:
+        at_step = completed
+    if at_step < 0 or at_step > completed:
+        raise ForkOutOfRange(
+            f"cannot inject at step {at_step}: "
+            f"branch {branch_id} has completed steps 0..{completed}"
+        )
+    payload, world_patch = _validated(scenario, content, targets, strategy, fields, world, urgency)
+
+    forked = new_branch or at_step < completed
+    if forked:
+        target = store.fork(branch_id, at_step, seed=seed, label=label or f"inject@{at_step}")
+        base: State = state_at(store, target.id)
+    else:
+        target, base = branch, head_state
+    step = int(base["completed"]) + 1
+    events = [NewEvent(step, EventKind.INJECTION, payload)]
+    if world_patch:
+        events.append(NewEvent(step, EventKind.WORLD, {"set": world_patch, "cause": "injection"}))
+    appended = store.append(target.id, events, expect_seq=store.get_branch(target.id).head_seq)
+    return Injected(store.get_branch(target.id), forked, appended)
+
+
+def _validated(
+    scenario: Scenario,
+    content: str,
+    targets: Sequence[str] | None,
+    strategy: Strategy | str,
+    fields: Mapping[str, Any] | None,
+    world: Mapping[str, Any] | None,
+    urgency: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        strategy = Strategy(strategy)
+    except ValueError:
+        choices = ", ".join(s.value for s in Strategy)
+        raise InvalidRequest(f"strategy: '{strategy}' is not one of {choices}") from None
+    if not content.strip():
+        raise InvalidRequest("content: an injection needs some text")
+    if len(content) > MAX_CONTENT:
+        raise InvalidRequest(f"content: longer than {MAX_CONTENT} characters")
+    if not 0.0 <= urgency <= 1.0:
+        raise InvalidRequest("urgency: must be between 0 and 1")
+    known = {a.id for a in scenario.agents}
+    unknown = sorted(set(targets or ()) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"targets: unknown agent(s) {', '.join(unknown)}; agents are {', '.join(sorted(known))}"
+        )
+    if strategy is Strategy.DIRECT and not targets:
+        raise InvalidRequest("targets: a direct injection needs at least one target agent")
+    stance = (fields or {}).get("stance")
+    if stance is not None and not (isinstance(stance, int | float) and -1 <= stance <= 1):
+        raise InvalidRequest("fields.stance: must be a number between -1 and 1")
+    if world and strategy is not Strategy.BROADCAST:
+        raise InvalidRequest("world: only a broadcast injection may change world facts")
+    patch: dict[str, Any] = {}
+    for key, value in (world or {}).items():
+        if key not in scenario.world:
+            raise InvalidRequest(f"world: '{key}' is not a world key of this scenario")
+        patch[f"world.{key}"] = value
+    payload: dict[str, Any] = {
+        "content": content,
+        "strategy": strategy.value,
+        "targets": sorted(set(targets)) if targets else None,
+        "urgency": urgency,
+        "fields": dict(fields or {}),
+    }
+    return payload, patch

@@ -1,0 +1,27 @@
+"""Shared fixtures: real SQLite stores in temporary directories, and the example scenarios."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from aegntix.timeline import SqlStore, open_sqlite_store
+
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("AEGNTIX_HYPOTHESIS_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("default")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    s = open_sqlite_store(tmp_path / "timeline.db", snapshot_every=50)
+    yield s
+    s.close()
