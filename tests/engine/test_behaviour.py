@@ -89,7 +89,7 @@ def test_world_changing_broadcast_changes_incident_outcome(store: SqlStore):
     child = inject(
         store,
         parent,
-        "Forensics: the attacker still has domain admin and is spreading.",
+        "Threat intel: this group is known for a second wave within hours.",
         at_step=2,
         world={"severity": 0.95},
     ).branch

@@ -61,9 +61,14 @@ def event_line(scenario: Scenario, event: Event, *, verbose: bool = False) -> Te
     return head
 
 
-def outcome_table(title: str, columns: Sequence[str], rows: Mapping[str, Sequence[Any]]) -> Table:
+def outcome_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Mapping[str, Sequence[Any]],
+    first: str = "outcome",
+) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("outcome", style="bold")
+    table.add_column(first, style="bold")
     for col in columns:
         table.add_column(col, justify="right")
     for name, values in rows.items():

@@ -21,7 +21,7 @@ from aegntix.cli.common import (
     resolve_branch,
 )
 from aegntix.cli.render import branch_tree, divergence_chart, event_line, outcome_table
-from aegntix.cli.running import _drive
+from aegntix.cli.running import QuietOption, _drive
 from aegntix.engine import Runner
 from aegntix.errors import IntegrityError, InvalidRequest
 from aegntix.inject import inject as inject_into
@@ -83,6 +83,7 @@ def fork(
     ] = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Fork a branch at a past step, optionally injecting context into the new future."""
     if inject is None and (target or stance is not None or set_):
@@ -117,7 +118,7 @@ def fork(
                 f" — {child.head_seq} events inherited, none copied"
             )
         if run_steps is not None:
-            _drive(store, Runner(store, child.id), run_steps, json_out=json_out, quiet=False)
+            _drive(store, Runner(store, child.id), run_steps, json_out=json_out, quiet=quiet)
 
 
 @handles_errors
@@ -188,7 +189,7 @@ def compare(
             )
         if result.world_diff:
             diff = {k: [va, vb] for k, (va, vb) in sorted(result.world_diff.items())}
-            console.print(outcome_table("state at heads (differences)", ["a", "b"], diff))
+            console.print(outcome_table("state at heads (differences)", ["a", "b"], diff, "state"))
         console.print(
             Panel(
                 divergence_chart(result.divergence_series),

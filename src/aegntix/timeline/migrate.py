@@ -1,0 +1,47 @@
+"""Schema migrations, run programmatically (no alembic.ini).
+
+``upgrade(engine)`` is called on every store open; it costs one ``SELECT`` when the database
+is already at the head revision, which is the common case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine
+
+#: Head revision of ``migrations/versions``; a test checks it against Alembic's own view.
+HEAD_REVISION = "0001"
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the head revision (no-op, one query, when it already is)."""
+    with engine.connect() as conn:
+        if current_revision(conn) == HEAD_REVISION:
+            return
+    with engine.connect() as conn:
+        # Writer-flagged so SQLite takes the write lock up front: two processes opening a new
+        # file at once serialize here, and the second sees the first one's schema.
+        conn.info["aegntix_writer"] = True
+        try:
+            with conn.begin():
+                if current_revision(conn) != HEAD_REVISION:
+                    command.upgrade(alembic_config(conn), "head")
+        finally:
+            conn.info.pop("aegntix_writer", None)

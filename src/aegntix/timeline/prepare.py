@@ -1,0 +1,74 @@
+"""Validation and serialization of new events, done in the caller's thread so the writer
+only chains hashes and inserts; and the hash chaining itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aegntix.errors import InvalidRequest
+from aegntix.model.events import EventKind, NewEvent
+
+_INT64 = 2**63
+_KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
+# Same output as model.events.canonical_json (a test holds them equal), without building an
+# encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated, serialized ``NewEvent``. Built in the caller's thread so the writer only
+    chains hashes and inserts."""
+
+    step: int
+    kind: EventKind
+    agent_id: str | None
+    payload: dict[str, Any]  # decoded from payload_json: what a later read returns
+    payload_json: str
+    tail: str  # the hash body after the seq (see chain_hash)
+
+
+def chain_hash(prev_hash: str, seq: int, tail: str) -> str:
+    """Same bytes as ``model.events.event_hash`` (a test holds them equal) without
+    re-serializing the payload inside the writer."""
+    return hashlib.sha256(f"{prev_hash}[{seq}{tail}".encode()).hexdigest()
+
+
+def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
+    out: list[Prepared] = []
+    last_step = -1
+    for i, ev in enumerate(new_events):
+        try:
+            kind = EventKind(ev.kind)
+        except (ValueError, TypeError):
+            raise InvalidRequest(f"event {i}: unknown kind '{ev.kind}'") from None
+        step = ev.step
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < _INT64:
+            raise InvalidRequest(f"event {i}: step must be a non-negative integer, not {step!r}")
+        if step < last_step:
+            raise InvalidRequest(f"event {i}: step {step} goes back from step {last_step}")
+        last_step = step
+        if ev.agent_id is not None and not isinstance(ev.agent_id, str):
+            raise InvalidRequest(f"event {i}: agent_id must be a string or None")
+        if not isinstance(ev.payload, dict):
+            raise InvalidRequest(f"event {i}: payload must be a JSON object")
+        try:
+            payload_json = _CANONICAL.encode(ev.payload)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"event {i}: payload is not JSON: {exc}") from None
+        agent_json = "null" if ev.agent_id is None else _CANONICAL.encode(ev.agent_id)
+        tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
+        out.append(
+            Prepared(int(step), kind, ev.agent_id, json.loads(payload_json), payload_json, tail)
+        )
+    return out
+
+
+def check_int64(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not -_INT64 <= value < _INT64:
+        raise InvalidRequest(f"{name} must be a 64-bit integer, not {value!r}")
+    return value

@@ -1,0 +1,285 @@
+"""``SqlStore``: the :class:`~aegntix.timeline.store.Store` over SQLAlchemy Core.
+
+Portable SQL only, so the PostgreSQL backend reuses it with its own engine. Reads use pooled
+connections and see committed data; every write goes through the single group-commit
+:class:`~aegntix.timeline.writer.Writer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from aegntix.errors import InvalidRequest, ScenarioNotFound
+from aegntix.model.events import (
+    Branch,
+    BranchStatus,
+    Event,
+    NewEvent,
+    ScenarioRecord,
+    canonical_json,
+)
+from aegntix.timeline import queries as q
+from aegntix.timeline.migrate import upgrade
+from aegntix.timeline.prepare import check_int64, prepare
+from aegntix.timeline.schema import branches, events, scenarios
+from aegntix.timeline.store import Snapshot, Store
+from aegntix.timeline.verify import Auditable, RawEvent
+from aegntix.timeline.writer import Writer
+from aegntix.timeline.writes import WriteOps
+
+_MAX_TEXT = 200
+_LINEAGE_CACHE = 100_000
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
+        raise InvalidRequest(f"{name} must be a string of 1 to {_MAX_TEXT} characters")
+    return value
+
+
+def _step(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidRequest(f"step must be an integer, not {value!r}")
+    return value
+
+
+class SqlStore:
+    """Timeline store on any SQLAlchemy engine (SQLite today). Thread-safe."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        snapshot_every: int = 500,
+        after_commit: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """``after_commit``: backend maintenance run by the writer after each commit."""
+        upgrade(engine)
+        self._engine = engine
+        self._writer = Writer(engine, WriteOps(snapshot_every), after_commit=after_commit)
+        self._ops = self._writer.ops
+        # Lineages never change once committed, so readers cache them (heads are read fresh).
+        self._lineages: dict[str, q.Lineage] = {}
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def snapshot_every(self) -> int:
+        return self._ops.snapshot_every
+
+    def stats(self) -> dict[str, int]:
+        """Writer counters: commits, requests, events, batched_commits, max_batch, ..."""
+        return self._writer.stats()
+
+    # -- scenarios -------------------------------------------------------------------------
+    def create_scenario(self, name: str, spec: dict[str, Any]) -> ScenarioRecord:
+        _text("scenario name", name)
+        if not isinstance(spec, dict):
+            raise InvalidRequest("a scenario spec must be a JSON object")
+        try:
+            spec_json = canonical_json(spec)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"scenario spec is not JSON: {exc}") from None
+        spec_hash = hashlib.sha256(spec_json.encode()).hexdigest()
+        ops = self._ops
+        return self._writer.submit(
+            lambda c: ops.create_scenario(c, name, spec_json, spec_hash)
+        ).result()
+
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(scenarios).where(scenarios.c.id == scenario_id)).first()
+        if row is None:
+            raise ScenarioNotFound(f"no scenario '{scenario_id}'")
+        return _scenario(row._mapping)
+
+    def list_scenarios(self) -> list[ScenarioRecord]:
+        query = select(scenarios).order_by(scenarios.c.created_at, scenarios.c.id)
+        with self._engine.connect() as conn:
+            return [_scenario(r._mapping) for r in conn.execute(query)]
+
+    # -- branches --------------------------------------------------------------------------
+    def create_branch(self, scenario_id: str, *, seed: int, label: str = "main") -> Branch:
+        check_int64("seed", seed)
+        _text("label", label)
+        ops = self._ops
+        return self._writer.submit(
+            lambda c: ops.create_branch(c, scenario_id, seed, label)
+        ).result()
+
+    def fork(
+        self, parent_id: str, at_step: int, *, seed: int | None = None, label: str | None = None
+    ) -> Branch:
+        _step(at_step)
+        if seed is not None:
+            check_int64("seed", seed)
+        if label is not None:
+            _text("label", label)
+        ops = self._ops
+        return self._writer.submit(lambda c: ops.fork(c, parent_id, at_step, seed, label)).result()
+
+    def get_branch(self, branch_id: str) -> Branch:
+        with self._engine.connect() as conn:
+            return q.get_branch(conn, branch_id)
+
+    def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
+        query = select(branches).order_by(branches.c.created_at, branches.c.id)
+        if scenario_id is not None:
+            query = query.where(branches.c.scenario_id == scenario_id)
+        with self._engine.connect() as conn:
+            return [q.row_to_branch(r) for r in conn.execute(query)]
+
+    def lineage(self, branch_id: str) -> list[Branch]:
+        with self._engine.connect() as conn:
+            return q.lineage_rows(conn, branch_id)
+
+    def set_status(self, branch_id: str, status: BranchStatus) -> None:
+        try:
+            value = BranchStatus(status)
+        except ValueError:
+            raise InvalidRequest(f"unknown branch status '{status}'") from None
+        ops = self._ops
+        self._writer.submit(lambda c: ops.set_status(c, branch_id, value)).result()
+
+    # -- events ----------------------------------------------------------------------------
+    def _append_op(
+        self, branch_id: str, new_events: Sequence[NewEvent], expect_seq: int | None
+    ) -> tuple[Callable[[Connection], list[Event]], int]:
+        prepared = prepare(new_events)
+        ops = self._ops
+        return (lambda c: ops.append(c, branch_id, prepared, expect_seq)), len(prepared)
+
+    def append(
+        self, branch_id: str, events: Sequence[NewEvent], *, expect_seq: int | None = None
+    ) -> list[Event]:
+        if not events:
+            return []
+        op, size = self._append_op(branch_id, events, expect_seq)
+        return self._writer.submit(op, size).result()
+
+    async def append_async(
+        self, branch_id: str, events: Sequence[NewEvent], *, expect_seq: int | None = None
+    ) -> list[Event]:
+        """Same as :meth:`append`. If the awaiting task is cancelled once the writer has
+        started on it, the events are still appended (as with ``asyncio.wrap_future``)."""
+        if not events:
+            return []
+        op, size = self._append_op(branch_id, events, expect_seq)
+        return await self._writer.submit_async(op, size)
+
+    def _head(self, conn: Connection, branch_id: str) -> tuple[Branch, q.Lineage]:
+        branch = q.get_branch(conn, branch_id)
+        lineage = self._lineages.get(branch_id)
+        if lineage is None:
+            lineage = q.to_lineage(q.lineage_rows(conn, branch_id))
+            if len(self._lineages) >= _LINEAGE_CACHE:
+                self._lineages.clear()
+            self._lineages[branch_id] = lineage
+        return branch, lineage
+
+    def events(
+        self,
+        branch_id: str,
+        *,
+        from_seq: int = 1,
+        to_seq: int | None = None,
+        from_step: int | None = None,
+        to_step: int | None = None,
+    ) -> Iterator[Event]:
+        # Bounds are fixed now (eagerly, so an unknown id raises here, not on first next()).
+        with self._engine.connect() as conn:
+            b, lineage = self._head(conn, branch_id)
+            lo = max(from_seq, 1)
+            hi = b.head_seq if to_seq is None else min(to_seq, b.head_seq)
+            if from_step is not None:
+                before = q.seq_at_step(conn, lineage, b.head_seq, b.head_step, from_step - 1)
+                lo = max(lo, before + 1)
+            if to_step is not None:
+                hi = min(hi, q.seq_at_step(conn, lineage, b.head_seq, b.head_step, to_step))
+        return self._stream(lineage, lo, hi)
+
+    def _stream(self, lineage: q.Lineage, lo: int, hi: int) -> Iterator[Event]:
+        # One short read per page: no connection or WAL snapshot held while the caller iterates.
+        for member, first, last in q.segments(lineage, lo, hi):
+            nxt = first
+            while nxt <= last:
+                with self._engine.connect() as conn:
+                    page = q.event_page(conn, member, nxt, last)
+                if not page:
+                    break
+                yield from page
+                nxt = page[-1].seq + 1
+
+    def seq_at_step(self, branch_id: str, step: int) -> int:
+        with self._engine.connect() as conn:
+            b, lineage = self._head(conn, branch_id)
+            return q.seq_at_step(conn, lineage, b.head_seq, b.head_step, step)
+
+    def latest_snapshot(self, branch_id: str, max_seq: int) -> Snapshot | None:
+        with self._engine.connect() as conn:
+            b, lineage = self._head(conn, branch_id)
+            return q.latest_snapshot(conn, lineage, min(max_seq, b.head_seq))
+
+    def raw_events(self, branch_id: str) -> Iterator[RawEvent]:
+        """Every row stored under ``branch_id`` (its own, not inherited), in seq order, as
+        stored: no head bound, nothing parsed. For :func:`~aegntix.timeline.verify.verify`."""
+        after = -(2**63)
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        events.c.seq,
+                        events.c.step,
+                        events.c.kind,
+                        events.c.agent_id,
+                        events.c.payload,
+                        events.c.hash,
+                        events.c.prev_hash,
+                    )
+                    .where(events.c.branch_id == branch_id, events.c.seq > after)
+                    .order_by(events.c.seq)
+                    .limit(q.PAGE)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield RawEvent(*r)
+            after = rows[-1].seq
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Finish queued writes, stop the writer, release connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _scenario(m: Any) -> ScenarioRecord:
+    created = q.aware(m["created_at"])
+    return ScenarioRecord(m["id"], m["name"], json.loads(m["spec"]), m["spec_hash"], created)
+
+
+def _conforms(store: SqlStore) -> tuple[Store, Auditable]:
+    return store, store  # mypy proves SqlStore satisfies both protocols

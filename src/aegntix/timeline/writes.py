@@ -1,0 +1,387 @@
+"""The writer's side of the store: every mutation, run inside the writer thread's open
+transaction, plus the caches that make appends and forks O(1) (heads, lineages, folded state).
+
+Rule that keeps group commit safe: an operation raises an ``AegntixError`` (the request fails
+alone) only *before* it writes anything or touches a cache. Anything raised later fails the
+whole batch, and the writer calls :meth:`WriteOps.reset` so no cache outlives a rollback.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
+
+from aegntix.errors import (
+    BranchBusy,
+    ForkOutOfRange,
+    InvalidRequest,
+    ScenarioNotFound,
+)
+from aegntix.model.events import (
+    GENESIS_HASH,
+    Branch,
+    BranchStatus,
+    Event,
+    ScenarioRecord,
+    canonical_json,
+)
+from aegntix.model.state import State, apply_event, empty_state
+from aegntix.timeline import queries as q
+from aegntix.timeline.prepare import Prepared, chain_hash
+from aegntix.timeline.schema import branches, events, scenarios, snapshots
+
+# Built once: constructing a statement per request costs more than the insert itself.
+_INSERT_SNAPSHOTS = insert(snapshots)
+_INSERT_BRANCH = insert(branches)
+_INSERT_SCENARIO = insert(scenarios)
+_BRANCH_EXISTS = select(branches.c.id).where(branches.c.id == bindparam("id"))
+_SCENARIO_EXISTS = select(scenarios.c.id).where(scenarios.c.id == bindparam("id"))
+_SET_STATUS = (
+    update(branches)
+    .where(branches.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), updated_at=bindparam("b_at"))
+)
+_UPDATE_HEAD = (
+    update(branches)
+    .where(branches.c.id == bindparam("b_id"))
+    .values(
+        head_seq=bindparam("b_seq"),
+        head_step=bindparam("b_step"),
+        head_hash=bindparam("b_hash"),
+        updated_at=bindparam("b_at"),
+    )
+)
+_HEAD_KEYS = ("b_id", "b_seq", "b_step", "b_hash", "b_at")
+_EVENT_KEYS = (
+    "branch_id",
+    "seq",
+    "step",
+    "kind",
+    "agent_id",
+    "payload",
+    "hash",
+    "prev_hash",
+    "created_at",
+)
+EventRow = tuple[str, int, int, str, str | None, str, str, str, Any]
+
+
+class _Raw:
+    """A hot statement compiled once for the dialect and fed plain tuples (in ``keys``
+    order): Core's per-row parameter processing cost more than SQLite's own work. Values
+    needing a driver conversion (timestamps) are converted by the caller, once per append."""
+
+    def __init__(self, sql: Any, dialect: Dialect, keys: tuple[str, ...], **kw: Any) -> None:
+        compiled = sql.compile(dialect=dialect, **kw)
+        self.sql: str = compiled.string
+        self.keys = keys
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.named = order is None
+        self.reorder = None if order is None or order == keys else [keys.index(k) for k in order]
+
+    def execute(self, conn: Connection, rows: list[Any]) -> None:
+        if self.named:
+            conn.exec_driver_sql(self.sql, [dict(zip(self.keys, r, strict=True)) for r in rows])
+        elif self.reorder is not None:
+            order = self.reorder
+            conn.exec_driver_sql(self.sql, [tuple(r[i] for i in order) for r in rows])
+        else:
+            conn.exec_driver_sql(self.sql, rows)
+
+
+class _FastPath:
+    def __init__(self, dialect: Dialect) -> None:
+        self.insert_events = _Raw(
+            insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS)
+        )
+        self.update_heads = _Raw(_UPDATE_HEAD, dialect, _HEAD_KEYS)
+        impl = events.c.created_at.type.dialect_impl(dialect)
+        self._stamp = impl.bind_processor(dialect)
+
+    def stamp(self, value: datetime) -> Any:
+        return value if self._stamp is None else self._stamp(value)
+
+
+@dataclass(slots=True)
+class _Info:
+    lineage: q.Lineage
+    scenario_id: str
+    seed: int
+    head_seq: int
+    head_step: int
+    head_hash: str
+
+
+@dataclass(slots=True)
+class _Folded:
+    state: State  # owned by the writer; never handed out (snapshots are JSON copies)
+    last_snap: int  # newest snapshot seq on the lineage, <= head
+
+
+class WriteOps:
+    def __init__(
+        self, snapshot_every: int, *, state_cache: int = 1024, info_cache: int = 100_000
+    ) -> None:
+        if snapshot_every < 1:
+            raise ValueError("snapshot_every must be >= 1")
+        self.snapshot_every = snapshot_every
+        self._state_cap = state_cache
+        self._info_cap = info_cache
+        self._infos: OrderedDict[str, _Info] = OrderedDict()
+        self._states: OrderedDict[str, _Folded] = OrderedDict()
+        self._last_now = datetime.now(UTC)
+        # Appends of a batch are buffered and written with one executemany per table.
+        self._rows: list[EventRow] = []
+        self._fast: _FastPath | None = None
+        self._snaps: list[dict[str, Any]] = []
+        self._heads: dict[str, tuple[str, int, int, str, Any]] = {}
+
+    def reset(self) -> None:
+        """Forget every cache and buffer (after a rollback); caches reload from the database."""
+        self._infos.clear()
+        self._states.clear()
+        self._rows, self._snaps, self._heads = [], [], {}
+
+    def flush(self, conn: Connection) -> None:
+        """Write buffered appends. Called before any read of the database inside the batch
+        (so reads see them) and before the commit."""
+        fast = self._fast_path(conn)
+        if self._rows:
+            fast.insert_events.execute(conn, self._rows)
+            self._rows = []
+        if self._snaps:
+            conn.execute(_INSERT_SNAPSHOTS, self._snaps)
+            self._snaps = []
+        if self._heads:
+            fast.update_heads.execute(conn, list(self._heads.values()))
+            self._heads = {}
+
+    def _fast_path(self, conn: Connection) -> _FastPath:
+        if self._fast is None:
+            self._fast = _FastPath(conn.dialect)
+        return self._fast
+
+    def _now(self) -> datetime:
+        # Strictly increasing, so "oldest first" is a total order within this writer.
+        now = datetime.now(UTC)
+        if now <= self._last_now:
+            now = self._last_now + timedelta(microseconds=1)
+        self._last_now = now
+        return now
+
+    # -- caches ----------------------------------------------------------------------------
+    def _info(self, conn: Connection, branch_id: str) -> _Info:
+        info = self._infos.get(branch_id)
+        if info is not None:
+            self._infos.move_to_end(branch_id)
+            return info
+        self.flush(conn)
+        members = q.lineage_rows(conn, branch_id)
+        b = members[0]
+        info = _Info(
+            q.to_lineage(members), b.scenario_id, b.seed, b.head_seq, b.head_step, b.head_hash
+        )
+        self._remember_info(branch_id, info)
+        return info
+
+    def _remember_info(self, branch_id: str, info: _Info) -> None:
+        self._infos[branch_id] = info
+        if len(self._infos) > self._info_cap:
+            self._infos.popitem(last=False)
+
+    def _remember_state(self, branch_id: str, folded: _Folded) -> None:
+        self._states[branch_id] = folded
+        if len(self._states) > self._state_cap:
+            self._states.popitem(last=False)
+
+    def _folded(self, conn: Connection, branch_id: str, info: _Info) -> _Folded:
+        folded = self._states.get(branch_id)
+        if folded is not None:
+            self._states.move_to_end(branch_id)
+            return folded
+        self.flush(conn)
+        snap = q.latest_snapshot(conn, info.lineage, info.head_seq)
+        state = snap.state if snap is not None else empty_state()
+        base = snap.seq if snap is not None else 0
+        for ev in q.iter_events(conn, info.lineage, base + 1, info.head_seq):
+            apply_event(state, ev.kind, ev.step, ev.payload)
+        folded = _Folded(state, base)
+        self._remember_state(branch_id, folded)
+        return folded
+
+    def _new_id(self, conn: Connection, exists: Any) -> str:
+        while True:  # 48 random bits: a clash is rare, but would fail a whole batch
+            candidate = secrets.token_hex(6)
+            if conn.execute(exists, {"id": candidate}).first() is None:
+                return candidate
+
+    # -- operations ------------------------------------------------------------------------
+    def create_scenario(
+        self, conn: Connection, name: str, spec_json: str, spec_hash: str
+    ) -> ScenarioRecord:
+        self.flush(conn)
+        sid = self._new_id(conn, _SCENARIO_EXISTS)
+        now = self._now()
+        conn.execute(
+            _INSERT_SCENARIO,
+            {"id": sid, "name": name, "spec": spec_json, "spec_hash": spec_hash, "created_at": now},
+        )
+        return ScenarioRecord(sid, name, json.loads(spec_json), spec_hash, now)
+
+    def create_branch(self, conn: Connection, scenario_id: str, seed: int, label: str) -> Branch:
+        self.flush(conn)
+        found = conn.execute(_SCENARIO_EXISTS, {"id": scenario_id}).first()
+        if found is None:
+            raise ScenarioNotFound(f"no scenario '{scenario_id}'")
+        return self._insert_branch(conn, scenario_id, None, 0, 0, seed, label, 0, GENESIS_HASH, ())
+
+    def fork(
+        self, conn: Connection, parent_id: str, at_step: int, seed: int | None, label: str | None
+    ) -> Branch:
+        self.flush(conn)
+        p = self._info(conn, parent_id)
+        if at_step < 0 or at_step > p.head_step:
+            raise ForkOutOfRange(
+                f"cannot fork branch '{parent_id}' at step {at_step}: "
+                f"its head is at step {p.head_step}"
+            )
+        fork_seq = q.seq_at_step(conn, p.lineage, p.head_seq, p.head_step, at_step)
+        if fork_seq == p.head_seq:
+            step, hash_ = p.head_step, p.head_hash
+        else:
+            step, hash_ = q.event_at(conn, p.lineage, fork_seq)
+        child = self._insert_branch(
+            conn,
+            p.scenario_id,
+            parent_id,
+            fork_seq,
+            at_step,
+            p.seed if seed is None else seed,
+            label if label is not None else f"fork@{at_step}",
+            step,
+            hash_,
+            p.lineage,
+        )
+        parent_state = self._states.get(parent_id)
+        if parent_state is not None and fork_seq == p.head_seq:
+            # Cheaper than a reload; a deep copy so the two futures share nothing (§9).
+            copied = _Folded(copy.deepcopy(parent_state.state), parent_state.last_snap)
+            self._remember_state(child.id, copied)
+        return child
+
+    def _insert_branch(
+        self,
+        conn: Connection,
+        scenario_id: str,
+        parent_id: str | None,
+        fork_seq: int,
+        fork_step: int,
+        seed: int,
+        label: str,
+        head_step: int,
+        head_hash: str,
+        parent_lineage: q.Lineage,
+    ) -> Branch:
+        bid = self._new_id(conn, _BRANCH_EXISTS)
+        now = self._now()
+        conn.execute(
+            _INSERT_BRANCH,
+            {
+                "id": bid,
+                "scenario_id": scenario_id,
+                "parent_id": parent_id,
+                "fork_seq": fork_seq,
+                "fork_step": fork_step,
+                "seed": seed,
+                "label": label,
+                "status": BranchStatus.IDLE.value,
+                "head_seq": fork_seq,
+                "head_step": head_step,
+                "head_hash": head_hash,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        lineage = (q.Link(bid, fork_seq, fork_step), *parent_lineage)
+        self._remember_info(bid, _Info(lineage, scenario_id, seed, fork_seq, head_step, head_hash))
+        return Branch(
+            bid,
+            scenario_id,
+            parent_id,
+            fork_seq,
+            fork_step,
+            seed,
+            label,
+            BranchStatus.IDLE,
+            fork_seq,
+            head_step,
+            head_hash,
+            now,
+        )
+
+    def set_status(self, conn: Connection, branch_id: str, status: BranchStatus) -> None:
+        self.flush(conn)
+        self._info(conn, branch_id)
+        conn.execute(
+            _SET_STATUS, {"b_id": branch_id, "b_status": status.value, "b_at": self._now()}
+        )
+
+    def append(
+        self,
+        conn: Connection,
+        branch_id: str,
+        prepared: Sequence[Prepared],
+        expect_seq: int | None,
+    ) -> list[Event]:
+        info = self._info(conn, branch_id)
+        if expect_seq is not None and expect_seq != info.head_seq:
+            raise BranchBusy(
+                f"branch '{branch_id}' is at seq {info.head_seq}, not {expect_seq}: "
+                "someone else appended"
+            )
+        if prepared and prepared[0].step < info.head_step:
+            raise InvalidRequest(
+                f"step {prepared[0].step} is before branch '{branch_id}''s head step "
+                f"{info.head_step}: steps never go backwards"
+            )
+        if not prepared:
+            return []
+        folded = self._folded(conn, branch_id, info)
+        state, every, last_snap = folded.state, self.snapshot_every, folded.last_snap
+        now = self._now()
+        stamp = self._fast_path(conn).stamp(now)
+        seq, prev = info.head_seq, info.head_hash
+        rows, out = self._rows, []
+        for p in prepared:
+            seq += 1
+            h = chain_hash(prev, seq, p.tail)
+            rows.append(
+                (branch_id, seq, p.step, p.kind.value, p.agent_id, p.payload_json, h, prev, stamp)
+            )
+            out.append(Event(branch_id, seq, p.step, p.kind, p.agent_id, p.payload, h, prev, now))
+            apply_event(state, p.kind, p.step, p.payload)
+            if seq - last_snap >= every:
+                self._snaps.append(
+                    {
+                        "branch_id": branch_id,
+                        "seq": seq,
+                        "step": p.step,
+                        "state": canonical_json(state),
+                        "created_at": now,
+                    }
+                )
+                last_snap = seq
+            prev = h
+        last_step = prepared[-1].step
+        self._heads[branch_id] = (branch_id, seq, last_step, prev, stamp)
+        info.head_seq, info.head_step, info.head_hash = seq, last_step, prev
+        folded.last_snap = last_snap
+        return out
