@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean venv
+.PHONY: run demo test lint bench clean venv
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,27 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: the demo — a negotiation scenario on the embedded SQLite store with the offline rules brain
+## run: the web UI — `aegntix serve` with the example scenarios; prints a link that signs you in
+## (HOST, PORT, UI_DB to change; the first start mints an owner key, saved beside the database)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+UI_DB ?= aegntix.db
+UI_KEY = $(basename $(UI_DB)).key
 run: $(STAMP)
+	@test -e $(UI_DB) || rm -f $(UI_KEY)
+	@$(BIN)/aegntix serve --examples --db $(UI_DB) --key-file $(UI_KEY) --host $(HOST) --port $(PORT) & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 0' INT TERM; \
+	n=0; until $(BIN)/python -c "import urllib.request as r; r.urlopen('http://$(HOST):$(PORT)/v1/health', timeout=1)" 2>/dev/null; do \
+		kill -0 $$pid 2>/dev/null || { echo "aegntix serve exited (is port $(PORT) in use? try make run PORT=8001)"; exit 1; }; \
+		n=$$((n+1)); [ $$n -lt 150 ] || { echo "aegntix serve did not start"; kill $$pid; exit 1; }; sleep 0.2; \
+	done; \
+	if [ -s $(UI_KEY) ]; then url="http://$(HOST):$(PORT)/#key=$$(cat $(UI_KEY))"; \
+	else url="http://$(HOST):$(PORT)/  (sign in with a key from: aegntix keys create --tenant default --role owner --db $(UI_DB))"; fi; \
+	printf '\n  AegntiX is running. Open the web UI (this link signs you in):\n\n    %s\n\n  Ctrl-C stops it.\n\n' "$$url"; \
+	wait $$pid
+
+## demo: the CLI demo — a negotiation run, forked with an injection, compared (no server)
+demo: $(STAMP)
 	rm -f demo.db demo.db-wal demo.db-shm
 	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
@@ -29,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $$(ls benchmarks/*.py | grep -v "/_"); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db artifacts

@@ -81,3 +81,14 @@ class StoreError(AegntixError):
     """The timeline store could not complete an operation."""
 
     exit_code = 7
+
+
+class KeyNotFound(NotFound):
+    """No API key with that id (in this tenant)."""
+
+
+class ProviderError(AegntixError):
+    """A model provider failed (after retries) or is misconfigured (missing key, bad
+    endpoint). The message never contains an API key."""
+
+    exit_code = 8

@@ -62,6 +62,16 @@ class Decision(BaseModel):
     accept: bool = False
     stance: float | None = Field(default=None, ge=-1.0, le=1.0)
     fields: dict[str, Any] = Field(default_factory=dict)
+    #: How a model-backed brain reached this decision (provider, model, each call's request
+    #: digest, reply, tokens and cost, fallback, ...). The engine records it as a
+    #: ``decision`` event, minus :data:`RUNTIME_META_KEYS`. Never secrets, never the prompt.
+    meta: dict[str, Any] | None = None
+
+
+#: Meta keys that describe this run rather than the decision (a fork served from the cache
+#: has ``cached: true`` where its parent paid): not recorded, so a fork with no intervention
+#: keeps its parent's event hashes (invariant 3).
+RUNTIME_META_KEYS = frozenset({"cached", "attempts", "latency_ms"})
 
 
 @runtime_checkable

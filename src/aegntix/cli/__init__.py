@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from aegntix import __version__
-from aegntix.cli import demo, running, timelines
+from aegntix.cli import demo, keys, running, serve, timelines
 from aegntix.cli.common import JsonOption, console, emit_json, handles_errors
+from aegntix.cli.usage import usage
 from aegntix.model.loading import load_scenario, scenario_json_schema
 
 app = typer.Typer(
@@ -32,6 +33,9 @@ app.command("compare")(timelines.compare)
 app.command("events")(timelines.events)
 app.command("state")(timelines.state)
 app.command("verify")(timelines.verify)
+app.command("usage")(usage)
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 
 
 @app.command()

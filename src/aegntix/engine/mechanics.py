@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aegntix.brains.base import Decision
+from aegntix.brains.base import RUNTIME_META_KEYS, Decision
 from aegntix.model.events import EventKind, NewEvent
 from aegntix.model.expressions import ExpressionError, evaluate
 from aegntix.model.outcomes import expression_names
@@ -20,7 +20,19 @@ def decision_events(
     scenario: Scenario, state: State, agent_id: str, step: int, decision: Decision
 ) -> list[NewEvent]:
     """The events one decision produces, in order. Invalid parts are recorded as a
-    ``system`` rejection rather than silently dropped, so the transcript shows them."""
+    ``system`` rejection rather than silently dropped, so the transcript shows them. A
+    decision with ``meta`` (a model-backed brain) is preceded by a ``decision`` event that
+    records how it was reached: request digests and replies, so a replay needs no model."""
+    events = _effect_events(scenario, state, agent_id, step, decision)
+    if decision.meta is None:
+        return events
+    recorded = {k: v for k, v in decision.meta.items() if k not in RUNTIME_META_KEYS}
+    return [NewEvent(step, EventKind.DECISION, recorded, agent_id), *events]
+
+
+def _effect_events(
+    scenario: Scenario, state: State, agent_id: str, step: int, decision: Decision
+) -> list[NewEvent]:
     events: list[NewEvent] = []
     patch: dict[str, Any] = {}
     fields = dict(decision.fields)

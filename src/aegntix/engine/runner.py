@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from aegntix.brains.base import Brain, Decision
-from aegntix.brains.registry import BrainFactory, default_brains
+from aegntix.brains.registry import BrainContext, BrainFactory, brains_for
 from aegntix.engine.mechanics import decision_events, dynamics_event
 from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
@@ -87,7 +87,9 @@ class Runner:
         self.scenario = Scenario.model_validate(record.spec)
         if branch.head_seq == 0:  # created but never started (a crash right after creation)
             _write_start(store, branch, self.scenario, record.spec_hash)
-        factory = brains or default_brains
+        factory = brains or brains_for(
+            BrainContext(store, branch.tenant_id, branch.scenario_id, branch.id)
+        )
         self._brains: dict[str, Brain] = {
             a.id: factory(self.scenario, a) for a in self.scenario.agents
         }

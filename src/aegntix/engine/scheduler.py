@@ -33,12 +33,20 @@ class Scheduler:
         self._runners: dict[str, Runner] = {}
         self._tasks: dict[str, asyncio.Task[RunSummary]] = {}
 
-    def start(self, branch_id: str, *, steps: int | None = None) -> asyncio.Task[RunSummary]:
-        """Start (or resume) running a branch; one task per branch at a time."""
+    def start(
+        self, branch_id: str, *, steps: int | None = None, runner: Runner | None = None
+    ) -> asyncio.Task[RunSummary]:
+        """Start (or resume) running a branch; one task per branch at a time. ``runner``: a
+        fresh Runner built by the caller (e.g. off the event loop, or after the branch was
+        written to from elsewhere) replaces the cached one."""
         task = self._tasks.get(branch_id)
         if task is not None and not task.done():
             raise BranchBusy(f"branch {branch_id} is already running")
-        runner = self._runners.get(branch_id) or Runner(self.store, branch_id, brains=self._brains)
+        runner = (
+            runner
+            or self._runners.get(branch_id)
+            or Runner(self.store, branch_id, brains=self._brains)
+        )
         self._runners[branch_id] = runner
         task = asyncio.create_task(self._run(runner, steps), name=f"run:{branch_id}")
         self._tasks[branch_id] = task
@@ -57,15 +65,28 @@ class Scheduler:
     def resume(self, branch_id: str, *, steps: int | None = None) -> asyncio.Task[RunSummary]:
         return self.start(branch_id, steps=steps)
 
-    async def step(self, branch_id: str) -> StepResult | None:
+    async def step(self, branch_id: str, *, runner: Runner | None = None) -> StepResult | None:
         """Advance one branch by exactly one step (for stepping through a run by hand)."""
         task = self._tasks.get(branch_id)
         if task is not None and not task.done():
             raise BranchBusy(f"branch {branch_id} is running; pause it first")
-        runner = self._runners.get(branch_id) or Runner(self.store, branch_id, brains=self._brains)
+        runner = (
+            runner
+            or self._runners.get(branch_id)
+            or Runner(self.store, branch_id, brains=self._brains)
+        )
         self._runners[branch_id] = runner
         async with self._limit:
             return await runner.step()
+
+    def forget(self, branch_id: str) -> None:
+        """Drop a finished branch's runner and task (a long-lived scheduler would otherwise
+        keep every runner it ever made). No effect on a branch that is running."""
+        task = self._tasks.get(branch_id)
+        if task is not None and not task.done():
+            return
+        self._tasks.pop(branch_id, None)
+        self._runners.pop(branch_id, None)
 
     async def run_all(
         self, branch_ids: Iterable[str], *, steps: int | None = None

@@ -75,6 +75,7 @@ class Branch:
     head_step: int
     head_hash: str
     created_at: datetime | None = field(default=None, compare=False)
+    tenant_id: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class ScenarioRecord:
     spec: dict[str, Any]  # the validated scenario, as JSON
     spec_hash: str
     created_at: datetime | None = field(default=None, compare=False)
+    tenant_id: str = "default"
 
 
 def canonical_json(value: Any) -> str:

@@ -76,6 +76,8 @@ def _reason(error: Any) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     value = error.get("input")
+    if error["loc"] and error["loc"][-1] == "api_key_env":
+        return msg  # never echo it: it may be a key pasted where a variable name belongs
     if error["type"] not in {"model_type", "dict_type"} and not isinstance(value, dict | list):
         msg += f" (got {value!r})"
     return msg

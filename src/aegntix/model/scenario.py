@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from aegntix.model.expressions import ExpressionError, compile_expression, names_in
 
@@ -69,9 +79,60 @@ class NegotiationTerms(_Strict):
         return self
 
 
+class Prices(_Strict):
+    """What a provider charges, per 1,000 tokens (any currency; reports just sum it)."""
+
+    input: float = Field(default=0.0, ge=0.0)
+    output: float = Field(default=0.0, ge=0.0)
+
+
+BrainKind = Literal["rules", "openai", "anthropic"]
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
 class BrainConfig(_Strict):
-    kind: Literal["rules"] = "rules"
+    """How an agent thinks. A scenario's ``brain`` applies to every agent; an agent's
+    ``brain`` overrides the fields it sets (only set fields are stored, so overrides survive
+    a round trip through the database). ``provider`` is accepted as another name for
+    ``kind``. API keys are never part of a config: ``api_key_env`` names the environment
+    variable (or secrets-file entry) that holds one (see ``docs/brains.md``)."""
+
+    kind: BrainKind = Field(default="rules", validation_alias=AliasChoices("kind", "provider"))
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    api_key_env: str | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    timeout: float = Field(default=60.0, gt=0.0, le=3600.0)  # seconds, per request
+    max_retries: int = Field(default=4, ge=0, le=20)
+    backoff: float = Field(default=0.5, ge=0.0, le=60.0)  # first retry delay (s); doubles
+    concurrency: int = Field(default=8, ge=1, le=10_000)  # requests in flight per provider
+    requests_per_minute: float | None = Field(default=None, gt=0.0)
+    fallback: Literal["rules", "fail"] = "rules"
+    prices: Prices = Field(default_factory=Prices)
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_object"
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        # The message never repeats the value: it might be a key pasted in by mistake.
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                "must name an environment variable (like OPENAI_API_KEY), not hold the key"
+            )
+        return value
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+    def merged(self, override: BrainConfig | None) -> BrainConfig:
+        """This config with the fields ``override`` sets replacing its own."""
+        if override is None or not override.model_fields_set:
+            return self
+        return BrainConfig.model_validate({**self.model_dump(), **override.model_dump()})
 
 
 class AgentSpec(_Strict):
@@ -155,6 +216,13 @@ class Scenario(_Strict):
             # The negotiation mechanics record the deal in these two world facts.
             for key, default in (("deal_reached", False), ("price", None)):
                 self.world.setdefault(key, default)
+        for agent in self.agents:
+            brain = self.brain.merged(agent.brain)
+            if brain.kind != "rules" and not brain.model:
+                raise ValueError(
+                    f"agent '{agent.id}': a '{brain.kind}' brain needs a 'model' "
+                    "(in the scenario's brain or the agent's)"
+                )
         world_names = set(self.world) | BUILTIN_NAMES
         for where, expr, extra in self._expressions():
             try:
@@ -196,6 +264,10 @@ class Scenario(_Strict):
     @property
     def has_negotiation(self) -> bool:
         return any(a.negotiation is not None for a in self.agents)
+
+    def brain_for(self, agent: AgentSpec) -> BrainConfig:
+        """The agent's effective brain: the scenario's, with the agent's overrides."""
+        return self.brain.merged(agent.brain)
 
     def agent(self, agent_id: str) -> AgentSpec:
         for a in self.agents:

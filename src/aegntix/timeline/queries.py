@@ -126,6 +126,7 @@ def row_to_branch(row: Row[Any]) -> Branch:
         head_step=m["head_step"],
         head_hash=m["head_hash"],
         created_at=aware(m["created_at"]),
+        tenant_id=m["tenant_id"],
     )
 
 

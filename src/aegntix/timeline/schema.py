@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -35,6 +36,8 @@ scenarios = Table(
     Column("spec", Text, nullable=False),  # canonical JSON
     Column("spec_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Soft delete: a deleted scenario and its branches disappear from the API; events stay.
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
 )
 
 branches = Table(
@@ -84,4 +87,47 @@ snapshots = Table(
     Column("step", BigInteger, nullable=False),
     Column("state", Text, nullable=False),  # JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 hex of the secret part
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_tenant", "tenant_id"),
+)
+
+#: Model replies by request digest (``aegntix.brains.cache``): a re-run of the same prompt
+#: never calls the model again. One row is one paid provider call, attributed to the
+#: scenario, branch and agent that made it, so it doubles as the spend ledger.
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("key", String(64), primary_key=True),  # sha256 of (provider, model, messages, params)
+    Column("provider", String(32), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("reply", Text, nullable=False),
+    Column("tokens_in", BigInteger, nullable=False),
+    Column("tokens_out", BigInteger, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("scenario_id", String(32), nullable=True),
+    Column("branch_id", String(32), nullable=True),
+    Column("agent_id", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_llm_cache_branch", "branch_id"),
+    Index("ix_llm_cache_scenario", "scenario_id"),
 )

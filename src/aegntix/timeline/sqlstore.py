@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
@@ -27,14 +27,32 @@ from aegntix.model.events import (
 from aegntix.timeline import queries as q
 from aegntix.timeline.migrate import upgrade
 from aegntix.timeline.prepare import check_int64, prepare
-from aegntix.timeline.schema import branches, events, scenarios
+from aegntix.timeline.schema import DEFAULT_TENANT, branches, events, scenarios
 from aegntix.timeline.store import Snapshot, Store
 from aegntix.timeline.verify import Auditable, RawEvent
 from aegntix.timeline.writer import Writer
 from aegntix.timeline.writes import WriteOps
 
 _MAX_TEXT = 200
+_MAX_TENANT = 64
 _LINEAGE_CACHE = 100_000
+
+T = TypeVar("T")
+
+
+def tenant_name(value: object) -> str:
+    """A valid tenant id: 1 to 64 characters of letters, digits, ``-``, ``_`` and ``.``."""
+    ok = (
+        isinstance(value, str)
+        and 0 < len(value) <= _MAX_TENANT
+        and all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+    )
+    if not ok:
+        raise InvalidRequest(
+            f"tenant id must be 1 to {_MAX_TENANT} letters, digits, '-', '_' or '.'"
+        )
+    assert isinstance(value, str)
+    return value
 
 
 def _text(name: str, value: object) -> str:
@@ -81,8 +99,11 @@ class SqlStore:
         return self._writer.stats()
 
     # -- scenarios -------------------------------------------------------------------------
-    def create_scenario(self, name: str, spec: dict[str, Any]) -> ScenarioRecord:
+    def create_scenario(
+        self, name: str, spec: dict[str, Any], *, tenant_id: str = DEFAULT_TENANT
+    ) -> ScenarioRecord:
         _text("scenario name", name)
+        tenant_name(tenant_id)
         if not isinstance(spec, dict):
             raise InvalidRequest("a scenario spec must be a JSON object")
         try:
@@ -92,7 +113,7 @@ class SqlStore:
         spec_hash = hashlib.sha256(spec_json.encode()).hexdigest()
         ops = self._ops
         return self._writer.submit(
-            lambda c: ops.create_scenario(c, name, spec_json, spec_hash)
+            lambda c: ops.create_scenario(c, name, spec_json, spec_hash, tenant_id)
         ).result()
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
@@ -100,20 +121,28 @@ class SqlStore:
             row = conn.execute(select(scenarios).where(scenarios.c.id == scenario_id)).first()
         if row is None:
             raise ScenarioNotFound(f"no scenario '{scenario_id}'")
-        return _scenario(row._mapping)
+        return scenario_from_row(row._mapping)
 
     def list_scenarios(self) -> list[ScenarioRecord]:
         query = select(scenarios).order_by(scenarios.c.created_at, scenarios.c.id)
         with self._engine.connect() as conn:
-            return [_scenario(r._mapping) for r in conn.execute(query)]
+            return [scenario_from_row(r._mapping) for r in conn.execute(query)]
 
     # -- branches --------------------------------------------------------------------------
-    def create_branch(self, scenario_id: str, *, seed: int, label: str = "main") -> Branch:
+    def create_branch(
+        self,
+        scenario_id: str,
+        *,
+        seed: int,
+        label: str = "main",
+        tenant_id: str = DEFAULT_TENANT,
+    ) -> Branch:
         check_int64("seed", seed)
         _text("label", label)
+        tenant_name(tenant_id)
         ops = self._ops
         return self._writer.submit(
-            lambda c: ops.create_branch(c, scenario_id, seed, label)
+            lambda c: ops.create_branch(c, scenario_id, seed, label, tenant_id)
         ).result()
 
     def fork(
@@ -255,6 +284,12 @@ class SqlStore:
                 yield RawEvent(*r)
             after = rows[-1].seq
 
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in the writer's transaction (for tables beside the timeline: tenants,
+        API keys, soft deletes). Like every write op, ``fn`` may raise an ``AegntixError``
+        only before it has written anything."""
+        return self._writer.submit(fn).result()
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Finish queued writes, stop the writer, release connections. Idempotent."""
@@ -276,9 +311,11 @@ class SqlStore:
         self.close()
 
 
-def _scenario(m: Any) -> ScenarioRecord:
+def scenario_from_row(m: Any) -> ScenarioRecord:
     created = q.aware(m["created_at"])
-    return ScenarioRecord(m["id"], m["name"], json.loads(m["spec"]), m["spec_hash"], created)
+    return ScenarioRecord(
+        m["id"], m["name"], json.loads(m["spec"]), m["spec_hash"], created, m["tenant_id"]
+    )
 
 
 def _conforms(store: SqlStore) -> tuple[Store, Auditable]:

@@ -27,7 +27,9 @@ class Store(Protocol):
     """A timeline backend. All methods are thread-safe; ``append`` is group-committed."""
 
     # -- scenarios -------------------------------------------------------------------------
-    def create_scenario(self, name: str, spec: dict[str, Any]) -> ScenarioRecord: ...
+    def create_scenario(
+        self, name: str, spec: dict[str, Any], *, tenant_id: str = "default"
+    ) -> ScenarioRecord: ...
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
         """Raises ``ScenarioNotFound``."""
@@ -36,15 +38,18 @@ class Store(Protocol):
     def list_scenarios(self) -> list[ScenarioRecord]: ...
 
     # -- branches --------------------------------------------------------------------------
-    def create_branch(self, scenario_id: str, *, seed: int, label: str = "main") -> Branch:
-        """A root branch (no parent, empty)."""
+    def create_branch(
+        self, scenario_id: str, *, seed: int, label: str = "main", tenant_id: str = "default"
+    ) -> Branch:
+        """A root branch (no parent, empty) of the tenant's scenario (another tenant's
+        scenario raises ``ScenarioNotFound``, as a missing one does)."""
         ...
 
     def fork(
         self, parent_id: str, at_step: int, *, seed: int | None = None, label: str | None = None
     ) -> Branch:
-        """One new row inheriting the parent's events with ``step <= at_step``; O(1) in
-        history size. ``seed`` defaults to the parent's. Raises ``BranchNotFound``,
+        """One new row inheriting the parent's events with ``step <= at_step`` (and its
+        tenant); O(1) in history size. ``seed`` defaults to the parent's. Raises ``BranchNotFound``,
         ``ForkOutOfRange`` (``at_step`` < 0 or past the parent's head step)."""
         ...
 

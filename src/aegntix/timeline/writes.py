@@ -44,6 +44,7 @@ _INSERT_BRANCH = insert(branches)
 _INSERT_SCENARIO = insert(scenarios)
 _BRANCH_EXISTS = select(branches.c.id).where(branches.c.id == bindparam("id"))
 _SCENARIO_EXISTS = select(scenarios.c.id).where(scenarios.c.id == bindparam("id"))
+_SCENARIO_TENANT = select(scenarios.c.tenant_id).where(scenarios.c.id == bindparam("id"))
 _SET_STATUS = (
     update(branches)
     .where(branches.c.id == bindparam("b_id"))
@@ -70,8 +71,9 @@ _EVENT_KEYS = (
     "hash",
     "prev_hash",
     "created_at",
+    "tenant_id",
 )
-EventRow = tuple[str, int, int, str, str | None, str, str, str, Any]
+EventRow = tuple[str, int, int, str, str | None, str, str, str, Any, str]
 
 
 class _Raw:
@@ -114,6 +116,7 @@ class _FastPath:
 class _Info:
     lineage: q.Lineage
     scenario_id: str
+    tenant_id: str
     seed: int
     head_seq: int
     head_step: int
@@ -187,7 +190,13 @@ class WriteOps:
         members = q.lineage_rows(conn, branch_id)
         b = members[0]
         info = _Info(
-            q.to_lineage(members), b.scenario_id, b.seed, b.head_seq, b.head_step, b.head_hash
+            q.to_lineage(members),
+            b.scenario_id,
+            b.tenant_id,
+            b.seed,
+            b.head_seq,
+            b.head_step,
+            b.head_hash,
         )
         self._remember_info(branch_id, info)
         return info
@@ -218,30 +227,41 @@ class WriteOps:
         return folded
 
     def _new_id(self, conn: Connection, exists: Any) -> str:
-        while True:  # 48 random bits: a clash is rare, but would fail a whole batch
-            candidate = secrets.token_hex(6)
+        while True:  # 64 random bits: unguessable ids; a clash would fail a whole batch
+            candidate = secrets.token_hex(8)
             if conn.execute(exists, {"id": candidate}).first() is None:
                 return candidate
 
     # -- operations ------------------------------------------------------------------------
     def create_scenario(
-        self, conn: Connection, name: str, spec_json: str, spec_hash: str
+        self, conn: Connection, name: str, spec_json: str, spec_hash: str, tenant_id: str
     ) -> ScenarioRecord:
         self.flush(conn)
         sid = self._new_id(conn, _SCENARIO_EXISTS)
         now = self._now()
         conn.execute(
             _INSERT_SCENARIO,
-            {"id": sid, "name": name, "spec": spec_json, "spec_hash": spec_hash, "created_at": now},
+            {
+                "id": sid,
+                "tenant_id": tenant_id,
+                "name": name,
+                "spec": spec_json,
+                "spec_hash": spec_hash,
+                "created_at": now,
+            },
         )
-        return ScenarioRecord(sid, name, json.loads(spec_json), spec_hash, now)
+        return ScenarioRecord(sid, name, json.loads(spec_json), spec_hash, now, tenant_id)
 
-    def create_branch(self, conn: Connection, scenario_id: str, seed: int, label: str) -> Branch:
+    def create_branch(
+        self, conn: Connection, scenario_id: str, seed: int, label: str, tenant_id: str
+    ) -> Branch:
         self.flush(conn)
-        found = conn.execute(_SCENARIO_EXISTS, {"id": scenario_id}).first()
-        if found is None:
+        owner = conn.execute(_SCENARIO_TENANT, {"id": scenario_id}).scalar()
+        if owner is None or owner != tenant_id:  # a foreign scenario is a missing one
             raise ScenarioNotFound(f"no scenario '{scenario_id}'")
-        return self._insert_branch(conn, scenario_id, None, 0, 0, seed, label, 0, GENESIS_HASH, ())
+        return self._insert_branch(
+            conn, scenario_id, tenant_id, None, 0, 0, seed, label, 0, GENESIS_HASH, ()
+        )
 
     def fork(
         self, conn: Connection, parent_id: str, at_step: int, seed: int | None, label: str | None
@@ -261,6 +281,7 @@ class WriteOps:
         child = self._insert_branch(
             conn,
             p.scenario_id,
+            p.tenant_id,
             parent_id,
             fork_seq,
             at_step,
@@ -281,6 +302,7 @@ class WriteOps:
         self,
         conn: Connection,
         scenario_id: str,
+        tenant_id: str,
         parent_id: str | None,
         fork_seq: int,
         fork_step: int,
@@ -296,6 +318,7 @@ class WriteOps:
             _INSERT_BRANCH,
             {
                 "id": bid,
+                "tenant_id": tenant_id,
                 "scenario_id": scenario_id,
                 "parent_id": parent_id,
                 "fork_seq": fork_seq,
@@ -311,7 +334,8 @@ class WriteOps:
             },
         )
         lineage = (q.Link(bid, fork_seq, fork_step), *parent_lineage)
-        self._remember_info(bid, _Info(lineage, scenario_id, seed, fork_seq, head_step, head_hash))
+        info = _Info(lineage, scenario_id, tenant_id, seed, fork_seq, head_step, head_hash)
+        self._remember_info(bid, info)
         return Branch(
             bid,
             scenario_id,
@@ -325,6 +349,7 @@ class WriteOps:
             head_step,
             head_hash,
             now,
+            tenant_id,
         )
 
     def set_status(self, conn: Connection, branch_id: str, status: BranchStatus) -> None:
@@ -358,13 +383,24 @@ class WriteOps:
         state, every, last_snap = folded.state, self.snapshot_every, folded.last_snap
         now = self._now()
         stamp = self._fast_path(conn).stamp(now)
-        seq, prev = info.head_seq, info.head_hash
+        seq, prev, tenant = info.head_seq, info.head_hash, info.tenant_id
         rows, out = self._rows, []
         for p in prepared:
             seq += 1
             h = chain_hash(prev, seq, p.tail)
             rows.append(
-                (branch_id, seq, p.step, p.kind.value, p.agent_id, p.payload_json, h, prev, stamp)
+                (
+                    branch_id,
+                    seq,
+                    p.step,
+                    p.kind.value,
+                    p.agent_id,
+                    p.payload_json,
+                    h,
+                    prev,
+                    stamp,
+                    tenant,
+                )
             )
             out.append(Event(branch_id, seq, p.step, p.kind, p.agent_id, p.payload, h, prev, now))
             apply_event(state, p.kind, p.step, p.payload)
@@ -373,6 +409,7 @@ class WriteOps:
                     {
                         "branch_id": branch_id,
                         "seq": seq,
+                        "tenant_id": tenant,
                         "step": p.step,
                         "state": canonical_json(state),
                         "created_at": now,

@@ -1,0 +1,153 @@
+"""Tokens and cost: per call, summed per agent, branch, scenario and tenant.
+
+Two views, both exact:
+
+- **recorded** — what the decisions in a branch's timeline cost when they were made, read
+  from its ``decision`` events (inherited steps included: the cost of this future). A fork
+  with no intervention records the same figures as its parent (invariant 3).
+- **billed** — provider calls actually paid for, read from the ``llm_cache`` ledger (one row
+  per paid call, attributed to the scenario, branch and agent that made it). A fork served
+  from the cache bills nothing.
+
+``usage_for(store, branch_id)`` is what the CLI (``aegntix usage``), the API and the UI show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from aegntix.brains.cache import sql_backend
+from aegntix.model.events import EventKind
+from aegntix.model.scenario import Prices
+from aegntix.timeline.schema import llm_cache
+
+
+def call_cost(prices: Prices, tokens_in: int, tokens_out: int) -> float:
+    """The cost of one call at ``prices`` (per 1,000 tokens)."""
+    return round(tokens_in * prices.input / 1000 + tokens_out * prices.output / 1000, 10)
+
+
+@dataclass(slots=True)
+class Usage:
+    decisions: int = 0  # model-backed decisions
+    calls: int = 0  # model calls they rest on (a repair is a second call)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    fallbacks: int = 0  # decisions the rules brain made instead
+
+    def add_decision(self, payload: dict[str, Any]) -> None:
+        self.decisions += 1
+        self.calls += len(payload.get("calls", ()))
+        self.tokens_in += int(payload.get("tokens_in", 0))
+        self.tokens_out += int(payload.get("tokens_out", 0))
+        self.cost = round(self.cost + float(payload.get("cost", 0.0)), 10)
+        self.fallbacks += payload.get("fallback") is not None
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            self.decisions + other.decisions,
+            self.calls + other.calls,
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            round(self.cost + other.cost, 10),
+            self.fallbacks + other.fallbacks,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recorded_usage(store: Any, branch_id: str, *, from_seq: int = 1) -> dict[str, Usage]:
+    """Per agent, from the ``decision`` events of a branch's timeline (from ``from_seq``)."""
+    per_agent: dict[str, Usage] = {}
+    for event in store.events(branch_id, from_seq=from_seq):
+        if event.kind == EventKind.DECISION:
+            per_agent.setdefault(event.agent_id or "", Usage()).add_decision(event.payload)
+    return dict(sorted(per_agent.items()))
+
+
+def _billed(store: Any, tenant_id: str, **where: str) -> dict[str, Any]:
+    """Paid calls in the ledger of ``tenant_id`` matching ``where`` (column = value)."""
+    empty = {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+    backend = sql_backend(store)
+    if backend is None:
+        return empty
+    c = llm_cache.c
+    query = select(
+        func.count(), func.sum(c.tokens_in), func.sum(c.tokens_out), func.sum(c.cost)
+    ).where(c.tenant_id == tenant_id, *(c[k] == v for k, v in where.items()))
+    with backend.engine.connect() as conn:
+        count, tin, tout, cost = conn.execute(query).one()
+    return {
+        "calls": int(count or 0),
+        "tokens_in": int(tin or 0),
+        "tokens_out": int(tout or 0),
+        "cost": round(float(cost or 0.0), 10),
+    }
+
+
+def _grouped(store: Any, tenant_id: str, by: str, **where: str) -> dict[str, dict[str, Any]]:
+    """The ledger of ``tenant_id`` summed per value of column ``by``."""
+    backend = sql_backend(store)
+    if backend is None:
+        return {}
+    c = llm_cache.c
+    sums = (func.count(), func.sum(c.tokens_in), func.sum(c.tokens_out), func.sum(c.cost))
+    query = (
+        select(c[by], *sums)
+        .where(c.tenant_id == tenant_id, *(c[k] == v for k, v in where.items()))
+        .group_by(c[by])
+    )
+    with backend.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {
+        str(key or ""): {
+            "calls": int(n),
+            "tokens_in": int(tin or 0),
+            "tokens_out": int(tout or 0),
+            "cost": round(float(cost or 0.0), 10),
+        }
+        for key, n, tin, tout, cost in sorted(rows, key=lambda r: str(r[0] or ""))
+    }
+
+
+def billed_by_branch(store: Any, tenant_id: str) -> dict[str, dict[str, Any]]:
+    """The ledger summed per branch of a tenant (an overview of every branch)."""
+    return _grouped(store, tenant_id, "branch_id")
+
+
+def usage_for(store: Any, branch_id: str) -> dict[str, Any]:
+    """A branch's usage as plain JSON: recorded per agent and in total, billed for the
+    branch (per agent and in total), its scenario and its tenant. ``store`` may be a
+    tenant-scoped store: a foreign branch raises ``BranchNotFound`` as a missing one does."""
+    branch = store.get_branch(branch_id)
+    tenant = branch.tenant_id
+    agents = recorded_usage(store, branch.id)
+    total = Usage()
+    for usage in agents.values():
+        total = total.plus(usage)
+    own = Usage()
+    for usage in recorded_usage(store, branch.id, from_seq=branch.fork_seq + 1).values():
+        own = own.plus(usage)
+    return {
+        "branch_id": branch.id,
+        "label": branch.label,
+        "scenario_id": branch.scenario_id,
+        "tenant_id": tenant,
+        "fork_step": branch.fork_step,
+        "recorded": {
+            "agents": {k: v.as_dict() for k, v in agents.items()},
+            "total": total.as_dict(),
+            "own": own.as_dict(),  # after the fork point only
+        },
+        "billed": {
+            "agents": _grouped(store, tenant, "agent_id", branch_id=branch.id),
+            "branch": _billed(store, tenant, branch_id=branch.id),
+            "scenario": _billed(store, tenant, scenario_id=branch.scenario_id),
+            "tenant": _billed(store, tenant),
+        },
+    }

@@ -1,0 +1,304 @@
+"""The shared LLM brain: prompt, cache, call with retries and limits, validate, repair once,
+fall back; the same for every provider (``openai.py``, ``anthropic.py`` supply the wire).
+
+One decision:
+
+1. the observation becomes chat messages (``prompting``), the provider turns them into a
+   request, and the request's digest is the cache key;
+2. a cached reply (memory, then the ``llm_cache`` table) is used as is: no call;
+3. otherwise the provider is called under its concurrency limit and rate limiter; timeouts,
+   dropped connections, 429/5xx and malformed bodies are retried with exponential backoff and
+   jitter (at least ``Retry-After``), up to ``max_retries`` times;
+4. the reply is validated as a :class:`Decision`; an invalid one is shown back to the model
+   once with what was wrong; if the second is invalid too, the rules brain decides, and the
+   decision says so (``fallback: invalid_output``);
+5. a provider that still fails raises :class:`ProviderError` (the run stops as ``failed``,
+   nothing of the step is written), or with ``fallback: rules`` the rules brain decides
+   (``fallback: provider_error``). A refused key always raises.
+
+The decision carries ``meta``: each call's digest, reply, tokens and cost. The engine records
+it as a ``decision`` event, so the timeline holds every reply it depends on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from aegntix.brains.accounting import call_cost
+from aegntix.brains.base import Decision, Observation
+from aegntix.brains.cache import CachedReply, Payer, ResponseCache, request_digest
+from aegntix.brains.credentials import redact
+from aegntix.brains.limits import ProviderRuntime, backoff_delay, runtime_for
+from aegntix.brains.prompting import (
+    InvalidReply,
+    Message,
+    messages,
+    parse_decision,
+    repair_messages,
+    system_prompt,
+)
+from aegntix.brains.rules import RulesBrain
+from aegntix.errors import ProviderError
+from aegntix.model.scenario import BrainConfig
+
+_stderr = structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
+
+
+def _log() -> Any:
+    """The configured logger; unconfigured, stderr (stdout may carry ``--json`` output)."""
+    return structlog.get_logger(__name__) if structlog.is_configured() else _stderr
+
+
+#: Cache rows being written (kept referenced until done; asyncio.run waits for them).
+_background: set[asyncio.Future[None]] = set()
+
+
+def _settled(job: asyncio.Future[None]) -> None:
+    _background.discard(job)
+    if not job.cancelled() and job.exception() is not None:
+        _log().warning("could not store a model reply in the cache", error=str(job.exception()))
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What one successful provider call returned."""
+
+    text: str
+    tokens_in: int
+    tokens_out: int
+
+
+class TransientFailure(Exception):
+    """One attempt failed in a way worth retrying (timeout, connection, 429, 5xx, bad body)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (400, 404, ...); ``config``: the key itself was refused."""
+
+    def __init__(self, message: str, *, config: bool = False) -> None:
+        super().__init__(message)
+        self.config = config
+
+
+class ProviderMisconfigured(ProviderError):
+    """The provider refused the credentials: no fallback brain hides this."""
+
+
+class Provider(Protocol):
+    """The wire format of one provider family."""
+
+    kind: str
+
+    def client(self, api_key: str, config: BrainConfig) -> Any: ...
+
+    def request(
+        self, chat: list[Message], config: BrainConfig, sample: int | None
+    ) -> dict[str, Any]:
+        """The request body (``sample``: a seed for sampling, when temperature > 0)."""
+        ...
+
+    async def send(self, client: Any, request: dict[str, Any], timeout: float) -> Completion: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One model call of a decision (a cache hit counts: it stands for the original call)."""
+
+    digest: str
+    reply: CachedReply
+    cost: float
+    cached: bool
+    attempts: int
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "reply": self.reply.text,
+            "tokens_in": self.reply.tokens_in,
+            "tokens_out": self.reply.tokens_out,
+            "cost": self.cost,
+        }
+
+
+class LLMBrain:
+    """A :class:`~aegntix.brains.base.Brain` backed by a language model. One per agent."""
+
+    def __init__(
+        self,
+        config: BrainConfig,
+        provider: Provider,
+        *,
+        api_key: str,
+        cache: ResponseCache,
+        payer: Payer,
+    ) -> None:
+        if not config.model:
+            raise ProviderError(f"{config.kind} brain: no model configured")
+        self.name: str = config.kind
+        self.config = config
+        self.model = config.model
+        self.provider = provider
+        self.cache = cache
+        self.payer = payer
+        self._api_key = api_key
+        self._rules = RulesBrain()
+        self._system: str | None = None
+        endpoint = config.base_url or "the default endpoint"
+        self._where = f"{config.kind} model '{config.model}' at {endpoint}"
+        #: Provider calls this brain made (cache hits excluded).
+        self.provider_calls = 0
+
+    async def decide(self, observation: Observation, rng: random.Random) -> Decision:
+        started = time.perf_counter()
+        sample = rng.getrandbits(32) if self.config.temperature > 0 else None
+        if self._system is None:
+            self._system = system_prompt(observation.scenario, observation.topic, observation.agent)
+        chat = messages(observation, self._system)
+        calls: list[ModelCall] = []
+        fallback: str | None = None
+        error: str | None = None
+        try:
+            decision = await self._ask(chat, observation, sample, calls)
+        except ProviderMisconfigured:
+            raise
+        except ProviderError as exc:
+            if self.config.fallback == "fail":
+                raise
+            fallback, error = "provider_error", str(exc)
+            decision = self._rules.decide_now(observation, rng)
+        except InvalidReply as exc:
+            fallback, error = "invalid_output", str(exc)
+            decision = self._rules.decide_now(observation, rng)
+        meta: dict[str, Any] = {
+            "provider": self.provider.kind,
+            "model": self.model,
+            "calls": [c.record() for c in calls],
+            "tokens_in": sum(c.reply.tokens_in for c in calls),
+            "tokens_out": sum(c.reply.tokens_out for c in calls),
+            "cost": round(sum(c.cost for c in calls), 10),
+            "fallback": fallback,
+        }
+        if error is not None:
+            meta["error"] = redact(error, self._api_key)
+        # Runtime facts (not recorded in the event; see RUNTIME_META_KEYS):
+        meta["cached"] = bool(calls) and all(c.cached for c in calls)
+        meta["attempts"] = sum(c.attempts for c in calls)
+        meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return decision.model_copy(update={"meta": meta})
+
+    async def _ask(
+        self, chat: list[Message], obs: Observation, sample: int | None, calls: list[ModelCall]
+    ) -> Decision:
+        first = await self._call(chat, sample)
+        calls.append(first)
+        try:
+            return parse_decision(first.reply.text, obs)
+        except InvalidReply as exc:
+            problem = str(exc)
+        second = await self._call(repair_messages(chat, first.reply.text, problem), sample)
+        calls.append(second)
+        return parse_decision(second.reply.text, obs)
+
+    def _cost(self, reply: CachedReply) -> float:
+        return call_cost(self.config.prices, reply.tokens_in, reply.tokens_out)
+
+    async def _call(self, chat: list[Message], sample: int | None) -> ModelCall:
+        request = self.provider.request(chat, self.config, sample)
+        # Sampling: different branch seeds ask (and cache) different replies, whether or not
+        # the provider takes a seed.
+        key = request_digest(
+            self.provider.kind, {**request, "sample": sample} if sample is not None else request
+        )
+        tenant = self.payer.tenant_id
+        hit = self.cache.get(tenant, key)
+        if hit is not None:
+            return ModelCall(key, hit, self._cost(hit), cached=True, attempts=0)
+        runtime = await runtime_for(
+            self.config, self._api_key, lambda: self.provider.client(self._api_key, self.config)
+        )
+        slot = f"{tenant}|{key}"
+        pending = runtime.inflight.get(slot)
+        if pending is not None:  # the same request is on its way (sibling forks): share it
+            try:
+                reply = await asyncio.shield(pending)
+                return ModelCall(key, reply, self._cost(reply), cached=True, attempts=0)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+            return await self._call(chat, sample)  # its owner was cancelled: ask ourselves
+        future: asyncio.Future[CachedReply] = asyncio.get_running_loop().create_future()
+        runtime.inflight[slot] = future
+        try:
+            completion, attempts = await self._send(runtime, request)
+            reply = CachedReply(completion.text, completion.tokens_in, completion.tokens_out)
+            cost = self._cost(reply)
+            self._store(key, reply, cost)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # nobody may be waiting: mark it retrieved
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            runtime.inflight.pop(slot, None)
+        future.set_result(reply)
+        return ModelCall(key, reply, cost, cached=False, attempts=attempts)
+
+    def _store(self, key: str, reply: CachedReply, cost: float) -> None:
+        """Memory now; the database row in the background (the decision needs only memory,
+        and the timeline records the reply anyway), so a commit never delays a decision."""
+        self.cache.remember(self.payer.tenant_id, key, reply)
+        if not self.cache.persistent:
+            return
+        args = (self.payer, key, self.provider.kind, self.model, reply, cost)
+        job = asyncio.get_running_loop().run_in_executor(None, self.cache.persist, *args)
+        _background.add(job)
+        job.add_done_callback(_settled)
+
+    async def _send(
+        self, runtime: ProviderRuntime, request: dict[str, Any]
+    ) -> tuple[Completion, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with runtime.slots:
+                    if runtime.bucket is not None:
+                        await runtime.bucket.take()
+                    self.provider_calls += 1
+                    completion = await self.provider.send(
+                        runtime.client, request, self.config.timeout
+                    )
+                return completion, attempt
+            except TransientFailure as exc:
+                reason = redact(str(exc), self._api_key)
+                if attempt > self.config.max_retries:
+                    raise ProviderError(
+                        f"{self._where} failed after {attempt} attempts: {reason}"
+                    ) from None
+                delay = backoff_delay(attempt, self.config.backoff, exc.retry_after)
+                _log().warning(
+                    "model call failed; retrying",
+                    provider=self.provider.kind,
+                    model=self.model,
+                    attempt=attempt,
+                    delay_s=round(delay, 3),
+                    error=reason,
+                )
+                await asyncio.sleep(delay)
+            except PermanentFailure as exc:
+                kind = ProviderMisconfigured if exc.config else ProviderError
+                raise kind(redact(f"{self._where}: {exc}", self._api_key)) from None

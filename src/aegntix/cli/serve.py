@@ -1,0 +1,77 @@
+"""`aegntix serve`: the REST API, the live stream and the web UI on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aegntix.cli.common import DbOption, console, handles_errors, opened
+from aegntix.engine import start_scenario
+from aegntix.model.loading import load_scenario
+from aegntix.timeline import SqlStore
+from aegntix.timeline.schema import DEFAULT_TENANT
+from aegntix.timeline.tenancy import TenantStore
+
+
+def default_key_file(db: str) -> Path:
+    """Where the bootstrap key goes: beside the database (``aegntix.db`` → ``aegntix.key``)."""
+    return Path(db).with_suffix(".key")
+
+
+def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
+    """Record each example scenario (and its root branch) not recorded yet; their names."""
+    from aegntix.server.routes.scenarios import examples_dir
+
+    folder = examples_dir()
+    if folder is None:
+        return []
+    scoped = TenantStore(store, tenant)
+    have = {s.name for s in scoped.list_scenarios()}
+    added = []
+    for path in sorted(folder.glob("*.yaml")):
+        scenario = load_scenario(path)
+        if scenario.name not in have:
+            start_scenario(scoped, scenario)
+            added.append(scenario.name)
+    return added
+
+
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    db: DbOption = "aegntix.db",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="Where the first-start owner key is saved (default: DB with .key)."),
+    ] = None,
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Load the example scenarios (tenant 'default').")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the REST API (/v1, docs at /docs), the WebSocket stream and the web UI (/)."""
+    import uvicorn
+
+    from aegntix.server.app import create_app
+
+    target = key_file if key_file is not None else default_key_file(db)
+    with opened(db, create=True) as store:
+        app = create_app(store, bootstrap=True, key_file=target)
+        key = app.state.bootstrap_key
+        if key is not None:
+            console.print(
+                "[bold]First start:[/] an owner API key for tenant 'default' (shown once):\n"
+                f"  [bold green]{key}[/]\n"
+                f"  saved to {target} (mode 0600). More keys: `aegntix keys create`."
+            )
+        if examples:
+            added = load_examples(store)
+            if added:
+                console.print(f"loaded examples: {', '.join(added)}")
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+        console.print(f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {db}")
+        uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")

@@ -1,0 +1,1 @@
+"""The HTTP/WebSocket server: FastAPI app, REST API, live stream, web UI."""

@@ -1,0 +1,120 @@
+"""The FastAPI application: REST under ``/v1``, the WebSocket stream, the static web UI."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from aegntix import __version__
+from aegntix.security.keys import ensure_bootstrap_key
+from aegntix.server import problems
+from aegntix.server.hub import EventHub
+from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
+from aegntix.server.routes import branches, keys, scenarios
+from aegntix.server.runs import RunManager
+from aegntix.server.schemas import Health
+from aegntix.timeline.sqlstore import SqlStore
+
+STATIC_DIR = Path(__file__).with_name("static")
+#: Operations anyone may call (no API key).
+PUBLIC_PATHS = frozenset({"/v1/health"})
+
+
+def _optional_module(name: str) -> Any:
+    """The module, or None if it does not exist (yet); a broken module still raises."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "agx_… API key"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    for path, item in schema.get("paths", {}).items():
+        if path in PUBLIC_PATHS:
+            continue
+        for operation in item.values():
+            if isinstance(operation, dict):
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    store: SqlStore,
+    *,
+    bootstrap: bool = False,
+    key_file: Path | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The app on ``store`` (owned by the caller, who closes it). ``bootstrap``: if the
+    database has no API key yet, mint the owner key of tenant ``default``, save it to
+    ``key_file`` (0600) and keep it in ``app.state.bootstrap_key`` so ``serve`` prints it."""
+    hub = EventHub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runs = RunManager(store, hub)
+        app.state.runs = runs
+        try:
+            yield
+        finally:
+            await runs.close()
+            hub.close()
+
+    app = FastAPI(
+        title="AegntiX",
+        version=__version__,
+        description="Reality sandboxes: run multi-agent scenarios, fork the timeline at any "
+        "step, inject context, compare the futures. Errors are RFC 9457 problem details. "
+        "Authenticate with `Authorization: Bearer <key>` or `X-API-Key`.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.hub = hub
+    app.state.bootstrap_key = None
+    if bootstrap:
+        target = key_file if key_file is not None else Path("aegntix.key")
+        app.state.bootstrap_key = ensure_bootstrap_key(store, target)
+
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.get("/v1/health", response_model=Health, tags=["meta"])
+    async def health() -> dict[str, str]:
+        """Liveness: no authentication."""
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(scenarios.router)
+    app.include_router(branches.router)
+    app.include_router(keys.router)
+    stream = _optional_module("aegntix.server.stream")
+    if stream is not None:
+        app.include_router(stream.router)
+
+    if STATIC_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,283 @@
+"""Branches: list, tree, get, fork, run/pause/resume/step, status, events, state, outcomes,
+inject; and compare two branches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from aegntix.errors import BranchBusy
+from aegntix.inject.strategies import Injected, inject
+from aegntix.model.events import Branch, EventKind
+from aegntix.model.expressions import ExpressionError
+from aegntix.model.outcomes import compute_outcomes
+from aegntix.model.scenario import Scenario
+from aegntix.model.state import STEP_END
+from aegntix.server.deps import ReadStore, Runs, WriteStore
+from aegntix.server.problems import Problem
+from aegntix.server.schemas import (
+    INT64,
+    MAX_ID,
+    BranchNode,
+    BranchOut,
+    ComparisonOut,
+    EventPage,
+    ForkRequest,
+    InjectOut,
+    InjectRequest,
+    OutcomesOut,
+    RunRequest,
+    SeriesPoint,
+    StateOut,
+    StatusOut,
+    StepOut,
+    branch_json,
+    comparison_json,
+    event_json,
+    finite,
+    problem_responses,
+    step_json,
+)
+from aegntix.timeline.compare import compare as compare_branches
+from aegntix.timeline.state import state_at
+from aegntix.timeline.tenancy import TenantStore
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["branches"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+
+#: At most this many events are examined per page when filtering by kind or agent.
+SCAN_LIMIT = 10_000
+
+Id = Annotated[str, Query(min_length=1, max_length=MAX_ID)]
+OptionalId = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+Step = Annotated[int | None, Query(ge=0, le=INT64)]
+
+
+# -- listing -------------------------------------------------------------------------------
+@router.get("/branches", response_model=list[BranchOut])
+def list_branches(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[str, Any]]:
+    """This tenant's branches (of one scenario, if given), oldest first."""
+    if scenario_id is not None:
+        store.get_scenario(scenario_id)  # a foreign or unknown scenario: 404, not []
+    return [branch_json(b) for b in store.list_branches(scenario_id)]
+
+
+def _tree(found: list[Branch]) -> list[dict[str, Any]]:
+    nodes = {b.id: {**branch_json(b), "children": []} for b in found}
+    roots: list[dict[str, Any]] = []
+    for b in found:  # oldest first, so children keep their creation order
+        parent = nodes.get(b.parent_id) if b.parent_id is not None else None
+        (parent["children"] if parent is not None else roots).append(nodes[b.id])
+    return roots
+
+
+@router.get("/branches/tree", response_model=list[BranchNode])
+def branch_tree(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[str, Any]]:
+    """The branches as trees: each root with nested ``children`` (forks at ``fork_step``)."""
+    if scenario_id is not None:
+        store.get_scenario(scenario_id)
+    return _tree(store.list_branches(scenario_id))
+
+
+@router.get("/branches/{branch_id}", response_model=BranchOut)
+def get_branch(branch_id: str, store: ReadStore) -> dict[str, Any]:
+    return branch_json(store.get_branch(branch_id))
+
+
+# -- fork and inject -----------------------------------------------------------------------
+def _fork(store: TenantStore, branch_id: str, body: ForkRequest) -> dict[str, Any]:
+    if body.injection is None:
+        return branch_json(store.fork(branch_id, body.at_step, seed=body.seed, label=body.label))
+    i = body.injection
+    done = inject(
+        store,
+        branch_id,
+        i.content,
+        targets=i.targets,
+        strategy=i.strategy,
+        at_step=body.at_step,
+        fields=i.fields,
+        world=i.world,
+        urgency=i.urgency,
+        label=body.label,
+        new_branch=True,  # validated before anything is written: bad input leaves no fork
+        seed=body.seed,
+    )
+    return branch_json(done.branch)
+
+
+@router.post(
+    "/branches/{branch_id}/fork",
+    status_code=201,
+    response_model=BranchOut,
+    responses=problem_responses(409),
+)
+async def fork_branch(branch_id: str, body: ForkRequest, store: WriteStore) -> dict[str, Any]:
+    """A new branch sharing this one's history up to ``at_step`` (O(1)); with an
+    ``injection``, the injection is its first event."""
+    return await asyncio.to_thread(_fork, store, branch_id, body)
+
+
+def _inject(store: TenantStore, branch_id: str, body: InjectRequest, new_branch: bool) -> Injected:
+    return inject(
+        store,
+        branch_id,
+        body.content,
+        targets=body.targets,
+        strategy=body.strategy,
+        at_step=body.at_step,
+        fields=body.fields,
+        world=body.world,
+        urgency=body.urgency,
+        label=body.label,
+        new_branch=new_branch,
+    )
+
+
+@router.post(
+    "/branches/{branch_id}/inject", response_model=InjectOut, responses=problem_responses(409)
+)
+async def inject_branch(
+    branch_id: str, body: InjectRequest, store: WriteStore, runs: Runs
+) -> dict[str, Any]:
+    """Inject now (after the last completed step), or at a past ``at_step``, which forks
+    first so the original future stays intact. A running branch only takes an injection at
+    an ``at_step`` (into a fork); pause it to inject into it."""
+    running = runs.is_running(branch_id)
+    if running and body.at_step is None:
+        await asyncio.to_thread(store.get_branch, branch_id)  # a foreign id stays a 404
+        raise BranchBusy(
+            f"branch '{branch_id}' is running: pause it first, or give at_step to fork"
+        )
+    done = await asyncio.to_thread(_inject, store, branch_id, body, running)
+    runs.publish(done.branch.id, done.events)
+    return {
+        "branch": branch_json(done.branch),
+        "forked": done.forked,
+        "events": [event_json(e) for e in done.events],
+    }
+
+
+# -- running -------------------------------------------------------------------------------
+@router.post("/branches/{branch_id}/run", status_code=202, responses=problem_responses(409))
+async def run_branch(
+    branch_id: str, store: WriteStore, runs: Runs, body: RunRequest | None = None
+) -> dict[str, str]:
+    """Start running in the background (until it terminates, or ``steps`` steps); follow it
+    on the WebSocket ``/v1/branches/{id}/stream``. 409 if it is already running."""
+    status = await runs.start(store, branch_id, body.steps if body else None)
+    return {"branch_id": branch_id, "status": status}
+
+
+@router.post("/branches/{branch_id}/resume", status_code=202, responses=problem_responses(409))
+async def resume_branch(
+    branch_id: str, store: WriteStore, runs: Runs, body: RunRequest | None = None
+) -> dict[str, str]:
+    """Continue a paused (or stopped) branch from its last completed step."""
+    status = await runs.start(store, branch_id, body.steps if body else None)
+    return {"branch_id": branch_id, "status": status}
+
+
+@router.post("/branches/{branch_id}/pause", status_code=202, responses=problem_responses(409))
+async def pause_branch(branch_id: str, store: WriteStore, runs: Runs) -> dict[str, str]:
+    """Stop after the step in progress (the branch ends ``paused``)."""
+    await asyncio.to_thread(store.get_branch, branch_id)
+    return {"branch_id": branch_id, "status": runs.pause(store, branch_id)}
+
+
+@router.post("/branches/{branch_id}/step", response_model=StepOut, responses=problem_responses(409))
+async def step_branch(branch_id: str, store: WriteStore, runs: Runs) -> dict[str, Any]:
+    """Run exactly one step now and return its events and outcomes."""
+    result = await runs.step(store, branch_id)
+    if result is None:
+        raise Problem(409, f"branch '{branch_id}' has terminated", slug="branch-done")
+    return finite(step_json(result))
+
+
+@router.get("/branches/{branch_id}/status", response_model=StatusOut)
+async def branch_status(branch_id: str, store: ReadStore, runs: Runs) -> dict[str, Any]:
+    s = await runs.status(store, branch_id)
+    return {
+        "branch_id": s.branch_id,
+        "status": s.status,
+        "running": s.running,
+        "head_seq": s.head_seq,
+        "head_step": s.head_step,
+    }
+
+
+# -- reading -------------------------------------------------------------------------------
+@router.get("/branches/{branch_id}/events", response_model=EventPage)
+def branch_events(
+    branch_id: str,
+    store: ReadStore,
+    from_seq: Annotated[int, Query(ge=1, le=INT64)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    kind: EventKind | None = None,
+    agent_id: OptionalId = None,
+) -> dict[str, Any]:
+    """A page of the branch's logical sequence (ancestors' events up to each fork, then its
+    own) from ``from_seq``; ``next_seq`` continues it (null: nothing more yet)."""
+    head = store.get_branch(branch_id).head_seq
+    filtered = kind is not None or agent_id is not None
+    page: list[dict[str, Any]] = []
+    last = from_seq - 1
+    to_seq = head if not filtered else min(head, from_seq + SCAN_LIMIT - 1)
+    for e in store.events(branch_id, from_seq=from_seq, to_seq=to_seq):
+        last = e.seq
+        if (kind is None or e.kind == kind) and (agent_id is None or e.agent_id == agent_id):
+            page.append(event_json(e))
+            if len(page) >= limit:
+                break
+    if filtered and len(page) < limit:
+        last = to_seq
+    return {"events": page, "next_seq": last + 1 if last < head else None}
+
+
+def _scenario(store: TenantStore, branch: Branch) -> Scenario:
+    return Scenario.model_validate(store.get_scenario(branch.scenario_id).spec)
+
+
+@router.get("/branches/{branch_id}/state", response_model=StateOut)
+def branch_state(branch_id: str, store: ReadStore, step: Step = None) -> dict[str, Any]:
+    """World and agents after ``step`` (default: the head)."""
+    branch = store.get_branch(branch_id)
+    state = state_at(store, branch_id, step)
+    at = branch.head_step if step is None else step
+    return {"branch_id": branch_id, "step": at, "state": finite(state)}
+
+
+@router.get("/branches/{branch_id}/outcomes", response_model=OutcomesOut)
+def branch_outcomes(branch_id: str, store: ReadStore, step: Step = None) -> dict[str, Any]:
+    """The scenario's declared outcomes after ``step`` (default: the head)."""
+    branch = store.get_branch(branch_id)
+    state = state_at(store, branch_id, step)
+    try:
+        outcomes = compute_outcomes(_scenario(store, branch), state)
+    except ExpressionError:
+        outcomes = {}
+    at = branch.head_step if step is None else step
+    return {"branch_id": branch_id, "step": at, "outcomes": finite(outcomes)}
+
+
+@router.get("/branches/{branch_id}/outcomes/series", response_model=list[SeriesPoint])
+def outcome_series(branch_id: str, store: ReadStore) -> list[dict[str, Any]]:
+    """Outcomes after every completed step, as recorded by each step's ``step_end``."""
+    head = store.get_branch(branch_id).head_seq
+    return [
+        {"step": e.step, "outcomes": finite(e.payload.get("outcomes") or {})}
+        for e in store.events(branch_id, to_seq=head)
+        if e.kind is EventKind.SYSTEM and e.payload.get("type") == STEP_END
+    ]
+
+
+@router.get("/compare", response_model=ComparisonOut, tags=["compare"])
+def compare(store: ReadStore, a: Id, b: Id) -> dict[str, Any]:
+    """Where two branches part, how their worlds and outcomes differ, and the outcome
+    distance step by step (``divergence_series``: ``[[step, distance], ...]``)."""
+    return comparison_json(compare_branches(store, a, b))

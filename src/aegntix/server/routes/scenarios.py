@@ -1,0 +1,216 @@
+"""Scenarios: create (YAML/JSON body or upload), list, get, validate, delete; examples."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import UploadFile
+
+from aegntix.engine.runner import start_scenario
+from aegntix.model.loading import MAX_FILE_BYTES, load_scenario, parse_scenario
+from aegntix.model.scenario import Scenario
+from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
+from aegntix.server.problems import Problem
+from aegntix.server.schemas import (
+    CreatedScenario,
+    ExampleOut,
+    ScenarioOut,
+    ValidateOut,
+    branch_json,
+    problem_responses,
+    scenario_json,
+)
+from aegntix.timeline.tenancy import TenantStore
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["scenarios"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+JSON_TYPES = frozenset({"application/json"})
+_EXAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+_SCENARIO_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A scenario (see `aegntix schema`) as YAML or JSON text, or a "
+        "multipart upload in the field `file`.",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "text/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+def _field_problem(status: int, field: str, reason: str) -> Problem:
+    return Problem(status, f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+async def _scenario_text(request: Request) -> tuple[str, str, bool]:
+    """(text, source name, as_json) of the request's scenario, from the body or upload."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    source = "<body>"
+    if ctype == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise _field_problem(422, "file", "a multipart upload needs a file in field 'file'")
+        data = await upload.read(MAX_FILE_BYTES + 1)
+        source = Path(upload.filename or "upload").name[:200] or "upload"
+        as_json = source.lower().endswith(".json")
+    elif ctype in YAML_TYPES or ctype in JSON_TYPES:
+        data = await request.body()
+        as_json = ctype in JSON_TYPES
+    else:
+        raise Problem(
+            415,
+            f"content type '{ctype or 'none'}' is not accepted: send application/yaml, "
+            "text/yaml, application/json or a multipart/form-data upload",
+            errors=[{"field": "content-type", "reason": "unsupported"}],
+        )
+    if len(data) > MAX_FILE_BYTES:
+        raise _field_problem(413, "body", f"a scenario is at most {MAX_FILE_BYTES:,} bytes")
+    if not data.strip():
+        raise _field_problem(422, "body", "the scenario is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _field_problem(422, "body", "the scenario is not UTF-8 text") from None
+    return text, source, as_json
+
+
+async def _parse(request: Request) -> Scenario:
+    text, source, as_json = await _scenario_text(request)
+    return await asyncio.to_thread(parse_scenario, text, source=source, as_json=as_json)
+
+
+def _create(store: TenantStore, scenario: Scenario) -> dict[str, Any]:
+    root = start_scenario(store, scenario)
+    record = store.get_scenario(root.scenario_id)
+    return {"scenario": scenario_json(record), "root_branch": branch_json(root)}
+
+
+@router.post(
+    "/scenarios",
+    status_code=201,
+    response_model=CreatedScenario,
+    openapi_extra=_SCENARIO_BODY,
+    responses=problem_responses(413, 415),
+)
+async def create_scenario(request: Request, store: WriteStore) -> dict[str, Any]:
+    """Record a scenario and its root branch (with the step-0 events); run it next."""
+    scenario = await _parse(request)
+    return await asyncio.to_thread(_create, store, scenario)
+
+
+@router.post(
+    "/scenarios/validate",
+    response_model=ValidateOut,
+    openapi_extra=_SCENARIO_BODY,
+    responses=problem_responses(413, 415),
+)
+async def validate_scenario(request: Request, store: ReadStore) -> dict[str, Any]:
+    """Check a scenario without recording it: the first problem names field and line."""
+    scenario = await _parse(request)
+    return {"ok": True, "name": scenario.name, "agents": len(scenario.agents)}
+
+
+@router.get("/scenarios", response_model=list[ScenarioOut], response_model_exclude_none=True)
+def list_scenarios(store: ReadStore) -> list[dict[str, Any]]:
+    """This tenant's scenarios, oldest first (without their specs)."""
+    return [scenario_json(s, spec=False) for s in store.list_scenarios()]
+
+
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
+def get_scenario(scenario_id: str, store: ReadStore) -> dict[str, Any]:
+    return scenario_json(store.get_scenario(scenario_id))
+
+
+@router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response)
+async def delete_scenario(scenario_id: str, store: DeleteStore, runs: Runs) -> Response:
+    """Soft delete (admin): the scenario and its branches disappear from the API and stop
+    running; their events stay on disk (the timeline is append-only)."""
+    await asyncio.to_thread(store.get_scenario, scenario_id)
+    branches = await asyncio.to_thread(store.list_branches, scenario_id)
+    await runs.stop_scenario([b.id for b in branches])
+    await asyncio.to_thread(store.delete_scenario, scenario_id)
+    return Response(status_code=204)
+
+
+# -- examples ------------------------------------------------------------------------------
+def examples_dir() -> Path | None:
+    """``AEGNTIX_EXAMPLES``, else the repository's ``examples/``, else ``./examples``."""
+    env = os.environ.get("AEGNTIX_EXAMPLES")
+    candidates = (
+        [Path(env)]
+        if env
+        else [Path(__file__).resolve().parents[4] / "examples", Path.cwd() / "examples"]
+    )
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def _example_files() -> dict[str, Path]:
+    folder = examples_dir()
+    if folder is None:
+        return {}
+    return {
+        p.stem: p
+        for p in sorted(folder.iterdir())
+        if p.suffix in {".yaml", ".yml"} and _EXAMPLE_NAME.match(p.stem) and p.is_file()
+    }
+
+
+def _describe(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = None
+    info = data if isinstance(data, dict) else {}
+    description = info.get("description")
+    title = info.get("name")
+    return {
+        "name": path.stem,
+        "file": path.name,
+        "title": title if isinstance(title, str) else path.stem,
+        "description": description.strip() if isinstance(description, str) else None,
+    }
+
+
+def _list_examples() -> list[dict[str, Any]]:
+    return [_describe(p) for p in _example_files().values()]
+
+
+@router.get("/examples", response_model=list[ExampleOut], tags=["examples"])
+async def list_examples(store: ReadStore) -> list[dict[str, Any]]:
+    """The example scenarios shipped with AegntiX."""
+    return await asyncio.to_thread(_list_examples)
+
+
+def _create_example(store: TenantStore, name: str) -> dict[str, Any]:
+    path = _example_files().get(name) if _EXAMPLE_NAME.match(name) else None
+    if path is None:
+        raise Problem(404, f"no example '{name}'", slug="not-found")
+    return _create(store, load_scenario(path))
+
+
+@router.post("/examples/{name}", status_code=201, response_model=CreatedScenario, tags=["examples"])
+async def create_example(name: str, store: WriteStore) -> dict[str, Any]:
+    """Record an example scenario (by name, e.g. ``town-hall``) and its root branch."""
+    return await asyncio.to_thread(_create_example, store, name)

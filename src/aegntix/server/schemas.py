@@ -1,0 +1,328 @@
+"""Request and response bodies of the REST API, and the JSON form of domain objects.
+
+``event_json`` is the one serialization of an event: REST pages and the WebSocket stream
+both use it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Literal, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegntix.engine.runner import StepResult
+from aegntix.model.events import Branch, Event, ScenarioRecord
+from aegntix.timeline.compare import Comparison
+
+MAX_LABEL = 200
+MAX_CONTENT = 4000
+MAX_ID = 64
+INT64 = 2**63 - 1
+
+T = TypeVar("T")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    return {
+        "branch_id": e.branch_id,
+        "seq": e.seq,
+        "step": e.step,
+        "kind": e.kind.value,
+        "agent_id": e.agent_id,
+        "payload": e.payload,
+        "hash": e.hash,
+        "prev_hash": e.prev_hash,
+        "created_at": _iso(e.created_at),
+    }
+
+
+def branch_json(b: Branch) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "scenario_id": b.scenario_id,
+        "parent_id": b.parent_id,
+        "fork_seq": b.fork_seq,
+        "fork_step": b.fork_step,
+        "seed": b.seed,
+        "label": b.label,
+        "status": b.status.value,
+        "head_seq": b.head_seq,
+        "head_step": b.head_step,
+        "head_hash": b.head_hash,
+        "created_at": _iso(b.created_at),
+    }
+
+
+def scenario_json(s: ScenarioRecord, *, spec: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": s.id,
+        "name": s.name,
+        "spec_hash": s.spec_hash,
+        "created_at": _iso(s.created_at),
+        "agents": [
+            {"id": a.get("id"), "name": a.get("name"), "role": a.get("role")}
+            for a in s.spec.get("agents", [])
+            if isinstance(a, dict)
+        ],
+        "description": s.spec.get("description"),
+    }
+    if spec:
+        body["spec"] = s.spec
+    return body
+
+
+def step_json(r: StepResult) -> dict[str, Any]:
+    return {
+        "branch_id": r.branch_id,
+        "step": r.step,
+        "events": [event_json(e) for e in r.events],
+        "outcomes": r.outcomes,
+        "terminal": r.terminal,
+    }
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def finite(value: T) -> T:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    return cast(T, _finite(value))
+
+
+def comparison_json(c: Comparison) -> dict[str, Any]:
+    return finite(
+        {
+            "a": c.a,
+            "b": c.b,
+            "diverged": c.diverged,
+            "common_ancestor": c.common_ancestor,
+            "divergence_seq": c.divergence_seq,
+            "divergence_step": c.divergence_step,
+            "only_a_count": c.only_a_count,
+            "only_b_count": c.only_b_count,
+            "world_diff": {k: [a, b] for k, (a, b) in c.world_diff.items()},
+            "outcomes_a": c.outcomes_a,
+            "outcomes_b": c.outcomes_b,
+            "outcome_deltas": c.outcome_deltas,
+            "divergence_series": [[step, d] for step, d in c.divergence_series],
+        }
+    )
+
+
+# -- request bodies ------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Injection(_Body):
+    content: str = Field(min_length=1, max_length=MAX_CONTENT)
+    targets: list[str] | None = Field(default=None, max_length=100)
+    strategy: Literal["direct", "broadcast"] = "broadcast"
+    fields: dict[str, Any] | None = None
+    world: dict[str, Any] | None = None
+    urgency: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class ForkRequest(_Body):
+    at_step: int = Field(ge=0, le=INT64)
+    label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
+    seed: int | None = Field(default=None, ge=-(2**63), le=INT64)
+    injection: Injection | None = None
+
+
+class InjectRequest(Injection):
+    at_step: int | None = Field(default=None, ge=0, le=INT64)
+    label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
+
+
+class RunRequest(_Body):
+    steps: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class KeyRequest(_Body):
+    role: Literal["owner", "admin", "editor", "viewer", "service"]
+    name: str = Field(default="", max_length=200)
+
+
+# -- responses (documented in the OpenAPI schema) -------------------------------------------
+class EventOut(BaseModel):
+    branch_id: str
+    seq: int
+    step: int
+    kind: str
+    agent_id: str | None
+    payload: dict[str, Any]
+    hash: str
+    prev_hash: str
+    created_at: str | None
+
+
+class BranchOut(BaseModel):
+    id: str
+    scenario_id: str
+    parent_id: str | None
+    fork_seq: int
+    fork_step: int
+    seed: int
+    label: str
+    status: str
+    head_seq: int
+    head_step: int
+    head_hash: str
+    created_at: str | None
+
+
+class BranchNode(BranchOut):
+    children: list[BranchNode]
+
+
+class AgentOut(BaseModel):
+    id: str | None
+    name: str | None
+    role: str | None
+
+
+class ScenarioOut(BaseModel):
+    id: str
+    name: str
+    spec_hash: str
+    created_at: str | None
+    agents: list[AgentOut]
+    description: str | None
+    spec: dict[str, Any] | None = None
+
+
+class CreatedScenario(BaseModel):
+    scenario: ScenarioOut
+    root_branch: BranchOut
+
+
+class ValidateOut(BaseModel):
+    ok: bool
+    name: str
+    agents: int
+
+
+class ExampleOut(BaseModel):
+    name: str
+    file: str
+    title: str
+    description: str | None
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next_seq: int | None
+
+
+class StepOut(BaseModel):
+    branch_id: str
+    step: int
+    events: list[EventOut]
+    outcomes: dict[str, Any]
+    terminal: bool
+
+
+class StatusOut(BaseModel):
+    branch_id: str
+    status: str
+    running: bool
+    head_seq: int
+    head_step: int
+
+
+class InjectOut(BaseModel):
+    branch: BranchOut
+    forked: bool
+    events: list[EventOut]
+
+
+class StateOut(BaseModel):
+    branch_id: str
+    step: int
+    state: dict[str, Any]
+
+
+class OutcomesOut(BaseModel):
+    branch_id: str
+    step: int
+    outcomes: dict[str, Any]
+
+
+class SeriesPoint(BaseModel):
+    step: int
+    outcomes: dict[str, Any]
+
+
+class ComparisonOut(BaseModel):
+    a: str
+    b: str
+    diverged: bool
+    common_ancestor: str | None
+    divergence_seq: int | None
+    divergence_step: int | None
+    only_a_count: int
+    only_b_count: int
+    world_diff: dict[str, list[Any]]
+    outcomes_a: dict[str, Any]
+    outcomes_b: dict[str, Any]
+    outcome_deltas: dict[str, Any]
+    divergence_series: list[tuple[int, float | None]]
+
+
+class KeyCreated(BaseModel):
+    id: str
+    key: str
+    role: str
+    name: str
+    tenant_id: str
+
+
+class KeyOut(BaseModel):
+    id: str
+    role: str
+    name: str
+    tenant_id: str
+    created_at: str
+    revoked_at: str | None
+    active: bool
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class FieldError(BaseModel):
+    field: str | None
+    reason: str
+    line: int | None = None
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError]
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses."""
+    return {s: {"model": ProblemOut, "content": {"application/problem+json": {}}} for s in statuses}

@@ -1,0 +1,139 @@
+// The REST client: bearer key, JSON in and out, problem+json errors as ApiError.
+
+const KEY_STORAGE = "aegntix.apiKey";
+
+export function getKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setKey(key) {
+  try {
+    localStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    /* private mode: the key lives for this page only */
+  }
+  memoryKey = key;
+}
+
+export function clearKey() {
+  try {
+    localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    /* ignore */
+  }
+  memoryKey = "";
+}
+
+let memoryKey = "";
+function currentKey() {
+  return getKey() || memoryKey;
+}
+
+/** An error answer from the API (RFC 9457 problem details). */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const detail = problem?.detail || problem?.title || `request failed (${status})`;
+    super(detail);
+    this.status = status;
+    this.title = problem?.title || "";
+    this.detail = detail;
+    this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
+  }
+}
+
+async function request(path, { method = "GET", json, body, headers = {} } = {}) {
+  const h = { Accept: "application/json, application/problem+json", ...headers };
+  const key = currentKey();
+  if (key) h.Authorization = `Bearer ${key}`;
+  let payload = body;
+  if (json !== undefined) {
+    h["Content-Type"] = "application/json";
+    payload = JSON.stringify(json);
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers: h, body: payload });
+  } catch (err) {
+    throw new ApiError(0, { title: "Network error", detail: "The server cannot be reached. Is `aegntix serve` running?" });
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { detail: text.slice(0, 300) };
+    }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    if (res.status === 401) window.dispatchEvent(new CustomEvent("aegntix:unauthorized", { detail: err }));
+    throw err;
+  }
+  return data;
+}
+
+export const api = {
+  examples: () => request("/v1/examples"),
+  startExample: (name) => request(`/v1/examples/${encodeURIComponent(name)}`, { method: "POST" }),
+  uploadScenario: (file) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return request("/v1/scenarios", { method: "POST", body: form });
+  },
+  scenarios: () => request("/v1/scenarios"),
+  scenario: (id) => request(`/v1/scenarios/${encodeURIComponent(id)}`),
+  tree: (scenarioId) => request(`/v1/branches/tree?scenario_id=${encodeURIComponent(scenarioId)}`),
+  branch: (id) => request(`/v1/branches/${encodeURIComponent(id)}`),
+  run: (id, steps) => request(`/v1/branches/${encodeURIComponent(id)}/run`, { method: "POST", json: steps ? { steps } : {} }),
+  pause: (id) => request(`/v1/branches/${encodeURIComponent(id)}/pause`, { method: "POST" }),
+  resume: (id) => request(`/v1/branches/${encodeURIComponent(id)}/resume`, { method: "POST" }),
+  step: (id) => request(`/v1/branches/${encodeURIComponent(id)}/step`, { method: "POST" }),
+  fork: (id, body) => request(`/v1/branches/${encodeURIComponent(id)}/fork`, { method: "POST", json: body }),
+  events: (id, fromSeq = 1, limit = 500) =>
+    request(`/v1/branches/${encodeURIComponent(id)}/events?from_seq=${fromSeq}&limit=${limit}`),
+  series: (id) => request(`/v1/branches/${encodeURIComponent(id)}/outcomes/series`),
+  compare: (a, b) => request(`/v1/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`),
+};
+
+/** Every event of a branch from a seq on, page by page. */
+export async function allEvents(branchId, fromSeq = 1, { max = 20000 } = {}) {
+  const out = [];
+  let seq = fromSeq;
+  for (;;) {
+    const page = await api.events(branchId, seq, 500);
+    const events = page?.events || [];
+    out.push(...events);
+    if (!events.length || out.length >= max) break;
+    if (page.next_seq === null) break; // nothing more yet
+    const next = page.next_seq ?? events[events.length - 1].seq + 1;
+    if (next <= seq) break;
+    seq = next;
+  }
+  return out;
+}
+
+/** Flattens a branch tree (nested children) into a list, parents first. */
+export function flattenTree(tree) {
+  const roots = treeRoots(tree);
+  const out = [];
+  const walk = (node, depth) => {
+    out.push({ ...node, depth });
+    for (const c of node.children || []) walk(c, depth + 1);
+  };
+  for (const r of roots || []) walk(r, 0);
+  return out;
+}
+
+/** The tree answer as a list of roots (it may be one root, a list, or {roots: [...]}). */
+export function treeRoots(tree) {
+  if (!tree) return [];
+  if (Array.isArray(tree)) return tree;
+  if (Array.isArray(tree.roots)) return tree.roots;
+  if (Array.isArray(tree.branches)) return tree.branches;
+  return tree.id ? [tree] : [];
+}

@@ -1,0 +1,156 @@
+// The fork dialog: a new branch after a step, optionally with an injection.
+
+import { h, clear, fmtStance, initials } from "./dom.js";
+import { ApiError } from "./api.js";
+import { forkIcon } from "./transcript.js";
+
+/** Shows problem+json errors: the detail on top, field errors next to their inputs. */
+export function showProblem(form, box, err) {
+  clear(box);
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll(".invalid")) el.classList.remove("invalid");
+  if (!err) {
+    box.hidden = true;
+    return;
+  }
+  const detail = err instanceof ApiError ? err.detail : String(err.message || err);
+  box.append(h("strong", {}, detail));
+  const errors = err instanceof ApiError ? err.errors : [];
+  const unplaced = [];
+  for (const fe of errors) {
+    const path = String(fe.field || "");
+    const last = path.split(/[.\/\[\]]/).filter(Boolean).pop() || "";
+    const target = form.querySelector(`[data-field="${CSS.escape(last)}"]`);
+    if (target) {
+      target.classList.add("invalid");
+      target.append(h("div", { class: "field-error", "data-testid": `field-error-${last}` }, fe.reason || "invalid"));
+    } else {
+      unplaced.push(fe);
+    }
+  }
+  if (unplaced.length) {
+    box.append(h("ul", { class: "problem-list" }, unplaced.map((fe) => h("li", {}, h("code", {}, fe.field || "request"), " ", fe.reason || ""))));
+  }
+  box.hidden = false;
+}
+
+/**
+ * @param {HTMLDialogElement} dialog
+ * @param {{branch: object, step: number, agents: object[], hasStance: boolean,
+ *          submit: (body: object, runAfter: boolean) => Promise<void>}} opts
+ */
+export function openForkDialog(dialog, opts) {
+  const { branch, step, agents, hasStance } = opts;
+  clear(dialog);
+  const defaultLabel = `inject@${step}`;
+  const label = h("input", { type: "text", name: "label", placeholder: defaultLabel, maxlength: 80, "data-testid": "fork-label", autocomplete: "off" });
+  const content = h("textarea", {
+    name: "content",
+    rows: 3,
+    maxlength: 4000,
+    placeholder: "What do the agents learn? e.g. “An independent study finds the barrier is safe.” Leave empty for a plain fork.",
+    "data-testid": "fork-content",
+  });
+  const strategyDirect = h("input", { type: "radio", name: "strategy", value: "direct", "data-testid": "fork-strategy-direct" });
+  const strategyBroadcast = h("input", { type: "radio", name: "strategy", value: "broadcast", checked: true, "data-testid": "fork-strategy-broadcast" });
+  const targetBoxes = agents.map((a) => h("label", { class: "target", style: { "--agent": a.color } },
+    h("input", { type: "checkbox", name: "targets", value: a.id, "data-testid": `fork-target-${a.id}` }),
+    h("span", { class: "avatar avatar-xs", style: { background: a.color } }, initials(a.name)),
+    h("span", { class: "target-name" }, a.name, h("span", { class: "muted" }, ` · ${a.role}`))));
+  const targetsNote = h("p", { class: "hint", "data-testid": "fork-targets-note" });
+  const targets = h("fieldset", { class: "field targets-field", "data-field": "targets" },
+    h("legend", {}, "Who hears it"), targetsNote, h("div", { class: "targets" }, targetBoxes));
+
+  const pushOn = h("input", { type: "checkbox", name: "push", "data-testid": "fork-stance-enable" });
+  const pushValue = h("input", { type: "range", min: -1, max: 1, step: 0.05, value: 0.8, name: "stance", "data-testid": "fork-stance", disabled: true });
+  const pushOut = h("output", { class: "push-out" }, fmtStance(0.8));
+  pushValue.addEventListener("input", () => {
+    pushOut.textContent = fmtStance(Number(pushValue.value));
+  });
+  pushOn.addEventListener("change", () => {
+    pushValue.disabled = !pushOn.checked;
+    pushOut.classList.toggle("muted", !pushOn.checked);
+  });
+  pushOut.classList.add("muted");
+  const stanceField = hasStance
+    ? h("div", { class: "field", "data-field": "stance" },
+      h("label", { class: "check" }, pushOn, " Push stance in a direction"),
+      h("div", { class: "push-row" }, h("span", { class: "muted small" }, "against"), pushValue, h("span", { class: "muted small" }, "for"), pushOut),
+      h("p", { class: "hint" }, "Without a push, the agents read the direction from the text."))
+    : null;
+
+  const runAfter = h("input", { type: "checkbox", name: "run", checked: true, "data-testid": "fork-run" });
+  const problem = h("div", { class: "problem", hidden: true, role: "alert", "data-testid": "fork-error" });
+  const submit = h("button", { class: "btn btn-primary", type: "submit", "data-testid": "fork-submit" }, forkIcon(), " Create fork");
+  const cancel = h("button", { class: "btn btn-ghost", type: "button", "data-testid": "fork-cancel" }, "Cancel");
+
+  const syncStrategy = () => {
+    const broadcast = strategyBroadcast.checked;
+    for (const box of targetBoxes) box.querySelector("input").disabled = broadcast;
+    targets.classList.toggle("disabled", broadcast);
+    targetsNote.textContent = broadcast
+      ? "A broadcast is news that every agent observes."
+      : "A direct injection is a private message to the agents you tick.";
+  };
+  strategyDirect.addEventListener("change", syncStrategy);
+  strategyBroadcast.addEventListener("change", syncStrategy);
+
+  const form = h("form", { class: "fork-form", method: "dialog", "data-testid": "fork-form" },
+    h("header", { class: "dialog-head" },
+      h("div", {},
+        h("h2", {}, `Fork after step ${step}`),
+        h("p", { class: "muted" }, `The new branch keeps steps 0–${step} of “${branch.label}” and continues from there${step >= 0 ? " with what you inject" : ""}.`)),
+      h("button", { class: "icon-btn", type: "button", "aria-label": "Close", onclick: () => dialog.close() }, "×")),
+    problem,
+    h("div", { class: "field", "data-field": "content" }, h("label", {}, "Injection"), content),
+    h("fieldset", { class: "field", "data-field": "strategy" },
+      h("legend", {}, "Strategy"),
+      h("div", { class: "segmented" },
+        h("label", {}, strategyBroadcast, h("span", {}, h("strong", {}, "Broadcast"), h("small", {}, "news everyone observes"))),
+        h("label", {}, strategyDirect, h("span", {}, h("strong", {}, "Direct"), h("small", {}, "a private message"))))),
+    targets,
+    stanceField,
+    h("div", { class: "field field-inline", "data-field": "label" }, h("label", {}, "Branch name"), label),
+    h("footer", { class: "dialog-foot" },
+      h("label", { class: "check" }, runAfter, " Run the new branch right away"),
+      h("div", { class: "dialog-actions" }, cancel, submit)));
+  cancel.addEventListener("click", () => dialog.close());
+  syncStrategy();
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { at_step: step };
+    const name = label.value.trim();
+    const text = content.value.trim();
+    const strategy = strategyBroadcast.checked ? "broadcast" : "direct";
+    const chosen = targetBoxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+    const pushing = hasStance && pushOn.checked;
+    if (text || pushing) {
+      const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
+      if (pushing) injection.fields = { stance: Number(pushValue.value) };
+      body.injection = injection;
+      if (strategy === "direct" && !chosen.length) {
+        showProblem(form, problem, new ApiError(422, {
+          detail: "A direct injection needs at least one agent to tell.",
+          errors: [{ field: "injection.targets", reason: "tick at least one agent" }],
+        }));
+        return;
+      }
+    }
+    body.label = name || (body.injection ? defaultLabel : `fork@${step}`);
+    submit.disabled = true;
+    submit.classList.add("busy");
+    try {
+      await opts.submit(body, runAfter.checked);
+      dialog.close();
+    } catch (err) {
+      showProblem(form, problem, err);
+    } finally {
+      submit.disabled = false;
+      submit.classList.remove("busy");
+    }
+  });
+  dialog.append(form);
+  dialog.showModal();
+  content.focus();
+}

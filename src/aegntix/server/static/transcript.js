@@ -1,0 +1,239 @@
+// The transcript: events grouped by step, appended live. Clicking a completed step's header
+// asks to fork after that step.
+
+import { h, clear, fmtNum, fmtStance, fmtValue, humanise, initials, isNumber, stanceBar } from "./dom.js";
+
+export class Transcript {
+  /**
+   * @param {HTMLElement} scroller  the scrolling element
+   * @param {{agents: Map<string, object>, onFork?: (step: number) => void, canFork?: () => boolean,
+   *          compact?: boolean, outcomeNames?: string[]}} opts
+   */
+  constructor(scroller, opts) {
+    this.scroller = scroller;
+    this.agents = opts.agents;
+    this.onFork = opts.onFork;
+    this.canFork = opts.canFork || (() => true);
+    this.compact = !!opts.compact;
+    this.list = h("div", { class: "steps" });
+    this.empty = h("div", { class: "transcript-empty", "data-testid": "transcript-empty" },
+      h("strong", {}, "Nothing has happened yet."),
+      h("span", {}, " Press Run to start the scenario, or Step to advance one step at a time."));
+    clear(scroller).append(this.empty, this.list);
+    this.steps = new Map();
+    this.lastSeq = 0;
+    this.count = 0;
+    this.forkStep = null;
+  }
+
+  /** Marks where this branch's own history starts (it inherits steps ≤ forkStep). */
+  setForkStep(step) {
+    this.forkStep = step;
+  }
+
+  nearBottom() {
+    const el = this.scroller;
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  }
+
+  add(events) {
+    if (!events.length) return;
+    const stick = this.nearBottom();
+    for (const e of events) {
+      if (e.seq <= this.lastSeq) continue;
+      this.lastSeq = e.seq;
+      this.addOne(e);
+    }
+    this.empty.hidden = this.count > 0;
+    if (stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  group(step) {
+    let g = this.steps.get(step);
+    if (g) return g;
+    const label = step === 0 ? "Start" : `Step ${step}`;
+    const head = h("button", {
+      class: "step-head",
+      type: "button",
+      "data-testid": `step-head-${step}`,
+      "data-step": step,
+      "aria-label": `${label}: fork after this step`,
+      disabled: true,
+      title: "This step is still in progress",
+    },
+    h("span", { class: "step-num" }, label),
+    h("span", { class: "step-rule", "aria-hidden": "true" }),
+    h("span", { class: "step-fork" }, forkIcon(), " Fork here"));
+    head.addEventListener("click", () => {
+      if (!head.disabled && this.onFork) this.onFork(step);
+    });
+    const body = h("div", { class: "step-body" });
+    const foot = h("div", { class: "step-foot", hidden: true });
+    const section = h("section", { class: "step", "data-step": step, "data-testid": `step-${step}` }, head, body, foot);
+    if (this.forkStep !== null && step === this.forkStep + 1 && step > 0) {
+      this.list.append(h("div", { class: "fork-divider", "data-testid": "fork-divider" },
+        h("span", {}, forkIcon(), ` This branch starts here — steps 0–${this.forkStep} are shared with its parent`)));
+    }
+    if (this.forkStep !== null && step <= this.forkStep) section.classList.add("inherited");
+    this.list.append(section);
+    g = { section, head, body, foot, complete: false };
+    this.steps.set(step, g);
+    return g;
+  }
+
+  completeStep(step) {
+    const g = this.steps.get(step);
+    if (!g || g.complete) return;
+    g.complete = true;
+    g.head.disabled = !this.onFork;
+    g.head.title = this.onFork ? `Fork a new branch after step ${step}` : "";
+    g.section.classList.add("complete");
+  }
+
+  addOne(e) {
+    const g = this.group(e.step);
+    const p = e.payload || {};
+    if (e.kind === "system") {
+      if (p.type === "start") {
+        g.body.append(this.row(e, "system", null,
+          h("div", { class: "ev-text" }, h("strong", {}, "Scenario started"), p.scenario ? ` — ${p.scenario}` : "")));
+        this.completeStep(e.step);
+      } else if (p.type === "step_end") {
+        this.renderOutcomes(g.foot, p.outcomes || {}, e.step);
+        this.completeStep(e.step);
+      } else if (p.type === "rejected") {
+        const who = this.agents.get(e.agent_id);
+        g.body.append(this.row(e, "rejected", who,
+          h("div", { class: "ev-text" }, h("strong", {}, "Rejected: "), p.reason || "an invalid move")));
+      } else {
+        g.body.append(this.row(e, "system", null, h("div", { class: "ev-text muted" }, humanise(p.type || "system"))));
+      }
+      return;
+    }
+    if (e.kind === "message" || e.kind === "action" || e.kind === "decision") {
+      const who = this.agents.get(e.agent_id);
+      const parts = [];
+      if (e.kind === "action") parts.push(h("span", { class: "action-badge" }, gearIcon(), humanise(p.action || "action")));
+      if (p.text) parts.push(h("span", {}, p.text));
+      g.body.append(this.row(e, e.kind, who, h("div", { class: "ev-text" }, parts), this.chips(p.fields || {})));
+      return;
+    }
+    if (e.kind === "injection") {
+      const targets = Array.isArray(p.targets) && p.targets.length
+        ? p.targets.map((t) => this.agents.get(t)?.name || t).join(", ")
+        : "everyone";
+      const strategy = p.strategy || "broadcast";
+      const el = h("div", { class: "ev ev-injection", "data-testid": "event", "data-kind": "injection", "data-seq": e.seq },
+        h("div", { class: "inj-icon", "aria-hidden": "true" }, boltIcon()),
+        h("div", { class: "ev-main" },
+          h("div", { class: "ev-meta" },
+            h("span", { class: "inj-title" }, "Injection"),
+            h("span", { class: "pill pill-inj" }, strategy),
+            h("span", { class: "muted" }, strategy === "direct" ? `to ${targets}` : "heard by everyone"),
+            h("span", { class: "seq" }, `#${e.seq}`)),
+          h("div", { class: "ev-text" }, p.content || ""),
+          this.chips(p.fields || {}, true)));
+      g.body.append(el);
+      this.count += 1;
+      return;
+    }
+    if (e.kind === "world") {
+      const set = p.set || {};
+      const keys = Object.keys(set);
+      if (!keys.length) return;
+      const text = keys.slice(0, 6).map((k) => `${k.replace(/^world\./, "").replace(/^agents\./, "")} = ${fmtValue(set[k])}`).join(" · ")
+        + (keys.length > 6 ? ` · +${keys.length - 6} more` : "");
+      g.body.append(h("div", { class: "ev ev-world", "data-testid": "event", "data-kind": "world", "data-seq": e.seq },
+        h("span", { class: "world-cause" }, humanise(p.cause || "world")), h("span", { class: "world-set" }, text)));
+      return;
+    }
+    // tool calls, memories and future kinds: a quiet generic row
+    const who = this.agents.get(e.agent_id);
+    g.body.append(this.row(e, e.kind, who, h("div", { class: "ev-text muted" }, `${humanise(e.kind)}: ${fmtValue(p.text || p.name || p)}`)));
+  }
+
+  row(e, kind, agent, ...content) {
+    const p = e.payload || {};
+    const color = agent?.color || "#8b93a7";
+    const avatar = agent
+      ? h("span", { class: "avatar", style: { background: color }, "aria-hidden": "true" }, initials(agent.name))
+      : h("span", { class: "avatar avatar-system", "aria-hidden": "true" }, kind === "rejected" ? "!" : "•");
+    const meta = h("div", { class: "ev-meta" });
+    if (agent) {
+      meta.append(h("span", { class: "who", style: { color } }, agent.name), h("span", { class: "role" }, agent.role));
+    } else if (e.agent_id) {
+      meta.append(h("span", { class: "who" }, e.agent_id));
+    } else {
+      meta.append(h("span", { class: "who who-system" }, "System"));
+    }
+    const to = Array.isArray(p.to) ? p.to : p.to ? [p.to] : [];
+    if (to.length) meta.append(h("span", { class: "to" }, `→ ${to.map((t) => this.agents.get(t)?.name || t).join(", ")}`, h("span", { class: "private" }, "private")));
+    meta.append(h("span", { class: "seq" }, `#${e.seq}`));
+    const el = h("div", {
+      class: `ev ev-${kind}`,
+      "data-testid": "event",
+      "data-kind": e.kind,
+      "data-seq": e.seq,
+      "data-agent": e.agent_id || "",
+      style: agent ? { "--agent": color } : null,
+    }, avatar, h("div", { class: "ev-main" }, meta, ...content));
+    this.count += 1;
+    return el;
+  }
+
+  chips(fields, push = false) {
+    const out = [];
+    if (isNumber(fields.stance)) {
+      out.push(h("span", { class: "chip chip-stance", title: push ? "stance push" : "stance (−1 against … +1 for)" },
+        h("span", { class: "chip-k" }, push ? "push stance" : "stance"), stanceBar(fields.stance), h("span", { class: "chip-v" }, fmtStance(fields.stance))));
+    }
+    if (isNumber(fields.offer)) {
+      out.push(h("span", { class: "chip chip-offer" }, h("span", { class: "chip-k" }, "offer"), h("span", { class: "chip-v" }, fmtNum(fields.offer, { digits: 2 }))));
+    }
+    if (fields.accept === true) out.push(h("span", { class: "chip chip-accept" }, "✓ accepts"));
+    if (fields.accept === false && "accept" in fields) out.push(h("span", { class: "chip chip-decline" }, "declines"));
+    for (const [k, v] of Object.entries(fields)) {
+      if (["stance", "offer", "accept"].includes(k) || v === null || v === undefined) continue;
+      if (typeof v === "object") continue;
+      out.push(h("span", { class: "chip" }, h("span", { class: "chip-k" }, humanise(k)), h("span", { class: "chip-v" }, fmtValue(v))));
+    }
+    return out.length ? h("div", { class: "chips" }, out) : null;
+  }
+
+  renderOutcomes(foot, outcomes, step) {
+    clear(foot);
+    const items = [];
+    for (const [k, v] of Object.entries(outcomes)) {
+      if (v !== null && typeof v === "object") continue;
+      items.push(h("span", { class: `oc${typeof v === "boolean" ? (v ? " oc-yes" : " oc-no") : ""}` },
+        h("span", { class: "oc-k" }, humanise(k)), " ", h("span", { class: "oc-v" }, fmtValue(v))));
+    }
+    if (!items.length) return;
+    foot.append(h("span", { class: "foot-label" }, `after step ${step}`), ...items);
+    foot.hidden = false;
+  }
+}
+
+function icon(d, cls = "icon") {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", cls);
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", d);
+  svg.append(path);
+  return svg;
+}
+
+export function forkIcon() {
+  return icon("M4 2.5v11M4 8c0-2.5 2-3.5 4.5-3.5H12m0 0-2-2m2 2-2 2", "icon icon-stroke");
+}
+
+export function boltIcon() {
+  return icon("M9 1.5 3.5 9H8l-1 5.5L12.5 7H8l1-5.5z", "icon icon-fill");
+}
+
+export function gearIcon() {
+  return icon("M8 5.5a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5zM8 1.5v2m0 9v2M1.5 8h2m9 0h2M3.4 3.4l1.4 1.4m6.4 6.4 1.4 1.4m0-9.2-1.4 1.4M4.8 11.2l-1.4 1.4", "icon icon-stroke");
+}

@@ -1,0 +1,311 @@
+"""``WS /v1/branches/{branch_id}/stream``: a branch's events, live, exactly once, in order.
+
+Protocol (``docs/streaming.md``): the server sends ``hello`` first, then every event with
+``seq >= from_seq`` (the stored backlog, then live ones) as ``event`` messages, ``status`` on
+status changes, ``ping`` every ``ping_interval`` seconds, and ``resync`` when the client fell
+so far behind that its live buffer was dropped (it is then re-fed from the store, still
+exactly once and in order). The client answers pings with ``{"type": "pong"}``; a client
+from which nothing arrives for ``idle_timeout`` seconds is closed with 4408.
+
+Exactly once: the connection subscribes to the hub *before* reading the store, so every event
+is in the store read, in the live buffer, or both; it tracks the last seq it sent and skips
+anything at or below it. A gap in the live feed (an event appended but not published here, or
+a dropped buffer) sends it back to the store from ``last + 1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import structlog
+from fastapi import APIRouter, FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from aegntix.errors import BranchNotFound
+from aegntix.model.events import Event
+from aegntix.security.roles import Action
+from aegntix.server.auth import principal_from_websocket
+from aegntix.server.deps import tenant_store
+from aegntix.server.hub import Batch, EventHub, Subscription, event_message
+from aegntix.server.hub import to_json as dumps
+from aegntix.timeline.tenancy import TenantStore
+
+router = APIRouter()
+log = structlog.get_logger(__name__)
+
+_Send = Callable[[str], Awaitable[None]]
+
+# Close codes (4000-4999 are the application's; the last three digits mirror HTTP).
+CLOSE_BAD_REQUEST = 4400  # from_seq is not an integer >= 1
+CLOSE_UNAUTHORIZED = 4401  # no API key, or an invalid/revoked one
+CLOSE_FORBIDDEN = 4403  # the key's role may not read
+CLOSE_NOT_FOUND = 4404  # no such branch, or another tenant's (the same answer)
+CLOSE_IDLE = 4408  # nothing received from the client within idle_timeout
+CLOSE_INTERNAL = 1011
+CLOSE_GOING_AWAY = 1001  # the hub closed (server shutting down)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    ping_interval: float = 15.0  # seconds between {"type": "ping"} messages
+    idle_timeout: float = 45.0  # close (4408) when nothing arrived from the client this long
+    page_size: int = 500  # events per store read (each read runs in a worker thread)
+    close_timeout: float = 2.0  # how long a close may wait on a client that does not read
+
+
+def stream_config(app: FastAPI) -> StreamConfig:
+    """``app.state.stream_config`` if set, else ``AEGNTIX_WS_PING_INTERVAL`` /
+    ``AEGNTIX_WS_IDLE_TIMEOUT`` (seconds) over the defaults."""
+    configured = getattr(app.state, "stream_config", None)
+    if isinstance(configured, StreamConfig):
+        return configured
+    default = StreamConfig()
+    return StreamConfig(
+        ping_interval=_env_seconds("AEGNTIX_WS_PING_INTERVAL", default.ping_interval),
+        idle_timeout=_env_seconds("AEGNTIX_WS_IDLE_TIMEOUT", default.idle_timeout),
+    )
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+class _End(enum.Enum):
+    CLIENT_GONE = "client gone"
+    IDLE = "idle"
+    HUB_CLOSED = "hub closed"
+    NOT_FOUND = "not found"
+    ERROR = "error"
+
+
+@router.websocket("/v1/branches/{branch_id}/stream")
+async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
+    """Stream a branch's events from ``from_seq`` (default 1), then live. See the module doc."""
+    # Accept first: close codes can only be sent on an open WebSocket (a close before accept
+    # is an HTTP 403 for every reason, which a browser cannot tell apart).
+    await websocket.accept()
+    principal = await principal_from_websocket(websocket)
+    if principal is None:
+        await _close(websocket, CLOSE_UNAUTHORIZED, "an API key is required", 1.0)
+        return
+    if not principal.role.can(Action.READ):
+        await _close(websocket, CLOSE_FORBIDDEN, "this key may not read", 1.0)
+        return
+    from_seq = _parse_from_seq(websocket.query_params.get("from_seq"))
+    if from_seq is None:
+        await _close(websocket, CLOSE_BAD_REQUEST, "from_seq must be an integer >= 1", 1.0)
+        return
+
+    app: FastAPI = websocket.app
+    config = stream_config(app)
+    hub: EventHub = app.state.hub
+    store = tenant_store(app, principal)
+    sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
+    try:
+        try:
+            branch = await asyncio.to_thread(store.get_branch, branch_id)
+        except BranchNotFound:
+            await _close(websocket, CLOSE_NOT_FOUND, "no such branch", config.close_timeout)
+            return
+        head = max(branch.head_seq, hub.last_seq(branch_id))
+        hello = {
+            "type": "hello",
+            "branch_id": branch_id,
+            "from_seq": from_seq,
+            "head_seq": head,
+            "status": branch.status.value,
+        }
+        try:
+            await websocket.send_text(dumps(hello))
+        except (WebSocketDisconnect, OSError):
+            return  # gone already
+        conn = _Connection(websocket, store, sub, branch_id, config)
+        end = await conn.run(from_seq - 1, branch.status.value)
+    finally:
+        sub.close()
+    closing = _CLOSE_FOR.get(end)
+    if closing is not None:
+        await _close(websocket, *closing, config.close_timeout)
+
+
+_CLOSE_FOR: dict[_End, tuple[int, str]] = {
+    _End.IDLE: (CLOSE_IDLE, "nothing received within idle_timeout (answer pings with pong)"),
+    _End.HUB_CLOSED: (CLOSE_GOING_AWAY, "server shutting down"),
+    _End.NOT_FOUND: (CLOSE_NOT_FOUND, "no such branch"),
+    _End.ERROR: (CLOSE_INTERNAL, "internal error"),
+}
+
+
+MAX_SEQ = 2**63 - 1  # SQLite's INTEGER
+
+
+def _parse_from_seq(raw: str | None) -> int | None:
+    """``from_seq``: absent means 1; else plain ASCII digits, 1 to MAX_SEQ (None: invalid)."""
+    if raw is None or raw == "":
+        return 1
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_SEQ else None
+
+
+async def _close(websocket: WebSocket, code: int, reason: str, timeout: float) -> None:
+    """Close, unless the client is gone or does not drain its socket within ``timeout``."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason), timeout)
+
+
+class _Connection:
+    """The three tasks of one open stream: writer (backlog + live), reader (pongs, idle
+    timeout, disconnect) and pinger. The first to finish ends the connection."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        store: TenantStore,
+        sub: Subscription,
+        branch_id: str,
+        config: StreamConfig,
+    ) -> None:
+        self.ws = websocket
+        self.store = store
+        self.sub = sub
+        self.branch_id = branch_id
+        self.config = config
+
+    async def run(self, last_sent: int, status: str) -> _End:
+        tasks = {
+            asyncio.create_task(self._writer(last_sent, status)),
+            asyncio.create_task(self._reader()),
+            asyncio.create_task(self._pinger()),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        task = done.pop()
+        if task.cancelled():
+            return _End.CLIENT_GONE
+        error = task.exception()
+        if error is None:
+            return task.result()
+        if isinstance(error, WebSocketDisconnect | OSError):
+            return _End.CLIENT_GONE
+        if isinstance(error, BranchNotFound):  # its scenario was deleted meanwhile
+            return _End.NOT_FOUND
+        log.error("stream failed", branch=self.branch_id, error=repr(error))
+        return _End.ERROR
+
+    # -- writer ----------------------------------------------------------------------------
+    async def _writer(self, last: int, status: str) -> _End:
+        """Send the backlog after ``last``, then live messages; back to the store on a gap
+        or an overflow."""
+        send = self.ws.send_text
+        sub = self.sub
+        last = await self._backlog(last)
+        while True:
+            await sub.wait()
+            if sub.closed:
+                return _End.HUB_CLOSED
+            batches, overflowed = sub.take()
+            gap = overflowed
+            if overflowed:
+                await send(dumps({"type": "resync", "from_seq": last + 1}))
+            else:
+                last, gap, status = await _send_live(send, batches, last, status)
+            if gap:
+                last = await self._backlog(last)
+                status = await self._resend_status(status)
+
+    async def _backlog(self, last: int) -> int:
+        """Send stored events with seq > ``last`` (to the head as of now), page by page; the
+        reads run in a worker thread. Returns the last seq sent."""
+        pages = await asyncio.to_thread(_open_events, self.store, self.branch_id, last + 1)
+        size = self.config.page_size
+        send = self.ws.send_text
+        while True:
+            page = await asyncio.to_thread(_next_page, pages, size)
+            for event in page:
+                if event.seq <= last:
+                    continue
+                await send(event_message(event))
+                last = event.seq
+            if len(page) < size:
+                return last
+
+    async def _resend_status(self, status: str) -> str:
+        """After a store re-read the status messages in between may have been dropped: send
+        the branch's current status if it changed."""
+        branch = await asyncio.to_thread(self.store.get_branch, self.branch_id)
+        current = branch.status.value
+        if current != status:
+            await self.ws.send_text(dumps({"type": "status", "status": current}))
+        return current
+
+    # -- reader and pinger -------------------------------------------------------------------
+    async def _reader(self) -> _End:
+        """Any message from the client proves it is alive (it should send ``pong``s)."""
+        receive = self.ws.receive
+        timeout = self.config.idle_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                return _End.IDLE
+            if message["type"] == "websocket.disconnect":
+                return _End.CLIENT_GONE
+
+    async def _pinger(self) -> _End:
+        interval = self.config.ping_interval
+        while True:
+            await asyncio.sleep(interval)
+            await self.ws.send_text(dumps({"type": "ping", "t": time.time()}))
+
+
+async def _send_live(
+    send: _Send, batches: list[Batch], last: int, status: str
+) -> tuple[int, bool, str]:
+    """Send buffered live messages in order, skipping seqs already sent. Returns the last seq
+    sent, whether a gap was found (the rest is then left to the store), and the status."""
+    for batch in batches:
+        for seq, text in batch:
+            if seq == 0:
+                await send(text)
+                status = _status_of(text)
+            elif seq == last + 1:
+                await send(text)
+                last = seq
+            elif seq > last:
+                return last, True, status
+    return last, False, status
+
+
+def _status_of(text: str) -> str:
+    status = json.loads(text).get("status")  # rare: status changes only
+    return str(status)
+
+
+def _open_events(store: TenantStore, branch_id: str, from_seq: int) -> Iterator[Event]:
+    return iter(store.events(branch_id, from_seq=from_seq))
+
+
+def _next_page(events: Iterator[Event], size: int) -> list[Event]:
+    return list(islice(events, size))

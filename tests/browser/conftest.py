@@ -1,0 +1,101 @@
+"""Fixtures for the browser test: the real app on uvicorn (loopback), Debian's Chromium driven
+by Playwright for Python, and the ``artifacts/`` folder for screenshots.
+
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``apt-get install
+chromium``; ``.ci/run`` installs it). If it is missing the tests fail, loudly — never skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aegntix.model.events import Event, NewEvent
+from aegntix.server.app import create_app
+from aegntix.timeline import SqlStore, open_sqlite_store
+from tests.server.conftest import LiveServer, _serve
+from tests.support import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts"
+#: Added to every append of a run: the rules brain finishes the 12-step debate in ~0.1 s,
+#: too fast to watch; with this a run lasts ~2 s and its events visibly arrive step by step.
+STEP_LATENCY = 0.15
+
+
+class SlowAppendStore:
+    """A store whose asynchronous appends (the run's write path) take ``delay`` seconds
+    longer — a stand-in for a slower brain or disk. Everything else is the wrapped store."""
+
+    def __init__(self, inner: SqlStore, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def append_async(
+        self, branch_id: str, events: Sequence[NewEvent], *, expect_seq: int | None = None
+    ) -> list[Event]:
+        await asyncio.sleep(self._delay)
+        return await self._inner.append_async(branch_id, events, expect_seq=expect_seq)
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Like ``live_server`` (tests/server/conftest.py), with runs slowed by STEP_LATENCY."""
+    folder = tmp_path_factory.mktemp("ui")
+    store = open_sqlite_store(folder / "ui.db")
+    key_file = folder / "owner.key"
+    app = create_app(SlowAppendStore(store, STEP_LATENCY), bootstrap=True, key_file=key_file)
+    owner_key = app.state.bootstrap_key
+    assert owner_key is not None
+    server, thread, port = _serve(app)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", store, owner_key, app, key_file)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium, for one module: Playwright's sync API runs an event loop on this thread
+    while it is open, which would break later tests that call ``asyncio.run``."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser test needs Debian's Chromium "
+            "(`apt-get install -y chromium`; .ci/run installs it). Not skipping.",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - dev extras not installed
+        pytest.fail("playwright is not installed: pip install -e '.[dev]'", pytrace=False)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,126 @@
+"""Helpers for the REST tests (the fixture itself is in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.support import EXAMPLES
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
+
+
+def example_text(name: str) -> bytes:
+    return (EXAMPLES / f"{name}.yaml").read_bytes()
+
+
+def create(client: httpx.Client, name: str = "negotiation") -> dict[str, Any]:
+    r = client.post(
+        "/v1/scenarios", content=example_text(name), headers={"content-type": "application/yaml"}
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def wait_idle(client: httpx.Client, branch_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = client.get(f"/v1/branches/{branch_id}/status").json()
+        if not status["running"]:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"branch {branch_id} still running: {status}")
+        time.sleep(0.02)
+
+
+def run_to_end(client: httpx.Client, branch_id: str, steps: int | None = None) -> dict[str, Any]:
+    r = client.post(f"/v1/branches/{branch_id}/run", json={"steps": steps} if steps else None)
+    assert r.status_code == 202, r.text
+    return wait_idle(client, branch_id)
+
+
+def all_events(client: httpx.Client, branch_id: str, **params: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    nxt: int | None = 1
+    while nxt is not None:
+        page = client.get(
+            f"/v1/branches/{branch_id}/events", params={"from_seq": nxt, **params}
+        ).json()
+        events.extend(page["events"])
+        nxt = page["next_seq"]
+    return events
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert set(body) >= PROBLEM_KEYS, body
+    assert body["status"] == status
+    assert isinstance(body["errors"], list)
+    return body
+
+
+# -- walking the OpenAPI schema --------------------------------------------------------------
+#: A valid body for every operation that takes one, so a call fails on its id or role, never
+#: on validation. A new operation with a body must be added here (the walkers insist).
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/scenarios"): {
+        "content": example_text("negotiation"),
+        "headers": {"content-type": "application/yaml"},
+    },
+    ("POST", "/v1/scenarios/validate"): {
+        "content": example_text("negotiation"),
+        "headers": {"content-type": "application/yaml"},
+    },
+    ("POST", "/v1/branches/{branch_id}/fork"): {"json": {"at_step": 0}},
+    ("POST", "/v1/branches/{branch_id}/run"): {"json": {"steps": 1}},
+    ("POST", "/v1/branches/{branch_id}/resume"): {"json": {"steps": 1}},
+    ("POST", "/v1/branches/{branch_id}/inject"): {"json": {"content": "hello", "at_step": 0}},
+    ("POST", "/v1/keys"): {"json": {"role": "viewer", "name": "probe"}},
+}
+
+#: Query parameters that carry ids.
+ID_QUERY = {"scenario_id", "a", "b"}
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (METHOD, path template, operation) of the schema."""
+    found = []
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                found.append((method.upper(), path, op))
+    return found
+
+
+def has_body(op: dict[str, Any]) -> bool:
+    return "requestBody" in op
+
+
+def request_kwargs(method: str, path: str, op: dict[str, Any]) -> dict[str, Any]:
+    body = BODIES.get((method, path))
+    if body is None and op.get("requestBody", {}).get("required"):
+        raise AssertionError(f"no sample body for {method} {path}: add one to BODIES")
+    return dict(body or {})
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    """The path with each ``{param}`` replaced; an unknown parameter fails the test."""
+    out = path
+    while "{" in out:
+        start, end = out.index("{"), out.index("}")
+        name = out[start + 1 : end]
+        if name not in values:
+            raise AssertionError(f"no value for path parameter {{{name}}} of {path}")
+        out = out[:start] + values[name] + out[end + 1 :]
+    return out
+
+
+def query_ids(op: dict[str, Any]) -> set[str]:
+    return {
+        p["name"] for p in op.get("parameters", []) if p["in"] == "query" and p["name"] in ID_QUERY
+    }

@@ -1,0 +1,83 @@
+"""``live_server``: the app served by uvicorn on a loopback port, in a background thread.
+
+Shared by the REST and WebSocket tests. Real HTTP: requests cross a socket, uvicorn's
+protocol stack and the lifespan, as in production.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from aegntix.security.keys import create_key
+from aegntix.security.roles import Role
+from aegntix.server.app import create_app
+from aegntix.timeline import SqlStore, open_sqlite_store
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    store: SqlStore
+    owner_key: str
+    app: FastAPI
+    key_file: Path
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.base_url.removeprefix("http")
+
+    def make_key(self, tenant: str, role: Role | str) -> str:
+        """A key of ``tenant`` with ``role`` (minted once per pair, then reused)."""
+        wanted = (tenant, Role(role).value)
+        if wanted not in self._keys:
+            self._keys[wanted] = create_key(self.store, tenant, Role(role), "test")[1]
+        return self._keys[wanted]
+
+    def client(self, key: str | None = None, **kw: object) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kw)  # type: ignore[arg-type]
+
+
+def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_ping_interval=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    return server, thread, port
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("live")
+    store = open_sqlite_store(folder / "server.db")
+    key_file = folder / "owner.key"
+    app = create_app(store, bootstrap=True, key_file=key_file)
+    owner_key = app.state.bootstrap_key
+    assert owner_key is not None
+    server, thread, port = _serve(app)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", store, owner_key, app, key_file)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        store.close()
