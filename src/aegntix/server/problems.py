@@ -21,6 +21,7 @@ from aegntix.errors import (
     ForkOutOfRange,
     InvalidRequest,
     NotFound,
+    ProviderError,
     ScenarioInvalid,
     StoreError,
 )
@@ -41,6 +42,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal server error",
+    502: "Bad gateway",
     503: "Service unavailable",
 }
 
@@ -52,6 +54,7 @@ _MAPPING: tuple[tuple[type[AegntixError], int, str], ...] = (
     (ForkOutOfRange, 409, "fork-out-of-range"),
     (BranchBusy, 409, "branch-busy"),
     (StoreError, 503, "store-unavailable"),
+    (ProviderError, 502, "model-provider-failed"),
 )
 
 
