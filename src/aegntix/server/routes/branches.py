@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from aegntix.brains.accounting import usage_for
 from aegntix.errors import BranchBusy
 from aegntix.inject.strategies import Injected, inject
 from aegntix.model.events import Branch, EventKind
@@ -281,3 +282,10 @@ def compare(store: ReadStore, a: Id, b: Id) -> dict[str, Any]:
     """Where two branches part, how their worlds and outcomes differ, and the outcome
     distance step by step (``divergence_series``: ``[[step, distance], ...]``)."""
     return comparison_json(compare_branches(store, a, b))
+
+
+@router.get("/branches/{branch_id}/usage")
+def usage(branch_id: str, store: ReadStore) -> dict[str, Any]:
+    """Model tokens and cost: recorded per agent for this branch, billed per branch,
+    scenario and tenant (all zero for the offline rules brain)."""
+    return usage_for(store, branch_id)
