@@ -9,7 +9,7 @@ import typer
 from rich.rule import Rule
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
-from aegntix.cli.running import _drive
+from aegntix.cli.running import drive_run
 from aegntix.cli.timelines import compare
 from aegntix.engine import Runner, start_scenario
 from aegntix.inject import inject
@@ -36,7 +36,7 @@ def demo(
     with opened(db, create=True) as store:
         console.print(Rule(f"[bold]{scenario.name}[/] — the original timeline"))
         root = start_scenario(store, scenario)
-        _drive(store, Runner(store, root.id), None, json_out=False, quiet=False)
+        drive_run(store, Runner(store, root.id), None, json_out=False, quiet=False)
 
         console.print(Rule(f"[bold]what if[/] — fork after step {at}, tell {target} something"))
         fork = inject(
@@ -49,7 +49,7 @@ def demo(
             new_branch=True,
             label="what-if",
         ).branch
-        _drive(store, Runner(store, fork.id), None, json_out=False, quiet=False)
+        drive_run(store, Runner(store, fork.id), None, json_out=False, quiet=False)
 
     console.print(Rule("[bold]compare[/] — the two futures"))
     compare(root.id, fork.id, db=db, json_out=False)

@@ -53,7 +53,7 @@ def run(
                 f"[bold]{scenario.name}[/] · branch [bold]{branch.id}[/] · seed {branch.seed}"
                 f" · {len(scenario.agents)} agents · db {db}"
             )
-        _drive(store, Runner(store, branch.id), steps, json_out=json_out, quiet=quiet)
+        drive_run(store, Runner(store, branch.id), steps, json_out=json_out, quiet=quiet)
 
 
 @handles_errors
@@ -73,10 +73,10 @@ def continue_(
                 f"[bold]{runner.scenario.name}[/] · branch [bold]{found.id}[/] ({found.label})"
                 f" · from step {runner.completed_step}"
             )
-        _drive(store, runner, steps, json_out=json_out, quiet=quiet)
+        drive_run(store, runner, steps, json_out=json_out, quiet=quiet)
 
 
-def _drive(
+def drive_run(
     store: SqlStore, runner: Runner, steps: int | None, *, json_out: bool, quiet: bool
 ) -> None:
     scenario = runner.scenario

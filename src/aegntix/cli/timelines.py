@@ -21,7 +21,7 @@ from aegntix.cli.common import (
     resolve_branch,
 )
 from aegntix.cli.render import branch_tree, divergence_chart, event_line, outcome_table
-from aegntix.cli.running import QuietOption, _drive
+from aegntix.cli.running import QuietOption, drive_run
 from aegntix.engine import Runner
 from aegntix.errors import IntegrityError, InvalidRequest
 from aegntix.inject import inject as inject_into
@@ -118,7 +118,7 @@ def fork(
                 f" — {child.head_seq} events inherited, none copied"
             )
         if run_steps is not None:
-            _drive(store, Runner(store, child.id), run_steps, json_out=json_out, quiet=quiet)
+            drive_run(store, Runner(store, child.id), run_steps, json_out=json_out, quiet=quiet)
 
 
 @handles_errors

@@ -77,10 +77,6 @@ class Window:
         return tuple(s.event for s in self._seen if s.audience is None or agent_id in s.audience)
 
 
-def used_once_actions(state: State) -> set[str]:
-    return set(state["world"].get("_actions_taken", {}))
-
-
 def observe(
     scenario: Scenario, state: State, agent_id: str, step: int, window: Window
 ) -> Observation:
