@@ -79,6 +79,7 @@ def continue_(
 def drive_run(
     store: SqlStore, runner: Runner, steps: int | None, *, json_out: bool, quiet: bool
 ) -> None:
+    """Run a branch with a progress bar and live transcript (or NDJSON with ``json_out``)."""
     scenario = runner.scenario
     limit = scenario.termination.max_steps
     remaining = None if limit is None else max(0, limit - runner.completed_step)
