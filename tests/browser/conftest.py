@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from aegntix.model.events import Event, NewEvent
-from aegntix.server.app import create_app
-from aegntix.timeline import SqlStore, open_sqlite_store
-from tests.server.conftest import LiveServer, _serve
+from aegntix.timeline import SqlStore
+from tests.server.conftest import LiveServer, serving
 from tests.support import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,19 +57,10 @@ class SlowAppendStore:
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Like ``live_server`` (tests/server/conftest.py), with runs slowed by STEP_LATENCY."""
-    folder = tmp_path_factory.mktemp("ui")
-    store = open_sqlite_store(folder / "ui.db")
-    key_file = folder / "owner.key"
-    app = create_app(SlowAppendStore(store, STEP_LATENCY), bootstrap=True, key_file=key_file)
-    owner_key = app.state.bootstrap_key
-    assert owner_key is not None
-    server, thread, port = _serve(app)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", store, owner_key, app, key_file)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        store.close()
+    with serving(
+        tmp_path_factory.mktemp("ui"), lambda store: SlowAppendStore(store, STEP_LATENCY)
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

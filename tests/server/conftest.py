@@ -9,9 +9,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,12 +68,13 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
     return server, thread, port
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("live")
+@contextmanager
+def serving(folder: Path, wrap: Callable[[SqlStore], Any] = lambda s: s) -> Iterator[LiveServer]:
+    """The real app on a loopback port with a fresh store in ``folder``; ``wrap`` lets a
+    test hand the app a decorated store (the browser test slows appends with it)."""
     store = open_sqlite_store(folder / "server.db")
     key_file = folder / "owner.key"
-    app = create_app(store, bootstrap=True, key_file=key_file)
+    app = create_app(wrap(store), bootstrap=True, key_file=key_file)
     owner_key = app.state.bootstrap_key
     assert owner_key is not None
     server, thread, port = _serve(app)
@@ -81,3 +84,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.should_exit = True
         thread.join(15)
         store.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory.mktemp("live")) as server:
+        yield server

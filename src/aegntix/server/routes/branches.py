@@ -26,6 +26,7 @@ from aegntix.server.schemas import (
     ComparisonOut,
     EventPage,
     ForkRequest,
+    Injection,
     InjectOut,
     InjectRequest,
     OutcomesOut,
@@ -94,19 +95,14 @@ def get_branch(branch_id: str, store: ReadStore) -> dict[str, Any]:
 def _fork(store: TenantStore, branch_id: str, body: ForkRequest) -> dict[str, Any]:
     if body.injection is None:
         return branch_json(store.fork(branch_id, body.at_step, seed=body.seed, label=body.label))
-    i = body.injection
-    done = inject(
+    # validated before anything is written: bad input leaves no fork
+    done = _inject(
         store,
         branch_id,
-        i.content,
-        targets=i.targets,
-        strategy=i.strategy,
+        body.injection,
         at_step=body.at_step,
-        fields=i.fields,
-        world=i.world,
-        urgency=i.urgency,
         label=body.label,
-        new_branch=True,  # validated before anything is written: bad input leaves no fork
+        new_branch=True,
         seed=body.seed,
     )
     return branch_json(done.branch)
@@ -124,19 +120,30 @@ async def fork_branch(branch_id: str, body: ForkRequest, store: WriteStore) -> d
     return await asyncio.to_thread(_fork, store, branch_id, body)
 
 
-def _inject(store: TenantStore, branch_id: str, body: InjectRequest, new_branch: bool) -> Injected:
+def _inject(
+    store: TenantStore,
+    branch_id: str,
+    body: Injection,
+    *,
+    at_step: int | None,
+    label: str | None,
+    new_branch: bool,
+    seed: int | None = None,
+) -> Injected:
+    """The one place a request's injection reaches ``inject`` (fork and inject routes)."""
     return inject(
         store,
         branch_id,
         body.content,
         targets=body.targets,
         strategy=body.strategy,
-        at_step=body.at_step,
+        at_step=at_step,
         fields=body.fields,
         world=body.world,
         urgency=body.urgency,
-        label=body.label,
+        label=label,
         new_branch=new_branch,
+        seed=seed,
     )
 
 
@@ -155,7 +162,11 @@ async def inject_branch(
         raise BranchBusy(
             f"branch '{branch_id}' is running: pause it first, or give at_step to fork"
         )
-    done = await asyncio.to_thread(_inject, store, branch_id, body, running)
+    done = await asyncio.to_thread(
+        lambda: _inject(
+            store, branch_id, body, at_step=body.at_step, label=body.label, new_branch=running
+        )
+    )
     runs.publish(done.branch.id, done.events)
     return {
         "branch": branch_json(done.branch),
