@@ -6,10 +6,14 @@ Two tiers: an in-memory LRU (a hit costs a dict lookup) in front of the ``llm_ca
 once, by the call that paid for the reply, and names the scenario, branch and agent that
 made it, so the table doubles as the ledger of provider spend (``accounting``).
 
-The digest is SHA-256 of the canonical JSON of (provider, request): the request holds the
-model, the messages and every parameter that changes the reply. ``warm_from_events`` loads
-the replies recorded in a branch's ``decision`` events, so a branch can be re-run without the
-cache table (an imported timeline, a purged cache) and still make no calls.
+The digest is SHA-256 of the canonical JSON of (provider, endpoint, request): the request
+holds the model, the messages and every parameter that changes the reply; the endpoint
+(``base_url``) is there because two servers may serve different weights under one model name.
+
+Behind both tiers sits the timeline itself: on a miss, :class:`RecordedReplies` loads (once
+per run) every reply recorded in the scenario's ``decision`` events, so a branch re-runs
+without the cache table (a purged cache, an imported timeline) and still makes no calls.
+``warm_from_events`` does the same explicitly for one branch, also into another database.
 """
 
 from __future__ import annotations
@@ -47,9 +51,13 @@ class Payer:
     agent_id: str | None = None
 
 
-def request_digest(provider: str, request: dict[str, Any]) -> str:
-    """The cache key: provider, model, messages and parameters, canonically hashed."""
-    body = canonical_json({"provider": provider, "request": request})
+def request_digest(provider: str, request: dict[str, Any], endpoint: str | None = None) -> str:
+    """The cache key: provider, endpoint, model, messages and parameters, canonically hashed.
+    ``endpoint`` None (the provider's default) keeps the key of an endpoint-less request."""
+    key: dict[str, Any] = {"provider": provider, "request": request}
+    if endpoint is not None:
+        key["endpoint"] = endpoint.rstrip("/")
+    body = canonical_json(key)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -177,17 +185,56 @@ def cache_for(store: Any | None) -> ResponseCache:
         return cache
 
 
-def recorded_replies(store: Any, branch_id: str) -> dict[str, CachedReply]:
-    """Every reply recorded in the ``decision`` events of a branch's timeline, by digest."""
-    found: dict[str, CachedReply] = {}
-    for event in store.events(branch_id):
+def _collect(events: Any, into: dict[str, CachedReply]) -> None:
+    for event in events:
         if event.kind != EventKind.DECISION:
             continue
         for call in event.payload.get("calls", ()):
-            found[call["digest"]] = CachedReply(
+            into[call["digest"]] = CachedReply(
                 str(call["reply"]), int(call["tokens_in"]), int(call["tokens_out"])
             )
+
+
+def recorded_replies(store: Any, branch_id: str) -> dict[str, CachedReply]:
+    """Every reply recorded in the ``decision`` events of a branch's timeline, by digest."""
+    found: dict[str, CachedReply] = {}
+    _collect(store.events(branch_id), found)
     return found
+
+
+def scenario_replies(store: Any, scenario_id: str) -> dict[str, CachedReply]:
+    """Every reply recorded in any branch of a scenario (each branch's own events once)."""
+    found: dict[str, CachedReply] = {}
+    for branch in store.list_branches(scenario_id):
+        _collect(store.events(branch.id, from_seq=branch.fork_seq + 1), found)
+    return found
+
+
+class RecordedReplies:
+    """The timeline as the cache's last tier, for one run: the first miss loads the replies
+    recorded anywhere in the scenario into the memory tier, once (a miss after that is a
+    prompt nobody asked yet). Shared by a runner's brains; thread-safe."""
+
+    def __init__(self, store: Any, scenario_id: str, tenant_id: str, cache: ResponseCache):
+        self.store = store
+        self.scenario_id = scenario_id
+        self.tenant_id = tenant_id
+        self.cache = cache
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def lookup(self, key: str) -> CachedReply | None:
+        """Blocking (reads the database): call it off the event loop."""
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                for digest, reply in scenario_replies(self.store, self.scenario_id).items():
+                    self.cache.remember(self.tenant_id, digest, reply)
+        return self.cache.get(self.tenant_id, key)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
 
 
 def warm_from_events(store: Any, branch_id: str, *, into: Any | None = None) -> int:

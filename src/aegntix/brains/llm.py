@@ -5,7 +5,8 @@ One decision:
 
 1. the observation becomes chat messages (``prompting``), the provider turns them into a
    request, and the request's digest is the cache key;
-2. a cached reply (memory, then the ``llm_cache`` table) is used as is: no call;
+2. a cached reply (memory, then the ``llm_cache`` table, then the replies recorded in the
+   scenario's timeline) is used as is: no call;
 3. otherwise the provider is called under its concurrency limit and rate limiter; timeouts,
    dropped connections, 429/5xx and malformed bodies are retried with exponential backoff and
    jitter (at least ``Retry-After``), up to ``max_retries`` times;
@@ -33,7 +34,13 @@ import structlog
 
 from aegntix.brains.accounting import call_cost
 from aegntix.brains.base import Decision, Observation
-from aegntix.brains.cache import CachedReply, Payer, ResponseCache, request_digest
+from aegntix.brains.cache import (
+    CachedReply,
+    Payer,
+    RecordedReplies,
+    ResponseCache,
+    request_digest,
+)
 from aegntix.brains.credentials import redact
 from aegntix.brains.limits import ProviderRuntime, backoff_delay, runtime_for
 from aegntix.brains.prompting import (
@@ -142,6 +149,7 @@ class LLMBrain:
         api_key: str,
         cache: ResponseCache,
         payer: Payer,
+        recorded: RecordedReplies | None = None,
     ) -> None:
         if not config.model:
             raise ProviderError(f"{config.kind} brain: no model configured")
@@ -151,6 +159,7 @@ class LLMBrain:
         self.provider = provider
         self.cache = cache
         self.payer = payer
+        self.recorded = recorded
         self._api_key = api_key
         self._rules = RulesBrain()
         self._system: str | None = None
@@ -218,10 +227,14 @@ class LLMBrain:
         # Sampling: different branch seeds ask (and cache) different replies, whether or not
         # the provider takes a seed.
         key = request_digest(
-            self.provider.kind, {**request, "sample": sample} if sample is not None else request
+            self.provider.kind,
+            {**request, "sample": sample} if sample is not None else request,
+            self.config.base_url,
         )
         tenant = self.payer.tenant_id
         hit = self.cache.get(tenant, key)
+        if hit is None and self.recorded is not None and not self.recorded.loaded:
+            hit = await asyncio.to_thread(self.recorded.lookup, key)
         if hit is not None:
             return ModelCall(key, hit, self._cost(hit), cached=True, attempts=0)
         runtime = await runtime_for(

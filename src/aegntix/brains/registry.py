@@ -30,7 +30,11 @@ class BrainContext:
 
 
 def brain_for_config(
-    config: BrainConfig, *, context: BrainContext | None = None, agent_id: str | None = None
+    config: BrainConfig,
+    *,
+    context: BrainContext | None = None,
+    agent_id: str | None = None,
+    recorded: Any = None,
 ) -> Brain:
     """A brain for ``config``. Model-backed kinds resolve their API key now, so a missing
     key fails before anything runs (``ProviderError``, naming the variable only)."""
@@ -56,15 +60,30 @@ def brain_for_config(
     ctx = context or BrainContext()
     payer = Payer(ctx.tenant_id, ctx.scenario_id, ctx.branch_id, agent_id)
     return LLMBrain(
-        config, provider, api_key=api_key_for(config), cache=cache_for(ctx.store), payer=payer
+        config,
+        provider,
+        api_key=api_key_for(config),
+        cache=cache_for(ctx.store),
+        payer=payer,
+        recorded=recorded,
     )
 
 
 def brains_for(context: BrainContext) -> BrainFactory:
-    """The :data:`BrainFactory` a runner uses for a branch."""
+    """The :data:`BrainFactory` a runner uses for a branch: its model-backed brains share
+    one :class:`~aegntix.brains.cache.RecordedReplies` (the scenario's recorded replies)."""
+    recorded: Any = None
+    if context.store is not None and context.scenario_id is not None:
+        from aegntix.brains.cache import RecordedReplies, cache_for
+
+        recorded = RecordedReplies(
+            context.store, context.scenario_id, context.tenant_id, cache_for(context.store)
+        )
 
     def factory(scenario: Scenario, agent: AgentSpec) -> Brain:
-        return brain_for_config(scenario.brain_for(agent), context=context, agent_id=agent.id)
+        return brain_for_config(
+            scenario.brain_for(agent), context=context, agent_id=agent.id, recorded=recorded
+        )
 
     return factory
 

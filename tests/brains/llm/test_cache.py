@@ -25,6 +25,14 @@ def test_the_digest_covers_provider_model_messages_and_parameters():
     assert len({key, *variants}) == 6
 
 
+def test_the_digest_names_the_endpoint_when_one_is_set():
+    """Two servers may serve different weights under one model name: separate entries."""
+    local = request_digest("openai", REQUEST, "http://127.0.0.1:11434/v1")
+    assert local == request_digest("openai", REQUEST, "http://127.0.0.1:11434/v1/")
+    assert local != request_digest("openai", REQUEST, "http://10.0.0.2:8000/v1")
+    assert local != request_digest("openai", REQUEST)
+
+
 def test_the_lru_keeps_the_most_recent():
     cache = ResponseCache(None, capacity=2)
     for key in ("a", "b"):

@@ -123,6 +123,14 @@ def test_recorded_replies_replay_a_branch_without_the_cache(tmp_path: Path, fake
         assert fake.count == paid
         assert store.get_branch(replay.id).head_hash == store.get_branch(original.id).head_hash
 
+        # Without the explicit warm-up: a fork mid-way reads the timeline on its first miss.
+        store.write(lambda c: c.execute(delete(llm_cache)))
+        cache_for(store).forget_memory()
+        mid = store.fork(original.id, 1)
+        run(store, mid.id)
+        assert fake.count == paid
+        assert store.get_branch(mid.id).head_hash == store.get_branch(original.id).head_hash
+
         with open_sqlite_store(tmp_path / "b.db") as fresh:
             warm_from_events(store, original.id, into=fresh)
             copy = start_scenario(fresh, scenario)
