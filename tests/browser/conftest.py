@@ -16,6 +16,7 @@ import pytest
 
 from aegntix.model.events import Event, NewEvent
 from aegntix.timeline import SqlStore
+from tests.browser.support import WIDE, Page
 from tests.server.conftest import LiveServer, serving
 from tests.support import ROOT
 
@@ -89,3 +90,13 @@ def browser() -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def ui(browser: Any, ui_server: LiveServer) -> Iterator[Page]:
+    """A fresh 1280×800 page (its own context: its own localStorage)."""
+    context = browser.new_context(viewport=WIDE, device_scale_factor=1)
+    page = Page(context.new_page(), ui_server.base_url)
+    page.page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -9,19 +9,13 @@ futures (divergence at step 5, charts drawn). Screenshots at 1280×800 and 400×
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
+from tests.browser.support import NARROW, RUN_TIMEOUT_MS, Page
 from tests.server.api_support import all_events
 from tests.server.conftest import LiveServer
 
 INJECTION = "An independent study finds the barrier is safe and saves homes."
-WIDE = {"width": 1280, "height": 800}
-NARROW = {"width": 400, "height": 800}
-RUN_TIMEOUT_MS = 30_000
 
 # Records the transcript's row count and the status pill on every DOM change.
 WATCH_ROWS = """() => {
@@ -35,50 +29,6 @@ WATCH_ROWS = """() => {
       window.__rows.push({t: Math.round(performance.now() - t0), n, s});
   }).observe(document.getElementById('view'), {subtree: true, childList: true, attributes: true});
 }"""
-
-
-class Page:
-    """A Playwright page plus what it saw: errors, and every URL it asked for."""
-
-    def __init__(self, page: Any, base_url: str) -> None:
-        self.page = page
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on(
-            "console",
-            lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None,
-        )
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("websocket", lambda ws: self.requests.append(ws.url))
-
-    def shot(self, folder: Path, name: str, *, full: bool = False) -> None:
-        self.page.evaluate("document.querySelectorAll('.toast').forEach(t => t.remove())")
-        self.page.screenshot(path=str(folder / name), full_page=full)
-
-    def status(self) -> Any:
-        return self.page.locator("[data-testid=branch-status]")
-
-    def wait_done(self) -> None:
-        self.page.wait_for_function(
-            "document.querySelector('[data-testid=branch-status]')?.dataset.status === 'done'",
-            timeout=RUN_TIMEOUT_MS,
-        )
-
-    def branch_id(self) -> str:
-        match = re.search(r"#/b/([^/?#]+)$", self.page.url)
-        assert match, self.page.url
-        return match.group(1)
-
-
-@pytest.fixture
-def ui(browser: Any, ui_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(viewport=WIDE, device_scale_factor=1)
-    page = Page(context.new_page(), ui_server.base_url)
-    page.page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def rendered_seqs(ui: Page) -> list[int]:
@@ -194,6 +144,7 @@ def test_debate_live_fork_and_compare(ui: Page, ui_server: LiveServer, artifacts
     row = page.locator("[data-testid=outcome-row][data-metric=mean_stance]")
     cells = row.locator("td").all_inner_texts()
     assert len(cells) == 3 and cells[0] != cells[1]
+    assert page.locator("[data-testid=usage-compare]").count() == 0  # rules brain: no model usage
     ui.shot(artifacts, "ui-compare-1280.png", full=True)
 
     # -- a narrow window: panels stack, nothing overflows sideways

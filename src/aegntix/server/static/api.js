@@ -97,6 +97,7 @@ export const api = {
   events: (id, fromSeq = 1, limit = 500) =>
     request(`/v1/branches/${encodeURIComponent(id)}/events?from_seq=${fromSeq}&limit=${limit}`),
   series: (id) => request(`/v1/branches/${encodeURIComponent(id)}/outcomes/series`),
+  usage: (id) => request(`/v1/branches/${encodeURIComponent(id)}/usage`),
   compare: (a, b) => request(`/v1/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`),
 };
 

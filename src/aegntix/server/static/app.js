@@ -12,6 +12,7 @@ import { Transcript, forkIcon } from "./transcript.js";
 import { openForkDialog, showProblem } from "./forkform.js";
 import { renderCompare } from "./compare.js";
 import { sparkline } from "./charts.js";
+import { noteModels, renderUsage } from "./usage.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, shortId,
   stanceBar, stanceWord, timeAgo, toast,
@@ -27,6 +28,8 @@ const forkDialog = document.getElementById("fork-dialog");
 let screen = { token: 0, stream: null, cleanup: [] };
 const scenarios = new Map(); // id -> {record, agents: Map, agentList}
 let pendingAutoRun = null; // a branch to run as soon as its view is open
+// Usage is refetched at most this often while a branch runs (on step ends and status changes).
+const USAGE_REFRESH_MS = 500;
 
 function newScreen() {
   if (screen.stream) screen.stream.close();
@@ -293,6 +296,9 @@ async function showBranch(branchId) {
     series: [],
     completed: 0,
     showWorld: false,
+    usage: null,
+    usageError: "",
+    models: new Map(), // agent id -> models named in its decision events
   };
   setCrumbs({ text: "Sandboxes", href: "#/" }, { text: entry.record.name || entry.spec.name }, { text: branch.label || shortId(branch.id) });
 
@@ -346,8 +352,11 @@ async function showBranch(branchId) {
 
   const outcomesBox = h("div", { class: "outcomes", "data-testid": "outcomes" });
   const worldBox = h("dl", { class: "world", "data-testid": "world" });
+  const usageBox = h("div", { class: "usage", "data-testid": "usage" });
+  const usageModels = h("span", { class: "muted small usage-models", "data-testid": "usage-models" });
   const aside = h("aside", { class: "aside" },
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Outcomes"), h("span", { class: "muted small", "data-testid": "outcomes-step" })), outcomesBox),
+    h("section", { class: "panel usage-panel", "data-testid": "usage-panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Usage"), usageModels), usageBox),
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "World")), worldBox));
 
   clear(view).append(h("div", { class: "workspace", "data-testid": "branch-view", "data-branch-id": branch.id },
@@ -428,6 +437,47 @@ async function showBranch(branchId) {
     }
   };
 
+  // --- model usage: fetched on open, then again (coalesced) when a step ends or the status changes
+  const renderUsagePanel = () => {
+    renderUsage(usageBox, st.usage, {
+      agents: entry.agents, agentList: entry.agentList, spec: entry.spec, models: st.models,
+      isFork: Boolean(branch.parent_id), error: st.usageError,
+    });
+    usageModels.textContent = [...new Set([...st.models.values()].flatMap((m) => [...m]))].join(", ");
+  };
+  const usageLoad = { timer: null, busy: false, again: false };
+  const loadUsage = async () => {
+    if (usageLoad.busy) {
+      usageLoad.again = true; // one more fetch once this one is back
+      return;
+    }
+    usageLoad.busy = true;
+    try {
+      const report = await api.usage(branch.id);
+      if (!alive()) return;
+      st.usage = report;
+      st.usageError = "";
+    } catch (err) {
+      if (!alive()) return;
+      if (!st.usage) st.usageError = err instanceof ApiError ? `Usage is not available: ${err.detail}` : "Usage is not available.";
+    } finally {
+      usageLoad.busy = false;
+    }
+    renderUsagePanel();
+    if (usageLoad.again) {
+      usageLoad.again = false;
+      refreshUsage();
+    }
+  };
+  const refreshUsage = () => {
+    if (usageLoad.timer !== null) return; // already due: this change is included
+    usageLoad.timer = setTimeout(() => {
+      usageLoad.timer = null;
+      loadUsage();
+    }, USAGE_REFRESH_MS);
+  };
+  screen.cleanup.push(() => clearTimeout(usageLoad.timer));
+
   // --- status and controls
   const limit = stepLimit(entry);
   const renderStatus = () => {
@@ -455,6 +505,7 @@ async function showBranch(branchId) {
     renderStatus();
     bumpTree();
     refreshTree();
+    refreshUsage();
   };
 
   // --- tree
@@ -583,7 +634,7 @@ async function showBranch(branchId) {
     });
   };
 
-  // --- events
+  // --- events; true when a step ended among them
   const applyEvents = (events) => {
     let stepEnded = false;
     let terminal = false;
@@ -606,6 +657,7 @@ async function showBranch(branchId) {
         if (p.terminal) terminal = true;
       }
     }
+    noteModels(st.models, events);
     transcript.add(events);
     renderAgents();
     renderWorld();
@@ -618,11 +670,13 @@ async function showBranch(branchId) {
       setStatus("done");
     }
     renderStatus();
+    return stepEnded;
   };
 
   renderAgents();
   renderOutcomes();
   renderWorld();
+  renderUsagePanel();
   renderStatus();
   refreshTree();
   try {
@@ -634,9 +688,12 @@ async function showBranch(branchId) {
     if (alive()) reportError(err, "Could not load the transcript");
   }
   if (!alive()) return;
+  loadUsage();
   screen.stream = new BranchStream(branch.id, {
     fromSeq: transcript.lastSeq + 1,
-    onEvents: (events) => alive() && applyEvents(events),
+    onEvents: (events) => {
+      if (alive() && applyEvents(events)) refreshUsage();
+    },
     onStatus: (s) => alive() && setStatus(s),
     onConnection: (c) => alive() && setConnection(c),
     onFatal: (code, reason) => {

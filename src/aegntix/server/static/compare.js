@@ -5,6 +5,7 @@ import { h, clear, fmtNum, fmtValue, humanise, isNumber, shortId, A_COLOR, B_COL
 import { api } from "./api.js";
 import { lineChart } from "./charts.js";
 import { Transcript } from "./transcript.js";
+import { usageCompare } from "./usage.js";
 
 function asNumber(v) {
   if (typeof v === "boolean") return v ? 1 : 0;
@@ -94,7 +95,10 @@ export async function renderCompare(root, ctx) {
   const loading = h("div", { class: "loading" }, h("span", { class: "spinner" }), "Comparing…");
   view.append(loading);
 
-  const [cmp, seriesA, seriesB] = await Promise.all([api.compare(a, b), api.series(a), api.series(b)]);
+  // usage is extra: the comparison stands without it
+  const usageOf = (id) => api.usage(id).catch(() => null);
+  const [cmp, seriesA, seriesB, usageA, usageB] = await Promise.all([
+    api.compare(a, b), api.series(a), api.series(b), usageOf(a), usageOf(b)]);
   if (!ctx.alive()) return;
   loading.remove();
   const divStep = cmp.divergence_step;
@@ -222,8 +226,11 @@ export async function renderCompare(root, ctx) {
       })))
     : h("p", { class: "muted" }, "The two worlds are the same at their heads.");
 
+  const usagePanel = usageCompare(usageA, usageB, { labelA, labelB, colorA: A_COLOR, colorB: B_COLOR });
   view.append(h("div", { class: "two-col" },
-    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Outcomes at the heads")), h("div", { class: "table-wrap" }, outcomeTable)),
+    h("div", { class: "col-stack" },
+      h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Outcomes at the heads")), h("div", { class: "table-wrap" }, outcomeTable)),
+      usagePanel),
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "State differences")), h("div", { class: "table-wrap" }, diffTable))));
 
   // ---- side-by-side transcripts after the split

@@ -110,7 +110,11 @@ export class Transcript {
       }
       return;
     }
-    if (e.kind === "message" || e.kind === "action" || e.kind === "decision") {
+    if (e.kind === "decision") {
+      g.body.append(this.decisionRow(e));
+      return;
+    }
+    if (e.kind === "message" || e.kind === "action") {
       const who = this.agents.get(e.agent_id);
       const parts = [];
       if (e.kind === "action") parts.push(h("span", { class: "action-badge" }, gearIcon(), humanise(p.action || "action")));
@@ -150,6 +154,26 @@ export class Transcript {
     // tool calls, memories and future kinds: a quiet generic row
     const who = this.agents.get(e.agent_id);
     g.body.append(this.row(e, e.kind, who, h("div", { class: "ev-text muted" }, `${humanise(e.kind)}: ${fmtValue(p.text || p.name || p)}`)));
+  }
+
+  /** A model-backed decision: a quiet line (which model, tokens) before what the agent did. */
+  decisionRow(e) {
+    const p = e.payload || {};
+    const agent = this.agents.get(e.agent_id);
+    const calls = Array.isArray(p.calls) ? p.calls.length : 0;
+    const parts = [[p.provider, p.model].filter(Boolean).join(" · ") || "model"];
+    if (p.tokens_in || p.tokens_out) parts.push(`${fmtNum(p.tokens_in || 0, { digits: 0 })} → ${fmtNum(p.tokens_out || 0, { digits: 0 })} tokens`);
+    if (calls > 1) parts.push(`${calls} calls`);
+    if (p.fallback) parts.push(`fell back to the rules brain (${humanise(p.fallback)})`);
+    this.count += 1;
+    return h("div", {
+      class: `ev ev-decision${p.fallback ? " ev-fallback" : ""}`,
+      "data-testid": "event",
+      "data-kind": "decision",
+      "data-seq": e.seq,
+      "data-agent": e.agent_id || "",
+      title: `${agent?.name || e.agent_id || "An agent"} decided with a model${isNumber(p.cost) ? ` · cost ${p.cost}` : ""}`,
+    }, h("span", { class: "decision-icon", "aria-hidden": "true" }, gearIcon()), h("span", { class: "decision-text" }, parts.join(" · ")));
   }
 
   row(e, kind, agent, ...content) {
