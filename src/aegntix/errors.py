@@ -87,6 +87,17 @@ class KeyNotFound(NotFound):
     """No API key with that id (in this tenant)."""
 
 
+class ProfileNotFound(NotFound):
+    """No persistent agent with that id (in this tenant)."""
+
+
+class Conflict(AegntixError):
+    """The request contradicts what is already recorded (a profile id in use, a scenario
+    whose experience a persistent agent already keeps)."""
+
+    exit_code = 5
+
+
 class ProviderError(AegntixError):
     """A model provider failed (after retries) or is misconfigured (missing key, bad
     endpoint). The message never contains an API key."""

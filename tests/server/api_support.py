@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import yaml
 
 from tests.support import EXAMPLES
 
@@ -14,6 +15,16 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
 
 def example_text(name: str) -> bytes:
     return (EXAMPLES / f"{name}.yaml").read_bytes()
+
+
+def with_persistent_buyer(profile_id: str) -> bytes:
+    """The negotiation example with memory on and its buyer the persistent agent given."""
+    data = yaml.safe_load(example_text("negotiation"))
+    data["memory"] = {"enabled": True, "reflect_threshold": 10}
+    for agent in data["agents"]:
+        if agent["id"] == "buyer":
+            agent["profile"] = profile_id
+    return yaml.safe_dump(data).encode()
 
 
 def create(client: httpx.Client, name: str = "negotiation") -> dict[str, Any]:
@@ -81,6 +92,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/branches/{branch_id}/resume"): {"json": {"steps": 1}},
     ("POST", "/v1/branches/{branch_id}/inject"): {"json": {"content": "hello", "at_step": 0}},
     ("POST", "/v1/keys"): {"json": {"role": "viewer", "name": "probe"}},
+    ("POST", "/v1/agents"): {"json": {"id": "probe", "name": "Probe"}},
+    ("PATCH", "/v1/agents/{profile_id}"): {"json": {"name": "Renamed"}},
 }
 
 #: Query parameters that carry ids.

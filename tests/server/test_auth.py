@@ -17,13 +17,14 @@ from aegntix.security.keys import authenticate, create_key, ensure_bootstrap_key
 from aegntix.security.roles import Action, Role
 from aegntix.timeline import open_sqlite_store
 from tests.server.api_support import (
+    all_events,
     assert_problem,
-    create,
     fill,
     operations,
     query_ids,
     request_kwargs,
     run_to_end,
+    with_persistent_buyer,
 )
 from tests.server.conftest import LiveServer
 
@@ -38,16 +39,25 @@ def schema(live_server: LiveServer) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tenant_data(live_server: LiveServer) -> dict[str, str]:
-    """A scenario with a run branch and a key, in tenant 'roles'."""
+    """A scenario (with a persistent agent) with a run branch and a key, in tenant 'roles'."""
     owner = live_server.client(live_server.make_key("roles", "owner"))
-    root = create(owner)["root_branch"]
+    agent = owner.post("/v1/agents", json={"id": "roles-agent", "name": "Dana"}).json()
+    created = owner.post(
+        "/v1/scenarios",
+        content=with_persistent_buyer(agent["id"]),
+        headers={"content-type": "application/yaml"},
+    )
+    root = created.json()["root_branch"]
     run_to_end(owner, root["id"], steps=2)
+    said = next(e for e in all_events(owner, root["id"]) if e["kind"] == "message")
     key = owner.post("/v1/keys", json={"role": "viewer", "name": "spare"}).json()
     return {
         "scenario_id": root["scenario_id"],
         "branch_id": root["id"],
         "key_id": key["id"],
         "name": "negotiation",
+        "profile_id": agent["id"],
+        "seq": str(said["seq"]),
     }
 
 

@@ -30,6 +30,7 @@ def tenants(live_server: LiveServer) -> dict[str, Any]:
     run_to_end(a, root["id"], steps=3)
     fork = a.post(f"/v1/branches/{root['id']}/fork", json={"at_step": 1}).json()
     key = a.post("/v1/keys", json={"role": "editor", "name": "a-key"}).json()
+    agent = a.post("/v1/agents", json={"id": "iso-a-agent", "name": "A's agent"}).json()
     b = live_server.client(live_server.make_key("iso-b", "owner"))
     b_root = create(b, "town-hall")["root_branch"]
     return {
@@ -39,6 +40,8 @@ def tenants(live_server: LiveServer) -> dict[str, Any]:
             "fork_id": fork["id"],
             "key_id": key["id"],
             "key": key["key"],
+            "profile_id": agent["id"],
+            "seq": "3",
         },
         "b_branch": b_root["id"],
         "a_head": a.get(f"/v1/branches/{root['id']}").json(),
@@ -51,13 +54,15 @@ def test_foreign_ids_answer_404_on_every_route(
 ) -> None:
     schema = httpx.get(f"{live_server.base_url}/openapi.json").json()
     a_ids = tenants["a_ids"]
-    secrets = [a_ids["scenario_id"], a_ids["branch_id"], a_ids["fork_id"], a_ids["key_id"]]
+    secrets = [a_ids[k] for k in ("scenario_id", "branch_id", "fork_id", "key_id", "profile_id")]
     b = live_server.client(live_server.make_key("iso-b", role))
     with_ids = 0
     for method, path, op in operations(schema):
         values = {**a_ids, "name": "negotiation"}
         queries = query_ids(op)
-        takes_id = any(f"{{{p}}}" in path for p in ("scenario_id", "branch_id", "key_id"))
+        takes_id = any(
+            f"{{{p}}}" in path for p in ("scenario_id", "branch_id", "key_id", "profile_id")
+        )
         variants: list[dict[str, str]] = [{}]
         if queries == {"a", "b"}:  # both foreign, and one foreign beside one of B's own
             takes_id = True

@@ -38,14 +38,19 @@ class Usage:
     tokens_out: int = 0
     cost: float = 0.0
     fallbacks: int = 0  # decisions the rules brain made instead
+    reflections: int = 0  # reflections the model made (memory on); their calls count too
 
     def add_decision(self, payload: dict[str, Any]) -> None:
-        self.decisions += 1
+        """Add a ``decision`` event: a decision, or (``purpose: reflect``) a reflection."""
+        if payload.get("purpose") == "reflect":
+            self.reflections += 1
+        else:
+            self.decisions += 1
+            self.fallbacks += payload.get("fallback") is not None
         self.calls += len(payload.get("calls", ()))
         self.tokens_in += int(payload.get("tokens_in", 0))
         self.tokens_out += int(payload.get("tokens_out", 0))
         self.cost = round(self.cost + float(payload.get("cost", 0.0)), 10)
-        self.fallbacks += payload.get("fallback") is not None
 
     def plus(self, other: Usage) -> Usage:
         return Usage(
@@ -55,6 +60,7 @@ class Usage:
             self.tokens_out + other.tokens_out,
             round(self.cost + other.cost, 10),
             self.fallbacks + other.fallbacks,
+            self.reflections + other.reflections,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -13,16 +13,16 @@ from typing import Any
 import anthropic
 
 from aegntix.brains.limits import retry_after
-from aegntix.brains.llm import Completion, PermanentFailure, TransientFailure
-from aegntix.brains.prompting import DECISION_SCHEMA, Message
+from aegntix.brains.llm import DECIDE, Completion, PermanentFailure, Task, TransientFailure
+from aegntix.brains.prompting import Message
 from aegntix.model.scenario import BrainConfig
 
 DEFAULT_MAX_TOKENS = 1024
-TOOL = {
-    "name": "decide",
-    "description": "Record your move for this turn.",
-    "input_schema": DECISION_SCHEMA,
-}
+
+
+def tool(task: Task) -> dict[str, Any]:
+    """The one tool a request offers (and forces): the task's answer as its input."""
+    return {"name": task.name, "description": task.description, "input_schema": task.schema}
 
 
 class AnthropicProvider:
@@ -34,7 +34,11 @@ class AnthropicProvider:
         )
 
     def request(
-        self, chat: list[Message], config: BrainConfig, sample: int | None = None
+        self,
+        chat: list[Message],
+        config: BrainConfig,
+        sample: int | None = None,
+        task: Task = DECIDE,
     ) -> dict[str, Any]:
         """(The Messages API takes no seed: ``sample`` only separates cache entries.)"""
         system = "\n\n".join(m["content"] for m in chat if m["role"] == "system")
@@ -45,8 +49,8 @@ class AnthropicProvider:
             "max_tokens": config.max_tokens or DEFAULT_MAX_TOKENS,
             "system": system,
             "messages": turns,
-            "tools": [TOOL],
-            "tool_choice": {"type": "tool", "name": "decide"},
+            "tools": [tool(task)],
+            "tool_choice": {"type": "tool", "name": task.name},
             # Sent as extra body: the parameter set of messages.create differs by SDK version.
             "extra_body": extra,
         }
@@ -83,8 +87,8 @@ class AnthropicProvider:
 
 
 def _reply_text(content: list[Any]) -> str:
-    """The ``decide`` tool's input as JSON, else the text blocks."""
+    """The (forced) tool call's input as JSON, else the text blocks."""
     for block in content:
-        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", "") == "decide":
+        if getattr(block, "type", None) == "tool_use":
             return json.dumps(block.input, sort_keys=True, ensure_ascii=False)
     return "".join(getattr(b, "text", "") for b in content if getattr(b, "type", None) == "text")

@@ -28,6 +28,8 @@ class VisibleEvent:
     text: str
     fields: Mapping[str, Any] = field(default_factory=dict)  # offer, stance, accept, action...
     to: tuple[str, ...] | None = None  # addressees; None = everyone
+    urgency: float | None = None  # an injection's urgency (0..1)
+    private: bool = False  # a direct injection: told to its targets only
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ class Decision(BaseModel):
     accept: bool = False
     stance: float | None = Field(default=None, ge=-1.0, le=1.0)
     fields: dict[str, Any] = Field(default_factory=dict)
+    #: How much what the agent just saw matters to it, 1..10 (memory on: a model-backed brain
+    #: scores its new observations this way; the rules brain leaves it to the rules).
+    importance: int | None = Field(default=None, ge=1, le=10)
     #: How a model-backed brain reached this decision (provider, model, each call's request
     #: digest, reply, tokens and cost, fallback, ...). The engine records it as a
     #: ``decision`` event, minus :data:`RUNTIME_META_KEYS`. Never secrets, never the prompt.
@@ -72,6 +77,45 @@ class Decision(BaseModel):
 #: has ``cached: true`` where its parent paid): not recorded, so a fork with no intervention
 #: keeps its parent's event hashes (invariant 3).
 RUNTIME_META_KEYS = frozenset({"cached", "attempts", "latency_ms"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionRequest:
+    """What an agent reflects on: its memories since its last reflection, numbered from 1."""
+
+    scenario: str
+    topic: str
+    step: int
+    agent: AgentSpec
+    memories: Sequence[str]
+
+
+class Insight(BaseModel):
+    """One higher-level insight and the memories (1-based numbers) it rests on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=1000)
+    cites: list[int] = Field(default_factory=list, max_length=50)
+
+
+class Reflection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    insights: list[Insight] = Field(max_length=5)
+    #: As for :attr:`Decision.meta`: the model calls it rests on (recorded; replayable).
+    meta: dict[str, Any] | None = None
+
+
+@runtime_checkable
+class Reflector(Protocol):
+    """A brain that can distil insights itself (model-backed brains). Without it, the
+    memory stream's deterministic rules reflect for the agent. ``None``: it could not (the
+    rules take over; ``meta`` of the attempt is still recorded if returned)."""
+
+    async def reflect(
+        self, request: ReflectionRequest, rng: random.Random
+    ) -> Reflection | None: ...
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import structlog
 
 from aegntix.brains.accounting import call_cost
-from aegntix.brains.base import Decision, Observation
+from aegntix.brains.base import Decision, Observation, Reflection, ReflectionRequest
 from aegntix.brains.cache import (
     CachedReply,
     Payer,
@@ -44,6 +44,7 @@ from aegntix.brains.cache import (
 from aegntix.brains.credentials import redact
 from aegntix.brains.limits import ProviderRuntime, backoff_delay, runtime_for
 from aegntix.brains.prompting import (
+    DECISION_SCHEMA,
     InvalidReply,
     Message,
     messages,
@@ -51,9 +52,10 @@ from aegntix.brains.prompting import (
     repair_messages,
     system_prompt,
 )
+from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, reflection_messages
 from aegntix.brains.rules import RulesBrain
 from aegntix.errors import ProviderError
-from aegntix.model.scenario import BrainConfig
+from aegntix.model.scenario import AgentSpec, BrainConfig
 
 _stderr = structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
 
@@ -102,6 +104,20 @@ class ProviderMisconfigured(ProviderError):
     """The provider refused the credentials: no fallback brain hides this."""
 
 
+@dataclass(frozen=True, slots=True)
+class Task:
+    """What a call asks for: its structured-output name, description and JSON Schema (the
+    tool of a tool-use API, the ``json_schema`` response format of a chat API)."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+
+DECIDE = Task("decide", "Record your move for this turn.", DECISION_SCHEMA)
+REFLECT = Task("reflect", "Record the insights you draw.", REFLECTION_SCHEMA)
+
+
 class Provider(Protocol):
     """The wire format of one provider family."""
 
@@ -110,7 +126,7 @@ class Provider(Protocol):
     def client(self, api_key: str, config: BrainConfig) -> Any: ...
 
     def request(
-        self, chat: list[Message], config: BrainConfig, sample: int | None
+        self, chat: list[Message], config: BrainConfig, sample: int | None, task: Task = DECIDE
     ) -> dict[str, Any]:
         """The request body (``sample``: a seed for sampling, when temperature > 0)."""
         ...
@@ -162,7 +178,7 @@ class LLMBrain:
         self.recorded = recorded
         self._api_key = api_key
         self._rules = RulesBrain()
-        self._system: str | None = None
+        self._system: tuple[AgentSpec, str] | None = None
         endpoint = config.base_url or "the default endpoint"
         self._where = f"{config.kind} model '{config.model}' at {endpoint}"
         #: Provider calls this brain made (cache hits excluded).
@@ -171,9 +187,10 @@ class LLMBrain:
     async def decide(self, observation: Observation, rng: random.Random) -> Decision:
         started = time.perf_counter()
         sample = rng.getrandbits(32) if self.config.temperature > 0 else None
-        if self._system is None:
-            self._system = system_prompt(observation.scenario, observation.topic, observation.agent)
-        chat = messages(observation, self._system)
+        chat = messages(
+            observation,
+            self._system_for(observation.scenario, observation.topic, observation.agent),
+        )
         calls: list[ModelCall] = []
         fallback: str | None = None
         error: str | None = None
@@ -189,6 +206,55 @@ class LLMBrain:
         except InvalidReply as exc:
             fallback, error = "invalid_output", str(exc)
             decision = self._rules.decide_now(observation, rng)
+        meta = self._meta(calls, fallback, error)
+        # Runtime facts (not recorded in the event; see RUNTIME_META_KEYS):
+        meta["cached"] = bool(calls) and all(c.cached for c in calls)
+        meta["attempts"] = sum(c.attempts for c in calls)
+        meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return decision.model_copy(update={"meta": meta})
+
+    def _system_for(self, scenario: str, topic: str, agent: AgentSpec) -> str:
+        if self._system is None or self._system[0] is not agent:
+            # rebuilt when the persona drifts (memory on): the engine hands a new AgentSpec
+            self._system = (agent, system_prompt(scenario, topic, agent))
+        return self._system[1]
+
+    async def reflect(self, request: ReflectionRequest, rng: random.Random) -> Reflection | None:
+        """Insights from the agent's recent memories, by the model (repaired once). On an
+        invalid answer or a provider failure with ``fallback: rules``, the attempt's record
+        with no insights: the memory stream's rules reflect instead."""
+        sample = rng.getrandbits(32) if self.config.temperature > 0 else None
+        system = self._system_for(request.scenario, request.topic, request.agent)
+        chat = reflection_messages(request, system)
+        calls: list[ModelCall] = []
+        fallback: str | None = None
+        error: str | None = None
+        insights = []
+        try:
+            first = await self._call(chat, sample, REFLECT)
+            calls.append(first)
+            try:
+                insights = list(parse_reflection(first.reply.text, len(request.memories)).insights)
+            except InvalidReply as exc:
+                retry = repair_messages(chat, first.reply.text, str(exc))
+                second = await self._call(retry, sample, REFLECT)
+                calls.append(second)
+                insights = list(parse_reflection(second.reply.text, len(request.memories)).insights)
+        except ProviderMisconfigured:
+            raise
+        except ProviderError as exc:
+            if self.config.fallback == "fail":
+                raise
+            fallback, error = "provider_error", str(exc)
+        except InvalidReply as exc:
+            fallback, error = "invalid_output", str(exc)
+        meta = self._meta(calls, fallback, error)
+        meta["purpose"] = "reflect"
+        return Reflection(insights=insights, meta=meta)
+
+    def _meta(
+        self, calls: list[ModelCall], fallback: str | None, error: str | None
+    ) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "provider": self.provider.kind,
             "model": self.model,
@@ -200,11 +266,7 @@ class LLMBrain:
         }
         if error is not None:
             meta["error"] = redact(error, self._api_key)
-        # Runtime facts (not recorded in the event; see RUNTIME_META_KEYS):
-        meta["cached"] = bool(calls) and all(c.cached for c in calls)
-        meta["attempts"] = sum(c.attempts for c in calls)
-        meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        return decision.model_copy(update={"meta": meta})
+        return meta
 
     async def _ask(
         self, chat: list[Message], obs: Observation, sample: int | None, calls: list[ModelCall]
@@ -222,8 +284,10 @@ class LLMBrain:
     def _cost(self, reply: CachedReply) -> float:
         return call_cost(self.config.prices, reply.tokens_in, reply.tokens_out)
 
-    async def _call(self, chat: list[Message], sample: int | None) -> ModelCall:
-        request = self.provider.request(chat, self.config, sample)
+    async def _call(
+        self, chat: list[Message], sample: int | None, task: Task = DECIDE
+    ) -> ModelCall:
+        request = self.provider.request(chat, self.config, sample, task)
         # Sampling: different branch seeds ask (and cache) different replies, whether or not
         # the provider takes a seed.
         key = request_digest(
@@ -247,10 +311,10 @@ class LLMBrain:
                 reply = await asyncio.shield(pending)
                 return ModelCall(key, reply, self._cost(reply), cached=True, attempts=0)
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not pending.cancelled() or (task is not None and task.cancelling()):
+                current = asyncio.current_task()
+                if not pending.cancelled() or (current is not None and current.cancelling()):
                     raise
-            return await self._call(chat, sample)  # its owner was cancelled: ask ourselves
+            return await self._call(chat, sample, task)  # its owner was cancelled: ask ourselves
         future: asyncio.Future[CachedReply] = asyncio.get_running_loop().create_future()
         runtime.inflight[slot] = future
         try:

@@ -16,8 +16,8 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from aegntix.brains.limits import retry_after
-from aegntix.brains.llm import Completion, PermanentFailure, TransientFailure
-from aegntix.brains.prompting import DECISION_SCHEMA, Message
+from aegntix.brains.llm import DECIDE, Completion, PermanentFailure, Task, TransientFailure
+from aegntix.brains.prompting import Message
 from aegntix.model.scenario import BrainConfig
 
 
@@ -31,7 +31,11 @@ class OpenAIProvider:
         )
 
     def request(
-        self, chat: list[Message], config: BrainConfig, sample: int | None = None
+        self,
+        chat: list[Message],
+        config: BrainConfig,
+        sample: int | None = None,
+        task: Task = DECIDE,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": config.model,
@@ -45,7 +49,10 @@ class OpenAIProvider:
         elif config.structured_output == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "decision", "schema": DECISION_SCHEMA},
+                "json_schema": {
+                    "name": "decision" if task is DECIDE else task.name,
+                    "schema": task.schema,
+                },
             }
         if sample is not None:
             body["seed"] = sample

@@ -33,6 +33,8 @@ _FIELD_NOTES = {
     "accept": "negotiators only: true to accept the other side's standing offer (offer = it)",
     "stance": "your opinion on the topic now, from -1 (strongly against) to 1 (strongly for)",
     "fields": "optional extra structured facts about your move",
+    "importance": "optional: how much what you just saw matters to you, 1 (mundane) to 10 "
+    "(life-changing); your memory keeps it with this weight",
 }
 
 
@@ -233,9 +235,8 @@ class InvalidReply(ValueError):
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
-def parse_decision(text: str, obs: Observation) -> Decision:
-    """Validate a reply with the same pydantic model the rules brain returns, plus what only
-    the observation can check (the action exists; addressees are people in the scenario)."""
+def parse_json_object(text: str) -> dict[str, Any]:
+    """The JSON object in a reply (code fences and chatter around it are tolerated)."""
     raw = _FENCE.sub("", text.strip())
     if not raw.startswith("{"):
         start, end = raw.find("{"), raw.rfind("}")
@@ -248,6 +249,13 @@ def parse_decision(text: str, obs: Observation) -> Decision:
         raise InvalidReply(f"not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise InvalidReply("the JSON is not an object")
+    return data
+
+
+def parse_decision(text: str, obs: Observation) -> Decision:
+    """Validate a reply with the same pydantic model the rules brain returns, plus what only
+    the observation can check (the action exists; addressees are people in the scenario)."""
+    data = parse_json_object(text)
     data = {k: v for k, v in data.items() if k in _KEYS}  # tolerate chatter like "reasoning"
     try:
         decision = Decision.model_validate(data)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from aegntix import __version__
-from aegntix.cli import demo, keys, running, serve, timelines
+from aegntix.cli import agents, demo, keys, running, serve, timelines
 from aegntix.cli.common import JsonOption, console, emit_json, handles_errors
 from aegntix.cli.usage import usage
 from aegntix.model.loading import load_scenario, scenario_json_schema
@@ -35,7 +35,9 @@ app.command("state")(timelines.state)
 app.command("verify")(timelines.verify)
 app.command("usage")(usage)
 app.command("serve")(serve.serve)
+app.command("memories")(agents.memories_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(agents.app, name="agents")
 
 
 @app.command()

@@ -38,7 +38,10 @@ def to_visible(
         targets = payload.get("targets")
         audience = frozenset(targets) if payload.get("strategy") == "direct" and targets else None
         text = str(payload.get("content", ""))
-        return VisibleEvent(seq, step, kind, None, text, fields, None), audience
+        urgency = payload.get("urgency")
+        urgency = float(urgency) if isinstance(urgency, int | float) else None
+        private = audience is not None
+        return VisibleEvent(seq, step, kind, None, text, fields, None, urgency, private), audience
     to = payload.get("to")
     audience = frozenset([*to, agent_id or ""]) if to else None
     if kind == EventKind.ACTION:
@@ -82,6 +85,9 @@ def observe(
 ) -> Observation:
     """Build one agent's observation from the current (in-step) state."""
     agent = scenario.agent(agent_id)
+    drifted = state["agents"].get(agent_id, {}).get("traits")
+    if drifted:  # the persona as experience has shaped it (aegntix.memory.persona)
+        agent = agent.model_copy(update={"persona": agent.persona.model_copy(update=drifted)})
     taken = state["world"].get("_actions_taken", {})
     actions: dict[str, ActionSpec] = {
         name: scenario.actions[name]

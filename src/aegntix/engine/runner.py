@@ -16,13 +16,15 @@ from typing import Any
 
 import structlog
 
-from aegntix.brains.base import Brain, Decision
+from aegntix.brains.base import Brain, Decision, Observation, Reflector
 from aegntix.brains.registry import BrainContext, BrainFactory, brains_for
 from aegntix.engine.mechanics import decision_events, dynamics_event
 from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
 from aegntix.engine.turns import acting_order
 from aegntix.errors import BranchBusy
+from aegntix.memory.records import Recall
+from aegntix.memory.stream import MemoryStream
 from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
 from aegntix.model.outcomes import compute_outcomes, is_terminal
 from aegntix.model.scenario import Scenario, TurnOrder
@@ -58,12 +60,22 @@ StepCallback = Callable[[StepResult], Awaitable[None] | None]
 def start_scenario(
     store: Store, scenario: Scenario, *, seed: int | None = None, label: str = "main"
 ) -> Branch:
-    """Record a validated scenario and its root branch with the step-0 events."""
+    """Record a validated scenario and its root branch with the step-0 events. Persistent
+    agents (``profile``) are resolved and pinned first; a missing one raises before anything
+    is written."""
+    profiles = None
+    if any(a.profile is not None for a in scenario.agents):
+        from aegntix.memory.profiles import ProfileStore
+
+        profiles = ProfileStore(store)
+        scenario = profiles.resolve(scenario)
     record = store.create_scenario(scenario.name, scenario.model_dump(mode="json"))
     branch = store.create_branch(
         record.id, seed=scenario.seed if seed is None else seed, label=label
     )
     _write_start(store, branch, scenario, record.spec_hash)
+    if profiles is not None:
+        profiles.record_uses(record.id, scenario)
     return store.get_branch(branch.id)
 
 
@@ -93,11 +105,26 @@ class Runner:
         self._brains: dict[str, Brain] = {
             a.id: factory(self.scenario, a) for a in self.scenario.agents
         }
+        self._committed = self._committed_memories() if self.scenario.memory_on else {}
+        self.memory: MemoryStream | None = None
         self._pause_requested = False
         #: Shared by a Scheduler's runners: each step holds one slot.
         self.step_limit: asyncio.Semaphore | None = None
         self.branch = branch
         self._reload()
+
+    def _committed_memories(self) -> dict[str, Any]:
+        """Persistent agents' committed memories, at the versions the scenario pinned."""
+        if not any(a.profile is not None for a in self.scenario.agents):
+            return {}
+        from aegntix.memory.profiles import ProfileStore
+
+        profiles = ProfileStore(self.store)
+        return {
+            a.id: profiles.memories(a.profile.id, a.profile.version, check=False)
+            for a in self.scenario.agents
+            if a.profile is not None
+        }
 
     def _reload(self) -> None:
         self.branch = self.store.get_branch(self.branch.id)
@@ -106,6 +133,9 @@ class Runner:
         self.window = Window(self.scenario.memory_window)
         first = max(0, self.state["completed"] + 1 - self.scenario.memory_window)
         self.window.extend(self.store.events(self.branch.id, from_step=first))
+        if self.scenario.memory_on:
+            self.memory = MemoryStream(self.scenario, committed=self._committed)
+            self.memory.load(self.store.events(self.branch.id))
 
     @property
     def completed_step(self) -> int:
@@ -131,34 +161,36 @@ class Runner:
         pending: list[NewEvent] = []
         seq = self._head_seq
 
-        def record(event: NewEvent) -> None:
+        def record(event: NewEvent) -> int:
             nonlocal seq
             seq += 1
             apply_event(self.state, event.kind, event.step, event.payload)
             self.window.add(seq, event.step, event.kind, event.agent_id, event.payload)
             pending.append(event)
+            return seq
+
+        def next_seq() -> int:
+            return seq + 1
 
         try:
             agents = acting_order(self.scenario, seed, step)
             if self.scenario.turn_order is TurnOrder.SIMULTANEOUS:
-                views = [
-                    observe(self.scenario, self.state, a.id, step, self.window) for a in agents
-                ]
+                views = [self._observe(a.id, step) for a in agents]
                 decisions = await asyncio.gather(
                     *(
                         self._brains[a.id].decide(view, rng_for(seed, step, a.id))
-                        for a, view in zip(agents, views, strict=True)
+                        for a, (view, _) in zip(agents, views, strict=True)
                     )
                 )
-                for agent, decision in zip(agents, decisions, strict=True):
-                    self._record_decision(agent.id, step, decision, record)
+                for (view, recalled), decision in zip(views, decisions, strict=True):
+                    await self._record_decision(view, recalled, decision, record, next_seq)
             else:
                 for agent in agents:
-                    view = observe(self.scenario, self.state, agent.id, step, self.window)
+                    view, recalled = self._observe(agent.id, step)
                     decision = await self._brains[agent.id].decide(
                         view, rng_for(seed, step, agent.id)
                     )
-                    self._record_decision(agent.id, step, decision, record)
+                    await self._record_decision(view, recalled, decision, record, next_seq)
             dynamics = dynamics_event(self.scenario, self.state, step)
             if dynamics is not None:
                 record(dynamics)
@@ -177,10 +209,39 @@ class Runner:
         self._head_seq = appended[-1].seq
         return StepResult(self.branch.id, step, appended, outcomes, terminal)
 
-    def _record_decision(
-        self, agent_id: str, step: int, decision: Decision, record: Callable[[NewEvent], None]
+    def _observe(self, agent_id: str, step: int) -> tuple[Observation, list[Recall]]:
+        view = observe(self.scenario, self.state, agent_id, step, self.window)
+        if self.memory is None:
+            return view, []
+        return self.memory.recall(view)
+
+    async def _record_decision(
+        self,
+        view: Observation,
+        recalled: list[Recall],
+        decision: Decision,
+        record: Callable[[NewEvent], int],
+        next_seq: Callable[[], int],
     ) -> None:
-        for event in decision_events(self.scenario, self.state, agent_id, step, decision):
+        agent_id, step = view.agent.id, view.step
+        produced = [
+            (record(event), event)
+            for event in decision_events(self.scenario, self.state, agent_id, step, decision)
+        ]
+        if self.memory is None:
+            return
+        brain = self._brains[agent_id]
+        made = await self.memory.after_decision(
+            view,
+            recalled,
+            decision,
+            produced,
+            self.state,
+            next_seq(),
+            reflector=brain if isinstance(brain, Reflector) else None,
+            rng=rng_for(self.branch.seed, step, f"{agent_id}/reflect"),
+        )
+        for event in made:
             record(event)
 
     async def run(

@@ -45,8 +45,24 @@ class TurnOrder(StrEnum):
     RANDOM = "random"  # every agent each step, in a seeded shuffled order
 
 
+BigFive = Literal["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
+BIG_FIVE: tuple[BigFive, ...] = (
+    "openness",
+    "conscientiousness",
+    "extraversion",
+    "agreeableness",
+    "neuroticism",
+)
+
+#: Traits that drift with experience unless a persona says otherwise.
+ADAPTIVE: tuple[BigFive, ...] = ("openness", "agreeableness", "neuroticism")
+
+
 class Persona(_Strict):
-    """Big Five traits in 0..1 plus free-form traits."""
+    """Big Five traits in 0..1 plus free-form traits. The Big Five given here are the *core*
+    persona; with memory on, the ``adaptive`` ones drift from experience by at most
+    ``adaptation_rate`` per reflection, and a drift that would take the consistency with the
+    core below ``stability_threshold`` is refused (``aegntix.memory.persona``)."""
 
     openness: Trait = 0.5
     conscientiousness: Trait = 0.5
@@ -54,8 +70,48 @@ class Persona(_Strict):
     agreeableness: Trait = 0.5
     neuroticism: Trait = 0.5
     traits: dict[str, str | float | int | bool] = Field(default_factory=dict)
+    adaptive: list[BigFive] = Field(default_factory=lambda: list(ADAPTIVE), max_length=5)
     adaptation_rate: Trait = 0.1
     stability_threshold: Trait = 0.8
+
+    def big_five(self) -> dict[str, float]:
+        return {t: float(getattr(self, t)) for t in BIG_FIVE}
+
+
+class ProfileRef(_Strict):
+    """A persistent agent (``aegntix agents``). ``version`` pins which of its committed
+    experiences the scenario starts from; unset, the newest when the scenario is created
+    (and the stored scenario records that number, so replays never change)."""
+
+    id: Identifier
+    version: int | None = Field(default=None, ge=0)
+    #: Filled in when the scenario is created (from that version): the Big Five it starts
+    #: with and the steps it had lived, so a replay needs nothing from the profile table.
+    traits: dict[BigFive, Trait] | None = None
+    lived_steps: int | None = Field(default=None, ge=0)
+
+
+class MemoryWeights(_Strict):
+    """Retrieval score = recency·decay^age + importance·(importance/10) + relevance·cosine."""
+
+    recency: float = Field(default=1.0, ge=0.0, le=100.0)
+    importance: float = Field(default=1.0, ge=0.0, le=100.0)
+    relevance: float = Field(default=1.0, ge=0.0, le=100.0)
+    decay: float = Field(default=0.95, gt=0.0, le=1.0)  # per step
+
+
+class MemoryConfig(_Strict):
+    """The memory stream (``aegntix.memory``): what agents remember and recall."""
+
+    #: None: on when any agent has a ``profile``; true/false to force it.
+    enabled: bool | None = None
+    short_term: int = Field(default=1000, ge=1, le=1_000_000)  # recent memories recallable
+    top_k: int = Field(default=8, ge=1, le=200)  # memories recalled per decision, at most
+    budget_chars: int = Field(default=1200, ge=1, le=100_000)  # ... and their text, at most
+    weights: MemoryWeights = Field(default_factory=MemoryWeights)
+    #: Reflect when the importance of memories since the last reflection reaches this.
+    reflect_threshold: float = Field(default=40.0, gt=0.0, le=1_000_000.0)
+    embedder: Literal["hash", "minilm"] = "hash"
 
 
 class NegotiationTerms(_Strict):
@@ -147,11 +203,17 @@ class AgentSpec(_Strict):
     actions: list[Identifier] = Field(default_factory=list, max_length=200)
     objective: Expression | None = None
     brain: BrainConfig | None = None
+    profile: ProfileRef | None = None
 
     @field_validator("goals", mode="before")
     @classmethod
     def _one_goal(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile_id(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
 
 
 class ActionSpec(_Strict):
@@ -194,6 +256,7 @@ class Scenario(_Strict):
     actions: dict[Identifier, ActionSpec] = Field(default_factory=dict)
     dynamics: dict[Identifier, Expression] = Field(default_factory=dict)
     brain: BrainConfig = Field(default_factory=BrainConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @field_validator("outcomes", mode="before")
     @classmethod
@@ -208,6 +271,10 @@ class Scenario(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"agent ids must be unique; repeated: {', '.join(duplicates)}")
+        profiles = [a.profile.id for a in self.agents if a.profile is not None]
+        shared = sorted({p for p in profiles if profiles.count(p) > 1})
+        if shared:
+            raise ValueError(f"a persistent agent plays one part; repeated: {', '.join(shared)}")
         for agent in self.agents:
             unknown = [a for a in agent.actions if a not in self.actions]
             if unknown:
@@ -260,6 +327,13 @@ class Scenario(_Strict):
         for _, expr, _ in found:
             compile_expression(expr)
         return found
+
+    @property
+    def memory_on(self) -> bool:
+        """Whether agents form and recall memories in this scenario."""
+        if self.memory.enabled is not None:
+            return self.memory.enabled
+        return any(a.profile is not None for a in self.agents)
 
     @property
     def has_negotiation(self) -> bool:

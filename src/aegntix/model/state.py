@@ -43,6 +43,8 @@ def initial_state(scenario: Scenario) -> State:
     agents: dict[str, dict[str, Any]] = {}
     for agent in scenario.agents:
         own: dict[str, Any] = {"stance": agent.stance, "offer": None}
+        if agent.profile is not None and agent.profile.traits:
+            own["traits"] = dict(agent.profile.traits)  # a persistent agent's drifted persona
         agents[agent.id] = own
     world = copy.deepcopy(dict(scenario.world))
     return {"step": 0, "completed": 0, "world": world, "agents": agents}

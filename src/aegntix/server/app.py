@@ -17,7 +17,7 @@ from aegntix.security.keys import ensure_bootstrap_key
 from aegntix.server import problems
 from aegntix.server.hub import EventHub
 from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
-from aegntix.server.routes import branches, keys, scenarios
+from aegntix.server.routes import agents, branches, keys, scenarios
 from aegntix.server.runs import RunManager
 from aegntix.server.schemas import Health
 from aegntix.timeline.sqlstore import SqlStore
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(scenarios.router)
     app.include_router(branches.router)
     app.include_router(keys.router)
+    app.include_router(agents.router)
     stream = _optional_module("aegntix.server.stream")
     if stream is not None:
         app.include_router(stream.router)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aegntix.errors import (
     AegntixError,
     BranchBusy,
+    Conflict,
     ForkOutOfRange,
     InvalidRequest,
     NotFound,
@@ -53,6 +54,7 @@ _MAPPING: tuple[tuple[type[AegntixError], int, str], ...] = (
     (InvalidRequest, 422, "invalid-request"),
     (ForkOutOfRange, 409, "fork-out-of-range"),
     (BranchBusy, 409, "branch-busy"),
+    (Conflict, 409, "conflict"),
     (StoreError, 503, "store-unavailable"),
     (ProviderError, 502, "model-provider-failed"),
 )

@@ -66,7 +66,12 @@ def scenario_json(s: ScenarioRecord, *, spec: bool = True) -> dict[str, Any]:
         "spec_hash": s.spec_hash,
         "created_at": _iso(s.created_at),
         "agents": [
-            {"id": a.get("id"), "name": a.get("name"), "role": a.get("role")}
+            {
+                "id": a.get("id"),
+                "name": a.get("name"),
+                "role": a.get("role"),
+                "profile": a.get("profile"),
+            }
             for a in s.spec.get("agents", [])
             if isinstance(a, dict)
         ],
@@ -194,6 +199,7 @@ class AgentOut(BaseModel):
     id: str | None
     name: str | None
     role: str | None
+    profile: dict[str, Any] | None = None  # a persistent agent, pinned at a version
 
 
 class ScenarioOut(BaseModel):

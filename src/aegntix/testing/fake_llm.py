@@ -91,10 +91,21 @@ class Reply:
 Responder = Callable[[Request], Reply]
 
 
+def is_reflection(request: Request) -> bool:
+    """A memory stream's reflection request (rather than a decision)."""
+    tools = (request.json or {}).get("tools") or []
+    if tools:
+        return bool(tools[0].get("name") == "reflect")
+    return "high-level insights" in request.prompt_text()
+
+
 def default_responder(request: Request) -> Reply:
-    """A plausible decision that depends only on the request: speak, naming a short digest
-    of the prompt so different prompts get different answers."""
+    """A plausible answer that depends only on the request — a decision: speak, naming a
+    short digest of the prompt so different prompts get different answers; a reflection:
+    one insight citing the first memory."""
     tag = hashlib.sha256(request.body).hexdigest()[:8]
+    if is_reflection(request):
+        return Reply(answer={"insights": [{"text": f"I see a pattern ({tag}).", "cites": [1]}]})
     return Reply(answer={"action": "say", "content": f"I have considered it ({tag})."})
 
 

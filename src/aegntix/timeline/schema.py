@@ -131,3 +131,67 @@ llm_cache = Table(
     Index("ix_llm_cache_branch", "branch_id"),
     Index("ix_llm_cache_scenario", "scenario_id"),
 )
+
+# Persistent agents (``aegntix.memory``). A profile row holds the agent's current persona and
+# version; what it has lived through is append-only: a version row per committed branch, and
+# the memories that commit kept. Scenarios pin a version, so replays never see later commits.
+agent_profiles = Table(
+    "agent_profiles",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("persona", Text, nullable=False),  # canonical JSON of the core Persona
+    Column("traits", Text, nullable=False),  # canonical JSON: current Big Five
+    Column("version", BigInteger, nullable=False),
+    Column("lived_steps", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+)
+
+profile_versions = Table(
+    "profile_versions",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("traits", Text, nullable=False),
+    Column("lived_steps", BigInteger, nullable=False),
+    Column("scenario_id", String(32), nullable=True),  # None for version 0 (creation)
+    Column("branch_id", String(32), nullable=True),
+    Column("agent_id", String(64), nullable=True),
+    Column("memories", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_profile_versions_scenario", "tenant_id", "profile_id", "scenario_id"),
+)
+
+profile_memories = Table(
+    "profile_memories",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("ord", BigInteger, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("importance", Float, nullable=False),
+    Column("time", Float, nullable=False),  # steps lived by the agent when it was formed
+    Column("scenario_id", String(32), nullable=True),
+    Column("branch_id", String(32), nullable=True),
+    Column("ref", String(64), nullable=False),  # its ref in that branch's timeline
+    Column("cites", Text, nullable=False),  # JSON list of refs
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+profile_uses = Table(
+    "profile_uses",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("scenario_id", String(32), primary_key=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -26,7 +26,7 @@ def test_usage_sums_recorded_and_billed(store: SqlStore, fake: FakeLLM):
     seller = report["recorded"]["agents"]["seller"]
     assert seller == {
         "decisions": 2, "calls": 2, "tokens_in": 2000, "tokens_out": 400, "cost": 1.6,
-        "fallbacks": 0,
+        "fallbacks": 0, "reflections": 0,
     }  # fmt: skip
     assert report["recorded"]["total"]["cost"] == 4.8 == report["billed"]["branch"]["cost"]
     assert report["billed"]["agents"]["buyer"]["calls"] == 2

@@ -1,0 +1,1 @@
+"""Persistent agents: memory stream, retrieval, reflection, persona drift (DESIGN §4)."""

@@ -1,0 +1,486 @@
+"""The memory stream of a run: what each agent remembers, recalls and distils, per branch.
+
+One :class:`MemoryStream` per :class:`~aegntix.engine.runner.Runner`. It is rebuilt from the
+branch's own timeline (its lineage's ``memory`` events up to the fork point, then its own) and
+the persistent agents' committed memories at the version the scenario pinned — so a branch
+sees exactly its lineage's memories and never a sibling's (invariant 5), and a fork with no
+injection recalls, reflects and drifts exactly as its parent did (invariant 3).
+
+Each decision: :meth:`recall` ranks the agent's recallable memories (long-term, semantic and
+the short-term window of the last ``short_term`` episodic ones) by recency, importance and
+relevance to the situation and fills the text budget; after it, :meth:`after_decision` turns
+what the agent newly saw and did into memories, reflects when their importance adds up, and
+adapts the persona — returning the events to record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from aegntix.brains.base import (
+    RUNTIME_META_KEYS,
+    Decision,
+    Observation,
+    ReflectionRequest,
+    Reflector,
+    VisibleEvent,
+)
+from aegntix.memory.embedding import Embedder, embedder_for
+from aegntix.memory.importance import action_importance, observation_importance
+from aegntix.memory.index import NumpyIndex, RetrievalWeights, Scored
+from aegntix.memory.persona import adapt, experience
+from aegntix.memory.records import (
+    Memory,
+    MemoryKind,
+    Recall,
+    StepMemory,
+    amount,
+    formed_memories,
+    recalled_for,
+    traits_of,
+)
+from aegntix.memory.reflection import Insight, Standing, importance_of, rules_reflection
+from aegntix.model.events import Event, EventKind, NewEvent
+from aegntix.model.scenario import AgentSpec, MemoryConfig, Scenario
+from aegntix.model.state import State
+
+QUERY_CHARS = 400  # of recent events, describing the situation a decision recalls for
+
+
+def _round(x: float) -> float:
+    return round(float(x), 6)
+
+
+class CachedEmbedder:
+    """An embedder with a bounded text -> vector cache: in a run every agent that hears a
+    remark remembers the same text, so each distinct text is embedded once."""
+
+    def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.capacity = capacity
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+                self._cache[text] = vector
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vector = self._cache.get(text)
+            if vector is None:  # evicted by this very call (a batch above capacity)
+                vector = self.inner.embed([text])[0]
+            else:
+                self._cache.move_to_end(text)
+            out[i] = vector
+        return out
+
+
+class AgentMemory:
+    """One agent's memories in one run."""
+
+    def __init__(
+        self, agent: AgentSpec, config: MemoryConfig, embedder: Embedder, offset: float
+    ) -> None:
+        self.agent = agent
+        self.config = config
+        self.embedder = embedder
+        self.offset = offset
+        self.by_ref: dict[str, Memory] = {}
+        self.lasting = NumpyIndex(embedder.dim)  # long-term (committed) and semantic
+        self.recent = NumpyIndex(embedder.dim)  # episodic; the last N are short-term
+        self._recent_refs: list[str] = []  # in insertion order (index positions)
+        self._recent_vectors: list[np.ndarray] = []
+        self._dropped = 0  # episodic memories before the recent index's first position
+        self.window: list[Memory] = []  # formed since the last reflection
+        self.pending_importance = 0.0
+        self.reflected_step = 0
+        self.stance_then: float | None = agent.stance
+        self.seen_to = 0
+        self.speakers: dict[str, str] = {}  # observation ref -> who it came from
+
+    # -- building ---------------------------------------------------------------------------
+
+    def add(self, memories: Sequence[Memory], speakers: Mapping[str, str] | None = None) -> None:
+        if not memories:
+            return
+        vectors = self.embedder.embed([m.text for m in memories])
+        lasting = [
+            i for i, m in enumerate(memories) if m.kind == MemoryKind.REFLECTION or m.step is None
+        ]
+        episodic = [i for i in range(len(memories)) if i not in set(lasting)]
+        for group, index in ((lasting, self.lasting), (episodic, self.recent)):
+            if not group:
+                continue
+            chosen = [memories[i] for i in group]
+            index.add(
+                [m.ref for m in chosen],
+                vectors[group],
+                [m.time for m in chosen],
+                [m.importance for m in chosen],
+            )
+        for i in episodic:
+            self._recent_refs.append(memories[i].ref)
+            self._recent_vectors.append(vectors[i])
+        for m in memories:
+            self.by_ref[m.ref] = m
+        if speakers:
+            self.speakers.update(speakers)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Keep the recent index within 2N rows: rebuild it from the last N (amortised)."""
+        keep = self.config.short_term
+        if len(self._recent_refs) < 2 * keep:
+            return
+        refs, vecs = self._recent_refs[-keep:], self._recent_vectors[-keep:]
+        self._dropped += len(self._recent_refs) - keep
+        self.recent = NumpyIndex(self.embedder.dim)
+        mems = [self.by_ref[r] for r in refs]
+        self.recent.add(refs, np.stack(vecs), [m.time for m in mems], [m.importance for m in mems])
+        self._recent_refs, self._recent_vectors = refs, vecs
+
+    # -- recall -----------------------------------------------------------------------------
+
+    def recall(self, situation: str, now: float) -> list[Recall]:
+        cfg = self.config
+        w = cfg.weights
+        weights = RetrievalWeights(w.recency, w.importance, w.relevance, w.decay)
+        query = self.embedder.embed([situation])[0]
+        stale = max(0, len(self._recent_refs) - cfg.short_term)
+        found: list[Scored] = []
+        if len(self.lasting):
+            found.extend(self.lasting.search(query, now, weights, cfg.top_k))
+        if len(self.recent):
+            short = set(self._recent_refs[stale:]) if stale else None
+            hits = self.recent.search(query, now, weights, cfg.top_k + stale)
+            found.extend(h for h in hits if short is None or h.id in short)
+        found.sort(key=lambda s: (-s.score, self.by_ref[s.id].time, s.id))
+        chosen: list[Recall] = []
+        used = 0
+        for s in found:
+            if len(chosen) >= cfg.top_k:
+                break
+            size = len(self.by_ref[s.id].text)
+            if used + size > cfg.budget_chars:
+                continue
+            used += size
+            chosen.append(
+                Recall(
+                    s.id,
+                    _round(s.score),
+                    _round(s.recency),
+                    _round(s.importance),
+                    _round(s.relevance),
+                )
+            )
+        return chosen
+
+
+class MemoryStream:
+    """Every agent's memories in one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        committed: Mapping[str, Sequence[Memory]] | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.config = scenario.memory
+        self.embedder = CachedEmbedder(embedder or embedder_for(scenario.memory.embedder))
+        self.agents: dict[str, AgentMemory] = {}
+        for agent in scenario.agents:
+            offset = float(agent.profile.lived_steps or 0) if agent.profile else 0.0
+            self.agents[agent.id] = AgentMemory(agent, self.config, self.embedder, offset)
+        for agent_id, memories in (committed or {}).items():
+            self.agents[agent_id].add(list(memories))
+
+    def load(self, events: Iterable[Event]) -> None:
+        """Replay the ``memory`` events of a timeline (in seq order)."""
+        speakers: dict[int, str] = {}
+        for event in events:
+            if event.kind in (EventKind.MESSAGE, EventKind.ACTION) and event.agent_id:
+                speakers[event.seq] = event.agent_id
+            if event.kind != EventKind.MEMORY or event.agent_id not in self.agents:
+                continue
+            mind = self.agents[event.agent_id]
+            formed = formed_memories(event, mind.offset)
+            self._absorb(mind, formed, event.payload, speakers)
+
+    def _absorb(
+        self,
+        mind: AgentMemory,
+        formed: list[Memory],
+        payload: Mapping[str, Any],
+        speakers: Mapping[int, str],
+    ) -> None:
+        mind.add(formed, _speakers_of(formed, speakers))
+        mind.seen_to = max(mind.seen_to, int(payload.get("seen_to", 0)))
+        for m in formed:
+            if m.kind == MemoryKind.REFLECTION:
+                continue
+            mind.window.append(m)
+            mind.pending_importance += m.importance
+        reflected = payload.get("reflected")
+        if reflected is not None:
+            mind.window = []
+            mind.pending_importance = 0.0
+            mind.reflected_step = int(reflected["step"])
+            mind.stance_then = reflected.get("stance")
+
+    # -- per decision -----------------------------------------------------------------------
+
+    def recall(self, observation: Observation) -> tuple[Observation, list[Recall]]:
+        """The observation with the recalled memories' texts in ``memory``, and the recall."""
+        mind = self.agents[observation.agent.id]
+        situation = _situation(observation)
+        recalled = mind.recall(situation, mind.offset + observation.step)
+        texts = tuple(mind.by_ref[r.ref].text for r in recalled)
+        return dataclasses.replace(observation, memory=texts), recalled
+
+    async def after_decision(
+        self,
+        observation: Observation,
+        recalled: list[Recall],
+        decision: Decision,
+        produced: Sequence[tuple[int, NewEvent]],
+        state: State,
+        next_seq: int,
+        reflector: Reflector | None = None,
+        rng: random.Random | None = None,
+    ) -> list[NewEvent]:
+        """The events for what the agent saw and did this step: its ``memory`` event, and
+        when it reflects, a persona patch after an accepted adaptation — preceded by a
+        ``decision`` event recording the model calls if a model-backed brain reflected.
+        ``next_seq``: the seq the first returned event will get."""
+        agent = observation.agent
+        mind = self.agents[agent.id]
+        step = observation.step
+        record = StepMemory(recalled=recalled, seen_to=mind.seen_to)
+        speakers: dict[int, str] = {}
+        for event in observation.visible:
+            if event.seq <= mind.seen_to or event.agent_id == agent.id:
+                continue
+            entry = _observed(event, agent, observation)
+            if decision.importance is not None:  # the model judged what it saw
+                entry["importance"], entry["scored_by"] = float(decision.importance), "brain"
+            record.formed.append(entry)
+            record.seen_to = max(record.seen_to, event.seq)
+            if event.agent_id:
+                speakers[event.seq] = event.agent_id
+        for seq, made in produced:
+            if made.kind in (EventKind.MESSAGE, EventKind.ACTION):
+                record.formed.append(_acted(seq, made))
+        pending = mind.pending_importance + sum(float(e["importance"]) for e in record.formed)
+        before: list[NewEvent] = []
+        after: list[NewEvent] = []
+        memory_seq = next_seq
+        if pending >= self.config.reflect_threshold:
+            reflection = None
+            if reflector is not None:
+                texts = [m.text for m in mind.window] + [str(e["text"]) for e in record.formed]
+                request = ReflectionRequest(
+                    self.scenario.name, self.scenario.topic, step, agent, texts
+                )
+                reflection = await reflector.reflect(request, rng or random.Random(0))
+                if reflection is not None and reflection.meta is not None:
+                    meta = {k: v for k, v in reflection.meta.items() if k not in RUNTIME_META_KEYS}
+                    before.append(NewEvent(step, EventKind.DECISION, meta, agent.id))
+                    memory_seq += 1
+            formed = _as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
+            window = [*mind.window, *formed]
+            if reflection is not None and reflection.insights:
+                insights = [
+                    Insight(
+                        i.text,
+                        tuple(window[c - 1].ref for c in i.cites),
+                        importance_of([window[c - 1] for c in i.cites]),
+                        "brain",
+                    )
+                    for i in reflection.insights
+                ]
+            else:
+                insights = self._rules_insights(mind, window, state, step, speakers)
+            after = self._consolidate(mind, window, insights, record, state, step)
+        payload = record.payload()
+        everything = _as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
+        self._absorb(mind, everything, payload, speakers)
+        return [*before, NewEvent(step, EventKind.MEMORY, payload, agent.id), *after]
+
+    def _rules_insights(
+        self,
+        mind: AgentMemory,
+        window: list[Memory],
+        state: State,
+        step: int,
+        speakers: Mapping[int, str],
+    ) -> list[Insight]:
+        agent = mind.agent
+        agents = state["agents"]
+        return rules_reflection(
+            window,
+            topic=self.scenario.topic,
+            since_step=mind.reflected_step,
+            step=step,
+            stance_then=mind.stance_then,
+            stance_now=agents.get(agent.id, {}).get("stance"),
+            speakers={**mind.speakers, **_speakers_of(window, speakers)},
+            standings=_standings(self.scenario, agent.id, state),
+        )
+
+    def _consolidate(
+        self,
+        mind: AgentMemory,
+        window: list[Memory],
+        insights: list[Insight],
+        record: StepMemory,
+        state: State,
+        step: int,
+    ) -> list[NewEvent]:
+        """Add the insights to ``record`` and adapt the persona; returns the persona patch
+        event if the adaptation was accepted."""
+        agent = mind.agent
+        own = state["agents"].get(agent.id, {})
+        stance_now = own.get("stance")
+        for insight in insights:
+            record.formed.append(
+                {
+                    "kind": MemoryKind.REFLECTION.value,
+                    "text": insight.text,
+                    "importance": insight.importance,
+                    "source": None,
+                    "cites": list(insight.cites),
+                    "scored_by": insight.scored_by,
+                }
+            )
+        record.reflected = {"step": step, "stance": stance_now}
+        current = traits_of(own, agent.persona.big_five())
+        others = {a: s.stance for a, s in _standings(self.scenario, agent.id, state).items()}
+        adapted, attempt = adapt(
+            agent.persona, current, experience(window, stance_now, others, mind.stance_then)
+        )
+        if attempt:
+            record.adaptation = attempt
+        if adapted is None:
+            return []
+        patch = {"set": {f"agents.{agent.id}.traits": adapted}, "cause": "adaptation"}
+        return [NewEvent(step, EventKind.WORLD, patch, agent.id)]
+
+
+def _standings(scenario: Scenario, agent_id: str, state: State) -> dict[str, Standing]:
+    agents = state["agents"]
+    return {
+        a.id: Standing(
+            a.name, agents.get(a.id, {}).get("stance"), agents.get(a.id, {}).get("offer")
+        )
+        for a in scenario.agents
+        if a.id != agent_id
+    }
+
+
+def _speakers_of(memories: Iterable[Memory], speakers: Mapping[int, str]) -> dict[str, str]:
+    """Who each observation memory came from (``speakers``: event seq -> agent id)."""
+    return {
+        m.ref: speakers[m.source]
+        for m in memories
+        if m.source is not None and m.source in speakers and m.kind == MemoryKind.OBSERVATION
+    }
+
+
+def _situation(observation: Observation) -> str:
+    """What the agent is deciding about, as text: the newest events it saw, its goal."""
+    parts: list[str] = []
+    used = 0
+    for event in reversed(observation.visible):
+        if used >= QUERY_CHARS:
+            break
+        parts.append(event.text)
+        used += len(event.text)
+    if observation.agent.goals:
+        parts.append(observation.agent.goals[0])
+    if not parts:
+        parts.append(observation.topic or observation.scenario)
+    return " ".join(parts)[: QUERY_CHARS + 200]
+
+
+def _name(observation: Observation, agent_id: str | None) -> str:
+    spec = observation.roster.get(agent_id) if agent_id else None
+    return spec.name if spec is not None else (agent_id or "someone")
+
+
+def _observed(event: VisibleEvent, agent: AgentSpec, observation: Observation) -> dict[str, Any]:
+    if event.kind == "injection":
+        text = f"Told privately: {event.text}" if event.private else f"News: {event.text}"
+        kind = MemoryKind.INJECTION
+    elif event.kind == "action":
+        text = (
+            f"{_name(observation, event.agent_id)} did {event.fields.get('action')}: {event.text}"
+        )
+        kind = MemoryKind.OBSERVATION
+    else:
+        text = f"{_name(observation, event.agent_id)}: {event.text}"
+        kind = MemoryKind.OBSERVATION
+    offer = event.fields.get("offer")
+    if offer is not None:
+        text += f" (offer {amount(offer)})" if isinstance(offer, int | float) else ""
+    return {
+        "kind": kind.value,
+        "text": text,
+        "importance": observation_importance(event, agent.id, agent.name),
+        "source": event.seq,
+        "scored_by": "rules",
+    }
+
+
+def _acted(seq: int, event: NewEvent) -> dict[str, Any]:
+    text = str(event.payload.get("text", ""))
+    fields = dict(event.payload.get("fields") or {})
+    if event.kind == EventKind.ACTION:
+        said = f"I did {event.payload.get('action')}" + (f": {text}" if text else "")
+    else:
+        said = f"I said: {text}"
+    return {
+        "kind": MemoryKind.ACTION.value,
+        "text": said,
+        "importance": action_importance(event.kind, text, fields),
+        "source": seq,
+        "scored_by": "rules",
+    }
+
+
+def _as_memories(
+    entries: Sequence[Mapping[str, Any]], seq: int, agent_id: str, time: float, step: int
+) -> list[Memory]:
+    return [
+        Memory(
+            f"{seq}.{i}",
+            agent_id,
+            str(e["kind"]),
+            str(e["text"]),
+            float(e["importance"]),
+            time,
+            step,
+            e.get("source"),
+            tuple(e.get("cites", ())),
+            str(e.get("scored_by", "rules")),
+        )
+        for i, e in enumerate(entries)
+    ]
+
+
+def recalled_memories(stream: MemoryStream, event: Event) -> list[tuple[Memory, Recall]]:
+    """For a ``memory`` event: the memories recalled for that decision, with their scores."""
+    mind = stream.agents[event.agent_id or ""]
+    return [(mind.by_ref[r.ref], r) for r in recalled_for(event) if r.ref in mind.by_ref]
