@@ -36,7 +36,7 @@ from typing import Any
 
 from _common import emit, parse_args, percentiles_ms, table
 from aegntix.brains.cache import cache_for
-from aegntix.brains.llm import Completion, LLMBrain
+from aegntix.brains.llm import DECIDE, Completion, LLMBrain, Task
 from aegntix.brains.registry import BrainContext, brain_for_config
 from aegntix.engine import Runner, start_scenario
 from aegntix.engine.observation import Window, observe
@@ -97,8 +97,10 @@ class TimedProvider:
     def client(self, api_key: str, config: Any) -> Any:
         return self.inner.client(api_key, config)
 
-    def request(self, chat: Any, config: Any, sample: int | None) -> dict[str, Any]:
-        return self.inner.request(chat, config, sample)  # type: ignore[no-any-return]
+    def request(
+        self, chat: Any, config: Any, sample: int | None, task: Task = DECIDE
+    ) -> dict[str, Any]:
+        return self.inner.request(chat, config, sample, task)  # type: ignore[no-any-return]
 
     async def send(self, client: Any, request: dict[str, Any], timeout: float) -> Completion:
         started = time.perf_counter()

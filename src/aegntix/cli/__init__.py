@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# Before numpy loads: one BLAS thread. Memory recall is a short matrix-vector product per
+# decision; a second BLAS thread on a small machine competes with the event loop and the
+# writer thread and multiplies tail latency (benchmarks/memory.py). Set it to override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import json
 from pathlib import Path
 from typing import Annotated

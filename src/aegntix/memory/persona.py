@@ -33,21 +33,26 @@ class Experience:
     agreement: float  # how close the others' stances are to the agent's
     moved: float  # how far the agent's own stance moved (0..1)
     urgency: float  # mean urgency of injections it received (0..1)
+    has_stance: bool = True  # False: no earlier position to compare (a mediator, a first offer)
 
     def as_json(self) -> dict[str, float]:
-        return {k: round(getattr(self, k), 4) for k in self.__slots__}
+        return {k: round(float(getattr(self, k)), 4) for k in self.__slots__ if k != "has_stance"}
 
 
 def experience(
     memories: Sequence[Memory],
-    own_stance: float | None,
-    others_stances: Mapping[str, float | None],
-    stance_then: float | None,
+    now: float | None,
+    then: float | None,
+    others: Mapping[str, float | None],
+    *,
+    valenced: bool = True,
 ) -> Experience:
-    """Read from memories: the lexicon's valence says for or against the *proposal*, so it
-    is warmth when it sides with the agent's own stance and hostility when it opposes it."""
+    """What the memories since the last reflection felt like. Positions are in -1..1: a
+    stance, or a negotiator's offer within its own range (see ``aegntix.memory.stream``).
+    The lexicon's valence says for or against the *proposal*, so (``valenced``: a stance) it
+    is warmth when it sides with the agent and hostility when it opposes it."""
     heard = [m for m in memories if m.kind in (MemoryKind.OBSERVATION, MemoryKind.INJECTION)]
-    side = 0.0 if not own_stance else (1.0 if own_stance > 0 else -1.0)
+    side = 0.0 if not now or not valenced else (1.0 if now > 0 else -1.0)
     conflict = warmth = urgency = 0.0
     if heard:
         aligned = [valence(m.text) * side for m in heard]
@@ -59,14 +64,16 @@ def experience(
     if injections:
         urgency = sum(min(1.0, m.importance / 10) for m in injections) / len(injections)
     agreement = 0.0
-    known = [s for s in others_stances.values() if s is not None]
-    if own_stance is not None and known:
+    known = [s for s in others.values() if s is not None]
+    if now is not None and known:
         # 1 when everyone stands where the agent does, -1 when at the opposite end
-        agreement = sum(1.0 - abs(own_stance - s) for s in known) / len(known)
+        agreement = sum(1.0 - abs(now - s) for s in known) / len(known)
     moved = 0.0
-    if own_stance is not None and stance_then is not None:
-        moved = min(1.0, abs(own_stance - stance_then) * 2)
-    return Experience(conflict, warmth, max(-1.0, agreement), moved, urgency)
+    if now is not None and then is not None:
+        moved = min(1.0, abs(now - then) * 2)
+    return Experience(
+        conflict, warmth, max(-1.0, agreement), moved, urgency, has_stance=then is not None
+    )
 
 
 def _clip(x: float) -> float:
@@ -78,7 +85,8 @@ def signals(exp: Experience) -> dict[str, float]:
     return {
         "agreeableness": _clip((exp.warmth + exp.agreement) / 2 - exp.conflict),
         "neuroticism": _clip(exp.conflict + exp.urgency / 2 - max(0.0, exp.agreement) / 2),
-        "openness": _clip(exp.moved - 0.25 if exp.moved > 0 else -0.25),
+        # a changed mind opens it, holding firm closes it a little
+        "openness": _clip(exp.moved - 0.25) if exp.has_stance else 0.0,
         "extraversion": _clip(exp.warmth / 2),
         "conscientiousness": _clip(exp.urgency / 2 - exp.conflict / 4),
     }

@@ -106,6 +106,7 @@ class AgentMemory:
         self.pending_importance = 0.0
         self.reflected_step = 0
         self.stance_then: float | None = agent.stance
+        self.position_then: float | None = position(agent, {"stance": agent.stance})
         self.seen_to = 0
         self.speakers: dict[str, str] = {}  # observation ref -> who it came from
 
@@ -239,6 +240,7 @@ class MemoryStream:
             mind.pending_importance = 0.0
             mind.reflected_step = int(reflected["step"])
             mind.stance_then = reflected.get("stance")
+            mind.position_then = reflected.get("position")
 
     # -- per decision -----------------------------------------------------------------------
 
@@ -365,18 +367,40 @@ class MemoryStream:
                     "scored_by": insight.scored_by,
                 }
             )
-        record.reflected = {"step": step, "stance": stance_now}
+        now = position(agent, own)
+        record.reflected = {"step": step, "stance": stance_now, "position": now}
         current = traits_of(own, agent.persona.big_five())
-        others = {a: s.stance for a, s in _standings(self.scenario, agent.id, state).items()}
-        adapted, attempt = adapt(
-            agent.persona, current, experience(window, stance_now, others, mind.stance_then)
+        others = {
+            a.id: position(agent, state["agents"].get(a.id, {}))
+            for a in self.scenario.agents
+            if a.id != agent.id
+        }
+        felt = experience(
+            window, now, mind.position_then, others, valenced=agent.negotiation is None
         )
+        adapted, attempt = adapt(agent.persona, current, felt)
         if attempt:
             record.adaptation = attempt
         if adapted is None:
             return []
         patch = {"set": {f"agents.{agent.id}.traits": adapted}, "cause": "adaptation"}
         return [NewEvent(step, EventKind.WORLD, patch, agent.id)]
+
+
+def position(agent: AgentSpec, own: Mapping[str, Any]) -> float | None:
+    """Where an agent stands, in -1..1, as ``agent`` sees it: a stance; for a buyer or seller
+    an offer within its own range (-1 at its aspiration, 1 at its walk-away price)."""
+    terms = agent.negotiation
+    if terms is None or terms.side == "mediate":
+        stance = own.get("stance")
+        return None if stance is None or terms is not None else float(stance)
+    offer = own.get("offer")
+    assert terms.target is not None and terms.reservation is not None
+    span = terms.reservation - terms.target
+    if offer is None or not span:
+        return None
+    share = (float(offer) - terms.target) / span
+    return round(max(-1.0, min(1.0, 2 * share - 1)), 6)
 
 
 def _standings(scenario: Scenario, agent_id: str, state: State) -> dict[str, Standing]:

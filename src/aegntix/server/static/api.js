@@ -99,6 +99,14 @@ export const api = {
   series: (id) => request(`/v1/branches/${encodeURIComponent(id)}/outcomes/series`),
   usage: (id) => request(`/v1/branches/${encodeURIComponent(id)}/usage`),
   compare: (a, b) => request(`/v1/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`),
+  // memory and persistent agents
+  why: (id, seq) => request(`/v1/branches/${encodeURIComponent(id)}/events/${encodeURIComponent(seq)}/why`),
+  memories: (id, params = {}) =>
+    request(`/v1/branches/${encodeURIComponent(id)}/memories?${new URLSearchParams(params)}`),
+  commit: (id, agents) =>
+    request(`/v1/branches/${encodeURIComponent(id)}/commit`, { method: "POST", json: agents ? { agents } : {} }),
+  agentsList: () => request("/v1/agents"),
+  agent: (id) => request(`/v1/agents/${encodeURIComponent(id)}`),
 };
 
 /** Every event of a branch from a seq on, page by page. */

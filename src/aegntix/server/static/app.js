@@ -13,6 +13,7 @@ import { openForkDialog, showProblem } from "./forkform.js";
 import { renderCompare } from "./compare.js";
 import { sparkline } from "./charts.js";
 import { noteModels, renderUsage } from "./usage.js";
+import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, shortId,
   stanceBar, stanceWord, timeAgo, toast,
@@ -86,6 +87,7 @@ async function loadScenario(id) {
     persona: a.persona || {},
     goals: a.goals || [],
     stance: a.stance,
+    profile: a.profile || null,
     color: AGENT_COLORS[i % AGENT_COLORS.length],
   }));
   const entry = { record, spec, agentList, agents: new Map(agentList.map((a) => [a.id, a])) };
@@ -299,6 +301,7 @@ async function showBranch(branchId) {
     usage: null,
     usageError: "",
     models: new Map(), // agent id -> models named in its decision events
+    consistency: {}, // agent id -> consistency with its core persona after its last adaptation
   };
   setCrumbs({ text: "Sandboxes", href: "#/" }, { text: entry.record.name || entry.spec.name }, { text: branch.label || shortId(branch.id) });
 
@@ -311,6 +314,15 @@ async function showBranch(branchId) {
   const compareSelect = h("select", { class: "select", "data-testid": "compare-with", "aria-label": "Branch to compare with" });
   const compareBtn = h("button", { class: "btn", type: "button", "data-testid": "compare-open" }, "Compare");
   const progressBar = h("div", { class: "progress", "aria-hidden": "true" }, h("div", { class: "progress-fill" }));
+  // persistent agents: keep this branch's experience (button and answer here, status in Agents)
+  const persistent = entry.agentList.filter((a) => a.profile?.id);
+  const branchLabel = (id) => {
+    const known = st.flat.find((b) => b.id === id);
+    return known?.label || shortId(id);
+  };
+  const keep = persistent.length
+    ? keepExperience({ branch, scenarioId: branch.scenario_id, agents: persistent, label: branchLabel })
+    : null;
   const toolbar = h("div", { class: "toolbar", "data-testid": "branch-toolbar" },
     h("div", { class: "toolbar-title" },
       h("span", { class: "branch-icon", "aria-hidden": "true" }, forkIcon()),
@@ -319,7 +331,9 @@ async function showBranch(branchId) {
       statusPill, progress),
     h("div", { class: "toolbar-actions" },
       h("div", { class: "btn-group" }, runBtn, pauseBtn, stepBtn),
+      keep ? keep.button : null,
       h("div", { class: "compare-pick" }, compareSelect, compareBtn)),
+    keep ? keep.result : null,
     progressBar);
 
   const treeBox = h("div", { class: "tree-box", "data-testid": "tree" });
@@ -348,7 +362,9 @@ async function showBranch(branchId) {
         h("dt", {}, "turns"), h("dd", {}, humanise(entry.spec.turn_order || "round robin")),
         stepLimit(entry) ? [h("dt", {}, "steps"), h("dd", {}, `up to ${stepLimit(entry)}`)] : null,
         h("dt", {}, "seed"), h("dd", {}, String(branch.seed ?? entry.spec.seed ?? "—")))),
-    h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, `Agents`), h("span", { class: "muted small" }, `${entry.agentList.length}`)), agentsBox));
+    h("section", { class: "panel", "data-testid": "agents-panel" },
+      h("div", { class: "panel-head" }, h("h2", {}, `Agents`), h("span", { class: "muted small" }, `${entry.agentList.length}`)),
+      agentsBox, keep ? keep.status : null));
 
   const outcomesBox = h("div", { class: "outcomes", "data-testid": "outcomes" });
   const worldBox = h("dl", { class: "world", "data-testid": "world" });
@@ -370,6 +386,7 @@ async function showBranch(branchId) {
   const transcript = new Transcript(scroller, {
     agents: entry.agents,
     onFork: (step) => openFork(step),
+    memory: memoryOptions(entry.spec, branch.id),
   });
   if (branch.parent_id) transcript.setForkStep(branch.fork_step);
   worldToggle.addEventListener("change", () => scroller.classList.toggle("hide-world", !worldToggle.checked));
@@ -381,6 +398,7 @@ async function showBranch(branchId) {
   });
 
   // --- panels
+  const withMemory = memoryOn(entry.spec);
   const renderAgents = () => {
     clear(agentsBox);
     for (const a of entry.agentList) {
@@ -393,10 +411,21 @@ async function showBranch(branchId) {
       }
       if (isNumber(own.offer)) extra.push(h("div", { class: "agent-offer" }, h("span", { class: "muted" }, "offer "), fmtNum(own.offer, { digits: 2 })));
       const traits = Object.entries(a.persona).filter(([, v]) => isNumber(v)).map(([k, v]) => `${k} ${v}`).join(" · ");
+      if (withMemory) {
+        const start = a.profile?.traits || a.persona;
+        const drift = driftSummary(start, own.traits);
+        if (drift) {
+          const c = st.consistency[a.id];
+          extra.push(h("div", { class: "agent-drift", "data-testid": "agent-drift", title: "How the persona drifted in this branch (from where it started)" },
+            h("span", { class: "agent-drift-k" }, "drift"), h("span", { class: "agent-drift-v" }, drift),
+            isNumber(c) ? h("span", { class: "agent-drift-c" }, `consistency ${fmtScore(c)}`) : null));
+        }
+      }
       agentsBox.append(h("li", { class: "agent", "data-testid": `agent-${a.id}`, title: [a.goals.join("; "), traits].filter(Boolean).join("\n") },
         h("span", { class: "avatar", style: { background: a.color } }, initials(a.name)),
         h("div", { class: "agent-main" },
-          h("div", { class: "agent-name" }, h("span", {}, a.name), h("span", { class: "muted small" }, a.role)),
+          h("div", { class: "agent-name" }, h("span", {}, a.name),
+            h("span", { class: "agent-sub" }, h("span", { class: "muted small" }, a.role), persistentBadge(a))),
           extra)));
     }
   };
@@ -497,6 +526,7 @@ async function showBranch(branchId) {
     progressBar.firstChild.style.width = `${(s === "done" ? 1 : frac) * 100}%`;
     progressBar.classList.toggle("active", running);
     toolbar.dataset.status = s;
+    if (keep) keep.setRunning(running || pausing);
   };
   const setStatus = (s) => {
     if (!s || s === st.status) return;
@@ -648,6 +678,8 @@ async function showBranch(branchId) {
             (st.agentState[parts[1]] ||= {})[parts.slice(2).join(".")] = v;
           }
         }
+      } else if (e.kind === "memory" && p.adaptation?.applied && e.agent_id) {
+        st.consistency[e.agent_id] = p.adaptation.consistency;
       } else if (e.kind === "system" && p.type === "step_end") {
         st.outcomes = p.outcomes || {};
         st.outcomeStep = e.step;
@@ -730,7 +762,7 @@ async function showCompare(a, b) {
     const page = h("div", { class: "compare-page" });
     const treeBox = h("div", { class: "tree-box", "data-testid": "tree" });
     clear(view).append(page);
-    await renderCompare(page, { a, b, branches, agents: entry.agents, navigate, alive });
+    await renderCompare(page, { a, b, branches, agents: entry.agents, spec: entry.spec, navigate, alive });
     if (!alive()) return;
     // the tree, with A and B marked, under the summary
     const charts = page.querySelector("[data-testid=charts-panel]");

@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { lineChart } from "./charts.js";
 import { Transcript } from "./transcript.js";
 import { usageCompare } from "./usage.js";
+import { memoryOptions } from "./memory.js";
 
 function asNumber(v) {
   if (typeof v === "boolean") return v ? 1 : 0;
@@ -244,8 +245,8 @@ export async function renderCompare(root, ctx) {
         h("div", {}, h("h3", { class: "col-title" }, h("span", { class: "swatch", style: { background: B_COLOR } }), `B · ${labelB}`), colB))));
     const [evA, evB] = await Promise.all([api.events(a, divSeq, 300), api.events(b, divSeq, 300)]);
     if (!ctx.alive()) return;
-    for (const [col, page] of [[colA, evA], [colB, evB]]) {
-      const t = new Transcript(col, { agents, compact: true });
+    for (const [col, page, id] of [[colA, evA, a], [colB, evB, b]]) {
+      const t = new Transcript(col, { agents, compact: true, memory: memoryOptions(ctx.spec, id) });
       col.classList.add("hide-world");
       t.add(page?.events || []);
       col.scrollTop = 0;

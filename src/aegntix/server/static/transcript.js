@@ -2,12 +2,15 @@
 // asks to fork after that step.
 
 import { h, clear, fmtNum, fmtStance, fmtValue, humanise, initials, isNumber, stanceBar } from "./dom.js";
+import { memoryNote, whyControl } from "./memory.js";
 
 export class Transcript {
   /**
    * @param {HTMLElement} scroller  the scrolling element
    * @param {{agents: Map<string, object>, onFork?: (step: number) => void, canFork?: () => boolean,
-   *          compact?: boolean, outcomeNames?: string[]}} opts
+   *          compact?: boolean, outcomeNames?: string[],
+   *          memory?: {branchId: string, scale: number} | null}} opts
+   *   memory: set when the scenario has memory on ("why?" beside messages and actions)
    */
   constructor(scroller, opts) {
     this.scroller = scroller;
@@ -15,6 +18,7 @@ export class Transcript {
     this.onFork = opts.onFork;
     this.canFork = opts.canFork || (() => true);
     this.compact = !!opts.compact;
+    this.memory = opts.memory || null;
     this.list = h("div", { class: "steps" });
     this.empty = h("div", { class: "transcript-empty", "data-testid": "transcript-empty" },
       h("strong", {}, "Nothing has happened yet."),
@@ -119,7 +123,22 @@ export class Transcript {
       const parts = [];
       if (e.kind === "action") parts.push(h("span", { class: "action-badge" }, gearIcon(), humanise(p.action || "action")));
       if (p.text) parts.push(h("span", {}, p.text));
-      g.body.append(this.row(e, e.kind, who, h("div", { class: "ev-text" }, parts), this.chips(p.fields || {})));
+      const row = this.row(e, e.kind, who, h("div", { class: "ev-text" }, parts), this.chips(p.fields || {}));
+      if (this.memory && e.agent_id) {
+        const { button, panel } = whyControl(e, this.memory, this.agents);
+        row.querySelector(".ev-meta .seq").before(button);
+        row.querySelector(".ev-main").append(panel);
+      }
+      g.body.append(row);
+      return;
+    }
+    if (e.kind === "memory") {
+      // one per agent and step: nothing to show, except a reflection or a persona drift
+      const note = memoryNote(e, this.agents);
+      if (note) {
+        g.body.append(note);
+        this.count += 1;
+      }
       return;
     }
     if (e.kind === "injection") {
