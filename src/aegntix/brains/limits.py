@@ -48,14 +48,30 @@ class TokenBucket:
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
 
 
+#: Connections per HTTP client. An SDK's connection pool scans every pooled connection (a
+#: socket query each) whenever a request takes or returns one, so one client holding 100
+#: connections costs O(100) per request; several small clients keep that constant.
+CONNECTIONS_PER_CLIENT = 16
+
+
 @dataclass
 class ProviderRuntime:
-    """One provider endpoint in one event loop: its client and its limits."""
+    """One provider endpoint in one event loop: its clients and its limits."""
 
-    client: Any
+    clients: list[Any]
     slots: asyncio.Semaphore
     bucket: TokenBucket | None
     inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    _turn: int = 0
+
+    @property
+    def client(self) -> Any:
+        return self.clients[0]
+
+    def next_client(self) -> Any:
+        """The clients in turn: requests spread over their pools."""
+        self._turn = (self._turn + 1) % len(self.clients)
+        return self.clients[self._turn]
 
 
 @dataclass
@@ -79,8 +95,9 @@ async def _close_clients_at_shutdown(
         yield
     finally:
         for runtime in runtimes.values():
-            with contextlib.suppress(Exception):
-                await runtime.client.close()
+            for client in runtime.clients:
+                with contextlib.suppress(Exception):
+                    await client.close()
 
 
 def endpoint_key(config: BrainConfig, api_key: str) -> str:
@@ -104,7 +121,9 @@ async def runtime_for(
     if runtime is None:
         rpm = config.requests_per_minute
         bucket = TokenBucket(rpm) if rpm else None
-        runtime = ProviderRuntime(make_client(), asyncio.Semaphore(config.concurrency), bucket)
+        count = -(-config.concurrency // CONNECTIONS_PER_CLIENT)  # ceiling
+        clients = [make_client() for _ in range(count)]
+        runtime = ProviderRuntime(clients, asyncio.Semaphore(config.concurrency), bucket)
         table[key] = runtime
     return runtime
 

@@ -296,7 +296,10 @@ class LLMBrain:
             self.config.base_url,
         )
         tenant = self.payer.tenant_id
-        hit = self.cache.get(tenant, key)
+        hit = self.cache.peek(tenant, key)
+        if hit is None and self.cache.persistent:
+            # off the loop: a miss here is a new prompt, and the loop has other agents to run
+            hit = await asyncio.to_thread(self.cache.load, tenant, key)
         if hit is None and self.recorded is not None and not self.recorded.loaded:
             hit = await asyncio.to_thread(self.recorded.lookup, key)
         if hit is not None:
@@ -357,7 +360,7 @@ class LLMBrain:
                         await runtime.bucket.take()
                     self.provider_calls += 1
                     completion = await self.provider.send(
-                        runtime.client, request, self.config.timeout
+                        runtime.next_client(), request, self.config.timeout
                     )
                 return completion, attempt
             except TransientFailure as exc:

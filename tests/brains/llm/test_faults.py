@@ -219,3 +219,28 @@ def test_a_shared_request_survives_its_owner_being_cancelled(fake: FakeLLM):
 
     assert asyncio.run(race()) == "Later."
     assert fake.count == 2  # the waiter asked again once the owner was gone
+
+
+def test_many_slots_spread_over_several_small_connection_pools():
+    """An SDK pool scans every pooled connection per request: past 16 slots the runtime
+    holds several clients and hands them out in turn."""
+    from aegntix.brains.limits import CONNECTIONS_PER_CLIENT, runtime_for
+    from aegntix.model.scenario import BrainConfig
+
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    async def build(concurrency: int) -> list[object]:
+        config = BrainConfig(kind="openai", model="m", concurrency=concurrency)
+        runtime = await runtime_for(config, f"key-{concurrency}", make)
+        return [runtime.next_client() for _ in range(2 * len(runtime.clients))]
+
+    handed = asyncio.run(build(40))
+    assert CONNECTIONS_PER_CLIENT == 16 and len(made) == 3
+    assert set(map(id, handed)) == set(map(id, made))  # every client gets requests
+    assert handed[:3] == handed[3:]  # in turn
+    made.clear()
+    assert len(set(map(id, asyncio.run(build(3))))) == 1 and len(made) == 1
