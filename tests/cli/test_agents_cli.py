@@ -13,8 +13,7 @@ PERSISTENT = EXAMPLES / "persistent"
 
 
 def _create_dana(db: Path) -> None:
-    aegntix("agents", "create", "dana", "--name", "Dana Whitfield",
-            "--persona", PERSISTENT / "dana.yaml", "--db", db)  # fmt: skip
+    aegntix("agents", "create", "--file", PERSISTENT / "dana.yaml", "--db", db)
 
 
 def test_create_run_keep_and_return(tmp_path: Path):
@@ -24,7 +23,7 @@ def test_create_run_keep_and_return(tmp_path: Path):
     assert [p["id"] for p in listed] == ["dana"] and listed[0]["traits"]["agreeableness"] == 0.6
 
     first = json.loads(
-        aegntix("run", PERSISTENT / "van-sale.yaml", "--db", db, "--json").splitlines()[-1]
+        aegntix("run", PERSISTENT / "1-van-sale.yaml", "--db", db, "--json").splitlines()[-1]
     )
     root = first["branch_id"]
     bullied = json.loads(
@@ -53,7 +52,7 @@ def test_create_run_keep_and_return(tmp_path: Path):
     assert [m["text"] for m in long_term] == [m["text"] for m in memories]
 
     second = json.loads(
-        aegntix("run", PERSISTENT / "second-van.yaml", "--db", db, "--json").splitlines()[-1]
+        aegntix("run", PERSISTENT / "2-second-van.yaml", "--db", db, "--json").splitlines()[-1]
     )
     events = [
         json.loads(line)
@@ -77,6 +76,9 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path):
         (("agents", "create", "dana", "--name", "Again"), "already exists"),
         (("agents", "create", "x", "--name", "X", "--trait", "openness=3"), "persona.openness"),
         (("agents", "create", "1x", "--name", "X"), "id"),
+        (("agents", "create", "--name", "X"), "id: give it"),
+        (("agents", "create", "--file", PERSISTENT / "1-van-sale.yaml"), "1-van-sale.yaml: "),
+        (("agents", "create", "other", "--persona", PERSISTENT / "dana.yaml"), "persona."),
         (("agents", "show", "nobody"), "no persistent agent"),
         (("agents", "commit", "nobranch"), "no branch"),
     ):

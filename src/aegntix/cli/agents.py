@@ -22,7 +22,7 @@ from aegntix.cli.common import (
     resolve_branch,
 )
 from aegntix.errors import InvalidRequest
-from aegntix.memory.profiles import Profile, ProfileStore
+from aegntix.memory.profiles import Profile, ProfileStore, load_profile_file, profile_spec
 from aegntix.memory.queries import branch_memories, why
 from aegntix.memory.records import Memory
 from aegntix.model.scenario import BIG_FIVE, Persona
@@ -35,8 +35,8 @@ app = typer.Typer(
 )
 
 
-def _persona(file: Path | None, traits: list[str]) -> Persona:
-    data: dict[str, Any] = {}
+def _persona(file: Path | None, traits: list[str], base: Any = None) -> Persona:
+    data: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
     if file is not None:
         try:
             loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -69,25 +69,44 @@ def _traits_line(p: Profile) -> str:
 @handles_errors
 def create(
     profile_id: Annotated[
-        str, typer.Argument(metavar="ID", help="Id, e.g. mara (letters, digits, - _).")
-    ],
-    name: Annotated[str, typer.Option("--name", help="Display name.")],
+        str | None,
+        typer.Argument(
+            metavar="[ID]", help="Id, e.g. mara (letters, digits, - _); or from --file."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="A profile file: id, name, description, persona (YAML)."),
+    ] = None,
     trait: Annotated[
         list[str],
         typer.Option("--trait", help="TRAIT=VALUE, e.g. agreeableness=0.3 (repeatable)."),
     ] = [],  # noqa: B006 - typer reads the default
     persona: Annotated[
-        Path | None, typer.Option("--persona", help="YAML/JSON file with the persona.")
+        Path | None, typer.Option("--persona", help="YAML/JSON file with just the persona.")
     ] = None,
-    description: Annotated[str, typer.Option("--description", help="Free text.")] = "",
+    description: Annotated[str | None, typer.Option("--description", help="Free text.")] = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
 ) -> None:
     """Create a persistent agent with a core persona (Big Five 0..1, adaptive traits,
-    adaptation_rate, stability_threshold)."""
-    spec = _persona(persona, trait)
+    adaptation_rate, stability_threshold), from options or a profile file."""
+    spec = load_profile_file(file).model_dump() if file is not None else {}
+    if profile_id is not None:
+        spec["id"] = profile_id
+    if name is not None:
+        spec["name"] = name
+    if description is not None:
+        spec["description"] = description
+    if persona is not None or trait:
+        spec["persona"] = _persona(persona, trait, base=spec.get("persona"))
+    for needed in ("id", "name"):
+        if needed not in spec:
+            raise InvalidRequest(f"{needed}: give it (argument/option) or in --file")
+    made = profile_spec(spec, where="agent")
     with opened(db, create=True) as store:
-        profile = ProfileStore(store).create(profile_id, name, spec, description)
+        profile = ProfileStore(store).create(made.id, made.name, made.persona, made.description)
     if json_out:
         emit_json(profile.as_json())
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
 from aegntix.engine import start_scenario
+from aegntix.errors import Conflict, ProfileNotFound
+from aegntix.memory.profiles import ProfileStore, load_profile_file
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.schema import DEFAULT_TENANT
@@ -21,7 +24,9 @@ def default_key_file(db: str) -> Path:
 
 
 def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
-    """Record each example scenario (and its root branch) not recorded yet; their names."""
+    """Record each example scenario (and its root branch) not recorded yet; their names.
+    From ``persistent/``: its persistent agents (profile files) and the first chapter of their
+    story (``1-*.yaml``; later chapters are for after keeping a branch)."""
     from aegntix.server.routes.scenarios import examples_dir
 
     folder = examples_dir()
@@ -29,11 +34,24 @@ def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
         return []
     scoped = TenantStore(store, tenant)
     have = {s.name for s in scoped.list_scenarios()}
+    profiles = ProfileStore(scoped)
+    known = {p.id for p in profiles.list_profiles()}
+    for path in sorted((folder / "persistent").glob("*.yaml")):
+        if path.name[0].isdigit():
+            continue
+        spec = load_profile_file(path)
+        if spec.id not in known:
+            with contextlib.suppress(Conflict):  # deleted once: ids are never reused
+                profiles.create(spec.id, spec.name, spec.persona, spec.description)
     added = []
-    for path in sorted(folder.glob("*.yaml")):
+    chapters = sorted((folder / "persistent").glob("1-*.yaml"))
+    for path in [*sorted(folder.glob("*.yaml")), *chapters]:
         scenario = load_scenario(path)
         if scenario.name not in have:
-            start_scenario(scoped, scenario)
+            try:
+                start_scenario(scoped, scenario)
+            except ProfileNotFound:  # its persistent agent was deleted: not an example now
+                continue
             added.append(scenario.name)
     return added
 

@@ -20,15 +20,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound
 from aegntix.memory.persona import consistency
 from aegntix.memory.records import Memory, formed_memories, memory_events, traits_of
 from aegntix.model.events import canonical_json
-from aegntix.model.scenario import Persona, ProfileRef, Scenario
+from aegntix.model.scenario import Identifier, Persona, ProfileRef, Scenario
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
     agent_profiles,
@@ -39,6 +42,38 @@ from aegntix.timeline.schema import (
 from aegntix.timeline.state import state_at
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+class ProfileSpec(BaseModel):
+    """A persistent agent as a user describes one (a YAML file, an API body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    persona: Persona = Field(default_factory=Persona)
+
+
+def load_profile_file(path: Path) -> ProfileSpec:
+    """A profile file (``id``, ``name``, ``description``, ``persona``); errors name the file
+    and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidRequest(f"{path}: cannot read: {exc}") from None
+    return profile_spec(data, where=str(path))
+
+
+def profile_spec(data: Any, *, where: str = "profile") -> ProfileSpec:
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"{where}: must be a mapping with id, name and persona")
+    try:
+        return ProfileSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "profile"
+        raise InvalidRequest(f"{where}: {field}: {first['msg']}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.errors import InvalidRequest
-from aegntix.memory.profiles import ProfileStore
+from aegntix.memory.profiles import ProfileSpec, ProfileStore
 from aegntix.memory.queries import branch_memories, why
-from aegntix.model.scenario import Identifier, Persona
+from aegntix.model.scenario import Identifier
 from aegntix.server.deps import DeleteStore, ReadStore, WriteStore
 from aegntix.server.schemas import INT64, problem_responses
 
@@ -21,13 +21,6 @@ router = APIRouter(prefix="/v1", tags=["agents"], responses=problem_responses(40
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ProfileRequest(_Body):
-    id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
-    persona: Persona = Field(default_factory=Persona)
 
 
 class ProfilePatch(_Body):
@@ -66,7 +59,7 @@ def list_profiles(store: ReadStore) -> list[dict[str, Any]]:
 @router.post(
     "/agents", status_code=201, response_model=ProfileOut, responses=problem_responses(409)
 )
-async def create_profile(body: ProfileRequest, store: WriteStore) -> dict[str, Any]:
+async def create_profile(body: ProfileSpec, store: WriteStore) -> dict[str, Any]:
     """A persistent agent with a core persona. Ids are never reused (409)."""
     profile = await asyncio.to_thread(
         ProfileStore(store).create, body.id, body.name, body.persona, body.description
