@@ -296,10 +296,9 @@ class LLMBrain:
             self.config.base_url,
         )
         tenant = self.payer.tenant_id
-        hit = self.cache.peek(tenant, key)
-        if hit is None and self.cache.persistent:
-            # off the loop: a miss here is a new prompt, and the loop has other agents to run
-            hit = await asyncio.to_thread(self.cache.load, tenant, key)
+        # Inline (one indexed read, ~0.2 ms): a thread hop would cost more latency than it
+        # frees the loop (measured both ways in benchmarks/brain_overhead.py).
+        hit = self.cache.get(tenant, key)
         if hit is None and self.recorded is not None and not self.recorded.loaded:
             hit = await asyncio.to_thread(self.recorded.lookup, key)
         if hit is not None:
