@@ -25,10 +25,14 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import asyncio
 import gc
+import math
 import random
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -143,6 +147,36 @@ def bytes_per_1k(index: NumpyIndex) -> dict[str, int]:
     }
 
 
+def engine_overhead(rounds: int) -> dict[str, float]:
+    """The town hall (9 agents, 12 steps) run with memory off and on, in a fresh database
+    each time: what forming, recalling and reflecting cost per decision."""
+    from aegntix.engine import Runner, start_scenario
+    from aegntix.model.loading import load_scenario, validate_scenario
+    from aegntix.timeline import open_sqlite_store
+
+    plain = load_scenario(Path(__file__).resolve().parent.parent / "examples" / "town-hall.yaml")
+    data = plain.model_dump(mode="json")
+    data["memory"] = {"enabled": True}
+    remembering = validate_scenario(data)
+    decisions = len(plain.agents) * (plain.termination.max_steps or 0)
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(rounds):
+            for name, scenario in (("off", plain), ("on", remembering)):
+                with open_sqlite_store(Path(tmp) / f"{name}-{i}.db") as store:
+                    branch = start_scenario(store, scenario)
+                    t0 = time.perf_counter()
+                    asyncio.run(Runner(store, branch.id).run())
+                    elapsed = time.perf_counter() - t0
+                best[name] = min(best.get(name, math.inf), elapsed)
+    return {
+        "decisions": decisions,
+        "off_ms": round(best["off"] * 1000, 1),
+        "on_ms": round(best["on"] * 1000, 1),
+        "extra_ms_per_decision": round((best["on"] - best["off"]) * 1000 / decisions, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k memories only, 200 queries")
@@ -200,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
     print()
     table(["memories", "k=20", "p50 ms", "p99 ms", "max ms", "n"], rows)
+    engine = engine_overhead(2 if args.quick else 5)
+    print(
+        f"\nengine, town hall ({engine['decisions']} decisions): memory off "
+        f"{engine['off_ms']} ms, on {engine['on_ms']} ms -> "
+        f"{engine['extra_ms_per_decision']} ms more per decision (best of runs)"
+    )
     at_target = results.get("100000", {}).get("search")  # the target is for 100k memories
     emit(
         "memory",
@@ -209,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         embed=embed,
         query_nnz=round(nnz, 1),
         sizes=results,
+        engine=engine,
         target_p99_ms=TARGET_P99_MS,
         ok=None if at_target is None else at_target["p99_ms"] < TARGET_P99_MS,
     )

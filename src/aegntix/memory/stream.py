@@ -97,8 +97,9 @@ class AgentMemory:
         self.embedder = embedder
         self.offset = offset
         self.by_ref: dict[str, Memory] = {}
-        self.lasting = NumpyIndex(embedder.dim)  # long-term (committed) and semantic
-        self.recent = NumpyIndex(embedder.dim)  # episodic; the last N are short-term
+        # small to start (an idle scenario stays small); capacity doubles as memories come
+        self.lasting = NumpyIndex(embedder.dim, capacity=16)  # long-term and semantic
+        self.recent = NumpyIndex(embedder.dim, capacity=16)  # episodic; last N: short-term
         self._recent_refs: list[str] = []  # in insertion order (index positions)
         self._recent_vectors: list[np.ndarray] = []
         self._dropped = 0  # episodic memories before the recent index's first position
@@ -146,7 +147,7 @@ class AgentMemory:
             return
         refs, vecs = self._recent_refs[-keep:], self._recent_vectors[-keep:]
         self._dropped += len(self._recent_refs) - keep
-        self.recent = NumpyIndex(self.embedder.dim)
+        self.recent = NumpyIndex(self.embedder.dim, capacity=keep)
         mems = [self.by_ref[r] for r in refs]
         self.recent.add(refs, np.stack(vecs), [m.time for m in mems], [m.importance for m in mems])
         self._recent_refs, self._recent_vectors = refs, vecs
