@@ -104,6 +104,9 @@ def test_commit_keeps_exactly_that_branchs_memories_and_persona(store: SqlStore)
         (m.kind, m.text, m.importance) for m in kept
     ]
     assert all(m.origin == f"{fork.scenario_id}/{fork.id}" for m in committed)
+    refs = {m.ref for m in committed}
+    cited = [c for m in committed for c in m.cites]
+    assert cited and set(cited) <= refs  # reflections still cite what they rest on
     final = state_at(store, fork.id)["agents"]["buyer"].get("traits", BUYER.big_five())
     profile = profiles.get("dana")
     assert profile.traits == final and profile.version == 1

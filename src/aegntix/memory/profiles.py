@@ -476,6 +476,8 @@ class ProfileStore:
                     )
                 version = int(row.version) + 1
                 lived = int(row.lived_steps)
+                # a reflection's citations follow it into the profile (as profile refs)
+                renamed = {m.ref: f"p{version}.{i}" for i, m in enumerate(own)}
                 memory_rows = [
                     {
                         "tenant_id": self.tenant_id,
@@ -489,7 +491,7 @@ class ProfileStore:
                         "scenario_id": branch.scenario_id,
                         "branch_id": branch.id,
                         "ref": m.ref,
-                        "cites": json.dumps(list(m.cites)),
+                        "cites": json.dumps([renamed.get(c, c) for c in m.cites]),
                         "created_at": now,
                     }
                     for i, m in enumerate(own)
