@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -59,16 +60,23 @@ def _round(x: float) -> float:
 
 class CachedEmbedder:
     """An embedder with a bounded text -> vector cache: in a run every agent that hears a
-    remark remembers the same text, so each distinct text is embedded once."""
+    remark remembers the same text, and a runner rebuilt for the same branch (each server
+    run, a resume) re-reads the same memories, so each distinct text is embedded once.
+    Thread-safe; one per embedder in the process (:func:`shared_embedder`)."""
 
     def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
-        self.capacity = capacity
+        self.capacity = capacity  # 20k vectors of 256 float32: about 20 MB at most
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             for text, vector in zip(missing, self.inner.embed(missing), strict=True):
@@ -84,6 +92,19 @@ class CachedEmbedder:
                 self._cache.move_to_end(text)
             out[i] = vector
         return out
+
+
+_shared: dict[str, CachedEmbedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(name: str) -> CachedEmbedder:
+    """The process's cached embedder for a scenario's ``memory.embedder`` setting."""
+    with _shared_lock:
+        cached = _shared.get(name)
+        if cached is None:
+            cached = _shared[name] = CachedEmbedder(embedder_for(name))
+        return cached
 
 
 class AgentMemory:
@@ -201,7 +222,9 @@ class MemoryStream:
     ) -> None:
         self.scenario = scenario
         self.config = scenario.memory
-        self.embedder = CachedEmbedder(embedder or embedder_for(scenario.memory.embedder))
+        self.embedder = (
+            CachedEmbedder(embedder) if embedder else shared_embedder(scenario.memory.embedder)
+        )
         self.agents: dict[str, AgentMemory] = {}
         for agent in scenario.agents:
             offset = float(agent.profile.lived_steps or 0) if agent.profile else 0.0
