@@ -37,7 +37,7 @@ import math
 import os
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -285,3 +285,52 @@ def embedder_for(name: str) -> Embedder:
     raise InvalidRequest(
         f"unknown embedder {name!r}: use 'hash', 'hash-<dim>' or 'minilm' ({MINILM_HINT})"
     )
+
+
+class CachedEmbedder:
+    """An embedder with a bounded text -> vector cache: in a run every agent that hears a
+    remark remembers the same text, and a runner rebuilt for the same branch (each server
+    run, a resume) re-reads the same memories, so each distinct text is embedded once.
+    Thread-safe; one per embedder in the process (:func:`shared_embedder`)."""
+
+    def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.capacity = capacity  # 20k vectors of 256 float32: about 20 MB at most
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+                self._cache[text] = vector
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vector = self._cache.get(text)
+            if vector is None:  # evicted by this very call (a batch above capacity)
+                vector = self.inner.embed([text])[0]
+            else:
+                self._cache.move_to_end(text)
+            out[i] = vector
+        return out
+
+
+_shared: dict[str, CachedEmbedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(name: str) -> CachedEmbedder:
+    """The process's cached embedder for a scenario's ``memory.embedder`` setting."""
+    with _shared_lock:
+        cached = _shared.get(name)
+        if cached is None:
+            cached = _shared[name] = CachedEmbedder(embedder_for(name))
+        return cached

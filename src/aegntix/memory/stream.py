@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,10 +28,17 @@ from aegntix.brains.base import (
     Observation,
     ReflectionRequest,
     Reflector,
-    VisibleEvent,
 )
-from aegntix.memory.embedding import Embedder, embedder_for
-from aegntix.memory.importance import action_importance, observation_importance
+from aegntix.memory.embedding import CachedEmbedder, Embedder, shared_embedder
+from aegntix.memory.forming import (
+    acted_entry,
+    as_memories,
+    observed_entry,
+    position,
+    situation,
+    speakers_of,
+    standings,
+)
 from aegntix.memory.index import NumpyIndex, RetrievalWeights, Scored
 from aegntix.memory.persona import adapt, experience
 from aegntix.memory.records import (
@@ -41,70 +46,17 @@ from aegntix.memory.records import (
     MemoryKind,
     Recall,
     StepMemory,
-    amount,
     formed_memories,
-    recalled_for,
     traits_of,
 )
-from aegntix.memory.reflection import Insight, Standing, importance_of, rules_reflection
+from aegntix.memory.reflection import Insight, importance_of, rules_reflection
 from aegntix.model.events import Event, EventKind, NewEvent
 from aegntix.model.scenario import AgentSpec, MemoryConfig, Scenario
 from aegntix.model.state import State
 
-QUERY_CHARS = 400  # of recent events, describing the situation a decision recalls for
-
 
 def _round(x: float) -> float:
     return round(float(x), 6)
-
-
-class CachedEmbedder:
-    """An embedder with a bounded text -> vector cache: in a run every agent that hears a
-    remark remembers the same text, and a runner rebuilt for the same branch (each server
-    run, a resume) re-reads the same memories, so each distinct text is embedded once.
-    Thread-safe; one per embedder in the process (:func:`shared_embedder`)."""
-
-    def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self.capacity = capacity  # 20k vectors of 256 float32: about 20 MB at most
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._embed(texts)
-
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
-                self._cache[text] = vector
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            vector = self._cache.get(text)
-            if vector is None:  # evicted by this very call (a batch above capacity)
-                vector = self.inner.embed([text])[0]
-            else:
-                self._cache.move_to_end(text)
-            out[i] = vector
-        return out
-
-
-_shared: dict[str, CachedEmbedder] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_embedder(name: str) -> CachedEmbedder:
-    """The process's cached embedder for a scenario's ``memory.embedder`` setting."""
-    with _shared_lock:
-        cached = _shared.get(name)
-        if cached is None:
-            cached = _shared[name] = CachedEmbedder(embedder_for(name))
-        return cached
 
 
 class AgentMemory:
@@ -251,7 +203,7 @@ class MemoryStream:
         payload: Mapping[str, Any],
         speakers: Mapping[int, str],
     ) -> None:
-        mind.add(formed, _speakers_of(formed, speakers))
+        mind.add(formed, speakers_of(formed, speakers))
         mind.seen_to = max(mind.seen_to, int(payload.get("seen_to", 0)))
         for m in formed:
             if m.kind == MemoryKind.REFLECTION:
@@ -271,8 +223,7 @@ class MemoryStream:
     def recall(self, observation: Observation) -> tuple[Observation, list[Recall]]:
         """The observation with the recalled memories' texts in ``memory``, and the recall."""
         mind = self.agents[observation.agent.id]
-        situation = _situation(observation)
-        recalled = mind.recall(situation, mind.offset + observation.step)
+        recalled = mind.recall(situation(observation), mind.offset + observation.step)
         texts = tuple(mind.by_ref[r.ref].text for r in recalled)
         return dataclasses.replace(observation, memory=texts), recalled
 
@@ -299,7 +250,7 @@ class MemoryStream:
         for event in observation.visible:
             if event.seq <= mind.seen_to or event.agent_id == agent.id:
                 continue
-            entry = _observed(event, agent, observation)
+            entry = observed_entry(event, agent, observation)
             if decision.importance is not None:  # the model judged what it saw
                 entry["importance"], entry["scored_by"] = float(decision.importance), "brain"
             record.formed.append(entry)
@@ -308,7 +259,7 @@ class MemoryStream:
                 speakers[event.seq] = event.agent_id
         for seq, made in produced:
             if made.kind in (EventKind.MESSAGE, EventKind.ACTION):
-                record.formed.append(_acted(seq, made))
+                record.formed.append(acted_entry(seq, made))
         pending = mind.pending_importance + sum(float(e["importance"]) for e in record.formed)
         before: list[NewEvent] = []
         after: list[NewEvent] = []
@@ -325,7 +276,7 @@ class MemoryStream:
                     meta = {k: v for k, v in reflection.meta.items() if k not in RUNTIME_META_KEYS}
                     before.append(NewEvent(step, EventKind.DECISION, meta, agent.id))
                     memory_seq += 1
-            formed = _as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
+            formed = as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
             window = [*mind.window, *formed]
             if reflection is not None and reflection.insights:
                 insights = [
@@ -341,7 +292,7 @@ class MemoryStream:
                 insights = self._rules_insights(mind, window, state, step, speakers)
             after = self._consolidate(mind, window, insights, record, state, step)
         payload = record.payload()
-        everything = _as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
+        everything = as_memories(record.formed, memory_seq, agent.id, mind.offset + step, step)
         self._absorb(mind, everything, payload, speakers)
         return [*before, NewEvent(step, EventKind.MEMORY, payload, agent.id), *after]
 
@@ -362,8 +313,8 @@ class MemoryStream:
             step=step,
             stance_then=mind.stance_then,
             stance_now=agents.get(agent.id, {}).get("stance"),
-            speakers={**mind.speakers, **_speakers_of(window, speakers)},
-            standings=_standings(self.scenario, agent.id, state),
+            speakers={**mind.speakers, **speakers_of(window, speakers)},
+            standings=standings(self.scenario, agent.id, state),
         )
 
     def _consolidate(
@@ -409,126 +360,3 @@ class MemoryStream:
             return []
         patch = {"set": {f"agents.{agent.id}.traits": adapted}, "cause": "adaptation"}
         return [NewEvent(step, EventKind.WORLD, patch, agent.id)]
-
-
-def position(agent: AgentSpec, own: Mapping[str, Any]) -> float | None:
-    """Where an agent stands, in -1..1, as ``agent`` sees it: a stance; for a buyer or seller
-    an offer within its own range (-1 at its aspiration, 1 at its walk-away price)."""
-    terms = agent.negotiation
-    if terms is None or terms.side == "mediate":
-        stance = own.get("stance")
-        return None if stance is None or terms is not None else float(stance)
-    offer = own.get("offer")
-    assert terms.target is not None and terms.reservation is not None
-    span = terms.reservation - terms.target
-    if offer is None or not span:
-        return None
-    share = (float(offer) - terms.target) / span
-    return round(max(-1.0, min(1.0, 2 * share - 1)), 6)
-
-
-def _standings(scenario: Scenario, agent_id: str, state: State) -> dict[str, Standing]:
-    agents = state["agents"]
-    return {
-        a.id: Standing(
-            a.name, agents.get(a.id, {}).get("stance"), agents.get(a.id, {}).get("offer")
-        )
-        for a in scenario.agents
-        if a.id != agent_id
-    }
-
-
-def _speakers_of(memories: Iterable[Memory], speakers: Mapping[int, str]) -> dict[str, str]:
-    """Who each observation memory came from (``speakers``: event seq -> agent id)."""
-    return {
-        m.ref: speakers[m.source]
-        for m in memories
-        if m.source is not None and m.source in speakers and m.kind == MemoryKind.OBSERVATION
-    }
-
-
-def _situation(observation: Observation) -> str:
-    """What the agent is deciding about, as text: the newest events it saw, its goal."""
-    parts: list[str] = []
-    used = 0
-    for event in reversed(observation.visible):
-        if used >= QUERY_CHARS:
-            break
-        parts.append(event.text)
-        used += len(event.text)
-    if observation.agent.goals:
-        parts.append(observation.agent.goals[0])
-    if not parts:
-        parts.append(observation.topic or observation.scenario)
-    return " ".join(parts)[: QUERY_CHARS + 200]
-
-
-def _name(observation: Observation, agent_id: str | None) -> str:
-    spec = observation.roster.get(agent_id) if agent_id else None
-    return spec.name if spec is not None else (agent_id or "someone")
-
-
-def _observed(event: VisibleEvent, agent: AgentSpec, observation: Observation) -> dict[str, Any]:
-    if event.kind == "injection":
-        text = f"Told privately: {event.text}" if event.private else f"News: {event.text}"
-        kind = MemoryKind.INJECTION
-    elif event.kind == "action":
-        text = (
-            f"{_name(observation, event.agent_id)} did {event.fields.get('action')}: {event.text}"
-        )
-        kind = MemoryKind.OBSERVATION
-    else:
-        text = f"{_name(observation, event.agent_id)}: {event.text}"
-        kind = MemoryKind.OBSERVATION
-    offer = event.fields.get("offer")
-    if offer is not None:
-        text += f" (offer {amount(offer)})" if isinstance(offer, int | float) else ""
-    return {
-        "kind": kind.value,
-        "text": text,
-        "importance": observation_importance(event, agent.id, agent.name),
-        "source": event.seq,
-        "scored_by": "rules",
-    }
-
-
-def _acted(seq: int, event: NewEvent) -> dict[str, Any]:
-    text = str(event.payload.get("text", ""))
-    fields = dict(event.payload.get("fields") or {})
-    if event.kind == EventKind.ACTION:
-        said = f"I did {event.payload.get('action')}" + (f": {text}" if text else "")
-    else:
-        said = f"I said: {text}"
-    return {
-        "kind": MemoryKind.ACTION.value,
-        "text": said,
-        "importance": action_importance(event.kind, text, fields),
-        "source": seq,
-        "scored_by": "rules",
-    }
-
-
-def _as_memories(
-    entries: Sequence[Mapping[str, Any]], seq: int, agent_id: str, time: float, step: int
-) -> list[Memory]:
-    return [
-        Memory(
-            f"{seq}.{i}",
-            agent_id,
-            str(e["kind"]),
-            str(e["text"]),
-            float(e["importance"]),
-            time,
-            step,
-            e.get("source"),
-            tuple(e.get("cites", ())),
-            str(e.get("scored_by", "rules")),
-        )
-        for i, e in enumerate(entries)
-    ]
-
-
-def recalled_memories(stream: MemoryStream, event: Event) -> list[tuple[Memory, Recall]]:
-    """For a ``memory`` event: the memories recalled for that decision, with their scores."""
-    mind = stream.agents[event.agent_id or ""]
-    return [(mind.by_ref[r.ref], r) for r in recalled_for(event) if r.ref in mind.by_ref]
