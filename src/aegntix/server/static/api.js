@@ -72,6 +72,7 @@ async function request(path, { method = "GET", json, body, headers = {} } = {}) 
   if (!res.ok) {
     const err = new ApiError(res.status, data);
     if (res.status === 401) window.dispatchEvent(new CustomEvent("aegntix:unauthorized", { detail: err }));
+    if (res.status === 403 && method !== "GET") noteRefusal(method, data);
     throw err;
   }
   return data;
@@ -107,7 +108,34 @@ export const api = {
     request(`/v1/branches/${encodeURIComponent(id)}/commit`, { method: "POST", json: agents ? { agents } : {} }),
   agentsList: () => request("/v1/agents"),
   agent: (id) => request(`/v1/agents/${encodeURIComponent(id)}`),
+  createAgent: (body) => request("/v1/agents", { method: "POST", json: body }),
+  updateAgent: (id, body) => request(`/v1/agents/${encodeURIComponent(id)}`, { method: "PATCH", json: body }),
+  deleteAgent: (id) => request(`/v1/agents/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  agentMemories: (id, params = {}) =>
+    request(`/v1/agents/${encodeURIComponent(id)}/memories?${new URLSearchParams(params)}`),
 };
+
+// What the key may do, as far as the API has said. There is no endpoint that tells a key's
+// role, so a 403 on a change is remembered (per key, for this page) and the UI disables what
+// would be refused again. "write" covers creating and changing; "delete" deleting.
+const refused = { key: "", write: "", delete: "" };
+
+function noteRefusal(method, problem) {
+  const key = currentKey();
+  if (refused.key !== key) Object.assign(refused, { key, write: "", delete: "" });
+  const why = problem?.detail || "refused (403)";
+  if (method === "DELETE") refused.delete = why;
+  else {
+    refused.write = why;
+    refused.delete = refused.delete || why; // a key that may not write may not delete either
+  }
+  window.dispatchEvent(new CustomEvent("aegntix:forbidden", { detail: { method, detail: why } }));
+}
+
+/** Why the API refused this kind of change ("write" or "delete") to the current key, or "". */
+export function refusedBecause(action) {
+  return refused.key === currentKey() ? refused[action] || "" : "";
+}
 
 /** Every event of a branch from a seq on, page by page. */
 export async function allEvents(branchId, fromSeq = 1, { max = 20000 } = {}) {

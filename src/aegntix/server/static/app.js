@@ -3,6 +3,8 @@
 //   #/                 scenarios and examples
 //   #/b/<branch>       one branch, live
 //   #/compare/<a>/<b>  two branches side by side
+//   #/agents           the start page, at its persistent agents
+//   #/agents/<id>      one persistent agent: persona, versions, history, memories
 //   #key=<api key>     signs in (then replaced by #/)
 
 import { api, allEvents, ApiError, clearKey, flattenTree, getKey, setKey, treeRoots } from "./api.js";
@@ -13,6 +15,7 @@ import { openForkDialog, showProblem } from "./forkform.js";
 import { renderCompare } from "./compare.js";
 import { sparkline } from "./charts.js";
 import { noteModels, renderUsage } from "./usage.js";
+import { agentsSection, closeAgentDialogs, showProfile } from "./agents.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, shortId,
@@ -36,6 +39,7 @@ function newScreen() {
   if (screen.stream) screen.stream.close();
   for (const fn of screen.cleanup) fn();
   if (forkDialog.open) forkDialog.close();
+  closeAgentDialogs();
   screen = { token: screen.token + 1, stream: null, cleanup: [] };
   setConnection(null);
   const token = screen.token;
@@ -144,9 +148,11 @@ window.addEventListener("aegntix:unauthorized", () => {
 
 const EXAMPLE_ICONS = { negotiation: "⇄", "town-hall": "◎", "incident-response": "⚑" };
 
-async function showHome() {
+async function showHome({ focus } = {}) {
   const alive = newScreen();
   setCrumbs({ text: "Sandboxes" });
+  const agents = agentsSection({ alive, onError: reportError });
+  screen.cleanup.push(agents.cleanup);
   const examplesBox = h("div", { class: "example-grid", "data-testid": "examples" }, h("div", { class: "loading" }, h("span", { class: "spinner" }), "Loading examples…"));
   const listBox = h("div", { "data-testid": "scenario-list" });
   const fileInput = h("input", { type: "file", accept: ".yaml,.yml,.json,application/yaml,application/json", "data-testid": "upload-input", class: "visually-hidden", id: "upload" });
@@ -192,8 +198,10 @@ async function showHome() {
     h("section", { class: "home-section" },
       h("div", { class: "section-head" }, h("h2", {}, "Start from an example"), h("span", { class: "muted" }, "runs offline with the deterministic rules brain")),
       examplesBox),
+    agents.section,
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your own scenario")), drop, uploadProblem),
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your sandboxes")), listBox)));
+  if (focus === "agents") agents.section.scrollIntoView({ block: "start" });
 
   try {
     const [examples, list] = await Promise.all([api.examples(), api.scenarios()]);
@@ -807,7 +815,10 @@ function route() {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "b" && parts[1]) showBranch(parts[1]);
   else if (parts[0] === "compare" && parts[1] && parts[2]) showCompare(parts[1], parts[2]);
-  else showHome();
+  else if (parts[0] === "agents" && parts[1]) {
+    const alive = newScreen();
+    showProfile(view, parts[1], { alive, navigate, setCrumbs, cleanup: screen.cleanup, onError: reportError });
+  } else showHome({ focus: parts[0] === "agents" ? "agents" : null });
 }
 
 signout.addEventListener("click", () => {

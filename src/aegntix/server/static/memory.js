@@ -249,12 +249,13 @@ export function persistentBadge(agentSpec) {
   if (!p?.id) return null;
   const version = isNumber(p.version) ? p.version : 0;
   const lived = isNumber(p.lived_steps) ? p.lived_steps : 0;
-  return h("span", {
+  return h("a", {
     class: "persist-badge",
+    href: `#/agents/${encodeURIComponent(p.id)}`,
     "data-testid": "persistent-badge",
     "data-profile": p.id,
     "data-version": String(version),
-    title: `Persistent agent “${p.id}”: started this scenario as version ${version}, with ${lived} step${lived === 1 ? "" : "s"} lived before`,
+    title: `Persistent agent “${p.id}”: started this scenario as version ${version}, with ${lived} step${lived === 1 ? "" : "s"} lived before. Click to open its profile.`,
   }, h("span", { class: "persist-dot", "aria-hidden": "true" }), `persistent · v${version}`);
 }
 
