@@ -219,3 +219,21 @@ def test_cli_keys(tmp_path: Path) -> None:
         cli_app, ["keys", "create", "--tenant", "bad tenant!", "--role", "owner", "--db", db]
     )
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("role", "can"),
+    [
+        ("viewer", ["read"]),
+        ("editor", ["read", "write"]),
+        ("admin", ["read", "write", "delete", "manage_keys"]),
+    ],
+)
+def test_me_tells_a_key_its_tenant_and_role(live_server: LiveServer, role: str, can: list[str]):
+    key = live_server.make_key("whoami", role)
+    me = live_server.client(key).get("/v1/me")
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["tenant_id"] == "whoami" and body["role"] == role and body["can"] == can
+    assert key.startswith(f"agx_{body['key_id']}_") and key not in me.text
+    assert_problem(live_server.client().get("/v1/me"), 401)

@@ -14,12 +14,14 @@ from fastapi.staticfiles import StaticFiles
 
 from aegntix import __version__
 from aegntix.security.keys import ensure_bootstrap_key
+from aegntix.security.roles import Action
 from aegntix.server import problems
+from aegntix.server.deps import Reader
 from aegntix.server.hub import EventHub
 from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
 from aegntix.server.routes import agents, branches, keys, scenarios
 from aegntix.server.runs import RunManager
-from aegntix.server.schemas import Health
+from aegntix.server.schemas import Health, Me
 from aegntix.timeline.sqlstore import SqlStore
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -105,6 +107,17 @@ def create_app(
     async def health() -> dict[str, str]:
         """Liveness: no authentication."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/me", response_model=Me, tags=["meta"])
+    async def me(principal: Reader) -> dict[str, Any]:
+        """Who the key is: its tenant, role and what the role may do (so a client can offer
+        only what will be allowed)."""
+        return {
+            "tenant_id": principal.tenant_id,
+            "role": principal.role.value,
+            "key_id": principal.key_id,
+            "can": [a.value for a in Action if principal.role.can(a)],
+        }
 
     app.include_router(scenarios.router)
     app.include_router(branches.router)

@@ -313,6 +313,13 @@ class Health(BaseModel):
     version: str
 
 
+class Me(BaseModel):
+    tenant_id: str
+    role: str
+    key_id: str
+    can: list[str]  # read, write, delete, manage_keys
+
+
 class FieldError(BaseModel):
     field: str | None
     reason: str
