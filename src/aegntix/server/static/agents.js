@@ -3,9 +3,9 @@
 // profile view (#/agents/<id>): persona, how its traits moved across versions, the versions
 // (each a kept branch), the scenarios it took part in, and the memories it kept.
 
-import { api, ApiError, refusedBecause } from "./api.js";
+import { api, ApiError, deniedReason } from "./api.js";
 import { niceTicks } from "./charts.js";
-import { h, s, clear, fmtNum, initials, isNumber, shortId, timeAgo, toast } from "./dom.js";
+import { h, s, clear, fmtNum, initials, isNumber, setDenied, shortId, timeAgo, toast } from "./dom.js";
 import { fmtScore } from "./memory.js";
 
 export const BIG_FIVE = ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"];
@@ -30,6 +30,7 @@ const MEMORY_PAGE = 20;
 const DRIFT_SHOWN = 0.0005; // smaller moves are not drawn (they would round to 0.000)
 
 const num = (v, fallback = 0.5) => (isNumber(v) ? v : fallback);
+const sentence = (text) => text.replace(/^\w/, (c) => c.toUpperCase());
 
 /** "+0.169" / "−0.030": a signed trait change. */
 function fmtDelta(d) {
@@ -121,10 +122,9 @@ export function agentsSection(ctx) {
   const grid = h("div", { class: "agent-grid", "data-testid": "agent-list" },
     h("div", { class: "loading" }, h("span", { class: "spinner" }), "Loading persistent agents…"));
   const newBtn = h("button", { class: "btn btn-small agent-new-btn", type: "button", "data-testid": "agent-new" }, "+ New persistent agent");
+  // what the key may do (GET /v1/me; a later 403 updates it): no "New" for a read-only key
   const syncRights = () => {
-    const why = refusedBecause("write");
-    newBtn.disabled = Boolean(why);
-    newBtn.title = why ? `Your key may not create agents: ${why}` : "";
+    newBtn.disabled = !setDenied(newBtn, "write", deniedReason("write"));
   };
   let highlight = "";
   const load = async () => {
@@ -146,8 +146,7 @@ export function agentsSection(ctx) {
       load();
     },
   }));
-  const onForbidden = () => syncRights();
-  window.addEventListener("aegntix:forbidden", onForbidden);
+  window.addEventListener("aegntix:rights", syncRights);
   syncRights();
   load();
   const section = h("section", { class: "home-section", id: "agents", "data-testid": "agents-section" },
@@ -156,7 +155,7 @@ export function agentsSection(ctx) {
       h("span", { class: "muted" }, "they carry a persona and what they lived through from one scenario to the next"),
       newBtn),
     grid);
-  return { section, cleanup: () => window.removeEventListener("aegntix:forbidden", onForbidden) };
+  return { section, cleanup: () => window.removeEventListener("aegntix:rights", syncRights) };
 }
 
 function renderAgentGrid(grid, list, highlight) {
@@ -348,9 +347,7 @@ export function openAgentForm(opts) {
     h("footer", { class: "dialog-foot" }, h("div", { class: "dialog-actions" }, cancel, submit)));
   cancel.addEventListener("click", () => dialog.close());
   const syncRights = () => {
-    const why = refusedBecause("write");
-    submit.disabled = Boolean(why);
-    submit.title = why ? `Your key may not create agents: ${why}` : "";
+    submit.disabled = !setDenied(submit, "write", deniedReason("write"));
   };
   syncRights();
 
@@ -519,22 +516,18 @@ export async function showProfile(view, profileId, ctx) {
   const renameBtn = h("button", { class: "btn btn-small", type: "button", "data-testid": "profile-rename" }, "✎ Rename");
   const deleteBtn = h("button", { class: "btn btn-small btn-danger-ghost", type: "button", "data-testid": "profile-delete" }, "Delete");
   const readonly = h("p", { class: "readonly-note", hidden: true, "data-testid": "profile-readonly" });
+  // what the key may do (GET /v1/me; a later 403 updates it): rename needs write, delete delete
   const syncRights = () => {
-    const noWrite = refusedBecause("write");
-    const noDelete = refusedBecause("delete");
-    renameBtn.disabled = Boolean(noWrite);
-    renameBtn.title = noWrite ? `Your key may not change agents: ${noWrite}` : "Change the name or description";
-    deleteBtn.disabled = Boolean(noDelete);
-    deleteBtn.title = noDelete ? `Your key may not delete agents: ${noDelete}` : "Delete this agent (its id is never reused)";
-    const why = noWrite || noDelete;
-    readonly.hidden = !why;
+    const noWrite = deniedReason("write");
+    const noDelete = deniedReason("delete");
+    renameBtn.disabled = !setDenied(renameBtn, "write", noWrite, "Change the name or description");
+    deleteBtn.disabled = !setDenied(deleteBtn, "delete", noDelete, "Delete this agent (its id is never reused)");
+    readonly.hidden = !noWrite;
     clear(readonly);
-    if (noWrite) readonly.append(h("strong", {}, "Read-only key. "), `The server refused a change (${noWrite}): renaming and deleting are off.`);
-    else if (noDelete) readonly.append(h("strong", {}, "This key may not delete. "), `The server refused it (${noDelete}).`);
+    if (noWrite) readonly.append(h("strong", {}, "Read-only. "), `${sentence(noWrite)}: you can look, not rename or delete.`);
   };
-  const onForbidden = () => syncRights();
-  window.addEventListener("aegntix:forbidden", onForbidden);
-  ctx.cleanup.push(() => window.removeEventListener("aegntix:forbidden", onForbidden));
+  window.addEventListener("aegntix:rights", syncRights);
+  ctx.cleanup.push(() => window.removeEventListener("aegntix:rights", syncRights));
   syncRights();
 
   const identity = h("div", { class: "profile-identity" },

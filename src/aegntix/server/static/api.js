@@ -115,26 +115,91 @@ export const api = {
     request(`/v1/agents/${encodeURIComponent(id)}/memories?${new URLSearchParams(params)}`),
 };
 
-// What the key may do, as far as the API has said. There is no endpoint that tells a key's
-// role, so a 403 on a change is remembered (per key, for this page) and the UI disables what
-// would be refused again. "write" covers creating and changing; "delete" deleting.
-const refused = { key: "", write: "", delete: "" };
+// What the key may do: GET /v1/me ({tenant_id, role, key_id, can}), fetched once per key — at
+// sign-in, or on the first page load with a stored key — and kept here. The views offer only
+// what `can` lists. A 403 on a change can still happen (the key's role was changed since): the
+// refused action is then remembered for this key, /v1/me is asked again, and "aegntix:rights"
+// tells the views to turn off what would be refused again.
+const rights = { key: "", me: null, pending: null, refused: new Map() };
+
+function resetRights(key) {
+  if (rights.key === key) return;
+  Object.assign(rights, { key, me: null, pending: null, refused: new Map() });
+}
+
+function rightsChanged() {
+  window.dispatchEvent(new CustomEvent("aegntix:rights", { detail: whoAmI() }));
+}
+
+/**
+ * Who the current key is (GET /v1/me), fetched once per key and kept; `force` asks again.
+ * Rejects with the ApiError when the server refuses the key or cannot be reached; a server
+ * without /v1/me (404) leaves the rights unknown (everything offered, refusals shown).
+ */
+export function loadMe({ force = false } = {}) {
+  const key = currentKey();
+  resetRights(key);
+  if (!key) return Promise.resolve(null);
+  if (rights.pending && !force) return rights.pending;
+  const pending = request("/v1/me").then(
+    (me) => {
+      if (rights.key !== key) return null;
+      rights.me = me && Array.isArray(me.can) ? me : null;
+      rightsChanged();
+      return rights.me;
+    },
+    (err) => {
+      if (rights.key === key && rights.pending === pending) rights.pending = null; // ask again next time
+      if (err instanceof ApiError && err.status === 404) {
+        rights.pending = Promise.resolve(null);
+        return null;
+      }
+      throw err;
+    });
+  rights.pending = pending;
+  return pending;
+}
+
+/** The current key's /v1/me answer, once loaded (else null). */
+export function whoAmI() {
+  return rights.key === currentKey() ? rights.me : null;
+}
+
+/** True once /v1/me answered (or is known to be missing) for the current key. */
+export function rightsKnown() {
+  return rights.key === currentKey() && rights.pending !== null;
+}
 
 function noteRefusal(method, problem) {
   const key = currentKey();
-  if (refused.key !== key) Object.assign(refused, { key, write: "", delete: "" });
+  resetRights(key);
   const why = problem?.detail || "refused (403)";
-  if (method === "DELETE") refused.delete = why;
-  else {
-    refused.write = why;
-    refused.delete = refused.delete || why; // a key that may not write may not delete either
-  }
-  window.dispatchEvent(new CustomEvent("aegntix:forbidden", { detail: { method, detail: why } }));
+  rights.refused.set(method === "DELETE" ? "delete" : "write", why);
+  if (method !== "DELETE" && !rights.refused.has("delete")) rights.refused.set("delete", why); // no write, no delete
+  rightsChanged();
+  loadMe({ force: true }).catch(() => {}); // the role may have changed: show the new one
 }
 
-/** Why the API refused this kind of change ("write" or "delete") to the current key, or "". */
-export function refusedBecause(action) {
-  return refused.key === currentKey() ? refused[action] || "" : "";
+/**
+ * Why the current key may not do `action` ("write", "delete", …), for a tooltip — or "" when
+ * it may (or nothing says it may not).
+ */
+export function deniedReason(action) {
+  const key = currentKey();
+  if (rights.key !== key) return "";
+  const me = rights.me;
+  const allowed = me ? me.can.includes(action) : true;
+  const refused = rights.refused.get(action);
+  if (allowed && !refused) return "";
+  if (!me || allowed) return `the server refused it: ${refused}`;
+  if (action === "write" || !me.can.includes("write")) return `your key is read-only (${me.role})`;
+  if (action === "delete") return `your key may not delete (${me.role})`;
+  return `your key may not ${action.replace(/_/g, " ")} (${me.role})`;
+}
+
+/** True when the current key may do `action`, as far as the UI knows. */
+export function can(action) {
+  return !deniedReason(action);
 }
 
 /** Every event of a branch from a seq on, page by page. */

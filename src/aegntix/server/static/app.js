@@ -7,7 +7,10 @@
 //   #/agents/<id>      one persistent agent: persona, versions, history, memories
 //   #key=<api key>     signs in (then replaced by #/)
 
-import { api, allEvents, ApiError, clearKey, flattenTree, getKey, setKey, treeRoots } from "./api.js";
+import {
+  api, allEvents, ApiError, can, clearKey, deniedReason, flattenTree, getKey, loadMe, rightsKnown, setKey,
+  treeRoots, whoAmI,
+} from "./api.js";
 import { BranchStream } from "./stream.js";
 import { renderTree } from "./tree.js";
 import { Transcript, forkIcon } from "./transcript.js";
@@ -18,7 +21,7 @@ import { noteModels, renderUsage } from "./usage.js";
 import { agentsSection, closeAgentDialogs, showProfile } from "./agents.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
-  AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, shortId,
+  AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, setDenied, shortId,
   stanceBar, stanceWord, timeAgo, toast,
 } from "./dom.js";
 
@@ -26,6 +29,7 @@ const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
 const conn = document.getElementById("conn");
 const signout = document.getElementById("signout");
+const whoami = document.getElementById("whoami");
 const forkDialog = document.getElementById("fork-dialog");
 
 /** Everything that belongs to the screen on show; replaced on navigation. */
@@ -70,6 +74,33 @@ function setConnection(state) {
   conn.textContent = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", polling: "Polling" }[state] || state;
 }
 
+/** The key's role and tenant, discreetly, next to Sign out ("viewer · acme"). */
+function renderWho() {
+  const me = whoAmI();
+  if (!me || !getKey()) {
+    whoami.hidden = true;
+    clear(whoami);
+    return;
+  }
+  clear(whoami).append(
+    h("span", { class: `whoami-role role-${String(me.role).replace(/[^a-z]/g, "")}`, "data-testid": "whoami-role" }, me.role),
+    h("span", { class: "whoami-sep", "aria-hidden": "true" }, "·"),
+    h("span", { class: "whoami-tenant", "data-testid": "whoami-tenant" }, me.tenant_id));
+  whoami.dataset.role = me.role;
+  whoami.dataset.tenant = me.tenant_id;
+  const may = me.can.filter((a) => a !== "read");
+  whoami.title = `Signed in as ${me.role} of tenant “${me.tenant_id}” (key ${me.key_id}): `
+    + (may.length ? `may read, ${may.map((a) => a.replace(/_/g, " ")).join(", ")}` : "read-only — you can watch and compare, not change");
+  whoami.setAttribute("aria-label", `${me.role} of tenant ${me.tenant_id}`);
+  whoami.hidden = false;
+}
+window.addEventListener("aegntix:rights", renderWho);
+
+/** Turns a write (or delete) control off with the reason as its tooltip; true when it is allowed. */
+function gate(el, action, title = "") {
+  return setDenied(el, action, deniedReason(action), title);
+}
+
 function reportError(err, what) {
   if (err instanceof ApiError && err.status === 401) return; // the sign-in screen handles it
   const detail = err instanceof ApiError ? err.detail : String(err?.message || err);
@@ -110,6 +141,7 @@ function showSignIn(message) {
   newScreen();
   screen.signIn = true;
   signout.hidden = true;
+  renderWho();
   setCrumbs();
   const input = h("input", { type: "password", id: "key", autocomplete: "off", spellcheck: "false", placeholder: "aegx_…", "data-testid": "key-input" });
   const problem = h("div", { class: "problem", hidden: !message, role: "alert", "data-testid": "signin-error" }, message || "");
@@ -125,7 +157,7 @@ function showSignIn(message) {
     if (!key) return;
     setKey(key);
     try {
-      await api.scenarios();
+      await loadMe({ force: true });
       navigate("#/");
     } catch (err) {
       clearKey();
@@ -157,13 +189,35 @@ async function showHome({ focus } = {}) {
   const listBox = h("div", { "data-testid": "scenario-list" });
   const fileInput = h("input", { type: "file", accept: ".yaml,.yml,.json,application/yaml,application/json", "data-testid": "upload-input", class: "visually-hidden", id: "upload" });
   const uploadProblem = h("div", { class: "problem", hidden: true, role: "alert", "data-testid": "upload-error" });
+  const dropText = h("span", { class: "muted", "data-testid": "upload-hint" });
   const drop = h("label", { class: "dropzone", for: "upload", "data-testid": "upload" },
     h("span", { class: "drop-icon", "aria-hidden": "true" }, "⇪"),
     h("strong", {}, "Upload a scenario"),
-    h("span", { class: "muted" }, "Drop a .yaml or .json file here, or click to choose one."),
+    dropText,
     fileInput);
+  const startButtons = [];
+  const readonlyNote = h("p", { class: "readonly-note home-readonly", hidden: true, "data-testid": "home-readonly" });
+  const syncRights = () => {
+    const ok = gate(fileInput, "write");
+    readonlyNote.hidden = ok;
+    clear(readonlyNote);
+    if (!ok) {
+      readonlyNote.append(h("strong", {}, "Read-only. "),
+        `${deniedReason("write").replace(/^\w/, (c) => c.toUpperCase())}: you can open, watch and compare the sandboxes below, `
+        + "and see the persistent agents; starting, uploading and forking need a key that may write.");
+    }
+    drop.classList.toggle("denied", !ok);
+    drop.title = fileInput.title;
+    dropText.textContent = ok
+      ? "Drop a .yaml or .json file here, or click to choose one."
+      : `Uploading needs a key that may write: ${deniedReason("write")}.`;
+    for (const b of startButtons) if (!b.classList.contains("busy")) b.disabled = !gate(b, "write", "Create this scenario and run it");
+  };
+  syncRights();
+  window.addEventListener("aegntix:rights", syncRights);
+  screen.cleanup.push(() => window.removeEventListener("aegntix:rights", syncRights));
   const upload = async (file) => {
-    if (!file) return;
+    if (!file || !can("write")) return;
     drop.classList.add("busy");
     try {
       const res = await api.uploadScenario(file);
@@ -180,7 +234,7 @@ async function showHome({ focus } = {}) {
   fileInput.addEventListener("change", () => upload(fileInput.files[0]));
   drop.addEventListener("dragover", (e) => {
     e.preventDefault();
-    drop.classList.add("over");
+    if (can("write")) drop.classList.add("over");
   });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
@@ -194,7 +248,8 @@ async function showHome({ focus } = {}) {
       h("h1", {}, "Run a reality sandbox"),
       h("p", {}, "Describe a world and a cast of agents, run it step by step, ",
         h("strong", {}, "fork the timeline at any step"), " with something new for the agents to hear, and ",
-        h("strong", {}, "compare how the futures differ"), ".")),
+        h("strong", {}, "compare how the futures differ"), "."),
+      readonlyNote),
     h("section", { class: "home-section" },
       h("div", { class: "section-head" }, h("h2", {}, "Start from an example"), h("span", { class: "muted" }, "runs offline with the deterministic rules brain")),
       examplesBox),
@@ -209,7 +264,9 @@ async function showHome({ focus } = {}) {
     clear(examplesBox);
     for (const ex of examples || []) {
       const start = h("button", { class: "btn btn-primary", type: "button", "data-testid": `example-start-${ex.name}` }, "▶ Start");
+      startButtons.push(start);
       start.addEventListener("click", async () => {
+        if (!can("write")) return;
         start.disabled = true;
         start.classList.add("busy");
         try {
@@ -219,8 +276,8 @@ async function showHome({ focus } = {}) {
           navigate(`#/b/${branchId}`);
         } catch (err) {
           reportError(err, `Could not start ${ex.name}`);
-          start.disabled = false;
           start.classList.remove("busy");
+          start.disabled = !can("write");
         }
       });
       examplesBox.append(h("article", { class: "example card", "data-testid": `example-${ex.name}` },
@@ -230,6 +287,7 @@ async function showHome({ focus } = {}) {
         h("p", { class: "example-desc" }, ex.description || ""),
         h("div", { class: "example-foot" }, start)));
     }
+    syncRights();
     if (!examples?.length) examplesBox.append(h("p", { class: "muted" }, "No examples are available on this server."));
     renderScenarioList(listBox, list || []);
   } catch (err) {
@@ -329,7 +387,7 @@ async function showBranch(branchId) {
     return known?.label || shortId(id);
   };
   const keep = persistent.length
-    ? keepExperience({ branch, scenarioId: branch.scenario_id, agents: persistent, label: branchLabel })
+    ? keepExperience({ branch, scenarioId: branch.scenario_id, agents: persistent, label: branchLabel, denied: () => deniedReason("write") })
     : null;
   const toolbar = h("div", { class: "toolbar", "data-testid": "branch-toolbar" },
     h("div", { class: "toolbar-title" },
@@ -351,12 +409,13 @@ async function showBranch(branchId) {
     treeBox);
 
   const scroller = h("div", { class: "transcript hide-world", "data-testid": "transcript" });
+  const forkHint = h("span", { class: "muted small hint-fork", "data-testid": "fork-hint" });
   const worldToggle = h("input", { type: "checkbox", "data-testid": "toggle-world" });
   const jump = h("button", { class: "jump", type: "button", hidden: true, "data-testid": "jump-latest" }, "↓ Latest");
   const mainPanel = h("section", { class: "panel transcript-panel" },
     h("div", { class: "panel-head" },
       h("h2", {}, "Transcript"),
-      h("span", { class: "muted small hint-fork" }, "Click a step to fork there"),
+      forkHint,
       h("label", { class: "check small" }, worldToggle, " state changes")),
     scroller, jump);
 
@@ -394,6 +453,7 @@ async function showBranch(branchId) {
   const transcript = new Transcript(scroller, {
     agents: entry.agents,
     onFork: (step) => openFork(step),
+    canFork: () => can("write"),
     memory: memoryOptions(entry.spec, branch.id),
   });
   if (branch.parent_id) transcript.setForkStep(branch.fork_step);
@@ -525,10 +585,11 @@ async function showBranch(branchId) {
     const running = s === "running";
     const pausing = s === "pausing";
     const finished = s === "done" || s === "failed";
-    runBtn.disabled = running || pausing || finished;
     runBtn.textContent = s === "paused" ? "▶ Resume" : "▶ Run";
-    pauseBtn.disabled = !running;
-    stepBtn.disabled = running || pausing || finished;
+    // a key that may not write sees them off, with the reason as the tooltip
+    runBtn.disabled = !gate(runBtn, "write") || running || pausing || finished;
+    pauseBtn.disabled = !gate(pauseBtn, "write") || !running;
+    stepBtn.disabled = !gate(stepBtn, "write", "Run one step") || running || pausing || finished;
     progress.textContent = limit ? `step ${st.completed} of ${limit}` : `step ${st.completed}`;
     const frac = limit ? Math.min(1, st.completed / limit) : finished ? 1 : 0;
     progressBar.firstChild.style.width = `${(s === "done" ? 1 : frac) * 100}%`;
@@ -536,6 +597,17 @@ async function showBranch(branchId) {
     toolbar.dataset.status = s;
     if (keep) keep.setRunning(running || pausing);
   };
+  // what the key may do: the run controls, the keep button, forking from the transcript
+  const syncRights = () => {
+    const writable = can("write");
+    forkHint.textContent = writable ? "Click a step to fork there" : "Read-only: forking is off";
+    forkHint.title = writable ? "" : deniedReason("write").replace(/^\w/, (c) => c.toUpperCase());
+    transcript.refreshForking();
+    renderStatus();
+    if (keep) keep.syncRights();
+  };
+  window.addEventListener("aegntix:rights", syncRights);
+  screen.cleanup.push(() => window.removeEventListener("aegntix:rights", syncRights));
   const setStatus = (s) => {
     if (!s || s === st.status) return;
     st.status = s;
@@ -651,6 +723,7 @@ async function showBranch(branchId) {
 
   // --- fork
   const openFork = (step) => {
+    if (!can("write")) return;
     openForkDialog(forkDialog, {
       branch: { ...branch, label: branch.label || shortId(branch.id) },
       step,
@@ -717,7 +790,7 @@ async function showBranch(branchId) {
   renderOutcomes();
   renderWorld();
   renderUsagePanel();
-  renderStatus();
+  syncRights();
   refreshTree();
   try {
     const history = await allEvents(branch.id, 1);
@@ -742,7 +815,7 @@ async function showBranch(branchId) {
       else toast("The live stream stopped", { kind: "error", detail: reason });
     },
   }).start();
-  if (autoRun && st.status === "idle") {
+  if (autoRun && st.status === "idle" && can("write")) {
     // Start once the stream is subscribed, so the run is seen live rather than replayed.
     await Promise.race([screen.stream.ready, new Promise((r) => setTimeout(r, 2000))]);
     if (!alive()) return;
@@ -804,13 +877,26 @@ function takeKeyFromUrl() {
   history.replaceState(null, "", `${location.pathname}${location.search}#/`);
 }
 
-function route() {
+let routing = 0;
+async function route() {
   takeKeyFromUrl();
   if (!getKey()) {
     showSignIn();
     return;
   }
   signout.hidden = false;
+  if (!rightsKnown()) {
+    // What this key may do, once, before any view offers a control.
+    const mine = ++routing;
+    try {
+      await loadMe();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return; // back at the sign-in form
+      // otherwise the rights stay unknown: everything is offered, refusals are shown
+    }
+    if (mine !== routing || !getKey()) return; // a newer navigation took over
+  }
+  renderWho();
   const path = location.hash.replace(/^#/, "") || "/";
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "b" && parts[1]) showBranch(parts[1]);

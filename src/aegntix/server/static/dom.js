@@ -133,6 +133,23 @@ export function timeAgo(iso) {
   return new Date(t).toLocaleDateString();
 }
 
+/**
+ * Turns a control off because the key may not do `action` ("write", "delete"): `reason` becomes
+ * its tooltip and `data-denied` names the action. With no reason it is left on, titled `title`.
+ * Returns true when it is allowed.
+ */
+export function setDenied(el, action, reason, title = "") {
+  if (reason) {
+    el.disabled = true;
+    el.title = reason.replace(/^\w/, (c) => c.toUpperCase());
+    el.dataset.denied = action;
+  } else {
+    el.title = title;
+    delete el.dataset.denied;
+  }
+  return !reason;
+}
+
 /** Show a short-lived notice; errors stay until dismissed. */
 export function toast(message, { kind = "info", detail } = {}) {
   const box = document.getElementById("toasts");

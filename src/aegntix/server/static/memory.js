@@ -4,7 +4,7 @@
 // experience with POST /v1/branches/{id}/commit).
 
 import { api, ApiError } from "./api.js";
-import { h, s, clear, initials, isNumber } from "./dom.js";
+import { h, s, clear, initials, isNumber, setDenied } from "./dom.js";
 
 /** Whether agents form and recall memories in this scenario (as the server decides it). */
 export function memoryOn(spec) {
@@ -272,8 +272,10 @@ export function driftSummary(start, current) {
  * "Keep this branch's experience" (only for scenarios with persistent agents): the button (for
  * the toolbar), the answer (a banner under it) and, for the Agents card, which branch each
  * persistent agent keeps.
- * @param {{branch: object, scenarioId: string, agents: object[], label: (id: string) => string}} ctx
- *   agents: the scenario's persistent agents ({id, name, color, profile})
+ * @param {{branch: object, scenarioId: string, agents: object[], label: (id: string) => string,
+ *          denied?: () => string}} ctx
+ *   agents: the scenario's persistent agents ({id, name, color, profile}); denied: why the key
+ *   may not keep it ("" when it may)
  */
 export function keepExperience(ctx) {
   const { branch, scenarioId, agents } = ctx;
@@ -295,9 +297,9 @@ export function keepExperience(ctx) {
   let busy = false;
   let running = false;
   const sync = () => {
-    button.disabled = busy || running;
+    const allowed = setDenied(button, "write", ctx.denied ? ctx.denied() : "", running ? "Wait until the branch stops running" : "");
+    button.disabled = !allowed || busy || running;
     button.classList.toggle("busy", busy);
-    button.title = running ? "Wait until the branch stops running" : "";
   };
 
   let asked = 0;
@@ -334,7 +336,7 @@ export function keepExperience(ctx) {
   };
 
   button.addEventListener("click", async () => {
-    if (busy) return;
+    if (busy || (ctx.denied && ctx.denied())) return;
     busy = true;
     sync();
     try {
@@ -384,6 +386,8 @@ export function keepExperience(ctx) {
     button,
     result,
     status,
+    /** Turns the button off (or on) after what the key may do changed. */
+    syncRights: sync,
     /** Disables the button while the branch runs. */
     setRunning(value) {
       if (running === value) return;

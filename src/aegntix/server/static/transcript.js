@@ -20,14 +20,36 @@ export class Transcript {
     this.compact = !!opts.compact;
     this.memory = opts.memory || null;
     this.list = h("div", { class: "steps" });
+    this.emptyHint = h("span", {});
     this.empty = h("div", { class: "transcript-empty", "data-testid": "transcript-empty" },
-      h("strong", {}, "Nothing has happened yet."),
-      h("span", {}, " Press Run to start the scenario, or Step to advance one step at a time."));
+      h("strong", {}, "Nothing has happened yet."), this.emptyHint);
     clear(scroller).append(this.empty, this.list);
     this.steps = new Map();
     this.lastSeq = 0;
     this.count = 0;
     this.forkStep = null;
+    this.refreshForking();
+  }
+
+  /** True when a completed step's header forks (there is a handler and the key may write). */
+  forkable() {
+    return Boolean(this.onFork) && this.canFork();
+  }
+
+  /** Turns forking from the step headers on or off (after canFork changed its answer). */
+  refreshForking() {
+    const ok = this.forkable();
+    this.emptyHint.textContent = ok || !this.onFork
+      ? " Press Run to start the scenario, or Step to advance one step at a time."
+      : " It has not been run yet.";
+    for (const [step, g] of this.steps) if (g.complete) this.setHead(g, step, ok);
+  }
+
+  setHead(g, step, ok) {
+    const label = step === 0 ? "Start" : `Step ${step}`;
+    g.head.disabled = !ok;
+    g.head.title = ok ? `Fork a new branch after step ${step}` : "";
+    g.head.setAttribute("aria-label", ok ? `${label}: fork after this step` : label);
   }
 
   /** Marks where this branch's own history starts (it inherits steps ≤ forkStep). */
@@ -61,7 +83,7 @@ export class Transcript {
       type: "button",
       "data-testid": `step-head-${step}`,
       "data-step": step,
-      "aria-label": `${label}: fork after this step`,
+      "aria-label": label,
       disabled: true,
       title: "This step is still in progress",
     },
@@ -69,7 +91,7 @@ export class Transcript {
     h("span", { class: "step-rule", "aria-hidden": "true" }),
     h("span", { class: "step-fork" }, forkIcon(), " Fork here"));
     head.addEventListener("click", () => {
-      if (!head.disabled && this.onFork) this.onFork(step);
+      if (!head.disabled && this.forkable()) this.onFork(step);
     });
     const body = h("div", { class: "step-body" });
     const foot = h("div", { class: "step-foot", hidden: true });
@@ -89,8 +111,7 @@ export class Transcript {
     const g = this.steps.get(step);
     if (!g || g.complete) return;
     g.complete = true;
-    g.head.disabled = !this.onFork;
-    g.head.title = this.onFork ? `Fork a new branch after step ${step}` : "";
+    this.setHead(g, step, this.forkable());
     g.section.classList.add("complete");
   }
 
