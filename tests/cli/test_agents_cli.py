@@ -45,6 +45,9 @@ def test_create_run_keep_and_return(tmp_path: Path):
     assert "already keeps branch" in refused and len(refused.strip().splitlines()) == 1
     assert database_fingerprint(db) == before
 
+    renamed = json.loads(aegntix("agents", "update", "dana", "--name", "Dana W.", "--db", db,
+                                 "--json"))  # fmt: skip
+    assert renamed["name"] == "Dana W." and renamed["version"] == 1
     shown = json.loads(aegntix("agents", "show", "dana", "--db", db, "--json"))
     assert shown["version"] == 1 and shown["history"][0]["kept_branch"] == kept[0]["branch_id"]
     long_term = json.loads(aegntix("agents", "memories", "dana", "--limit", "0", "--db", db,
@@ -81,6 +84,8 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path):
         (("agents", "create", "other", "--persona", PERSISTENT / "dana.yaml"), "persona."),
         (("agents", "show", "nobody"), "no persistent agent"),
         (("agents", "commit", "nobranch"), "no branch"),
+        (("agents", "update", "dana"), "--name"),
+        (("agents", "update", "nobody", "--name", "X"), "no persistent agent"),
     ):
         out = aegntix(*args, "--db", db, ok=False)
         assert words in out, out

@@ -243,6 +243,28 @@ def commit(
 
 @app.command()
 @handles_errors
+def update(
+    profile_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="New text.")] = None,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+) -> None:
+    """Rename or re-describe a persistent agent (its persona changes only by experience)."""
+    if name is None and description is None:
+        raise InvalidRequest("give --name and/or --description")
+    if name is not None and not name.strip():
+        raise InvalidRequest("name: must not be empty")
+    with opened(db) as store:
+        profile = ProfileStore(store).update(profile_id, name=name, description=description)
+    if json_out:
+        emit_json(profile.as_json())
+    else:
+        console.print(f"updated persistent agent [bold]{profile.id}[/] ({profile.name})")
+
+
+@app.command()
+@handles_errors
 def delete(
     profile_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = "aegntix.db"
 ) -> None:
