@@ -81,21 +81,13 @@ class ResponseCache:
 
     def get(self, tenant_id: str, key: str) -> CachedReply | None:
         """Memory first, then the database (which then fills memory)."""
-        hit = self.peek(tenant_id, key)
-        return hit if hit is not None else self.load(tenant_id, key)
-
-    def peek(self, tenant_id: str, key: str) -> CachedReply | None:
-        """The memory tier only (never blocks)."""
         slot = (tenant_id, key)
         with self._lock:
             hit = self._lru.get(slot)
             if hit is not None:
                 self._lru.move_to_end(slot)
                 self.memory_hits += 1
-        return hit
-
-    def load(self, tenant_id: str, key: str) -> CachedReply | None:
-        """The database tier (blocks: call it off the event loop); a hit fills memory."""
+                return hit
         hit = self._read(tenant_id, key)
         if hit is None:
             self.misses += 1

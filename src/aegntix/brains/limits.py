@@ -64,10 +64,6 @@ class ProviderRuntime:
     inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     _turn: int = 0
 
-    @property
-    def client(self) -> Any:
-        return self.clients[0]
-
     def next_client(self) -> Any:
         """The clients in turn: requests spread over their pools."""
         self._turn = (self._turn + 1) % len(self.clients)

@@ -27,8 +27,9 @@ import asyncio
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -56,6 +57,8 @@ from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, refle
 from aegntix.brains.rules import RulesBrain
 from aegntix.errors import ProviderError
 from aegntix.model.scenario import AgentSpec, BrainConfig
+
+T = TypeVar("T")
 
 _stderr = structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
 
@@ -191,22 +194,11 @@ class LLMBrain:
             observation,
             self._system_for(observation.scenario, observation.topic, observation.agent),
         )
-        calls: list[ModelCall] = []
-        fallback: str | None = None
-        error: str | None = None
-        try:
-            decision = await self._ask(chat, observation, sample, calls)
-        except ProviderMisconfigured:
-            raise
-        except ProviderError as exc:
-            if self.config.fallback == "fail":
-                raise
-            fallback, error = "provider_error", str(exc)
+        decision, calls, meta = await self._answer(
+            chat, sample, DECIDE, lambda text: parse_decision(text, observation)
+        )
+        if decision is None:
             decision = self._rules.decide_now(observation, rng)
-        except InvalidReply as exc:
-            fallback, error = "invalid_output", str(exc)
-            decision = self._rules.decide_now(observation, rng)
-        meta = self._meta(calls, fallback, error)
         # Runtime facts (not recorded in the event; see RUNTIME_META_KEYS):
         meta["cached"] = bool(calls) and all(c.cached for c in calls)
         meta["attempts"] = sum(c.attempts for c in calls)
@@ -225,21 +217,37 @@ class LLMBrain:
         with no insights: the memory stream's rules reflect instead."""
         sample = rng.getrandbits(32) if self.config.temperature > 0 else None
         system = self._system_for(request.scenario, request.topic, request.agent)
-        chat = reflection_messages(request, system)
+        count = len(request.memories)
+        reflection, _, meta = await self._answer(
+            reflection_messages(request, system),
+            sample,
+            REFLECT,
+            lambda text: parse_reflection(text, count),
+        )
+        meta["purpose"] = "reflect"
+        insights = list(reflection.insights) if reflection is not None else []
+        return Reflection(insights=insights, meta=meta)
+
+    async def _answer(
+        self, chat: list[Message], sample: int | None, task: Task, parse: Callable[[str], T]
+    ) -> tuple[T | None, list[ModelCall], dict[str, Any]]:
+        """Ask, and if the reply does not ``parse``, show it back once with what was wrong.
+        Returns the parsed answer (None: the rules take over, ``meta`` says why), the calls
+        and their record. A refused key, or any failure with ``fallback: fail``, raises."""
         calls: list[ModelCall] = []
+        answer: T | None = None
         fallback: str | None = None
         error: str | None = None
-        insights = []
         try:
-            first = await self._call(chat, sample, REFLECT)
+            first = await self._call(chat, sample, task)
             calls.append(first)
             try:
-                insights = list(parse_reflection(first.reply.text, len(request.memories)).insights)
+                answer = parse(first.reply.text)
             except InvalidReply as exc:
                 retry = repair_messages(chat, first.reply.text, str(exc))
-                second = await self._call(retry, sample, REFLECT)
+                second = await self._call(retry, sample, task)
                 calls.append(second)
-                insights = list(parse_reflection(second.reply.text, len(request.memories)).insights)
+                answer = parse(second.reply.text)
         except ProviderMisconfigured:
             raise
         except ProviderError as exc:
@@ -248,9 +256,7 @@ class LLMBrain:
             fallback, error = "provider_error", str(exc)
         except InvalidReply as exc:
             fallback, error = "invalid_output", str(exc)
-        meta = self._meta(calls, fallback, error)
-        meta["purpose"] = "reflect"
-        return Reflection(insights=insights, meta=meta)
+        return answer, calls, self._meta(calls, fallback, error)
 
     def _meta(
         self, calls: list[ModelCall], fallback: str | None, error: str | None
@@ -267,19 +273,6 @@ class LLMBrain:
         if error is not None:
             meta["error"] = redact(error, self._api_key)
         return meta
-
-    async def _ask(
-        self, chat: list[Message], obs: Observation, sample: int | None, calls: list[ModelCall]
-    ) -> Decision:
-        first = await self._call(chat, sample)
-        calls.append(first)
-        try:
-            return parse_decision(first.reply.text, obs)
-        except InvalidReply as exc:
-            problem = str(exc)
-        second = await self._call(repair_messages(chat, first.reply.text, problem), sample)
-        calls.append(second)
-        return parse_decision(second.reply.text, obs)
 
     def _cost(self, reply: CachedReply) -> float:
         return call_cost(self.config.prices, reply.tokens_in, reply.tokens_out)

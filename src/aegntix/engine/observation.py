@@ -12,7 +12,7 @@ from typing import Any
 from aegntix.brains.base import Observation, VisibleEvent
 from aegntix.model.events import EventKind
 from aegntix.model.outcomes import expression_names
-from aegntix.model.scenario import ActionSpec, Scenario
+from aegntix.model.scenario import ActionSpec, AgentSpec, Scenario
 from aegntix.model.state import State
 
 _VISIBLE_KINDS = frozenset({EventKind.MESSAGE, EventKind.ACTION, EventKind.INJECTION})
@@ -80,6 +80,26 @@ class Window:
         return tuple(s.event for s in self._seen if s.audience is None or agent_id in s.audience)
 
 
+#: (id of the spec, traits) -> (the spec, the drifted spec). Keeping the spec alive keeps its
+#: id from being reused; one object per drift keeps an LLM brain's system-prompt cache valid.
+_drifted: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[AgentSpec, AgentSpec]] = {}
+
+
+def _with_traits(agent: AgentSpec, traits: Mapping[str, Any]) -> AgentSpec:
+    """``agent`` with its persona's Big Five replaced by ``traits`` (the same object for the
+    same drift: this runs for every decision of a drifted agent)."""
+    key = (id(agent), tuple(sorted(traits.items())))
+    hit = _drifted.get(key)
+    if hit is not None and hit[0] is agent:
+        return hit[1]
+    if len(_drifted) >= 4096:
+        _drifted.clear()
+    persona = agent.persona.model_copy(update=dict(traits))
+    made = agent.model_copy(update={"persona": persona})
+    _drifted[key] = (agent, made)
+    return made
+
+
 def observe(
     scenario: Scenario, state: State, agent_id: str, step: int, window: Window
 ) -> Observation:
@@ -87,7 +107,7 @@ def observe(
     agent = scenario.agent(agent_id)
     drifted = state["agents"].get(agent_id, {}).get("traits")
     if drifted:  # the persona as experience has shaped it (aegntix.memory.persona)
-        agent = agent.model_copy(update={"persona": agent.persona.model_copy(update=drifted)})
+        agent = _with_traits(agent, drifted)
     taken = state["world"].get("_actions_taken", {})
     actions: dict[str, ActionSpec] = {
         name: scenario.actions[name]

@@ -23,6 +23,7 @@ from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
 from aegntix.engine.turns import acting_order
 from aegntix.errors import BranchBusy
+from aegntix.memory.profiles import committed_memories
 from aegntix.memory.records import Recall
 from aegntix.memory.stream import MemoryStream
 from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
@@ -105,7 +106,15 @@ class Runner:
         self._brains: dict[str, Brain] = {
             a.id: factory(self.scenario, a) for a in self.scenario.agents
         }
-        self._committed = self._committed_memories() if self.scenario.memory_on else {}
+        self._committed = (
+            committed_memories(store, self.scenario) if self.scenario.memory_on else {}
+        )
+        # brains that reflect themselves (model-backed); the rules reflect for the others
+        self._reflectors = {
+            agent_id: brain
+            for agent_id, brain in self._brains.items()
+            if isinstance(brain, Reflector)
+        }
         self.memory: MemoryStream | None = None
         self._pause_requested = False
         #: Shared by a Scheduler's runners: each step holds one slot.
@@ -113,29 +122,20 @@ class Runner:
         self.branch = branch
         self._reload()
 
-    def _committed_memories(self) -> dict[str, Any]:
-        """Persistent agents' committed memories, at the versions the scenario pinned."""
-        if not any(a.profile is not None for a in self.scenario.agents):
-            return {}
-        from aegntix.memory.profiles import ProfileStore
-
-        profiles = ProfileStore(self.store)
-        return {
-            a.id: profiles.memories(a.profile.id, a.profile.version, check=False)
-            for a in self.scenario.agents
-            if a.profile is not None
-        }
-
     def _reload(self) -> None:
         self.branch = self.store.get_branch(self.branch.id)
         self._head_seq = self.branch.head_seq
         self.state: State = state_at(self.store, self.branch.id)
         self.window = Window(self.scenario.memory_window)
         first = max(0, self.state["completed"] + 1 - self.scenario.memory_window)
-        self.window.extend(self.store.events(self.branch.id, from_step=first))
-        if self.scenario.memory_on:
-            self.memory = MemoryStream(self.scenario, committed=self._committed)
-            self.memory.load(self.store.events(self.branch.id))
+        if not self.scenario.memory_on:
+            self.window.extend(self.store.events(self.branch.id, from_step=first))
+            return
+        # one pass over the timeline: the memory stream needs all of it, the window its tail
+        events = list(self.store.events(self.branch.id))
+        self.window.extend(e for e in events if e.step >= first)
+        self.memory = MemoryStream(self.scenario, committed=self._committed)
+        self.memory.load(events)
 
     @property
     def completed_step(self) -> int:
@@ -230,7 +230,7 @@ class Runner:
         ]
         if self.memory is None:
             return
-        brain = self._brains[agent_id]
+        reflector = self._reflectors.get(agent_id)
         made = await self.memory.after_decision(
             view,
             recalled,
@@ -238,8 +238,10 @@ class Runner:
             produced,
             self.state,
             next_seq(),
-            reflector=brain if isinstance(brain, Reflector) else None,
-            rng=rng_for(self.branch.seed, step, f"{agent_id}/reflect"),
+            reflector=reflector,
+            rng=None
+            if reflector is None
+            else rng_for(self.branch.seed, step, f"{agent_id}/reflect"),
         )
         for event in made:
             record(event)

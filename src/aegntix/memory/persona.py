@@ -33,10 +33,10 @@ class Experience:
     agreement: float  # how close the others' stances are to the agent's
     moved: float  # how far the agent's own stance moved (0..1)
     urgency: float  # mean urgency of injections it received (0..1)
-    has_stance: bool = True  # False: no earlier position to compare (a mediator, a first offer)
+    compared: bool = True  # False: no earlier position to compare (a mediator, a first offer)
 
     def as_json(self) -> dict[str, float]:
-        return {k: round(float(getattr(self, k)), 4) for k in self.__slots__ if k != "has_stance"}
+        return {k: round(float(getattr(self, k)), 4) for k in self.__slots__ if k != "compared"}
 
 
 def experience(
@@ -72,7 +72,7 @@ def experience(
     if now is not None and then is not None:
         moved = min(1.0, abs(now - then) * 2)
     return Experience(
-        conflict, warmth, max(-1.0, agreement), moved, urgency, has_stance=then is not None
+        conflict, warmth, max(-1.0, agreement), moved, urgency, compared=then is not None
     )
 
 
@@ -86,7 +86,7 @@ def signals(exp: Experience) -> dict[str, float]:
         "agreeableness": _clip((exp.warmth + exp.agreement) / 2 - exp.conflict),
         "neuroticism": _clip(exp.conflict + exp.urgency / 2 - max(0.0, exp.agreement) / 2),
         # a changed mind opens it, holding firm closes it a little
-        "openness": _clip(exp.moved - 0.25) if exp.has_stance else 0.0,
+        "openness": _clip(exp.moved - 0.25) if exp.compared else 0.0,
         "extraversion": _clip(exp.warmth / 2),
         "conscientiousness": _clip(exp.urgency / 2 - exp.conflict / 4),
     }

@@ -15,6 +15,7 @@ per scenario; nothing is kept from the others.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -25,9 +26,9 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
-from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound
+from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound, ScenarioNotFound
 from aegntix.memory.persona import consistency
 from aegntix.memory.records import Memory
 from aegntix.model.events import canonical_json
@@ -362,7 +363,7 @@ class ProfileStore:
         for row in rows:
             try:
                 record = self.store.get_scenario(row.scenario_id)
-            except Exception:  # deleted since: its history entry goes with it
+            except ScenarioNotFound:  # deleted since: its history entry goes with it
                 continue
             part = Participation(
                 row.scenario_id,
@@ -435,10 +436,18 @@ class ProfileStore:
 
         return keep_branch(self, branch_id, agents)
 
-    def count_memories(self, profile_id: str) -> int:
-        query = select(func.count()).where(
-            profile_memories.c.tenant_id == self.tenant_id,
-            profile_memories.c.profile_id == profile_id,
-        )
-        with self.backend.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+
+def committed_memories(
+    store: Any, scenario: Scenario, agent_id: str | None = None
+) -> dict[str, list[Memory]]:
+    """What the scenario's persistent agents (or ``agent_id`` alone) started with: their
+    committed memories at the pinned versions, by the agent id they play."""
+    profiles = ProfileStore(store)
+    return {
+        agent.id: [
+            dataclasses.replace(m, agent_id=agent.id)
+            for m in profiles.memories(agent.profile.id, agent.profile.version, check=False)
+        ]
+        for agent in scenario.agents
+        if agent.profile is not None and agent_id in (None, agent.id)
+    }

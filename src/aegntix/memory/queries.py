@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegntix.errors import InvalidRequest
-from aegntix.memory.records import Memory, Recall, formed_memories, memory_events, recalled_for
+from aegntix.memory.records import (
+    Memory,
+    Recall,
+    formed_memories,
+    lived_offset,
+    memory_events,
+    recalled_for,
+)
 from aegntix.model.events import Event, EventKind
 from aegntix.model.scenario import Scenario
 
@@ -19,10 +26,6 @@ from aegntix.model.scenario import Scenario
 def _scenario(store: Any, branch_id: str) -> Scenario:
     branch = store.get_branch(branch_id)
     return Scenario.model_validate(store.get_scenario(branch.scenario_id).spec)
-
-
-def _offsets(scenario: Scenario) -> dict[str, float]:
-    return {a.id: float(a.profile.lived_steps or 0) if a.profile else 0.0 for a in scenario.agents}
 
 
 def branch_memories(
@@ -39,30 +42,17 @@ def branch_memories(
     ids = {a.id for a in scenario.agents}
     if agent_id is not None and agent_id not in ids:
         raise InvalidRequest(f"agent: no agent '{agent_id}' in this scenario")
-    offsets = _offsets(scenario)
+    offsets = {a.id: lived_offset(a) for a in scenario.agents}
     out: list[Memory] = []
     if committed:
-        out.extend(_committed(store, scenario, agent_id))
+        from aegntix.memory.profiles import committed_memories
+
+        for memories in committed_memories(store, scenario, agent_id).values():
+            out.extend(memories)
     events = store.events(branch_id, to_step=upto_step)
     for event in memory_events(events, agent_id):
         out.extend(formed_memories(event, offsets.get(event.agent_id or "", 0.0)))
     return out
-
-
-def _committed(store: Any, scenario: Scenario, agent_id: str | None) -> list[Memory]:
-    from aegntix.memory.profiles import ProfileStore
-
-    out: list[Memory] = []
-    for agent in scenario.agents:
-        if agent.profile is None or (agent_id is not None and agent.id != agent_id):
-            continue
-        for m in ProfileStore(store).memories(agent.profile.id, agent.profile.version, check=False):
-            out.append(Memory(**{**_fields(m), "agent_id": agent.id}))
-    return out
-
-
-def _fields(m: Memory) -> dict[str, Any]:
-    return {k: getattr(m, k) for k in m.__slots__}
 
 
 @dataclass(frozen=True, slots=True)

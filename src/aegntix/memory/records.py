@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from aegntix.model.events import Event, EventKind
+from aegntix.model.scenario import AgentSpec
 
 
 class MemoryKind(StrEnum):
@@ -148,6 +149,12 @@ def recalled_for(event: Event | Any) -> list[Recall]:
         Recall(r["ref"], r["score"], r["recency"], r["importance"], r["relevance"])
         for r in event.payload.get("recalled", ())
     ]
+
+
+def lived_offset(agent: AgentSpec) -> float:
+    """Steps a persistent agent had lived before this scenario (0 for any other agent): its
+    memories' ``time`` continues from there."""
+    return float(agent.profile.lived_steps or 0) if agent.profile is not None else 0.0
 
 
 def amount(value: float) -> str:

@@ -47,6 +47,7 @@ from aegntix.memory.records import (
     Recall,
     StepMemory,
     formed_memories,
+    lived_offset,
     traits_of,
 )
 from aegntix.memory.reflection import Insight, importance_of, rules_reflection
@@ -179,8 +180,9 @@ class MemoryStream:
         )
         self.agents: dict[str, AgentMemory] = {}
         for agent in scenario.agents:
-            offset = float(agent.profile.lived_steps or 0) if agent.profile else 0.0
-            self.agents[agent.id] = AgentMemory(agent, self.config, self.embedder, offset)
+            self.agents[agent.id] = AgentMemory(
+                agent, self.config, self.embedder, lived_offset(agent)
+            )
         for agent_id, memories in (committed or {}).items():
             self.agents[agent_id].add(list(memories))
 

@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegntix.errors import InvalidRequest
 from aegntix.memory.profiles import ProfileSpec, ProfileStore
 from aegntix.memory.queries import branch_memories, why
 from aegntix.model.scenario import Identifier
@@ -139,9 +139,9 @@ def memories(
 
 
 @router.get("/branches/{branch_id}/events/{seq}/why")
-def why_event(branch_id: str, seq: int, store: ReadStore) -> dict[str, Any]:
+def why_event(
+    branch_id: str, store: ReadStore, seq: int = FastAPIPath(ge=1, le=INT64)
+) -> dict[str, Any]:
     """The memories the agent recalled when it decided on event ``seq``, best first, with
     the score and its parts (recency, importance, relevance)."""
-    if seq < 1 or seq > INT64:
-        raise InvalidRequest("seq: must be between 1 and 2^63-1")
     return why(store, branch_id, seq).as_json()
