@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 
-# before NumPy loads OpenBLAS (see benchmarks/memory.py): one thread, as the CLI runs
+# before NumPy loads OpenBLAS (see benchmarks/memory.py): one thread, as the CLI runs; torch
+# (MiniLM) too: its OpenMP threads spin-wait, which on 2 busy cores costs far more than it saves
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import gc
@@ -98,7 +100,8 @@ def latency(embedder: Embedder, texts: list[str], rounds: int) -> dict[str, Any]
 
 def load_seconds(runs: int) -> dict[str, Any]:
     """``default_embedder()``'s first call in a fresh interpreter, imports included."""
-    times, name = [], ""
+    times: list[float] = []
+    name = ""
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", LOAD_CODE], capture_output=True, text=True, check=True
@@ -125,6 +128,7 @@ def candidates() -> list[tuple[str, Callable[[], Embedder]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer latency rounds")
+    parser.add_argument("--only", nargs="*", default=None, help="embedder labels to measure")
     args = parser.parse_args(argv)
     queries, memories = load_set()
     overlap = word_overlap(queries, memories)
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[Any]] = []
     results: dict[str, Any] = {}
     for label, make in candidates():
+        if args.only is not None and label not in args.only:
+            continue
         t0 = time.perf_counter()
         try:
             embedder = make()
@@ -174,11 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         ["embedder", "R@1", "R@5", "MRR", "1 text p50 ms", "p99 ms", "batch texts/s", "load s"],
         rows,
     )
-    load = load_seconds(2 if args.quick else 5)
-    print(
-        f"\ndefault_embedder() first call in a fresh process ({load['name']}): "
-        f"min {load['min_s']} s, median {load['median_s']} s (imports included)"
-    )
+    load = None
+    if args.only is None:
+        load = load_seconds(2 if args.quick else 5)
+        print(
+            f"\ndefault_embedder() first call in a fresh process ({load['name']}): "
+            f"min {load['min_s']} s, median {load['median_s']} s (imports included)"
+        )
     for label, r in results.items():
         print(
             f"{label}: cos('tax rise', 'new taxes') = {r['tax_rise_vs_new_taxes']}, "
