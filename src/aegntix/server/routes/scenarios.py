@@ -216,7 +216,7 @@ def unique_name(store: TenantStore, name: str) -> str:
     return candidate
 
 
-def _describe(path: Path) -> dict[str, Any]:
+def _describe(name: str, path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
@@ -225,7 +225,7 @@ def _describe(path: Path) -> dict[str, Any]:
     description = info.get("description")
     title = info.get("name")
     return {
-        "name": path.stem,
+        "name": name,
         "file": path.relative_to(path.parent.parent).as_posix()
         if path.parent.name == "persistent"
         else path.name,
@@ -235,7 +235,7 @@ def _describe(path: Path) -> dict[str, Any]:
 
 
 def _list_examples() -> list[dict[str, Any]]:
-    return [_describe(p) for p in example_files().values()]
+    return [_describe(name, p) for name, p in example_files().items()]
 
 
 @router.get("/examples", response_model=list[ExampleOut], tags=["examples"])

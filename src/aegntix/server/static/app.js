@@ -23,7 +23,7 @@ import { renderExamples } from "./examples.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, setDenied, shortId,
-  stanceBar, stanceWord, timeAgo, toast,
+  stanceBar, stanceWord, timeAgo, toast, clearToasts,
 } from "./dom.js";
 
 const view = document.getElementById("view");
@@ -45,6 +45,7 @@ function newScreen() {
   for (const fn of screen.cleanup) fn();
   if (forkDialog.open) forkDialog.close();
   closeAgentDialogs();
+  clearToasts();
   screen = { token: screen.token + 1, stream: null, cleanup: [] };
   setConnection(null);
   const token = screen.token;
@@ -102,11 +103,11 @@ function gate(el, action, title = "") {
   return setDenied(el, action, deniedReason(action), title);
 }
 
-function reportError(err, what) {
+function reportError(err, what, { carry = false } = {}) {
   if (err instanceof ApiError && err.status === 401) return; // the sign-in screen handles it
   const detail = err instanceof ApiError ? err.detail : String(err?.message || err);
   const fields = err instanceof ApiError && err.errors.length ? err.errors.map((e) => `${e.field}: ${e.reason}`).join("; ") : "";
-  toast(what || "Something went wrong", { kind: "error", detail: fields ? `${detail} (${fields})` : detail });
+  toast(what || "Something went wrong", { kind: "error", detail: fields ? `${detail} (${fields})` : detail, carry });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ async function showHome({ focus } = {}) {
     drop.classList.add("busy");
     try {
       const res = await api.uploadScenario(file);
-      toast(`Created “${res.scenario?.name || file.name}”`, { detail: "Press Run to start it." });
+      toast(`Created “${res.scenario?.name || file.name}”`, { detail: "Press Run to start it.", carry: true });
       navigate(`#/b/${res.root_branch.id}`);
     } catch (err) {
       const form = h("div");
@@ -728,12 +729,12 @@ async function showBranch(branchId) {
       submit: async (body, runAfter) => {
         const child = await api.fork(branch.id, body);
         const id = child.id || child.branch?.id;
-        toast(`Forked “${child.label || body.label}” after step ${step}`);
+        toast(`Forked “${child.label || body.label}” after step ${step}`, { carry: true });
         if (runAfter) {
           try {
             await api.run(id);
           } catch (err) {
-            reportError(err, "The fork was created but could not start");
+            reportError(err, "The fork was created but could not start", { carry: true });
           }
         }
         navigate(`#/b/${id}`);

@@ -55,7 +55,7 @@ export async function renderExamples(box, examples, scenarios, { open, start }) 
       buttons.push(startBtn, openBtn);
       const when = last.scenario.created_at ? timeAgo(last.scenario.created_at) : "";
       note = h("span", { class: "muted small example-runs", "data-testid": `example-runs-${ex.name}`, "data-count": last.count },
-        last.count > 1 ? `${last.count} runs · latest ${when}` : `run ${when}`);
+        last.count > 1 ? `${last.count} runs · latest ${when}` : `1 run · ${when}`);
     } else if (last) {
       // recorded (e.g. by `serve --examples`) but never run: Start runs that one
       startBtn.dataset.title = "Run this example";
@@ -70,7 +70,10 @@ export async function renderExamples(box, examples, scenarios, { open, start }) 
       h("div", { class: "example-top" },
         h("span", { class: "example-icon", "aria-hidden": "true" }, ICONS[ex.name] || "◇"),
         h("div", {}, h("h3", {}, ex.title || humanise(ex.name).replace(/^\w/, (c) => c.toUpperCase())), h("code", { class: "muted small" }, ex.file || ""))),
-      h("p", { class: "example-desc" }, ex.description || ""),
+      h("p", { class: "example-desc" }, ex.description || "",
+        String(ex.file || "").startsWith("persistent/")
+          ? h("span", { class: "example-persistent" }, " With a persistent agent: keep a branch's experience and she brings it to her next scenario.")
+          : null),
       h("div", { class: "example-foot" }, note, h("span", { class: "example-actions" }, buttons)));
   });
   box.append(...cards);
