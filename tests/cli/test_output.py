@@ -91,3 +91,12 @@ def test_json_events_carry_seq_and_step(tmp_path: Path) -> None:
     live = [(e["seq"], e["step"], e["kind"]) for e in run if e["type"] == "event"]
     listed = json_lines(aegntix("events", run[0]["branch_id"], "--db", db, "--json"))
     assert live and [(e["seq"], e["step"], e["kind"]) for e in listed][-len(live) :] == live
+
+
+def test_piped_demo_keeps_its_suggestions_whole(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    out = piped("demo", EXAMPLES / "negotiation.yaml", "--db", db).splitlines()
+    (explore,) = [ln for ln in out if ln.startswith("Explore:")]
+    ids = re.findall(r"aegntix (?:events|state) (\w+) ", explore)
+    assert len(ids) == 2 and f"--db {db}" in explore
+    assert max(len(ln) for ln in out) < 400  # rules and boxes stay their size

@@ -59,5 +59,6 @@ def demo(
     console.print(
         f"\nExplore: [bold]aegntix branches --db {db}[/], "
         f"[bold]aegntix events {fork.id} --db {db}[/], "
-        f"[bold]aegntix state {root.id} --step {at} --db {db}[/]"
+        f"[bold]aegntix state {root.id} --step {at} --db {db}[/]",
+        soft_wrap=True,
     )
