@@ -21,11 +21,12 @@ PORT ?= 8000
 UI_DB ?= aegntix.db
 UI_KEY = $(basename $(UI_DB)).key
 run: $(STAMP)
+	@$(BIN)/python -m aegntix.ports $(HOST) $(PORT) "make run PORT={port}"
 	@test -e $(UI_DB) || rm -f $(UI_KEY)
 	@$(BIN)/aegntix serve --examples --db $(UI_DB) --key-file $(UI_KEY) --host $(HOST) --port $(PORT) & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 0' INT TERM; \
 	n=0; until $(BIN)/python -c "import urllib.request as r; r.urlopen('http://$(HOST):$(PORT)/v1/health', timeout=1)" 2>/dev/null; do \
-		kill -0 $$pid 2>/dev/null || { echo "aegntix serve exited (is port $(PORT) in use? try make run PORT=8001)"; exit 1; }; \
+		kill -0 $$pid 2>/dev/null || { wait $$pid; exit 1; }; \
 		n=$$((n+1)); [ $$n -lt 150 ] || { echo "aegntix serve did not start"; kill $$pid; exit 1; }; sleep 0.2; \
 	done; \
 	if [ -s $(UI_KEY) ]; then url="http://$(HOST):$(PORT)/#key=$$(cat $(UI_KEY))"; \
@@ -39,7 +40,9 @@ demo: $(STAMP)
 	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
 
+## test: the whole suite; the browser tests need /usr/bin/chromium (installed here when root)
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -103,3 +103,7 @@ class ProviderError(AegntixError):
     endpoint). The message never contains an API key."""
 
     exit_code = 8
+
+
+class PortInUse(AegntixError):
+    """The TCP port a server should listen on is taken (or may not be bound here)."""

@@ -14,14 +14,35 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from aegntix.errors import AegntixError, BranchNotFound, InvalidRequest, StoreError
 from aegntix.model.events import Branch
 from aegntix.timeline import SqlStore, open_sqlite_store
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+#: Width when output goes to a pipe or file: wide enough that nothing is hard-wrapped (a
+#: suggested command or an id split over two lines cannot be copied or grepped).
+PIPE_WIDTH = 4096
+
+
+class CliConsole(Console):
+    """A rich console that wraps to the terminal, and never when it writes to a pipe or file
+    (unless ``COLUMNS`` asks for a width)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self.is_terminal or self._width is not None:
+            return dims
+        return ConsoleDimensions(PIPE_WIDTH, dims.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = CliConsole(highlight=False)
+err_console = CliConsole(stderr=True, highlight=False)
 
 DEFAULT_DB = "aegntix.db"
 

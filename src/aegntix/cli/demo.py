@@ -33,12 +33,15 @@ def demo(
 ) -> None:
     """Run a scenario, fork it at a past step with a private injection, and compare."""
     scenario = load_scenario(scenario_file)
+    rule = min(console.width, 100)  # piped, the console is very wide: keep the rules short
     with opened(db, create=True) as store:
-        console.print(Rule(f"[bold]{scenario.name}[/] — the original timeline"))
+        console.print(Rule(f"[bold]{scenario.name}[/] — the original timeline"), width=rule)
         root = start_scenario(store, scenario)
         drive_run(store, Runner(store, root.id), None, json_out=False, quiet=False)
 
-        console.print(Rule(f"[bold]what if[/] — fork after step {at}, tell {target} something"))
+        console.print(
+            Rule(f"[bold]what if[/] — fork after step {at}, tell {target} something"), width=rule
+        )
         fork = inject(
             store,
             root.id,
@@ -51,10 +54,11 @@ def demo(
         ).branch
         drive_run(store, Runner(store, fork.id), None, json_out=False, quiet=False)
 
-    console.print(Rule("[bold]compare[/] — the two futures"))
+    console.print(Rule("[bold]compare[/] — the two futures"), width=rule)
     compare(root.id, fork.id, db=db, json_out=False)
     console.print(
         f"\nExplore: [bold]aegntix branches --db {db}[/], "
         f"[bold]aegntix events {fork.id} --db {db}[/], "
-        f"[bold]aegntix state {root.id} --step {at} --db {db}[/]"
+        f"[bold]aegntix state {root.id} --step {at} --db {db}[/]",
+        soft_wrap=True,
     )

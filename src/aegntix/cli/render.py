@@ -31,9 +31,10 @@ def agent_style(scenario: Scenario, agent_id: str | None) -> str:
 
 
 def event_line(scenario: Scenario, event: Event, *, verbose: bool = False) -> Text | None:
-    """One transcript line; None for bookkeeping events unless ``verbose``."""
+    """One transcript line, led by its seq (what ``--from`` and ``memories --why`` take) and
+    step (what ``fork --at`` takes); None for bookkeeping events unless ``verbose``."""
     p = event.payload
-    head = Text(f"{event.step:>4} ", style="dim")
+    head = Text(f"#{event.seq:<5} step {event.step:<3} ", style="dim")
     if event.kind in (EventKind.MESSAGE, EventKind.ACTION) and event.agent_id:
         agent = scenario.agent(event.agent_id)
         head.append(f"{agent.name} ({agent.role})", style=f"bold {agent_style(scenario, agent.id)}")

@@ -147,5 +147,6 @@ def _print_summary(summary: RunSummary) -> None:
     console.print(
         f"branch [bold]{summary.branch_id}[/] · [magenta]{summary.status}[/] · "
         f"{summary.steps_run} steps run · {summary.head_seq} events. "
-        f"Fork it: [dim]aegntix fork {summary.branch_id} --at STEP --inject TEXT[/]"
+        f"Fork it: [dim]aegntix fork {summary.branch_id} --at STEP --inject TEXT[/]",
+        soft_wrap=True,  # in a terminal too: the terminal folds it, a copy stays one command
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +9,9 @@ import typer
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
 from aegntix.engine import start_scenario
-from aegntix.errors import Conflict, ProfileNotFound
-from aegntix.memory.profiles import ProfileStore, load_profile_file
+from aegntix.errors import ProfileNotFound
 from aegntix.model.loading import load_scenario
+from aegntix.ports import bind
 from aegntix.timeline import SqlStore
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.tenancy import TenantStore
@@ -25,27 +24,16 @@ def default_key_file(db: str) -> Path:
 
 def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
     """Record each example scenario (and its root branch) not recorded yet; their names.
-    From ``persistent/``: its persistent agents (profile files) and the first chapter of their
-    story (``1-*.yaml``; later chapters are for after keeping a branch)."""
-    from aegntix.server.routes.scenarios import examples_dir
+    The examples are the web UI's cards (``GET /v1/examples``): with the persistent agents
+    of ``persistent/`` and the first chapter of their story (later chapters are for after
+    keeping a branch)."""
+    from aegntix.server.routes.scenarios import ensure_example_profiles, example_files
 
-    folder = examples_dir()
-    if folder is None:
-        return []
     scoped = TenantStore(store, tenant)
     have = {s.name for s in scoped.list_scenarios()}
-    profiles = ProfileStore(scoped)
-    known = {p.id for p in profiles.list_profiles()}
-    for path in sorted((folder / "persistent").glob("*.yaml")):
-        if path.name[0].isdigit():
-            continue
-        spec = load_profile_file(path)
-        if spec.id not in known:
-            with contextlib.suppress(Conflict):  # deleted once: ids are never reused
-                profiles.create(spec.id, spec.name, spec.persona, spec.description)
+    ensure_example_profiles(scoped)
     added = []
-    chapters = sorted((folder / "persistent").glob("1-*.yaml"))
-    for path in [*sorted(folder.glob("*.yaml")), *chapters]:
+    for path in example_files().values():
         scenario = load_scenario(path)
         if scenario.name not in have:
             try:
@@ -75,21 +63,31 @@ def serve(
 
     from aegntix.server.app import create_app
 
-    target = key_file if key_file is not None else default_key_file(db)
-    with opened(db, create=True) as store:
-        app = create_app(store, bootstrap=True, key_file=target)
-        key = app.state.bootstrap_key
-        if key is not None:
-            console.print(
-                "[bold]First start:[/] an owner API key for tenant 'default' (shown once):\n"
-                f"  [bold green]{key}[/]\n"
-                f"  saved to {target} (mode 0600). More keys: `aegntix keys create`."
-            )
-        if examples:
-            added = load_examples(store)
-            if added:
-                console.print(f"loaded examples: {', '.join(added)}")
-        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
-        base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-        console.print(f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {db}")
-        uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
+    # The port first: a taken one is one line and an exit, before a key is minted or printed.
+    sock = bind(host, port)
+    port = sock.getsockname()[1]  # --port 0: the one the system picked
+    try:
+        target = key_file if key_file is not None else default_key_file(db)
+        with opened(db, create=True) as store:
+            app = create_app(store, bootstrap=True, key_file=target)
+            key = app.state.bootstrap_key
+            if key is not None:
+                console.print(
+                    "[bold]First start:[/] an owner API key for tenant 'default' (shown once):\n"
+                    f"  [bold green]{key}[/]\n"
+                    f"  saved to {target} (mode 0600). More keys: `aegntix keys create`."
+                )
+            if examples:
+                added = load_examples(store)
+                if added:
+                    console.print(f"loaded examples: {', '.join(added)}")
+            shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+            base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+            console.print(f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {db}")
+            config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:
+                raise typer.Exit(3)  # uvicorn said why
+    finally:
+        sock.close()

@@ -195,6 +195,7 @@ def compare(
                 divergence_chart(result.divergence_series),
                 title="divergence over steps",
                 title_align="left",
+                expand=False,
             )
         )
 
@@ -246,9 +247,11 @@ def state(
             Columns(
                 [
                     Panel(
-                        JSON.from_data(snapshot["world"]), title=f"world @ step {snapshot['step']}"
+                        JSON.from_data(snapshot["world"]),
+                        title=f"world @ step {snapshot['step']}",
+                        expand=False,
                     ),
-                    Panel(JSON.from_data(snapshot["agents"]), title="agents"),
+                    Panel(JSON.from_data(snapshot["agents"]), title="agents", expand=False),
                 ]
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from aegntix.engine.runner import start_scenario
+from aegntix.errors import Conflict
+from aegntix.memory.profiles import ProfileStore, load_profile_file
 from aegntix.model.loading import MAX_FILE_BYTES, load_scenario, parse_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
@@ -166,18 +169,54 @@ def examples_dir() -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
 
-def _example_files() -> dict[str, Path]:
+def example_files() -> dict[str, Path]:
+    """Example name -> file: each ``*.yaml`` of the folder, and the first chapter of the
+    persistent-agent story (``persistent/1-van-sale.yaml`` is ``persistent-van-sale``)."""
     folder = examples_dir()
     if folder is None:
         return {}
-    return {
+    found = {
         p.stem: p
         for p in sorted(folder.iterdir())
         if p.suffix in {".yaml", ".yml"} and _EXAMPLE_NAME.match(p.stem) and p.is_file()
     }
+    for p in sorted((folder / "persistent").glob("1-*.yaml")):
+        name = f"persistent-{p.stem.removeprefix('1-')}"
+        if _EXAMPLE_NAME.match(name) and p.is_file():
+            found[name] = p
+    return found
 
 
-def _describe(path: Path) -> dict[str, Any]:
+def ensure_example_profiles(store: TenantStore) -> None:
+    """Create the persistent agents the examples cast (``persistent/*.yaml`` profile files)
+    that this tenant does not have. A deleted one stays deleted: ids are never reused."""
+    folder = examples_dir()
+    if folder is None:
+        return
+    profiles = ProfileStore(store)
+    known = {p.id for p in profiles.list_profiles()}
+    for path in sorted((folder / "persistent").glob("*.yaml")):
+        if path.name[0].isdigit():
+            continue
+        spec = load_profile_file(path)
+        if spec.id not in known:
+            with contextlib.suppress(Conflict):
+                profiles.create(spec.id, spec.name, spec.persona, spec.description)
+
+
+def unique_name(store: TenantStore, name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``… if this tenant already has a scenario so named:
+    starting an example again is a new run, told apart by its number."""
+    taken = {s.name for s in store.list_scenarios()}
+    n = 1
+    candidate = name
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
+def _describe(name: str, path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
@@ -186,15 +225,17 @@ def _describe(path: Path) -> dict[str, Any]:
     description = info.get("description")
     title = info.get("name")
     return {
-        "name": path.stem,
-        "file": path.name,
+        "name": name,
+        "file": path.relative_to(path.parent.parent).as_posix()
+        if path.parent.name == "persistent"
+        else path.name,
         "title": title if isinstance(title, str) else path.stem,
         "description": description.strip() if isinstance(description, str) else None,
     }
 
 
 def _list_examples() -> list[dict[str, Any]]:
-    return [_describe(p) for p in _example_files().values()]
+    return [_describe(name, p) for name, p in example_files().items()]
 
 
 @router.get("/examples", response_model=list[ExampleOut], tags=["examples"])
@@ -204,13 +245,16 @@ async def list_examples(store: ReadStore) -> list[dict[str, Any]]:
 
 
 def _create_example(store: TenantStore, name: str) -> dict[str, Any]:
-    path = _example_files().get(name) if _EXAMPLE_NAME.match(name) else None
+    path = example_files().get(name) if _EXAMPLE_NAME.match(name) else None
     if path is None:
         raise Problem(404, f"no example '{name}'", slug="not-found")
-    return _create(store, load_scenario(path))
+    scenario = load_scenario(path)
+    ensure_example_profiles(store)
+    return _create(store, scenario.model_copy(update={"name": unique_name(store, scenario.name)}))
 
 
 @router.post("/examples/{name}", status_code=201, response_model=CreatedScenario, tags=["examples"])
 async def create_example(name: str, store: WriteStore) -> dict[str, Any]:
-    """Record an example scenario (by name, e.g. ``town-hall``) and its root branch."""
+    """Record an example scenario (by name, e.g. ``town-hall``) and its root branch. Each
+    call is a new run: a second one of the same example is named ``<title> (2)``, and so on."""
     return await asyncio.to_thread(_create_example, store, name)

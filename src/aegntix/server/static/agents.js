@@ -632,7 +632,7 @@ export async function showProfile(view, profileId, ctx) {
     deleteBtn.disabled = true;
     try {
       await api.deleteAgent(p.id);
-      toast(`Deleted “${p.name}”`);
+      toast(`Deleted “${p.name}”`, { carry: true });
       ctx.navigate("#/agents");
     } catch (err) {
       if (!ctx.alive()) return;

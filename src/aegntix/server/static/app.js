@@ -19,10 +19,11 @@ import { renderCompare } from "./compare.js";
 import { sparkline } from "./charts.js";
 import { noteModels, renderUsage } from "./usage.js";
 import { agentsSection, closeAgentDialogs, showProfile } from "./agents.js";
+import { renderExamples } from "./examples.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, setDenied, shortId,
-  stanceBar, stanceWord, timeAgo, toast,
+  stanceBar, stanceWord, timeAgo, toast, clearToasts,
 } from "./dom.js";
 
 const view = document.getElementById("view");
@@ -44,6 +45,7 @@ function newScreen() {
   for (const fn of screen.cleanup) fn();
   if (forkDialog.open) forkDialog.close();
   closeAgentDialogs();
+  clearToasts();
   screen = { token: screen.token + 1, stream: null, cleanup: [] };
   setConnection(null);
   const token = screen.token;
@@ -101,11 +103,11 @@ function gate(el, action, title = "") {
   return setDenied(el, action, deniedReason(action), title);
 }
 
-function reportError(err, what) {
+function reportError(err, what, { carry = false } = {}) {
   if (err instanceof ApiError && err.status === 401) return; // the sign-in screen handles it
   const detail = err instanceof ApiError ? err.detail : String(err?.message || err);
   const fields = err instanceof ApiError && err.errors.length ? err.errors.map((e) => `${e.field}: ${e.reason}`).join("; ") : "";
-  toast(what || "Something went wrong", { kind: "error", detail: fields ? `${detail} (${fields})` : detail });
+  toast(what || "Something went wrong", { kind: "error", detail: fields ? `${detail} (${fields})` : detail, carry });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ function showSignIn(message) {
   signout.hidden = true;
   renderWho();
   setCrumbs();
-  const input = h("input", { type: "password", id: "key", autocomplete: "off", spellcheck: "false", placeholder: "aegx_…", "data-testid": "key-input" });
+  const input = h("input", { type: "password", id: "key", autocomplete: "off", spellcheck: "false", placeholder: "agx_…", "data-testid": "key-input" });
   const problem = h("div", { class: "problem", hidden: !message, role: "alert", "data-testid": "signin-error" }, message || "");
   const form = h("form", { class: "signin card", "data-testid": "signin" },
     h("h1", {}, "Sign in"),
@@ -178,8 +180,6 @@ window.addEventListener("aegntix:unauthorized", () => {
 // ------------------------------------------------------------------------------------------
 // home: examples, upload, existing scenarios
 
-const EXAMPLE_ICONS = { negotiation: "⇄", "town-hall": "◎", "incident-response": "⚑" };
-
 async function showHome({ focus } = {}) {
   const alive = newScreen();
   setCrumbs({ text: "Sandboxes" });
@@ -211,7 +211,7 @@ async function showHome({ focus } = {}) {
     dropText.textContent = ok
       ? "Drop a .yaml or .json file here, or click to choose one."
       : `Uploading needs a key that may write: ${deniedReason("write")}.`;
-    for (const b of startButtons) if (!b.classList.contains("busy")) b.disabled = !gate(b, "write", "Create this scenario and run it");
+    for (const b of startButtons) if (!b.classList.contains("busy")) b.disabled = !gate(b, "write", b.dataset.title);
   };
   syncRights();
   window.addEventListener("aegntix:rights", syncRights);
@@ -221,7 +221,7 @@ async function showHome({ focus } = {}) {
     drop.classList.add("busy");
     try {
       const res = await api.uploadScenario(file);
-      toast(`Created “${res.scenario?.name || file.name}”`, { detail: "Press Run to start it." });
+      toast(`Created “${res.scenario?.name || file.name}”`, { detail: "Press Run to start it.", carry: true });
       navigate(`#/b/${res.root_branch.id}`);
     } catch (err) {
       const form = h("div");
@@ -261,32 +261,29 @@ async function showHome({ focus } = {}) {
   try {
     const [examples, list] = await Promise.all([api.examples(), api.scenarios()]);
     if (!alive()) return;
-    clear(examplesBox);
-    for (const ex of examples || []) {
-      const start = h("button", { class: "btn btn-primary", type: "button", "data-testid": `example-start-${ex.name}` }, "▶ Start");
-      startButtons.push(start);
-      start.addEventListener("click", async () => {
-        if (!can("write")) return;
-        start.disabled = true;
-        start.classList.add("busy");
-        try {
-          const res = await api.startExample(ex.name);
-          const branchId = res.root_branch.id;
-          pendingAutoRun = branchId;
-          navigate(`#/b/${branchId}`);
-        } catch (err) {
-          reportError(err, `Could not start ${ex.name}`);
-          start.classList.remove("busy");
-          start.disabled = !can("write");
-        }
-      });
-      examplesBox.append(h("article", { class: "example card", "data-testid": `example-${ex.name}` },
-        h("div", { class: "example-top" },
-          h("span", { class: "example-icon", "aria-hidden": "true" }, EXAMPLE_ICONS[ex.name] || "◇"),
-          h("div", {}, h("h3", {}, ex.title || humanise(ex.name).replace(/^\w/, (c) => c.toUpperCase())), h("code", { class: "muted small" }, ex.file || ""))),
-        h("p", { class: "example-desc" }, ex.description || ""),
-        h("div", { class: "example-foot" }, start)));
-    }
+    const start = async (ex, button) => {
+      if (!can("write")) return;
+      button.disabled = true;
+      button.classList.add("busy");
+      try {
+        const res = await api.startExample(ex.name);
+        if (res.scenario?.name && res.scenario.name !== ex.title) toast(`Started “${res.scenario.name}”`, { carry: true });
+        pendingAutoRun = res.root_branch.id;
+        navigate(`#/b/${res.root_branch.id}`);
+      } catch (err) {
+        reportError(err, `Could not start ${ex.name}`);
+        button.classList.remove("busy");
+        button.disabled = !can("write");
+      }
+    };
+    const open = (branchId, { run }) => {
+      if (run && can("write")) pendingAutoRun = branchId;
+      navigate(`#/b/${branchId}`);
+    };
+    const cards = h("div", { class: "example-grid" });
+    startButtons.push(...await renderExamples(cards, examples || [], list || [], { open, start }));
+    if (!alive()) return;
+    clear(examplesBox).append(...cards.childNodes);
     syncRights();
     if (!examples?.length) examplesBox.append(h("p", { class: "muted" }, "No examples are available on this server."));
     renderScenarioList(listBox, list || []);
@@ -732,12 +729,12 @@ async function showBranch(branchId) {
       submit: async (body, runAfter) => {
         const child = await api.fork(branch.id, body);
         const id = child.id || child.branch?.id;
-        toast(`Forked “${child.label || body.label}” after step ${step}`);
+        toast(`Forked “${child.label || body.label}” after step ${step}`, { carry: true });
         if (runAfter) {
           try {
             await api.run(id);
           } catch (err) {
-            reportError(err, "The fork was created but could not start");
+            reportError(err, "The fork was created but could not start", { carry: true });
           }
         }
         navigate(`#/b/${id}`);

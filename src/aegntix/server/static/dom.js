@@ -150,16 +150,35 @@ export function setDenied(el, action, reason, title = "") {
   return !reason;
 }
 
-/** Show a short-lived notice; errors stay until dismissed. */
-export function toast(message, { kind = "info", detail } = {}) {
+/**
+ * Show a short-lived notice (errors stay longer, until dismissed). A notice belongs to the
+ * screen it was shown on and goes when you navigate away; `carry: true` is for one shown just
+ * before a navigation it announces ("Forked …"): it stays on the next screen only.
+ */
+export function toast(message, { kind = "info", detail, carry = false } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
   const close = h("button", { class: "toast-close", type: "button", "aria-label": "Dismiss" }, "×");
-  const el = h("div", { class: `toast toast-${kind}`, "data-testid": `toast-${kind}` },
+  const el = h("div", { class: `toast toast-${kind}`, "data-testid": `toast-${kind}`, "data-carry": carry ? "1" : null },
     h("div", { class: "toast-body" }, h("strong", {}, message), detail ? h("div", { class: "toast-detail" }, detail) : null),
     close);
   close.addEventListener("click", () => el.remove());
   box.append(el);
-  if (kind !== "error") setTimeout(() => el.remove(), 4000);
-  else setTimeout(() => el.remove(), 12000);
+  // it stays while the pointer is on it (being read), then for its full time again
+  let timer = null;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => el.remove(), kind === "error" ? 12000 : 4000);
+  };
+  el.addEventListener("mouseenter", () => clearTimeout(timer));
+  el.addEventListener("mouseleave", arm);
+  arm();
+}
+
+/** On navigation: the old screen's notices go; a carried one stays for this screen only. */
+export function clearToasts() {
+  for (const el of document.querySelectorAll("#toasts .toast")) {
+    if (el.dataset.carry) delete el.dataset.carry;
+    else el.remove();
+  }
 }
