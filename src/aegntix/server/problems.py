@@ -113,11 +113,10 @@ def from_error(exc: AegntixError) -> JSONResponse:
     status, slug = next(
         ((st, sl) for cls, st, sl in _MAPPING if isinstance(exc, cls)), (500, "internal")
     )
-    if isinstance(exc, ScenarioInvalid):
-        error: dict[str, Any] = {"field": exc.field, "reason": exc.reason}
-        if exc.line is not None:
-            error["line"] = exc.line
-        return problem_response(status, str(exc), slug=slug, errors=[error])
+    if isinstance(exc, ScenarioInvalid):  # every problem, each with field, reason, line
+        return problem_response(
+            status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems]
+        )
     detail = str(exc)
     field, sep, reason = detail.partition(": ")
     errors: list[dict[str, Any]] = []
