@@ -94,6 +94,16 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def yaml_error_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: ``line N: problem`` (PyYAML's own text spans several)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if problem is None:
+        problem = (str(exc).splitlines() or ["cannot parse"])[0]
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
 def parse_text(text: str, source: str, as_json: bool) -> tuple[Any, dict[Path_, int]]:
     """(data, line of each field path); raises :class:`ScenarioInvalid`."""
     if as_json:
