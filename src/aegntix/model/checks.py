@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aegntix.model.expressions import ExpressionError, arithmetic_names, names_in
+from aegntix.model.expressions import (
+    ExpressionError,
+    arithmetic_names,
+    divisor_names,
+    names_in,
+)
 
 if TYPE_CHECKING:
     from aegntix.model.scenario import Scenario
@@ -133,6 +138,15 @@ def warnings(scenario: Scenario) -> Found:
                         loc,
                         f"'{name}' is used as a number here but world.{name} starts as "
                         f"{_kind(value)}; the run fails when this is evaluated",
+                    )
+                )
+        for name in sorted(divisor_names(expr) & set(scenario.world)):
+            if scenario.world[name] == 0 and not isinstance(scenario.world[name], bool):
+                found.append(
+                    (
+                        loc,
+                        f"divides by '{name}', and world.{name} starts as 0; the run fails "
+                        "with a division by zero while it is 0",
                     )
                 )
     return found

@@ -165,6 +165,17 @@ def arithmetic_names(source: str) -> set[str]:
     return found
 
 
+def divisor_names(source: str) -> set[str]:
+    """Names an expression divides by (the right side of ``/`` or ``%``)."""
+    return {
+        node.right.id
+        for node in ast.walk(compile_expression(source))
+        if isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div | ast.Mod)
+        and isinstance(node.right, ast.Name)
+    }
+
+
 def evaluate(source: str, names: Mapping[str, Any], *, field: str | None = None) -> Any:
     """Evaluate ``source`` with ``names`` as its variables. Any failure (unknown name, division
     by zero, bad types, a result out of bounds) raises :class:`ExpressionFailed` naming the

@@ -85,13 +85,15 @@ ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123
 def load_yaml(text: str) -> Any:
     """YAML text to data with :class:`ScenarioLoader` (profiles and other YAML files use it
     too). Raises ``yaml.YAMLError`` or ``ValueError`` (nested too deeply)."""
-    loader = ScenarioLoader(text)
+    loader: ScenarioLoader | None = None
     try:
+        loader = ScenarioLoader(text)
         return loader.get_single_data()
     except _Depth:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def yaml_error_line(exc: yaml.YAMLError) -> str:
@@ -127,8 +129,9 @@ def parse_text(text: str, source: str, as_json: bool) -> tuple[Any, dict[Path_, 
 
 
 def _compose(text: str, source: str, as_json: bool) -> yaml.Node | None:
-    loader = ScenarioLoader(text)
+    loader: ScenarioLoader | None = None
     try:
+        loader = ScenarioLoader(text)  # its reader refuses control characters at once
         return loader.get_single_node()
     except _Depth as exc:
         raise ScenarioInvalid(
@@ -139,7 +142,8 @@ def _compose(text: str, source: str, as_json: bool) -> yaml.Node | None:
             return None  # json.loads reports the syntax error with its own line
         raise _yaml_problem(exc, source, text) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str, text: str) -> ScenarioInvalid:
