@@ -94,16 +94,18 @@ def validate_scenario(
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        found = list(_problems(exc.errors(include_url=False), source, lines or {}))
+        found = list(_problems(exc.errors(include_url=False), source, lines or {}, data))
         found.sort(key=lambda p: p.line or 0)  # stable: in file order, as an editor shows
         raise ScenarioInvalid(problems=found) from None
     except RecursionError:
         raise ScenarioInvalid("nested too deeply", file=source) from None
 
 
-def _problems(errors: Iterable[Any], source: str, lines: dict[Path_, int]) -> Iterable[Problem]:
+def _problems(
+    errors: Iterable[Any], source: str, lines: dict[Path_, int], data: dict[str, Any]
+) -> Iterable[Problem]:
     for error in errors:
-        loc = tuple(error["loc"])
+        loc = _as_written(tuple(error["loc"]), data)
         context = error.get("ctx") or {}
         if error["type"] == "consistency" and isinstance(context.get("problems"), list):
             for sub_loc, reason in context["problems"]:
@@ -114,6 +116,21 @@ def _problems(errors: Iterable[Any], source: str, lines: dict[Path_, int]) -> It
         yield Problem(
             _reason(error), file=source, line=_nearest_line(lines, loc), field=_dotted(loc)
         )
+
+
+def _as_written(loc: Path_, data: dict[str, Any]) -> Path_:
+    """The path as the user wrote it: ``outcomes.x``, not ``outcomes.x.expr``, for the
+    short form ``outcomes: {x: "expr"}``."""
+    outcomes = data.get("outcomes")
+    if (
+        len(loc) == 3
+        and loc[0] == "outcomes"
+        and loc[2] == "expr"
+        and isinstance(outcomes, dict)
+        and isinstance(outcomes.get(loc[1]), str)
+    ):
+        return loc[:2]
+    return loc
 
 
 def _dotted(loc: Path_) -> str | None:

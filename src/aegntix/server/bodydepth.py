@@ -17,8 +17,13 @@ from aegntix.model.text import MAX_DEPTH
 from aegntix.server.problems import MEDIA_TYPE, problem_body
 
 
-class _TooDeep(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replaying() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replaying
 
 
 def _is_json(scope: Scope) -> bool:
@@ -36,31 +41,22 @@ class JsonDepthLimit:
         if scope["type"] != "http" or not _is_json(scope):
             await self.app(scope, receive, send)
             return
+        # Read the whole body first (the size limit outside bounds it), then replay it.
         chunks: list[bytes] = []
-        started = False
-
-        async def checking_receive() -> Message:
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    text = b"".join(chunks).decode("utf-8", "replace")
-                    chunks.clear()
-                    if json_too_deep(text):
-                        raise _TooDeep
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, checking_receive, tracking_send)
-        except _TooDeep:
-            if not started:
-                await self._refuse(send)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if json_too_deep(body.decode("utf-8", "replace")):
+            await self._refuse(send)
+            return
+        replayed: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay([replayed], receive), send)
 
     async def _refuse(self, send: Send) -> None:
         reason = f"nested deeper than {self.max_depth} levels"
