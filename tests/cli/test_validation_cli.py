@@ -77,6 +77,7 @@ def test_every_problem_is_listed_in_file_order(db: Path, tmp_path: Path) -> None
     assert lines == [
         f"error: {path}:7: agents.0.goal: unknown field (check the spelling; see `aegntix schema`)",
         f"error: {path}:8: agents.0.stance: Input should be less than or equal to 1 (got 2)",
+        f"error: {path}:9: agents.1.id: agent ids must be unique; 'a' is also agents.0.id",
         f"error: {path}:11: dynamics.x: division by zero: the divisor is always 0 (got 'x / 0')",
     ]
     # Once the fields are right, the cross-field problems are all listed, each with its line.

@@ -25,19 +25,9 @@ def consistency_problems(scenario: Scenario) -> Found:
     """Every cross-field problem of an otherwise well-typed scenario."""
     from aegntix.model.scenario import BUILTIN_NAMES
 
-    found: Found = []
-    first_of: dict[str, int] = {}
+    found = repeated_ids({"agents": [{"id": a.id} for a in scenario.agents]})
     profile_of: dict[str, int] = {}
     for i, agent in enumerate(scenario.agents):
-        if agent.id in first_of:
-            found.append(
-                (
-                    ("agents", i, "id"),
-                    f"agent ids must be unique; '{agent.id}' is also "
-                    f"agents.{first_of[agent.id]}.id",
-                )
-            )
-        first_of.setdefault(agent.id, i)
         if agent.profile is not None:
             if agent.profile.id in profile_of:
                 found.append(
@@ -79,6 +69,27 @@ def consistency_problems(scenario: Scenario) -> Found:
                     "world keys and " + ", ".join(sorted(BUILTIN_NAMES | extra)),
                 )
             )
+    return found
+
+
+def repeated_ids(data: dict[str, Any]) -> Found:
+    """Repeated agent ids in raw (not yet validated) scenario data."""
+    agents = data.get("agents")
+    found: Found = []
+    first_of: dict[str, int] = {}
+    for i, agent in enumerate(agents if isinstance(agents, list) else []):
+        agent_id = agent.get("id") if isinstance(agent, dict) else None
+        if not isinstance(agent_id, str):
+            continue
+        if agent_id in first_of:
+            found.append(
+                (
+                    ("agents", i, "id"),
+                    f"agent ids must be unique; '{agent_id}' is also "
+                    f"agents.{first_of[agent_id]}.id",
+                )
+            )
+        first_of.setdefault(agent_id, i)
     return found
 
 

@@ -94,7 +94,15 @@ def validate_scenario(
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        found = list(_problems(exc.errors(include_url=False), source, lines or {}, data))
+        errors = exc.errors(include_url=False)
+        found = list(_problems(errors, source, lines or {}, data))
+        if not any(e["type"] == "consistency" for e in errors):
+            # Cross-field checks run only on well-typed data; repeated ids are cheap to
+            # find in the raw data, so they are listed with the field problems.
+            found += [
+                Problem(why, file=source, line=_nearest_line(lines or {}, loc), field=_dotted(loc))
+                for loc, why in checks.repeated_ids(data)
+            ]
         found.sort(key=lambda p: p.line or 0)  # stable: in file order, as an editor shows
         raise ScenarioInvalid(problems=found) from None
     except RecursionError:
