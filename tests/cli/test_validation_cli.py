@@ -274,11 +274,12 @@ def test_inject_and_fork_text_is_checked(db: Path) -> None:
         ("fork", branch, "--at", "1", "--inject", "x\u202ey", "--db", db),
         ("fork", branch, "--at", "1", "--label", "a\nb", "--db", db),
         ("fork", branch, "--at", "1", "--inject", "ok", "--set", "stance=NaN", "--db", db),
+        ("fork", branch, "--at", "1", "--inject", "ok", "--set", "x=" + "[" * 9000, "--db", db),
     ):
         code, _, err = invoke(*args)
         assert code == 2, (args, err)
         (line,) = errors(err)
-        assert "contains" in line or "finite" in line or "stance" in line, line
+        assert any(w in line for w in ("contains", "finite", "stance", "nested too deeply")), line
         assert not any(c in line for c in "\x1b\x07\u202e")
     assert database_fingerprint(db) == before
 

@@ -26,6 +26,7 @@ from aegntix.errors import (
     printable,
 )
 from aegntix.model.events import Branch
+from aegntix.model.parsing import json_too_deep
 from aegntix.timeline import SqlStore, open_sqlite_store
 
 console = Console(highlight=False)
@@ -130,6 +131,8 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise InvalidRequest(f"--set: '{item}' is not key=value")
+        if json_too_deep(raw):  # json.loads would recurse into it
+            raise InvalidRequest(f"--set: '{key}' is nested too deeply")
         try:
             result[key] = json.loads(raw)
         except json.JSONDecodeError:

@@ -25,6 +25,7 @@ from aegntix.errors import (
     ProviderError,
     ScenarioInvalid,
     StoreError,
+    printable,
 )
 
 log = structlog.get_logger(__name__)
@@ -117,7 +118,7 @@ def from_error(exc: AegntixError) -> JSONResponse:
         return problem_response(
             status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems]
         )
-    detail = str(exc)
+    detail = printable(str(exc))  # user input quoted in a message never reaches a page raw
     field, sep, reason = detail.partition(": ")
     errors: list[dict[str, Any]] = []
     if isinstance(exc, InvalidRequest) and sep and " " not in field:
