@@ -108,8 +108,7 @@ def yaml_error_line(exc: yaml.YAMLError) -> str:
 
 def parse_text(text: str, source: str, as_json: bool) -> tuple[Any, dict[Path_, int]]:
     """(data, line of each field path); raises :class:`ScenarioInvalid`."""
-    if as_json:
-        _check_json_depth(text, source)
+    _check_bracket_depth(text, source, MAX_DEPTH if as_json else YAML_FLOW_SCAN)
     root = _compose(text, source, as_json)
     lines = _line_map(root, source) if root is not None else {}
     if as_json:
@@ -165,18 +164,27 @@ def _yaml_problem(exc: yaml.YAMLError, source: str, text: str) -> ScenarioInvali
     )
 
 
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]|\n')
+# A string (unrolled: fast on long strings; an unterminated one runs to the end), a bracket,
+# or a line break.
+_JSON_TOKENS = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|[\[\]{}]|\n')
+#: YAML flow collections deeper than this are refused before PyYAML scans them (its scanner
+#: is quadratic in flow depth); the exact limit is then checked while composing.
+YAML_FLOW_SCAN = 1000
 
 
-def _check_json_depth(text: str, source: str) -> None:
-    """Refuse JSON nested past MAX_DEPTH before ``json.loads`` recurses into it."""
+def _check_bracket_depth(text: str, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse text whose brackets (outside double-quoted strings) nest past ``limit``:
+    JSON before ``json.loads`` recurses into it, YAML flow collections before PyYAML's
+    scanner slows down on them."""
+    if text.count("[") + text.count("{") <= limit:
+        return  # cannot nest deeper: skip the scan (most bodies)
     depth = 0
     line = 1
     for match in _JSON_TOKENS.finditer(text):
         token = match.group()
         if token in "[{":
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > limit:
                 raise ScenarioInvalid(
                     f"nested deeper than {MAX_DEPTH} levels", file=source, line=line
                 )
@@ -191,7 +199,7 @@ def _check_json_depth(text: str, source: str) -> None:
 def json_too_deep(text: str) -> bool:
     """Whether JSON text nests past MAX_DEPTH (strings are skipped)."""
     try:
-        _check_json_depth(text, "<json>")
+        _check_bracket_depth(text, "<json>")
     except ScenarioInvalid:
         return True
     return False
