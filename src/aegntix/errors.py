@@ -1,7 +1,10 @@
 """The project's exception hierarchy.
 
 Every error a user can cause derives from :class:`AegntixError`; the CLI maps them to one
-readable line and a non-zero exit code, the API (later) to problem-details responses.
+readable line and a non-zero exit code, the API to problem-details responses.
+:class:`ScenarioInvalid` carries every :class:`Problem` found (the CLI prints one line each,
+the API lists them in ``errors``); :class:`ExpressionFailed` is a scenario expression failing
+at run time. :func:`printable` escapes control characters in anything echoed back.
 """
 
 from __future__ import annotations

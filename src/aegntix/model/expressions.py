@@ -3,7 +3,9 @@
 Scenarios say things like ``customer_impact + severity * (1 - containment)`` or
 ``deal_reached or mean_stance > 0.5``. We parse them with :mod:`ast` and evaluate only
 arithmetic, comparisons, boolean logic, ``min``/``max``/``abs`` and names from a mapping —
-never ``eval``.
+never ``eval``. Results are bounded (no text/list repetition, no ``%`` on text, 64-bit
+integers, finite floats, joined text and lists capped); anything that must fail whatever the
+world holds is refused when compiled, and evaluation fails only with ``ExpressionFailed``.
 """
 
 from __future__ import annotations
