@@ -1,10 +1,28 @@
 """The project's exception hierarchy.
 
 Every error a user can cause derives from :class:`AegntixError`; the CLI maps them to one
-readable line and a non-zero exit code, the API (later) to problem-details responses.
+readable line and a non-zero exit code, the API to problem-details responses.
+:class:`ScenarioInvalid` carries every :class:`Problem` found (the CLI prints one line each,
+the API lists them in ``errors``); :class:`ExpressionFailed` is a scenario expression failing
+at run time. :func:`printable` escapes control characters in anything echoed back.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Characters never shown raw in an error line: C0/C1 controls (ESC starts terminal
+#: escape sequences), DEL, bidi embeddings/overrides/isolates, line separators, surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with characters that could rewrite a terminal or a page escaped
+    (``\\x1b``, ``\\u202e``): errors quote user input and must stay one honest line."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class AegntixError(Exception):
@@ -13,30 +31,94 @@ class AegntixError(Exception):
     exit_code = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a scenario: where (file, line, field) and why. ``context`` is
+    extra detail (a YAML parser's surrounding text) shown only on request (``--json``,
+    ``--verbose``), never in the one-line form."""
+
+    reason: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    context: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<scenario>"
+        if self.line is not None:
+            where += f":{self.line}"
+        prefix = f"{where}: "
+        if self.field:
+            prefix += f"{self.field}: "
+        return printable(prefix + self.reason)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "reason": printable(self.reason)}
+        if self.line is not None:
+            out["line"] = self.line
+        if self.file is not None:
+            out["file"] = self.file
+        if self.context:
+            out["context"] = self.context
+        return out
+
+
 class ScenarioInvalid(AegntixError):
-    """A scenario file cannot be parsed or does not validate."""
+    """A scenario file cannot be parsed or does not validate. ``problems`` lists every
+    problem found (at least one); ``file``/``line``/``field``/``reason`` are the first's."""
 
     exit_code = 2
 
     def __init__(
         self,
-        message: str,
+        message: str = "",
         *,
         file: str | None = None,
         line: int | None = None,
         field: str | None = None,
+        problems: Sequence[Problem] = (),
+        context: str | None = None,
     ) -> None:
-        self.file = file
-        self.line = line
+        self.problems: list[Problem] = list(problems) or [
+            Problem(message, file=file, line=line, field=field, context=context)
+        ]
+        first = self.problems[0]
+        self.file, self.line, self.field = first.file, first.line, first.field
+        self.reason = first.reason
+        if len(self.problems) == 1:
+            text = str(first)
+        else:
+            # One line naming every problem; the CLI and the API list them one by one.
+            parts = "; ".join(_brief(p) for p in self.problems)
+            text = f"{first.file or '<scenario>'}: {len(self.problems)} problems: {parts}"
+        super().__init__(text)
+
+
+def _brief(problem: Problem) -> str:
+    where = f"line {problem.line}: " if problem.line is not None else ""
+    field = f"{problem.field}: " if problem.field else ""
+    return printable(where + field + problem.reason)
+
+
+class ExpressionFailed(AegntixError):
+    """An expression failed at run time (division by zero, overflow, bad types, a result
+    too large). ``expression`` is its text, ``field`` where it came from
+    (``dynamics.budget``, ``outcomes.price``), ``reason`` what went wrong."""
+
+    exit_code = 2
+
+    def __init__(
+        self, reason: str, *, expression: str | None = None, field: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.expression = expression
         self.field = field
-        self.reason = message
-        where = file or "<scenario>"
-        if line is not None:
-            where += f":{line}"
-        prefix = f"{where}: "
+        text = reason
+        if expression is not None:
+            text = f"'{expression}': {text}"
         if field:
-            prefix += f"{field}: "
-        super().__init__(prefix + message)
+            text = f"{field}: {text}"
+        super().__init__(printable(text))
 
 
 class NotFound(AegntixError):

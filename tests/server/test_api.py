@@ -151,7 +151,12 @@ def test_upload_json_and_validate(client: httpx.Client) -> None:
         content=example_text("town-hall"),
         headers={"content-type": "text/yaml"},
     )
-    assert r.json() == {"ok": True, "name": "Riverside flood-barrier town hall", "agents": 9}
+    assert r.json() == {
+        "ok": True,
+        "name": "Riverside flood-barrier town hall",
+        "agents": 9,
+        "warnings": [],
+    }
 
 
 def test_examples(client: httpx.Client) -> None:

@@ -247,6 +247,8 @@ def parse_json_object(text: str) -> dict[str, Any]:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidReply(f"not valid JSON ({exc.msg})") from None
+    except RecursionError:  # a hostile or broken reply nested thousands deep
+        raise InvalidReply("the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidReply("the JSON is not an object")
     return data

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from aegntix import __version__
 from aegntix.cli import agents, demo, keys, running, serve, timelines
-from aegntix.cli.common import JsonOption, console, emit_json, handles_errors
+from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
 from aegntix.cli.usage import usage
-from aegntix.model.loading import load_scenario, scenario_json_schema
+from aegntix.model.loading import check_file, scenario_json_schema
 
 app = typer.Typer(
     name="aegntix",
@@ -52,16 +53,31 @@ app.add_typer(agents.app, name="agents")
 def validate(
     file: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
     json_out: JsonOption = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show a YAML parser's context.")
+    ] = False,
 ) -> None:
-    """Check a scenario file; print what is wrong (file:line: field: reason)."""
-    scenario = load_scenario(file)
+    """Check a scenario file; print every problem (file:line: field: reason) and warning."""
+    checked = check_file(file)
+    scenario = checked.scenario
     if json_out:
-        emit_json({"ok": True, "name": scenario.name, "agents": len(scenario.agents)})
-    else:
-        console.print(
-            f"[green]ok[/]: {file} — '{scenario.name}', {len(scenario.agents)} agents, "
-            f"{scenario.turn_order} turns, outcomes: {', '.join(scenario.outcomes) or 'none'}"
+        emit_json(
+            {
+                "ok": True,
+                "name": scenario.name,
+                "agents": len(scenario.agents),
+                "warnings": [w.as_json() for w in checked.warnings],
+            }
         )
+        return
+    for warning in checked.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
+    console.print(
+        f"[green]ok[/]: {escape(str(file))} — '{escape(scenario.name)}', "
+        f"{len(scenario.agents)} agents, {scenario.turn_order} turns, "
+        f"outcomes: {', '.join(scenario.outcomes) or 'none'}"
+        + (f", {len(checked.warnings)} warning(s)" if checked.warnings else "")
+    )
 
 
 @app.command()

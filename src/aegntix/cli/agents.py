@@ -25,6 +25,7 @@ from aegntix.errors import InvalidRequest
 from aegntix.memory.profiles import Profile, ProfileStore, load_profile_file, profile_spec
 from aegntix.memory.queries import branch_memories, why
 from aegntix.memory.records import Memory
+from aegntix.model.parsing import load_yaml, yaml_error_line
 from aegntix.model.scenario import BIG_FIVE, Persona
 
 app = typer.Typer(
@@ -39,8 +40,12 @@ def _persona(file: Path | None, traits: list[str], base: Any = None) -> Persona:
     data: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
     if file is not None:
         try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            loaded = load_yaml(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:  # one line, not the parser's multi-line dump
+            raise InvalidRequest(
+                f"--persona: {file}: invalid YAML: {yaml_error_line(exc)}"
+            ) from None
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, nested too deeply
             raise InvalidRequest(f"--persona: cannot read {file}: {exc}") from None
         if not isinstance(loaded, dict):
             raise InvalidRequest(f"--persona: {file} must hold a mapping of traits")

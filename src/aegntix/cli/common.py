@@ -15,9 +15,18 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 
-from aegntix.errors import AegntixError, BranchNotFound, InvalidRequest, StoreError
+from aegntix.errors import (
+    AegntixError,
+    BranchNotFound,
+    InvalidRequest,
+    ScenarioInvalid,
+    StoreError,
+    printable,
+)
 from aegntix.model.events import Branch
+from aegntix.model.parsing import json_too_deep
 from aegntix.timeline import SqlStore, open_sqlite_store
 
 #: Width when output goes to a pipe or file: wide enough that nothing is hard-wrapped (a
@@ -69,13 +78,36 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except AegntixError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            json_out, verbose = bool(kwargs.get("json_out")), bool(kwargs.get("verbose"))
+            report_error(exc, json_out=json_out, verbose=verbose)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: completed steps are saved")
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def report_error(exc: AegntixError, *, json_out: bool = False, verbose: bool = False) -> None:
+    """Each problem on its own line on stderr (user text escaped: no markup, no terminal
+    control sequences); with ``--json`` also every problem as JSON on stdout; with
+    ``--verbose`` a YAML parser's context after its line."""
+    problems = exc.problems if isinstance(exc, ScenarioInvalid) else []
+    for line in [str(p) for p in problems] or [str(exc)]:
+        err_console.print(f"[bold red]error:[/] {escape(printable(line))}", soft_wrap=True)
+    if verbose:
+        for problem in problems:
+            if problem.context:
+                err_console.print(escape(printable(problem.context).replace("\\n", "\n")))
+    if json_out and problems:
+        emit_json(
+            {
+                "type": "error",
+                "ok": False,
+                "detail": str(exc),
+                "errors": [p.as_json() for p in problems],
+            }
+        )
 
 
 @contextmanager
@@ -120,6 +152,8 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise InvalidRequest(f"--set: '{item}' is not key=value")
+        if json_too_deep(raw):  # json.loads would recurse into it
+            raise InvalidRequest(f"--set: '{key}' is nested too deeply")
         try:
             result[key] = json.loads(raw)
         except json.JSONDecodeError:

@@ -7,8 +7,9 @@ import math
 from typing import Any
 
 from aegntix.brains.base import RUNTIME_META_KEYS, Decision
+from aegntix.errors import ExpressionFailed
 from aegntix.model.events import EventKind, NewEvent
-from aegntix.model.expressions import ExpressionError, evaluate
+from aegntix.model.expressions import evaluate
 from aegntix.model.outcomes import expression_names
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
@@ -76,8 +77,8 @@ def _effect_events(
         else:
             try:
                 patch.update(_action_patch(scenario, state, name))
-            except ExpressionError as exc:
-                events.append(_rejected(step, agent_id, f"action '{name}' failed: {exc}"))
+            except ExpressionFailed as exc:
+                events.append(_rejected(step, agent_id, f"action '{name}' failed: {exc.reason}"))
             else:
                 taken = dict(state["world"].get("_actions_taken", {}))
                 taken[name] = taken.get(name, 0) + 1
@@ -99,9 +100,9 @@ def dynamics_event(scenario: Scenario, state: State, step: int) -> NewEvent | No
     names = expression_names(scenario, state)
     patch: dict[str, Any] = {}
     for key, expr in scenario.dynamics.items():
-        value = evaluate(expr, names)
+        value = evaluate(expr, names, field=f"dynamics.{key}")
         if value != state["world"].get(key):
-            patch[f"world.{key}"] = _clean(value)
+            patch[f"world.{key}"] = _clean(value, expr, f"dynamics.{key}")
     if not patch:
         return None
     return NewEvent(step, EventKind.WORLD, {"set": patch, "cause": "dynamics"})
@@ -112,7 +113,8 @@ def _action_patch(scenario: Scenario, state: State, name: str) -> dict[str, Any]
     names = expression_names(scenario, state)
     patch: dict[str, Any] = {}
     for key, expr in scenario.actions[name].effects.items():
-        value = _clean(evaluate(expr, names))
+        where = f"actions.{name}.effects.{key}"
+        value = _clean(evaluate(expr, names, field=where), expr, where)
         names[key] = value
         patch[f"world.{key}"] = value
     return patch
@@ -130,11 +132,11 @@ def _is_standing_offer(scenario: Scenario, state: State, agent_id: str, price: f
     return False
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: Any, expr: str, field: str) -> Any:
     # Keep world values JSON-safe and free of float noise that would differ by platform.
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ExpressionError("result is not a finite number")
+            raise ExpressionFailed("result is not a finite number", expression=expr, field=field)
         return round(value, 9)
     return value
 

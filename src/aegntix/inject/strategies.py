@@ -17,6 +17,7 @@ from aegntix.errors import ForkOutOfRange, InvalidRequest
 from aegntix.model.events import Branch, Event, EventKind, NewEvent
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
+from aegntix.model.text import data_problem, text_problem
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 
@@ -100,6 +101,11 @@ def _validated(
         raise InvalidRequest("content: an injection needs some text")
     if len(content) > MAX_CONTENT:
         raise InvalidRequest(f"content: longer than {MAX_CONTENT} characters")
+    if problem := text_problem(content):
+        raise InvalidRequest(f"content: {problem}")
+    for name, data in (("fields", fields), ("world", world)):
+        if data is not None and (problem := data_problem(dict(data))):
+            raise InvalidRequest(f"{name}: {problem}")
     if not 0.0 <= urgency <= 1.0:
         raise InvalidRequest("urgency: must be between 0 and 1")
     known = {a.id for a in scenario.agents}

@@ -28,11 +28,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, and_, insert, select, update
 
-from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound, ScenarioNotFound
+from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound, ScenarioNotFound, printable
 from aegntix.memory.persona import consistency
 from aegntix.memory.records import Memory
 from aegntix.model.events import canonical_json
+from aegntix.model.parsing import load_yaml, yaml_error_line
 from aegntix.model.scenario import Identifier, Persona, ProfileRef, Scenario
+from aegntix.model.text import SafeLine, SafeText, text_problem
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
     agent_profiles,
@@ -47,11 +49,11 @@ _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 class ProfileSpec(BaseModel):
     """A persistent agent as a user describes one (a YAML file, an API body)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    name: SafeLine = Field(min_length=1, max_length=200)
+    description: SafeText = Field(default="", max_length=10_000)
     persona: Persona = Field(default_factory=Persona)
 
 
@@ -59,9 +61,15 @@ def load_profile_file(path: Path) -> ProfileSpec:
     """A profile file (``id``, ``name``, ``description``, ``persona``); errors name the file
     and the field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidRequest(f"{path}: cannot read: {exc}") from None
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidRequest(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:  # nested too deeply
+        raise InvalidRequest(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:  # one line, not the parser's multi-line dump
+        raise InvalidRequest(f"{path}: invalid YAML: {yaml_error_line(exc)}") from None
     return profile_spec(data, where=str(path))
 
 
@@ -71,9 +79,20 @@ def profile_spec(data: Any, *, where: str = "profile") -> ProfileSpec:
     try:
         return ProfileSpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first["loc"]) or "profile"
-        raise InvalidRequest(f"{where}: {field}: {first['msg']}") from None
+        # Every problem, on one line (the first names the field as before).
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'profile'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors(include_url=False)
+        ]
+        raise InvalidRequest(printable(f"{where}: {'; '.join(parts)}")) from None
+
+
+def _check_text(*, name: str | None, description: str | None) -> None:
+    """The rules of SafeLine/SafeText for callers that bypass ProfileSpec (the CLI)."""
+    for key, value, multi_line in (("name", name, False), ("description", description, True)):
+        if value is not None and (problem := text_problem(value, multi_line=multi_line)):
+            raise InvalidRequest(f"{key}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +218,7 @@ class ProfileStore:
     ) -> Profile:
         if not _ID.match(profile_id):
             raise InvalidRequest("id: 1-64 letters, digits, '-' or '_', starting with a letter")
+        _check_text(name=name, description=description)
         ref = ProfileRef(id=profile_id)
         persona = persona or Persona()
         now = datetime.now(UTC)
@@ -262,6 +282,7 @@ class ProfileStore:
         self, profile_id: str, *, name: str | None = None, description: str | None = None
     ) -> Profile:
         """Rename or re-describe. The persona changes only through experience (commit)."""
+        _check_text(name=name, description=description)
         self.get(profile_id)
         values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
         if name is not None:

@@ -36,11 +36,11 @@ def compute_outcomes(scenario: Scenario, state: State) -> dict[str, Any]:
     for key, spec in scenario.outcomes.items():
         if spec.per_agent:
             result[key] = {
-                agent_id: _rounded(evaluate(spec.expr, {**names, **own}))
+                agent_id: _rounded(evaluate(spec.expr, {**names, **own}, field=f"outcomes.{key}"))
                 for agent_id, own in state["agents"].items()
             }
         else:
-            result[key] = _rounded(evaluate(spec.expr, names))
+            result[key] = _rounded(evaluate(spec.expr, names, field=f"outcomes.{key}"))
     return result
 
 
@@ -53,4 +53,4 @@ def is_terminal(scenario: Scenario, state: State, outcomes: dict[str, Any]) -> b
         return False
     names = expression_names(scenario, state)
     names.update({k: v for k, v in outcomes.items() if not isinstance(v, dict)})
-    return bool(evaluate(term.when, names))
+    return bool(evaluate(term.when, names, field="termination.when"))

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -16,13 +17,26 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from aegntix.model.expressions import ExpressionError, compile_expression, names_in
+from aegntix.model.checks import consistency_problems
+from aegntix.model.expressions import ExpressionError, compile_expression
+from aegntix.model.text import PlainData, SafeLine, SafeText
 
 Trait = Annotated[float, Field(ge=0.0, le=1.0)]
 Stance = Annotated[float, Field(ge=-1.0, le=1.0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
-Expression = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _compiles(value: str) -> str:
+    try:
+        compile_expression(value)
+    except ExpressionError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Expression = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_compiles)]
 
 MAX_AGENTS = 1000
 MAX_STEPS = 1_000_000
@@ -36,7 +50,8 @@ AGENT_NAMES = frozenset({"stance", "offer"})
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are refused in every float field (free-form data: PlainData).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TurnOrder(StrEnum):
@@ -69,7 +84,9 @@ class Persona(_Strict):
     extraversion: Trait = 0.5
     agreeableness: Trait = 0.5
     neuroticism: Trait = 0.5
-    traits: dict[str, str | float | int | bool] = Field(default_factory=dict)
+    traits: dict[Annotated[SafeLine, Field(max_length=100)], SafeText | float | int | bool] = Field(
+        default_factory=dict, max_length=100
+    )
     adaptive: list[BigFive] = Field(default_factory=lambda: list(ADAPTIVE), max_length=5)
     adaptation_rate: Trait = 0.1
     stability_threshold: Trait = 0.8
@@ -158,8 +175,8 @@ class BrainConfig(_Strict):
     variable (or secrets-file entry) that holds one (see ``docs/brains.md``)."""
 
     kind: BrainKind = Field(default="rules", validation_alias=AliasChoices("kind", "provider"))
-    model: str | None = Field(default=None, min_length=1, max_length=200)
-    base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    model: SafeLine | None = Field(default=None, min_length=1, max_length=200)
+    base_url: SafeLine | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
     api_key_env: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -171,7 +188,7 @@ class BrainConfig(_Strict):
     fallback: Literal["rules", "fail"] = "rules"
     prices: Prices = Field(default_factory=Prices)
     structured_output: Literal["json_schema", "json_object", "none"] = "json_object"
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[SafeLine, PlainData] = Field(default_factory=dict)
 
     @field_validator("api_key_env")
     @classmethod
@@ -197,10 +214,12 @@ class BrainConfig(_Strict):
 
 class AgentSpec(_Strict):
     id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    role: str = Field(min_length=1, max_length=200)
-    goals: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=50)
-    backstory: str = Field(default="", max_length=10_000)
+    name: SafeLine = Field(min_length=1, max_length=200)
+    role: SafeLine = Field(min_length=1, max_length=200)
+    goals: list[Annotated[SafeText, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=50
+    )
+    backstory: SafeText = Field(default="", max_length=10_000)
     persona: Persona = Field(default_factory=Persona)
     stance: Stance | None = None
     negotiation: NegotiationTerms | None = None
@@ -223,10 +242,12 @@ class AgentSpec(_Strict):
 class ActionSpec(_Strict):
     """A move agents may make: its effects are expressions over the world, applied in order."""
 
-    description: str = Field(default="", max_length=1000)
+    description: SafeText = Field(default="", max_length=1000)
     effects: dict[Identifier, Expression] = Field(default_factory=dict)
     once: bool = False
-    keywords: list[str] = Field(default_factory=list, max_length=50)
+    keywords: list[Annotated[SafeLine, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class Termination(_Strict):
@@ -243,15 +264,15 @@ class Termination(_Strict):
 class OutcomeSpec(_Strict):
     expr: Expression
     per_agent: bool = False
-    description: str = ""
+    description: SafeText = Field(default="", max_length=1000)
 
 
 class Scenario(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20_000)
-    topic: str = Field(default="", max_length=1000)
+    name: SafeLine = Field(min_length=1, max_length=200)
+    description: SafeText = Field(default="", max_length=20_000)
+    topic: SafeLine = Field(default="", max_length=1000)
     seed: int = Field(default=0, ge=0, lt=2**63)
-    world: dict[Identifier, Any] = Field(default_factory=dict)
+    world: dict[Identifier, PlainData] = Field(default_factory=dict)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
     turn_order: TurnOrder = TurnOrder.ROUND_ROBIN
     memory_window: int = Field(default=3, ge=0, le=100)
@@ -271,66 +292,18 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        ids = [a.id for a in self.agents]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"agent ids must be unique; repeated: {', '.join(duplicates)}")
-        profiles = [a.profile.id for a in self.agents if a.profile is not None]
-        shared = sorted({p for p in profiles if profiles.count(p) > 1})
-        if shared:
-            raise ValueError(f"a persistent agent plays one part; repeated: {', '.join(shared)}")
-        for agent in self.agents:
-            unknown = [a for a in agent.actions if a not in self.actions]
-            if unknown:
-                raise ValueError(f"agent '{agent.id}' names unknown actions: {', '.join(unknown)}")
         if self.has_negotiation:
             # The negotiation mechanics record the deal in these two world facts.
             for key, default in (("deal_reached", False), ("price", None)):
                 self.world.setdefault(key, default)
-        for agent in self.agents:
-            brain = self.brain.merged(agent.brain)
-            if brain.kind != "rules" and not brain.model:
-                raise ValueError(
-                    f"agent '{agent.id}': a '{brain.kind}' brain needs a 'model' "
-                    "(in the scenario's brain or the agent's)"
-                )
-        world_names = set(self.world) | BUILTIN_NAMES
-        for where, expr, extra in self._expressions():
-            try:
-                unknown_names = names_in(expr) - world_names - extra
-            except ExpressionError as exc:
-                raise ValueError(f"{where}: {exc}") from None
-            if unknown_names:
-                raise ValueError(
-                    f"{where}: unknown name(s) {', '.join(sorted(unknown_names))}; "
-                    "expressions may read world keys and "
-                    + ", ".join(sorted(BUILTIN_NAMES | extra))
-                )
+        problems = consistency_problems(self)
+        if problems:
+            # One error carrying every problem with its field path (the loader lists them).
+            summary = "; ".join(f"{'.'.join(map(str, loc))}: {why}" for loc, why in problems)
+            raise PydanticCustomError(
+                "consistency", "{summary}", {"summary": summary, "problems": problems}
+            )
         return self
-
-    def _expressions(self) -> list[tuple[str, str, frozenset[str] | set[str]]]:
-        found: list[tuple[str, str, frozenset[str] | set[str]]] = []
-        for name, action in self.actions.items():
-            for key, expr in action.effects.items():
-                if key not in self.world:
-                    raise ValueError(f"actions.{name}.effects: '{key}' is not a world key")
-                found.append((f"actions.{name}.effects.{key}", expr, frozenset()))
-        for key, expr in self.dynamics.items():
-            if key not in self.world:
-                raise ValueError(f"dynamics: '{key}' is not a world key")
-            found.append((f"dynamics.{key}", expr, frozenset()))
-        for name, outcome in self.outcomes.items():
-            extra = AGENT_NAMES if outcome.per_agent else frozenset()
-            found.append((f"outcomes.{name}", outcome.expr, extra))
-        for agent in self.agents:
-            if agent.objective:
-                found.append((f"agents.{agent.id}.objective", agent.objective, AGENT_NAMES))
-        if self.termination.when:
-            scalar = {n for n, o in self.outcomes.items() if not o.per_agent}
-            found.append(("termination.when", self.termination.when, scalar))
-        for _, expr, _ in found:
-            compile_expression(expr)
-        return found
 
     @property
     def memory_on(self) -> bool:

@@ -16,6 +16,7 @@ from aegntix import __version__
 from aegntix.security.keys import ensure_bootstrap_key
 from aegntix.security.roles import Action
 from aegntix.server import problems
+from aegntix.server.bodydepth import JsonDepthLimit
 from aegntix.server.deps import Reader
 from aegntix.server.hub import EventHub
 from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
@@ -101,6 +102,7 @@ def create_app(
         app.state.bootstrap_key = ensure_bootstrap_key(store, target)
 
     problems.install(app)
+    app.add_middleware(JsonDepthLimit)  # inside the size limit: sees at most that many bytes
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])

@@ -25,6 +25,7 @@ from aegntix.errors import (
     ProviderError,
     ScenarioInvalid,
     StoreError,
+    printable,
 )
 
 log = structlog.get_logger(__name__)
@@ -113,12 +114,11 @@ def from_error(exc: AegntixError) -> JSONResponse:
     status, slug = next(
         ((st, sl) for cls, st, sl in _MAPPING if isinstance(exc, cls)), (500, "internal")
     )
-    if isinstance(exc, ScenarioInvalid):
-        error: dict[str, Any] = {"field": exc.field, "reason": exc.reason}
-        if exc.line is not None:
-            error["line"] = exc.line
-        return problem_response(status, str(exc), slug=slug, errors=[error])
-    detail = str(exc)
+    if isinstance(exc, ScenarioInvalid):  # every problem, each with field, reason, line
+        return problem_response(
+            status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems]
+        )
+    detail = printable(str(exc))  # user input quoted in a message never reaches a page raw
     field, sep, reason = detail.partition(": ")
     errors: list[dict[str, Any]] = []
     if isinstance(exc, InvalidRequest) and sep and " " not in field:

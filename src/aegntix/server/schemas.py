@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.engine.runner import StepResult
 from aegntix.model.events import Branch, Event, ScenarioRecord
+from aegntix.model.text import PlainData, SafeLine, SafeText
 from aegntix.timeline.compare import Comparison
 
 MAX_LABEL = 200
@@ -130,28 +131,31 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
 
 # -- request bodies ------------------------------------------------------------------------
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Text is SafeText/SafeLine, free-form data PlainData, floats finite (model/text.py).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Injection(_Body):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT)
-    targets: list[str] | None = Field(default=None, max_length=100)
+    content: SafeText = Field(min_length=1, max_length=MAX_CONTENT)
+    targets: list[Annotated[SafeLine, Field(max_length=MAX_ID)]] | None = Field(
+        default=None, max_length=100
+    )
     strategy: Literal["direct", "broadcast"] = "broadcast"
-    fields: dict[str, Any] | None = None
-    world: dict[str, Any] | None = None
+    fields: dict[SafeLine, PlainData] | None = None
+    world: dict[SafeLine, PlainData] | None = None
     urgency: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class ForkRequest(_Body):
     at_step: int = Field(ge=0, le=INT64)
-    label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
+    label: SafeLine | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
     seed: int | None = Field(default=None, ge=-(2**63), le=INT64)
     injection: Injection | None = None
 
 
 class InjectRequest(Injection):
     at_step: int | None = Field(default=None, ge=0, le=INT64)
-    label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
+    label: SafeLine | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
 
 
 class RunRequest(_Body):
@@ -160,7 +164,7 @@ class RunRequest(_Body):
 
 class KeyRequest(_Body):
     role: Literal["owner", "admin", "editor", "viewer", "service"]
-    name: str = Field(default="", max_length=200)
+    name: SafeLine = Field(default="", max_length=200)
 
 
 # -- responses (documented in the OpenAPI schema) -------------------------------------------
@@ -212,15 +216,24 @@ class ScenarioOut(BaseModel):
     spec: dict[str, Any] | None = None
 
 
+class FieldWarning(BaseModel):
+    field: str | None
+    reason: str
+    line: int | None = None
+
+
 class CreatedScenario(BaseModel):
     scenario: ScenarioOut
     root_branch: BranchOut
+    #: What validates but will probably fail when run (e.g. text used as a number).
+    warnings: list[FieldWarning] = []
 
 
 class ValidateOut(BaseModel):
     ok: bool
     name: str
     agents: int
+    warnings: list[FieldWarning] = []
 
 
 class ExampleOut(BaseModel):

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aegntix.errors import ExpressionFailed
 from aegntix.model.events import Branch, Event
-from aegntix.model.expressions import ExpressionError
 from aegntix.model.outcomes import compute_outcomes
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State, apply_event
@@ -151,7 +151,7 @@ def _outcomes(scenario: Scenario | None, state: State) -> dict[str, Any]:
         return {}
     try:
         return compute_outcomes(scenario, state)
-    except ExpressionError:
+    except ExpressionFailed:
         return {}  # e.g. before the initial world event: the names are not there yet
 
 

@@ -24,6 +24,7 @@ from aegntix.model.events import (
     ScenarioRecord,
     canonical_json,
 )
+from aegntix.model.text import text_problem
 from aegntix.timeline import queries as q
 from aegntix.timeline.migrate import upgrade
 from aegntix.timeline.prepare import check_int64, prepare
@@ -58,6 +59,8 @@ def tenant_name(value: object) -> str:
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
         raise InvalidRequest(f"{name} must be a string of 1 to {_MAX_TEXT} characters")
+    if problem := text_problem(value, multi_line=False):
+        raise InvalidRequest(f"{name}: {problem}")
     return value
 
 

@@ -26,7 +26,8 @@ from aegntix.brains.rules.signals import (
     recency,
     taken_actions,
 )
-from aegntix.model.expressions import ExpressionError, evaluate
+from aegntix.errors import ExpressionFailed
+from aegntix.model.expressions import evaluate
 from aegntix.model.scenario import ActionSpec
 
 #: Softmax temperature: calm agents pick the best action, neurotic ones are erratic.
@@ -41,7 +42,7 @@ MESSAGE_BOOST = 0.3
 #: Score for an action matching the agent's role or goals when it has no objective.
 ROLE_MATCH = 0.2
 _STOP = frozenset({"the", "and", "for", "all", "out", "off", "with", "from", "into", "team"})
-_FAILED = (ExpressionError, TypeError, ValueError, ArithmeticError)
+_FAILED = (ExpressionFailed, TypeError, ValueError, ArithmeticError)
 
 
 @lru_cache(maxsize=4096)

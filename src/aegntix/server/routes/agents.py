@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aegntix.memory.profiles import ProfileSpec, ProfileStore
 from aegntix.memory.queries import branch_memories, why
 from aegntix.model.scenario import Identifier
+from aegntix.model.text import SafeLine, SafeText
 from aegntix.server.deps import DeleteStore, ReadStore, WriteStore
 from aegntix.server.schemas import INT64, problem_responses
 
@@ -20,12 +21,12 @@ router = APIRouter(prefix="/v1", tags=["agents"], responses=problem_responses(40
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ProfilePatch(_Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    name: SafeLine | None = Field(default=None, min_length=1, max_length=200)
+    description: SafeText | None = Field(default=None, max_length=10_000)
 
 
 class CommitRequest(_Body):

@@ -9,10 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from aegntix.brains.accounting import usage_for
-from aegntix.errors import BranchBusy
+from aegntix.errors import BranchBusy, ExpressionFailed
 from aegntix.inject.strategies import Injected, inject
 from aegntix.model.events import Branch, EventKind
-from aegntix.model.expressions import ExpressionError
 from aegntix.model.outcomes import compute_outcomes
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import STEP_END
@@ -271,7 +270,7 @@ def branch_outcomes(branch_id: str, store: ReadStore, step: Step = None) -> dict
     state = state_at(store, branch_id, step)
     try:
         outcomes = compute_outcomes(_scenario(store, branch), state)
-    except ExpressionError:
+    except ExpressionFailed:
         outcomes = {}
     at = branch.head_step if step is None else step
     return {"branch_id": branch_id, "step": at, "outcomes": finite(outcomes)}

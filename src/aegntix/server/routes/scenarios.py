@@ -16,8 +16,8 @@ from starlette.datastructures import UploadFile
 from aegntix.engine.runner import start_scenario
 from aegntix.errors import Conflict
 from aegntix.memory.profiles import ProfileStore, load_profile_file
-from aegntix.model.loading import MAX_FILE_BYTES, load_scenario, parse_scenario
-from aegntix.model.scenario import Scenario
+from aegntix.model.loading import MAX_FILE_BYTES, Checked, check_file, check_text
+from aegntix.model.parsing import load_yaml
 from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
 from aegntix.server.problems import Problem
 from aegntix.server.schemas import (
@@ -99,15 +99,19 @@ async def _scenario_text(request: Request) -> tuple[str, str, bool]:
     return text, source, as_json
 
 
-async def _parse(request: Request) -> Scenario:
+async def _parse(request: Request) -> Checked:
     text, source, as_json = await _scenario_text(request)
-    return await asyncio.to_thread(parse_scenario, text, source=source, as_json=as_json)
+    return await asyncio.to_thread(check_text, text, source=source, as_json=as_json)
 
 
-def _create(store: TenantStore, scenario: Scenario) -> dict[str, Any]:
-    root = start_scenario(store, scenario)
+def _create(store: TenantStore, checked: Checked) -> dict[str, Any]:
+    root = start_scenario(store, checked.scenario)
     record = store.get_scenario(root.scenario_id)
-    return {"scenario": scenario_json(record), "root_branch": branch_json(root)}
+    return {
+        "scenario": scenario_json(record),
+        "root_branch": branch_json(root),
+        "warnings": [w.as_json() for w in checked.warnings],
+    }
 
 
 @router.post(
@@ -118,9 +122,11 @@ def _create(store: TenantStore, scenario: Scenario) -> dict[str, Any]:
     responses=problem_responses(413, 415),
 )
 async def create_scenario(request: Request, store: WriteStore) -> dict[str, Any]:
-    """Record a scenario and its root branch (with the step-0 events); run it next."""
-    scenario = await _parse(request)
-    return await asyncio.to_thread(_create, store, scenario)
+    """Record a scenario and its root branch (with the step-0 events); run it next. A
+    scenario with problems answers 422 listing every one (field, reason, line); one that
+    validates comes back with ``warnings`` (what will probably fail when run)."""
+    checked = await _parse(request)
+    return await asyncio.to_thread(_create, store, checked)
 
 
 @router.post(
@@ -130,9 +136,15 @@ async def create_scenario(request: Request, store: WriteStore) -> dict[str, Any]
     responses=problem_responses(413, 415),
 )
 async def validate_scenario(request: Request, store: ReadStore) -> dict[str, Any]:
-    """Check a scenario without recording it: the first problem names field and line."""
-    scenario = await _parse(request)
-    return {"ok": True, "name": scenario.name, "agents": len(scenario.agents)}
+    """Check a scenario without recording it: 422 lists every problem (field, reason,
+    line); a valid one answers with its ``warnings``."""
+    checked = await _parse(request)
+    return {
+        "ok": True,
+        "name": checked.scenario.name,
+        "agents": len(checked.scenario.agents),
+        "warnings": [w.as_json() for w in checked.warnings],
+    }
 
 
 @router.get("/scenarios", response_model=list[ScenarioOut], response_model_exclude_none=True)
@@ -218,8 +230,8 @@ def unique_name(store: TenantStore, name: str) -> str:
 
 def _describe(name: str, path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, ValueError):  # ValueError: not UTF-8, nested too deeply
         data = None
     info = data if isinstance(data, dict) else {}
     description = info.get("description")
@@ -248,9 +260,11 @@ def _create_example(store: TenantStore, name: str) -> dict[str, Any]:
     path = example_files().get(name) if _EXAMPLE_NAME.match(name) else None
     if path is None:
         raise Problem(404, f"no example '{name}'", slug="not-found")
-    scenario = load_scenario(path)
+    checked = check_file(path)
     ensure_example_profiles(store)
-    return _create(store, scenario.model_copy(update={"name": unique_name(store, scenario.name)}))
+    name = unique_name(store, checked.scenario.name)
+    renamed = checked.scenario.model_copy(update={"name": name})
+    return _create(store, Checked(renamed, checked.warnings))
 
 
 @router.post("/examples/{name}", status_code=201, response_model=CreatedScenario, tags=["examples"])

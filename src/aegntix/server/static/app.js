@@ -180,6 +180,29 @@ window.addEventListener("aegntix:unauthorized", () => {
 // ------------------------------------------------------------------------------------------
 // home: examples, upload, existing scenarios
 
+/** A refused upload: every problem the API listed (line, field, reason), in file order. */
+function showUploadProblems(box, err, fileName) {
+  const errors = err instanceof ApiError ? err.errors : [];
+  if (!errors.length) {
+    showProblem(h("div"), box, err);
+    return;
+  }
+  clear(box);
+  const count = errors.length === 1 ? "a problem" : `${errors.length} problems`;
+  box.append(
+    h("div", { class: "upload-problems-head" },
+      h("strong", {}, `${fileName} has ${count}`),
+      h("span", {}, " — nothing was created. Fix the file and upload it again.")),
+    h("ol", { class: "upload-problems", "data-testid": "upload-problems" },
+      errors.map((fe) => h("li", { "data-testid": "upload-problem" },
+        h("span", { class: "problem-where" },
+          fe.line != null ? `line ${fe.line}` : "file"),
+        h("span", { class: "problem-what" },
+          fe.field ? h("code", {}, fe.field) : "",
+          h("span", { class: "problem-reason" }, fe.reason || "invalid"))))));
+  box.hidden = false;
+}
+
 async function showHome({ focus } = {}) {
   const alive = newScreen();
   setCrumbs({ text: "Sandboxes" });
@@ -224,8 +247,7 @@ async function showHome({ focus } = {}) {
       toast(`Created “${res.scenario?.name || file.name}”`, { detail: "Press Run to start it.", carry: true });
       navigate(`#/b/${res.root_branch.id}`);
     } catch (err) {
-      const form = h("div");
-      showProblem(form, uploadProblem, err);
+      showUploadProblems(uploadProblem, err, file.name);
     } finally {
       drop.classList.remove("busy");
       fileInput.value = "";
