@@ -1,5 +1,10 @@
-"""Generated sentences: several templates per intent, picked with the decision's rng, that
-reflect the agent's role, goal, stance or offer and the last thing said to it."""
+"""Generated sentences: several templates per intent, picked with the decision's rng and
+steered away from the shapes the agent used in its last few utterances, that reflect the
+agent's role, goal, stance or offer and the last thing said to it.
+
+Speech is always the last thing a decision draws from the rng, so changing templates never
+changes an offer, a stance or a choice of action.
+"""
 
 from __future__ import annotations
 
@@ -7,63 +12,76 @@ import random
 from collections.abc import Sequence
 
 from aegntix.brains.base import Observation
+from aegntix.brains.rules.goals import goal_of, statement
 from aegntix.brains.rules.lexicon import valence
 from aegntix.brains.rules.phrasing import (
-    aim,
-    capital,
     describe,
     first_name,
     gist,
-    goal,
     price,
     reference,
-    role,
-    stance_words,
-    topic,
+    role_in,
 )
-from aegntix.brains.rules.signals import INJECTION, last_heard, number
+from aegntix.brains.rules.signals import INJECTION, Heard, last_heard, number
+from aegntix.brains.rules.stances import FIRM, stance_clause
+from aegntix.brains.rules.topic import read_topic
+from aegntix.brains.rules.variety import choose, recent_own
+from aegntix.brains.rules.wording import capital, tidy
 from aegntix.model.scenario import ActionSpec
 
 
-def _pick(rng: random.Random, templates: Sequence[str], **values: str) -> str:
-    return templates[int(rng.random() * len(templates))].format(**values)
+def _say(
+    rng: random.Random, templates: Sequence[str], recent: Sequence[str] = (), **values: str
+) -> str:
+    return tidy(choose(rng, templates, recent).format(**values))
 
 
 # --- negotiation ---------------------------------------------------------------------------
 
 _OPEN = (
     "As {role}, I'm opening at {offer}.",
-    "Let's start the conversation at {offer}; my goal: {goal}.",
+    "Let's start the conversation at {offer}; {goal}.",
     "Speaking as {role}: {offer} is a fair place to begin.",
+    "As {role}, I'll put {offer} on the table to start.",
+    "Let me open at {offer}: {goal}.",
 )
 _COUNTER = (
     "As {role}, I can {move} {offer} — {name}, {theirs} {fails}.",
     "{name}, {theirs} {fails}. My offer is {offer}.",
     "I hear you, {name}, but {theirs} {fails}; I'll {move} {offer}.",
     "Speaking as {role}: {offer}. {name}, {theirs} {fails}.",
+    "{name}, {theirs} {fails}, but I'll meet you part of the way: {offer}.",
+    "I can {move} {offer}, {name}; {theirs} {fails}.",
+)
+_HOLD = (
+    "{name}, I'm staying at {offer}: {theirs} {fails}.",
+    "I'm holding at {offer}, {name}; {theirs} {fails}.",
+    "As {role}, I can't move from {offer} yet — {name}, {theirs} {fails}.",
 )
 _ACCEPT = (
     "Deal — {name}, {offer} works for me.",
     "{name}, I accept {offer}.",
     "Agreed at {offer}. Thank you, {name}.",
+    "{offer} it is, {name}. We have a deal.",
 )
 _MEDIATE = (
     "{buyer} is at {bid} and {seller} at {ask}: I propose we meet at {offer}.",
     "Let's split the difference at {offer}. {seller}, {buyer}, can you both live with that?",
     "As {role}, I suggest {offer}; the gap between you is {gap}.",
+    "{seller}, {buyer}: {offer} sits right between your numbers. Shall we settle there?",
 )
 _MEDIATE_WAIT = (
     "As {role}, I'd like to hear both opening numbers first.",
     "Let's get both offers on the table, then find the middle.",
+    "Before I suggest anything, I'd like to hear where each of you stands.",
 )
 _CLOSING = (
     "Glad we reached a deal at {price}.",
     "That settles it at {price}. Good doing business.",
     "Deal done at {price}; let's write it up.",
 )
-
-
-_LOWERABLE = frozenset({"As", "Let's", "Speaking"})
+#: Openings that read on after "Given …, " in lower case; names and "I" stay as they are.
+_LOWERABLE = frozenset({"As", "Let's", "Let", "Speaking"})
 
 
 def counter_offer(
@@ -73,30 +91,41 @@ def counter_offer(
     counterpart: tuple[str, float] | None,
 ) -> str:
     agent = observation.agent
+    recent = recent_own(observation)
     selling = agent.negotiation is not None and agent.negotiation.side == "sell"
-    values = {"role": role(agent), "offer": price(offer), "goal": goal(agent)}
+    goal = statement(goal_of(agent.name, agent.goals), rng, recent)
+    values = {"role": role_in(observation), "offer": price(offer), "goal": goal}
     if counterpart is None:
-        line = _pick(rng, _OPEN, **values)
+        line = _say(rng, _OPEN, recent, **values)
     else:
         name, theirs = counterpart
         fails = "doesn't cover our costs" if selling else "is more than I can justify"
         if rng.random() < 0.5:
             fails = "is too low for us" if selling else "is too high for us"
         move = "come down to" if selling else "go up to"
-        line = _pick(
-            rng, _COUNTER, move=move, name=name, theirs=price(theirs), fails=fails, **values
+        before = number(observation.own.get("offer"))
+        holding = before is not None and abs(before - offer) < 0.005
+        line = _say(
+            rng,
+            _HOLD if holding else _COUNTER,
+            recent,
+            move=move,
+            name=name,
+            theirs=price(theirs),
+            fails=fails,
+            **values,
         )
     heard = last_heard(observation)
     if heard is not None and heard.kind == INJECTION and heard.step == observation.step:
         first, _, rest = line.partition(" ")
-        if first in _LOWERABLE:  # "As the seller…" → "…, as the seller…"; names and "I" stay
+        if first in _LOWERABLE:  # "As the seller…" → "…, as the seller…"
             line = f"{first.lower()} {rest}"
         line = f"Given {reference(observation, heard)}, {line}"
     return line
 
 
 def accept(observation: Observation, rng: random.Random, offer: float, name: str) -> str:
-    return _pick(rng, _ACCEPT, name=name, offer=price(offer))
+    return _say(rng, _ACCEPT, recent_own(observation), name=name, offer=price(offer))
 
 
 def mediate(
@@ -106,12 +135,14 @@ def mediate(
     bid: tuple[str, float] | None = None,
     ask: tuple[str, float] | None = None,
 ) -> str:
-    agent_role = role(observation.agent)
+    agent_role = role_in(observation)
+    recent = recent_own(observation)
     if proposal is None or bid is None or ask is None:
-        return _pick(rng, _MEDIATE_WAIT, role=agent_role)
-    return _pick(
+        return _say(rng, _MEDIATE_WAIT, recent, role=agent_role)
+    return _say(
         rng,
         _MEDIATE,
+        recent,
         role=agent_role,
         offer=price(proposal),
         buyer=bid[0],
@@ -124,53 +155,134 @@ def mediate(
 
 def closing(observation: Observation, rng: random.Random) -> str:
     agreed = number(observation.world.get("price"))
-    return _pick(rng, _CLOSING, price=price(agreed) if agreed is not None else "the agreed price")
+    recent = recent_own(observation)
+    return _say(
+        rng, _CLOSING, recent, price=price(agreed) if agreed is not None else "the agreed price"
+    )
 
 
 # --- opinion -------------------------------------------------------------------------------
 
-
-_FIRM = 0.2  # a stance this far from 0 is an opinion, closer it is doubt
+#: {stance}: where the agent stands; {ref}: what it heard; {reply}: its answer to that.
 _OPINION_HEARD = (
-    "Speaking as {a_role}, I {verb} {topic}; {ref}, {reaction}.",
-    "I {verb} {topic}. {ref_cap} — {reaction}.",
-    "After {hearing}, I {verb} {topic}; my goal: {goal}.",
+    "Speaking as {role}, {stance}; {ref}, {reaction}.",
+    "{stance}. {ref_cap} — {reaction}.",
+    "After {hearing}, {stance}. {goal}.",
+    "{reply}. {stance}.",
+    "Here's where I stand after {hearing}: {stance}.",
+)
+#: Shapes for when the agent keeps its view against what it heard.
+_OPINION_AGAINST = ("{goal}, so {stance}, whatever {ref_short}.",)
+_OPINION_NAMED = (
+    "{name}, {reply_low}. {stance}.",
+    "To answer {name}: {stance}, because {goal}.",
+    "{name}, {reply_low} — {stance}.",
 )
 _OPINION_ALONE = (
-    "Speaking as {a_role}, I {verb} {topic}.",
-    "As {a_role}, I {verb} {topic} — my goal: {goal}.",
-    "Let me be clear: I {verb} {topic}.",
+    "Speaking as {role}, {stance}.",
+    "As {role}, {stance} — {goal}.",
+    "Let me be clear: {stance}.",
+    "{goal}, so {stance}.",
+    "{stance}. {goal}.",
+    "Here's where I stand: {stance}.",
+    "For what it's worth, {stance}.",
 )
+#: Speech acts toward a named speaker, by how the agent relates to what they said.
+_AGREE = (
+    "I see it the same way",
+    "you're right about that",
+    "I'm with you on this",
+    "that matches what I see",
+)
+_DISAGREE = (
+    "I hear you, but I see it differently",
+    "I can't go along with that",
+    "with respect, I disagree",
+    "that doesn't persuade me",
+)
+_CONCEDE = (
+    "you've moved me a little",
+    "I'll admit you have a point",
+    "you've given me something to think about",
+)
+_HOLD_FIRM = (
+    "I've listened, but I'm holding my ground",
+    "I haven't changed my mind",
+    "nothing I've heard changes my view",
+)
+_UNSURE = (
+    "that weighs on me",
+    "I take that seriously",
+    "that gives me pause",
+    "I'm listening",
+)
+#: How the agent reacts after citing what it heard ("…; Lee says "…", and I agree").
+_REACT = {
+    "agree": ("and I agree", "and that matches what I see", "and I'm with them on that"),
+    "disagree": ("but I'm not convinced", "but I see it differently", "but I disagree"),
+    "unsure": ("and that weighs on me", "which I take seriously", "and that gives me pause"),
+}
+
+
+def _relation(observation: Observation, heard: Heard, stance: float) -> str:
+    """agree / disagree / concede / hold / unsure: how the agent relates to what it heard."""
+    theirs = number(heard.fields.get("stance")) if heard.fields else None
+    if theirs is None and heard.kind == INJECTION:
+        theirs = valence(heard.text)
+    if theirs is None or abs(theirs) < FIRM or abs(stance) < FIRM:
+        return "unsure"
+    own = number(observation.own.get("stance"))
+    before = own if own is not None else observation.agent.stance
+    moved = stance - before if before is not None else 0.0
+    if theirs * stance > 0:
+        return "concede" if moved * theirs > 0.02 else "agree"
+    return "hold" if abs(moved) < 0.01 else "disagree"
+
+
+_ACTS = {
+    "agree": _AGREE,
+    "disagree": _DISAGREE,
+    "concede": _CONCEDE,
+    "hold": _HOLD_FIRM,
+    "unsure": _UNSURE,
+}
 
 
 def opinion(observation: Observation, rng: random.Random, stance: float) -> str:
     agent = observation.agent
+    recent = recent_own(observation)
+    topic = read_topic(observation.topic)
     values = {
-        "a_role": role(agent, "a"),
-        "verb": stance_words(stance),
-        "topic": topic(observation),
-        "goal": goal(agent),
+        "role": role_in(observation, "a"),
+        "stance": stance_clause(topic, stance, rng, recent),
+        "goal": statement(goal_of(agent.name, agent.goals), rng, recent),
     }
     heard = last_heard(observation)
     if heard is None:
-        return _pick(rng, _OPINION_ALONE, **values)
-    theirs = number(heard.fields.get("stance")) if heard.fields else None
-    if theirs is None and heard.kind == INJECTION:
-        theirs = valence(heard.text)
-    if theirs is None or abs(theirs) < _FIRM or abs(stance) < _FIRM:
-        reaction = "and that weighs on me" if rng.random() < 0.5 else "which I take seriously"
-    elif theirs * stance > 0:
-        reaction = "and I agree" if rng.random() < 0.5 else "and that matches what I see"
-    else:
-        reaction = f"but I'm here to {aim(agent)}" if agent.goals else "but I'm not convinced"
+        return _say(rng, _OPINION_ALONE, recent, **values)
+    relation = _relation(observation, heard, stance)
+    react = "agree" if relation == "concede" else "disagree" if relation == "hold" else relation
+    reaction = choose(rng, _REACT[react], recent)
+    reply = choose(rng, _ACTS[relation], recent)
     ref = reference(observation, heard)
-    return _pick(
+    name = first_name(observation, heard.speaker_id)
+    pool: Sequence[str] = _OPINION_HEARD
+    if relation in ("hold", "disagree"):
+        pool = _OPINION_HEARD + _OPINION_AGAINST
+    if heard.speaker_id is not None and rng.random() < 0.5:
+        pool = _OPINION_NAMED
+    return _say(
         rng,
-        _OPINION_HEARD,
+        pool,
+        recent,
         ref=ref,
         ref_cap=capital(ref),
+        ref_short="the news says" if heard.speaker_id is None else f"{heard.speaker} says",
         hearing=reference(observation, heard, hearing=True),
         reaction=reaction,
+        reply=f"{capital(ref)} — {reply}" if heard.speaker_id is None else f"{name}, {reply}",
+        reply_low=reply,
+        name=name,
         **values,
     )
 
@@ -179,58 +291,80 @@ def opinion(observation: Observation, rng: random.Random, stance: float) -> str:
 
 _ACTION = (
     "As {role}, I'll {what}.",
-    "Taking action: {what}.",
+    "Taking action: I'll {what}.",
     "I'm going to {what} now.",
+    "Next step from me: I'll {what}.",
+    "Right, I'll {what}.",
 )
 _ACTION_HEARD = (
     "{name}, understood — as {role}, I'll {what}.",
     "Given {ref}, I'm going to {what}.",
+    "Thanks, {name}. I'll {what}.",
+    "{name}, noted. My move: I'll {what}.",
 )
 _ACTION_NEWS = (
     "Given {ref}, I'm going to {what}.",
     "{ref_cap}: as {role}, I'll {what}.",
+    "In light of {ref}, I'll {what} right away.",
 )
 
 
 def action(observation: Observation, rng: random.Random, act: str, spec: ActionSpec) -> str:
-    values = {"role": role(observation.agent), "what": describe(act, spec)}
+    recent = recent_own(observation)
+    values = {"role": role_in(observation), "what": describe(act, spec)}
     heard = last_heard(observation)
     if heard is None or heard.step < observation.step - 1 or rng.random() >= 0.6:
-        return _pick(rng, _ACTION, **values)
+        return _say(rng, _ACTION, recent, **values)
     ref = reference(observation, heard)
     if heard.speaker_id is None:
-        return _pick(rng, _ACTION_NEWS, ref=ref, ref_cap=capital(ref), **values)
+        return _say(rng, _ACTION_NEWS, recent, ref=ref, ref_cap=capital(ref), **values)
     name = first_name(observation, heard.speaker_id)
     if heard.fields and heard.fields.get("action") == act:
-        return f"{name} is on it and I'm backing that up: I'll {values['what']} too."
-    return _pick(rng, _ACTION_HEARD, name=name, ref=ref, **values)
+        return tidy(f"{name} is on it and I'm backing that up: I'll {values['what']} too.")
+    return _say(rng, _ACTION_HEARD, recent, name=name, ref=ref, **values)
 
 
 _DISCUSS_HEARD = (
-    '{name}, you said "{quote}" — as {role}, my goal: {goal}.',
+    '{name}, you said "{quote}" — as {role}, {goal}.',
     "I hear you, {name}. For me it comes down to this: {goal}.",
-    'Speaking as {role}: "{quote}" is a fair point, {name}, but my goal: {goal}.',
+    '"{quote}" is a fair point, {name}, but {goal}.',
     "{name}, what would it take? As {role}, I need to {aim}.",
+    "Fair enough, {name}. Still, {goal}.",
+    "{name}, I take your point, but I'm here to {aim}.",
+    "That's one way to see it, {name}. {goal}.",
 )
+_DISCUSS_UNQUOTED = tuple(t for t in _DISCUSS_HEARD if "{quote}" not in t)
 _DISCUSS_ALONE = (
-    "As {role}, my goal: {goal}.",
+    "As {role}, {goal}.",
     "Speaking as {role}: {goal}. Where does everyone stand?",
     "Let's focus. As {role}, I want to {aim}.",
+    "I'll start: {goal}.",
+    "Here's my position: {goal}.",
 )
 _NEWS = (
     "Given {ref}, as {role} I still want to {aim}.",
-    "{ref_cap} changes things. As {role}, my goal: {goal}.",
+    "{ref_cap} changes things. {goal}.",
+    "In light of {ref}, {goal}.",
+    "That news matters to me as {role}: I still want to {aim}.",
 )
 
 
 def discussion(observation: Observation, rng: random.Random) -> str:
     agent = observation.agent
-    values = {"role": role(agent), "goal": goal(agent), "aim": aim(agent)}
+    recent = recent_own(observation)
+    goal = goal_of(agent.name, agent.goals)
+    values = {
+        "role": role_in(observation),
+        "goal": statement(goal, rng, recent),
+        "aim": goal.aim,
+    }
     heard = last_heard(observation)
     if heard is None:
-        return _pick(rng, _DISCUSS_ALONE, **values)
+        return _say(rng, _DISCUSS_ALONE, recent, **values)
     if heard.speaker_id is None:
         ref = reference(observation, heard)
-        return _pick(rng, _NEWS, ref=ref, ref_cap=capital(ref), **values)
+        return _say(rng, _NEWS, recent, ref=ref, ref_cap=capital(ref), **values)
     name = first_name(observation, heard.speaker_id)
-    return _pick(rng, _DISCUSS_HEARD, name=name, quote=gist(heard.text), **values)
+    quote = gist(heard.text)
+    pool = _DISCUSS_HEARD if quote else _DISCUSS_UNQUOTED
+    return _say(rng, pool, recent, name=name, quote=quote, **values)
