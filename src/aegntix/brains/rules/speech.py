@@ -172,7 +172,7 @@ _OPINION_HEARD = (
     "Here's where I stand after {hearing}: {stance}.",
 )
 #: Shapes for when the agent keeps its view against what it heard.
-_OPINION_AGAINST = ("{goal}, so {stance}, whatever {ref_short}.",)
+_OPINION_AGAINST = ("{goal}, so whatever {ref_short}, {stance}.",)
 _OPINION_NAMED = (
     "{name}, {reply_low}. {stance}.",
     "To answer {name}: {stance}, because {goal}.",
@@ -182,7 +182,7 @@ _OPINION_ALONE = (
     "Speaking as {role}, {stance}.",
     "As {role}, {stance} — {goal}.",
     "Let me be clear: {stance}.",
-    "{goal}, so {stance}.",
+    "{goal}. With that in mind, {stance}.",
     "{stance}. {goal}.",
     "Here's where I stand: {stance}.",
     "For what it's worth, {stance}.",
@@ -246,6 +246,14 @@ _ACTS = {
     "hold": _HOLD_FIRM,
     "unsure": _UNSURE,
 }
+#: The same acts toward news (nobody to call "you").
+_NEWS_ACTS = {
+    "agree": ("that matches what I see", "that bears out what I've said"),
+    "disagree": ("that doesn't persuade me", "I read it differently"),
+    "concede": ("that has moved me a little", "I'll admit that changes things"),
+    "hold": ("it doesn't change my view", "I'm holding my ground"),
+    "unsure": _UNSURE,
+}
 
 
 def opinion(observation: Observation, rng: random.Random, stance: float) -> str:
@@ -263,7 +271,8 @@ def opinion(observation: Observation, rng: random.Random, stance: float) -> str:
     relation = _relation(observation, heard, stance)
     react = "agree" if relation == "concede" else "disagree" if relation == "hold" else relation
     reaction = choose(rng, _REACT[react], recent)
-    reply = choose(rng, _ACTS[relation], recent)
+    acts = _ACTS if heard.speaker_id is not None else _NEWS_ACTS
+    reply = choose(rng, acts[relation], recent)
     ref = reference(observation, heard)
     name = first_name(observation, heard.speaker_id)
     pool: Sequence[str] = _OPINION_HEARD

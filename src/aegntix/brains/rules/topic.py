@@ -17,6 +17,7 @@ A topic is one of:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,6 +42,7 @@ _STRIP = " \t\n.,;:!\"'“”‘’()[]"
 _ABSTRACT = ("ion", "ism", "ity", "ing", "ment", "ness", "ance", "ence", "cy", "ics")
 _RELATIVE = frozenset({"that", "which", "who", "where", "whose", "whom", "to", "of", "for"})
 _MAX_SUBJECT = 5
+_OR_NOT = re.compile(r",? or not$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def _invert(aux: str, rest: list[str]) -> str | None:
     elif first in DETERMINERS:
         end = 2
         while end < len(rest) and rest[end].lower() not in PREDICATE_STARTS:
+            if rest[end - 1].endswith(","):
+                return None
             end += 1
             if end > _MAX_SUBJECT:
                 return None
@@ -152,7 +156,7 @@ def read_topic(raw: str) -> Topic:
     """Classify and normalise a scenario topic (cached: topics repeat every decision)."""
     text = " ".join(raw.split())
     question = text.rstrip(_STRIP).endswith("?")
-    text = text.strip(_STRIP + "?¿")
+    text = _OR_NOT.sub("", text.strip(_STRIP + "?¿")).strip(_STRIP)
     if not text or len(text) > MAX_CHARS:
         return Topic(NOUN, _FALLBACK, "it")
     words = _lower_opening(_undoubled(text.split()))
