@@ -30,6 +30,7 @@ from aegntix.brains.rules.wording import (
     VERBS,
     lower_first,
     third_to_first,
+    undoubled,
 )
 
 GOAL_CHARS = 160
@@ -135,7 +136,7 @@ def _self(sentence: str) -> Goal:
 @lru_cache(maxsize=4096)
 def read_goal(raw: str, agent_name: str = "") -> Goal:
     """Classify the goal ``raw`` of the agent called ``agent_name``."""
-    text = _shorten(" ".join(raw.split()).strip(_STRIP))
+    text = _shorten(" ".join(undoubled(raw.split())).strip(_STRIP))
     if not text:
         return Goal(VERB, _DEFAULT, _DEFAULT)
     words = text.split()
@@ -189,6 +190,6 @@ _STATEMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def statement(goal: Goal, rng: random.Random, recent: Sequence[str] = ()) -> str:
+def statement(goal: Goal, rng: random.Random, recent: str = "") -> str:
     """The goal as a first-person clause ("my aim is to keep taxes low"); one rng draw."""
     return choose(rng, _STATEMENTS[goal.kind], recent).format(g=goal.text)

@@ -4,6 +4,7 @@ clause of a message, the news, a colleague's move)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from aegntix.brains.base import Observation
 from aegntix.brains.rules.signals import ACTION, INJECTION, Heard, number
@@ -57,17 +58,31 @@ def role_in(observation: Observation, usual: str = "the") -> str:
     owner"), but "a" when several in the roster share the role and "the" for an office
     only one person holds ("the mayor")."""
     agent = observation.agent
-    wanted = agent.role.strip().lower()
-    shared = sum(1 for a in observation.roster.values() if a.role.strip().lower() == wanted)
-    if shared > 1:
-        return role(agent, "a")
-    return role(agent, "the" if wanted.split()[-1:] and wanted.split()[-1] in OFFICES else usual)
+    shared = 0
+    for other in observation.roster.values():
+        if other.role == agent.role:
+            shared += 1
+    return _role_with_article(agent.role, usual, shared > 1)
+
+
+@lru_cache(maxsize=1024)
+def _role_with_article(role_text: str, usual: str, shared: bool) -> str:
+    words = lower_first(role_text.strip()) or "participant"
+    if words.split()[0].lower() in {"the", "a", "an", "my", "our"}:
+        return words
+    if shared:
+        return with_article("a", words)
+    return with_article("the" if words.split()[-1].lower() in OFFICES else usual, words)
 
 
 def first_name(observation: Observation, agent_id: str | None) -> str:
     """How to address someone: the first word of their name that is not a title."""
     spec = observation.roster.get(agent_id) if agent_id else None
-    name = spec.name.strip() if spec is not None else (agent_id or "")
+    return _first_name(spec.name if spec is not None else (agent_id or ""))
+
+
+@lru_cache(maxsize=4096)
+def _first_name(name: str) -> str:
     words = name.split()
     for word in words[:-1]:
         if word.lower().rstrip(".") not in TITLES and word.lower() not in TITLES:

@@ -9,7 +9,7 @@ changes an offer, a stance or a choice of action.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 
 from aegntix.brains.base import Observation
 from aegntix.brains.rules.goals import goal_of, statement
@@ -31,9 +31,28 @@ from aegntix.model.scenario import ActionSpec
 
 
 def _say(
-    rng: random.Random, templates: Sequence[str], recent: Sequence[str] = (), **values: str
+    rng: random.Random, templates: tuple[str, ...], recent: str, values: Mapping[str, str]
 ) -> str:
-    return tidy(choose(rng, templates, recent).format(**values))
+    return tidy(choose(rng, templates, recent).format_map(values))
+
+
+class _Lazy(dict[str, str]):
+    """Template values computed only if the chosen template names them (citing what was
+    heard costs more than the rest of a sentence)."""
+
+    def __init__(self, lazy: Mapping[str, Callable[[], str]], **eager: str) -> None:
+        super().__init__(eager)
+        self.lazy = dict(lazy)
+
+    def __missing__(self, key: str) -> str:
+        value = self.lazy[key]()
+        self[key] = value
+        return value
+
+
+def _with_role(observation: Observation, usual: str = "the", **values: str) -> _Lazy:
+    """Template values with the agent's role worked out only if a template names it."""
+    return _Lazy({"role": lambda: role_in(observation, usual)}, **values)
 
 
 # --- negotiation ---------------------------------------------------------------------------
@@ -93,10 +112,10 @@ def counter_offer(
     agent = observation.agent
     recent = recent_own(observation)
     selling = agent.negotiation is not None and agent.negotiation.side == "sell"
-    goal = statement(goal_of(agent.name, agent.goals), rng, recent)
-    values = {"role": role_in(observation), "offer": price(offer), "goal": goal}
+    values = _with_role(observation, offer=price(offer))
     if counterpart is None:
-        line = _say(rng, _OPEN, recent, **values)
+        values["goal"] = statement(goal_of(agent.name, agent.goals), rng, recent)
+        line = _say(rng, _OPEN, recent, values)
     else:
         name, theirs = counterpart
         fails = "doesn't cover our costs" if selling else "is more than I can justify"
@@ -105,16 +124,8 @@ def counter_offer(
         move = "come down to" if selling else "go up to"
         before = number(observation.own.get("offer"))
         holding = before is not None and abs(before - offer) < 0.005
-        line = _say(
-            rng,
-            _HOLD if holding else _COUNTER,
-            recent,
-            move=move,
-            name=name,
-            theirs=price(theirs),
-            fails=fails,
-            **values,
-        )
+        values.update(move=move, name=name, theirs=price(theirs), fails=fails)
+        line = _say(rng, _HOLD if holding else _COUNTER, recent, values)
     heard = last_heard(observation)
     if heard is not None and heard.kind == INJECTION and heard.step == observation.step:
         first, _, rest = line.partition(" ")
@@ -125,7 +136,7 @@ def counter_offer(
 
 
 def accept(observation: Observation, rng: random.Random, offer: float, name: str) -> str:
-    return _say(rng, _ACCEPT, recent_own(observation), name=name, offer=price(offer))
+    return _say(rng, _ACCEPT, recent_own(observation), {"name": name, "offer": price(offer)})
 
 
 def mediate(
@@ -135,15 +146,11 @@ def mediate(
     bid: tuple[str, float] | None = None,
     ask: tuple[str, float] | None = None,
 ) -> str:
-    agent_role = role_in(observation)
     recent = recent_own(observation)
     if proposal is None or bid is None or ask is None:
-        return _say(rng, _MEDIATE_WAIT, recent, role=agent_role)
-    return _say(
-        rng,
-        _MEDIATE,
-        recent,
-        role=agent_role,
+        return _say(rng, _MEDIATE_WAIT, recent, _with_role(observation))
+    values = _with_role(
+        observation,
         offer=price(proposal),
         buyer=bid[0],
         bid=price(bid[1]),
@@ -151,14 +158,14 @@ def mediate(
         ask=price(ask[1]),
         gap=price(abs(ask[1] - bid[1])),
     )
+    return _say(rng, _MEDIATE, recent, values)
 
 
 def closing(observation: Observation, rng: random.Random) -> str:
     agreed = number(observation.world.get("price"))
     recent = recent_own(observation)
-    return _say(
-        rng, _CLOSING, recent, price=price(agreed) if agreed is not None else "the agreed price"
-    )
+    said = price(agreed) if agreed is not None else "the agreed price"
+    return _say(rng, _CLOSING, recent, {"price": said})
 
 
 # --- opinion -------------------------------------------------------------------------------
@@ -259,41 +266,35 @@ _NEWS_ACTS = {
 def opinion(observation: Observation, rng: random.Random, stance: float) -> str:
     agent = observation.agent
     recent = recent_own(observation)
-    topic = read_topic(observation.topic)
-    values = {
-        "role": role_in(observation, "a"),
-        "stance": stance_clause(topic, stance, rng, recent),
-        "goal": statement(goal_of(agent.name, agent.goals), rng, recent),
-    }
     heard = last_heard(observation)
+    values = _with_role(
+        observation,
+        "a",
+        stance=stance_clause(read_topic(observation.topic), stance, rng, recent),
+        goal=statement(goal_of(agent.name, agent.goals), rng, recent),
+    )
     if heard is None:
-        return _say(rng, _OPINION_ALONE, recent, **values)
+        return _say(rng, _OPINION_ALONE, recent, values)
     relation = _relation(observation, heard, stance)
     react = "agree" if relation == "concede" else "disagree" if relation == "hold" else relation
-    reaction = choose(rng, _REACT[react], recent)
+    values["reaction"] = choose(rng, _REACT[react], recent)
     acts = _ACTS if heard.speaker_id is not None else _NEWS_ACTS
-    reply = choose(rng, acts[relation], recent)
-    ref = reference(observation, heard)
-    name = first_name(observation, heard.speaker_id)
-    pool: Sequence[str] = _OPINION_HEARD
+    reply = values["reply_low"] = choose(rng, acts[relation], recent)
+    name = values["name"] = first_name(observation, heard.speaker_id)
+    values["ref_short"] = "the news says" if heard.speaker_id is None else f"{heard.speaker} says"
+    lazy = values.lazy
+    lazy["ref"] = lambda: reference(observation, heard)
+    lazy["ref_cap"] = lambda: capital(values["ref"])
+    lazy["hearing"] = lambda: reference(observation, heard, hearing=True)
+    lazy["reply"] = lambda: (
+        f"{name}, {reply}" if heard.speaker_id else f"{values['ref_cap']} — {reply}"
+    )
+    pool: tuple[str, ...] = _OPINION_HEARD
     if relation in ("hold", "disagree"):
         pool = _OPINION_HEARD + _OPINION_AGAINST
     if heard.speaker_id is not None and rng.random() < 0.5:
         pool = _OPINION_NAMED
-    return _say(
-        rng,
-        pool,
-        recent,
-        ref=ref,
-        ref_cap=capital(ref),
-        ref_short="the news says" if heard.speaker_id is None else f"{heard.speaker} says",
-        hearing=reference(observation, heard, hearing=True),
-        reaction=reaction,
-        reply=f"{capital(ref)} — {reply}" if heard.speaker_id is None else f"{name}, {reply}",
-        reply_low=reply,
-        name=name,
-        **values,
-    )
+    return _say(rng, pool, recent, values)
 
 
 # --- actions and open discussion -----------------------------------------------------------
@@ -320,17 +321,18 @@ _ACTION_NEWS = (
 
 def action(observation: Observation, rng: random.Random, act: str, spec: ActionSpec) -> str:
     recent = recent_own(observation)
-    values = {"role": role_in(observation), "what": describe(act, spec)}
+    values = _with_role(observation, what=describe(act, spec))
     heard = last_heard(observation)
     if heard is None or heard.step < observation.step - 1 or rng.random() >= 0.6:
-        return _say(rng, _ACTION, recent, **values)
-    ref = reference(observation, heard)
+        return _say(rng, _ACTION, recent, values)
+    ref = values["ref"] = reference(observation, heard)
     if heard.speaker_id is None:
-        return _say(rng, _ACTION_NEWS, recent, ref=ref, ref_cap=capital(ref), **values)
-    name = first_name(observation, heard.speaker_id)
+        values["ref_cap"] = capital(ref)
+        return _say(rng, _ACTION_NEWS, recent, values)
+    name = values["name"] = first_name(observation, heard.speaker_id)
     if heard.fields and heard.fields.get("action") == act:
         return tidy(f"{name} is on it and I'm backing that up: I'll {values['what']} too.")
-    return _say(rng, _ACTION_HEARD, recent, name=name, ref=ref, **values)
+    return _say(rng, _ACTION_HEARD, recent, values)
 
 
 _DISCUSS_HEARD = (
@@ -362,18 +364,14 @@ def discussion(observation: Observation, rng: random.Random) -> str:
     agent = observation.agent
     recent = recent_own(observation)
     goal = goal_of(agent.name, agent.goals)
-    values = {
-        "role": role_in(observation),
-        "goal": statement(goal, rng, recent),
-        "aim": goal.aim,
-    }
+    values = _with_role(observation, goal=statement(goal, rng, recent), aim=goal.aim)
     heard = last_heard(observation)
     if heard is None:
-        return _say(rng, _DISCUSS_ALONE, recent, **values)
+        return _say(rng, _DISCUSS_ALONE, recent, values)
     if heard.speaker_id is None:
-        ref = reference(observation, heard)
-        return _say(rng, _NEWS, recent, ref=ref, ref_cap=capital(ref), **values)
-    name = first_name(observation, heard.speaker_id)
-    quote = gist(heard.text)
-    pool = _DISCUSS_HEARD if quote else _DISCUSS_UNQUOTED
-    return _say(rng, pool, recent, name=name, quote=quote, **values)
+        ref = values["ref"] = reference(observation, heard)
+        values["ref_cap"] = capital(ref)
+        return _say(rng, _NEWS, recent, values)
+    values["name"] = first_name(observation, heard.speaker_id)
+    quote = values["quote"] = gist(heard.text)
+    return _say(rng, _DISCUSS_HEARD if quote else _DISCUSS_UNQUOTED, recent, values)

@@ -4,7 +4,6 @@ topic (noun phrase, claim, unanswerable question), so "oppose" never meets "whet
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 
 from aegntix.brains.rules.topic import CLAIM, NOUN, Topic
 from aegntix.brains.rules.variety import choose
@@ -112,9 +111,7 @@ _REPORTED: dict[int, tuple[str, ...]] = {
 }
 
 
-def stance_clause(
-    topic: Topic, stance: float, rng: random.Random, recent: Sequence[str] = ()
-) -> str:
+def stance_clause(topic: Topic, stance: float, rng: random.Random, recent: str = "") -> str:
     """Where the agent stands, as a clause starting in lower case where it may ("I …",
     "the plan has my full support"): two rng draws."""
     lvl = level(stance)

@@ -31,6 +31,7 @@ from aegntix.brains.rules.wording import (
     WH_WORDS,
     capital,
     lower_first,
+    undoubled,
 )
 
 MAX_CHARS = 90
@@ -76,11 +77,6 @@ def _lower_opening(words: list[str]) -> list[str]:
     if plain and (first.lower().endswith("ing") or len(words) > 1):
         return [lower_first(first), *words[1:]]
     return words
-
-
-def _undoubled(words: list[str]) -> list[str]:
-    """Drop a word that repeats the one before it ("the the plan")."""
-    return [w for i, w in enumerate(words) if i == 0 or w.lower() != words[i - 1].lower()]
 
 
 def _invert(aux: str, rest: list[str]) -> str | None:
@@ -159,7 +155,7 @@ def read_topic(raw: str) -> Topic:
     text = _OR_NOT.sub("", text.strip(_STRIP + "?¿")).strip(_STRIP)
     if not text or len(text) > MAX_CHARS:
         return Topic(NOUN, _FALLBACK, "it")
-    words = _lower_opening(_undoubled(text.split()))
+    words = _lower_opening(undoubled(text.split()))
     first = words[0].lower()
     if first in {"whether", "if"}:
         rest = words[1:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
 from functools import lru_cache
 
 from aegntix.brains.base import Observation
@@ -28,27 +27,33 @@ def anchor(template: str) -> str:
     return max(parts, key=len)
 
 
-def recent_own(observation: Observation) -> tuple[str, ...]:
-    """The agent's own last few utterances in its window, lower-cased (newest first)."""
+@lru_cache(maxsize=512)
+def _anchors(pool: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(anchor(t) for t in pool)
+
+
+def recent_own(observation: Observation) -> str:
+    """The agent's own last few utterances in its window, lower-cased, one per line ("" if
+    it has said nothing there)."""
     me = observation.agent.id
     found: list[str] = []
     for event in reversed(observation.visible):
         if event.agent_id == me and event.text:
-            found.append(event.text.lower())
+            found.append(event.text)
             if len(found) == RECENT:
                 break
-    return tuple(found)
+    return "\n".join(found).lower()
 
 
-def choose(rng: random.Random, pool: Sequence[str], recent: Sequence[str] = ()) -> str:
+def choose(rng: random.Random, pool: tuple[str, ...], recent: str = "") -> str:
     """A template from ``pool``: the rng's pick, or the next one round the pool whose anchor
     the agent has not used recently (the rng's pick when all have been)."""
     start = int(rng.random() * len(pool))
     if not recent:
         return pool[start]
+    anchors = _anchors(pool)
     for offset in range(len(pool)):
-        template = pool[(start + offset) % len(pool)]
-        mark = anchor(template)
-        if not mark or not any(mark in said for said in recent):
-            return template
+        at = (start + offset) % len(pool)
+        if not anchors[at] or anchors[at] not in recent:
+            return pool[at]
     return pool[start]

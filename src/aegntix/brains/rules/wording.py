@@ -76,8 +76,8 @@ TITLES = _words(
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE = re.compile(r"\s+([,.;:!?])")
 _DOUBLE_STOP = re.compile(r"([.!?…])[.,;:]+|([,;:])[.,;:]+")
-_ARTICLES = re.compile(r"\b(the|a|an)\s+(?:the|a|an)\b", re.IGNORECASE)
 _AFTER_STOP = re.compile(r"([.!?] )([a-z])")
+_SUSPECT = re.compile(r"\s[,.;:!?]|[.!?…,;:][.,;:]|\b(?:the|a|an)\s+(?:the|a|an)\b", re.IGNORECASE)
 
 
 def lower_first(text: str) -> str:
@@ -93,16 +93,24 @@ def capital(text: str) -> str:
 
 def tidy(text: str) -> str:
     """A finished utterance: single spaces, no space before punctuation, no doubled
-    punctuation or articles, a capital after each full stop, a final stop."""
-    text = _SPACES.sub(" ", text).strip()
-    text = _SPACE_BEFORE.sub(r"\1", text)
-    text = _DOUBLE_STOP.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _ARTICLES.sub(r"\1", text)
+    punctuation, a capital after each full stop, a final stop. (Doubled words in a topic
+    or goal are dropped when it is read: ``undoubled``.)"""
+    if "  " in text or "\n" in text or "\t" in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    if _SUSPECT.search(text):  # rare: one search instead of two substitutions
+        text = _SPACE_BEFORE.sub(r"\1", text)
+        text = _DOUBLE_STOP.sub(lambda m: m.group(1) or m.group(2), text)
     text = _AFTER_STOP.sub(lambda m: m.group(1) + m.group(2).upper(), text)
     text = capital(text)
     if text and text[-1] not in ".!?…":
         text += "."
     return text
+
+
+def undoubled(words: list[str]) -> list[str]:
+    """Drop a word that repeats the one before it ("the the plan")."""
+    return [w for i, w in enumerate(words) if i == 0 or w.lower() != words[i - 1].lower()]
 
 
 def with_article(a_or_an: str, words: str) -> str:
