@@ -127,6 +127,7 @@ def test_goals_are_said_in_the_speakers_voice(goal: str) -> None:
         # never the goal pasted in as written: no capital mid-sentence, no third person
         assert not re.search(r"[a-z,:] (Get|More|The town|My goal)\b", line), line
         assert "Dana wants" not in line and "Dana Whitfield wants" not in line, line
+        assert "want keeping" not in line and line.count(":") <= 1, line
     spoken = " ".join(said).lower()
     core = {
         "Dana wants a low price": "i want a low price",

@@ -36,6 +36,7 @@ from aegntix.brains.rules.wording import (
 GOAL_CHARS = 160
 VERB = "verb"
 NOUN = "noun"
+GERUND = "gerund"  # "keeping costs down": a noun phrase "I want" cannot take
 SELF = "self"  # a first-person sentence
 OTHER = "other"  # a sentence about something else
 _STRIP = " \t\n.!;:,\"'“”"
@@ -149,8 +150,9 @@ def read_goal(raw: str, agent_name: str = "") -> Goal:
         return sentence
     if first in DETERMINERS or first in NOUN_ADJECTIVES or first.endswith("ing"):
         phrase = lower_first(text)
-        start = "focus on" if first.endswith("ing") else "see"
-        return Goal(NOUN, phrase, f"{start} {phrase}")
+        if first.endswith("ing"):
+            return Goal(GERUND, phrase, f"focus on {phrase}")
+        return Goal(NOUN, phrase, f"see {phrase}")
     is_verb = first in VERBS or (
         len(words) > 1 and words[1].lower() in DETERMINERS | PRONOUNS | {"it", "them"}
     )
@@ -181,11 +183,17 @@ _STATEMENTS: dict[str, tuple[str, ...]] = {
         "my priority is {g}",
         "I care about {g}",
     ),
+    GERUND: (
+        "I care about {g}",
+        "my priority is {g}",
+        "what matters to me is {g}",
+        "I'm focused on {g}",
+    ),
     SELF: ("{g}", "frankly, {g}", "to be plain, {g}"),
     OTHER: (
         "my point is that {g}",
         "what matters to me is that {g}",
-        "I keep coming back to one thing: {g}",
+        "what I keep coming back to is that {g}",
     ),
 }
 
