@@ -8,6 +8,8 @@ import random
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aegntix.brains.base import Observation
 from aegntix.brains.rules import RulesBrain
@@ -237,3 +239,22 @@ def test_same_seed_same_words() -> None:
         obs = _cast(topic, "Dana wants a low price", 0.4, heard)
         assert _lines(obs) == _lines(obs)
     assert len(set(_lines(_cast(TOPICS[0], "no tax rise", 0.4, "news"), range(30)))) > 5
+
+
+_words = st.sampled_from(
+    ["the", "a", "whether", "if", "should", "is", "to", "Alex", "plan", "raise", "taxes", "?"]
+)
+_no_braces = st.characters(blacklist_characters="{}")  # so a brace means an unfilled field
+_phrases = st.one_of(st.text(_no_braces, max_size=120), st.lists(_words, max_size=9).map(" ".join))
+
+
+@given(topic=_phrases, goal=_phrases, stance=st.floats(-1, 1), seed=st.integers(0, 2**32))
+def test_any_topic_and_goal_give_a_finished_sentence(
+    topic: str, goal: str, stance: float, seed: int
+) -> None:
+    """Whatever a scenario says, speech is one finished utterance (no exception, no unfilled
+    field, a final stop)."""
+    for heard in ("nothing", "a named speaker", "news"):
+        decision = brain.decide_now(_cast(topic, goal, stance, heard), random.Random(seed))
+        line = decision.content
+        assert line.strip() and line[-1] in ".!?…" and "{" not in line, line

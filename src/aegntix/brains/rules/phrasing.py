@@ -11,7 +11,7 @@ from aegntix.brains.rules.signals import ACTION, INJECTION, Heard, number
 from aegntix.brains.rules.stances import reported
 from aegntix.brains.rules.topic import mentions, read_topic
 from aegntix.brains.rules.wording import TITLES, lower_first, with_article, words_in
-from aegntix.model.scenario import ActionSpec, AgentSpec
+from aegntix.model.scenario import ActionSpec
 
 SNIPPET_WORDS = 8
 SNIPPET_CHARS = 80
@@ -43,14 +43,6 @@ def price(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def role(agent: AgentSpec, article: str = "the") -> str:
-    """``the seller`` / ``a resident`` / ``an engineer`` from the agent's role."""
-    words = lower_first(agent.role.strip()) or "participant"
-    if words.split()[0].lower() in {"the", "a", "an", "my", "our"}:
-        return words
-    return with_article(article, words)
 
 
 def role_in(observation: Observation, usual: str = "the") -> str:
