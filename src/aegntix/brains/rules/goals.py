@@ -58,8 +58,8 @@ _STOPS = frozenset({"to", "for", "of", "with", "that", "which", "who"})
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """``kind``: verb / noun / self / other; ``text``: the verb phrase, noun phrase or
-    first-person sentence; ``aim``: a verb phrase that follows "to"."""
+    """``kind``: verb / noun / gerund / self / other; ``text``: the verb phrase, noun
+    phrase or sentence; ``aim``: a verb phrase that follows "to"."""
 
     kind: str
     text: str
@@ -85,6 +85,8 @@ def _first_person(words: list[str], subject_len: int) -> str:
 def _names(agent_name: str) -> tuple[str, ...]:
     """The ways a goal may name its own agent: full name, first name, without a title."""
     words = agent_name.split()
+    if not words:
+        return ()
     plain = [w for w in words if w.lower().rstrip(".") not in TITLES] or words
     forms = {" ".join(words), " ".join(plain), plain[0]}
     return tuple(sorted((f for f in forms if f), key=len, reverse=True))
