@@ -116,8 +116,10 @@ def test_speech_names_the_last_speaker_and_quotes_them(
         for s in range(40)
     ]
     assert all(line.strip() for line in lines)
-    assert all("Lee Park" in line or "Flooding will cost us" in line for line in lines)
-    assert sum("Lee Park" in line for line in lines) > 20
+    # named in full when cited, by first name when answered
+    assert all("Lee" in line or "Flooding will cost us" in line for line in lines)
+    assert sum("Lee" in line for line in lines) > 20
+    assert any('"Flooding will cost us millions every year"' in line for line in lines)
     assert len(set(lines)) >= 3  # several templates, chosen by the rng
 
 

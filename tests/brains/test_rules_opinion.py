@@ -160,4 +160,6 @@ def test_a_speaker_states_its_stance(observe: MakeObs) -> None:
     decision = brain.decide_now(observe(me, [resident("bo", 0.5)]), random.Random(0))
     assert decision.action == "say"
     assert decision.fields["stance"] == decision.stance
-    assert "support" in decision.content
+    words_for = ("support", "behind", "all for", "vote for", "in favour", "back", "lean towards")
+    assert any(w in decision.content for w in words_for), decision.content
+    assert not any(w in decision.content for w in ("oppose", "against", "doubts"))

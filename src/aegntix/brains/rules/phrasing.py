@@ -1,32 +1,40 @@
-"""Pieces of sentences: prices, roles, goals, names, and short citations of what was heard
-(a clause of a message, the news, a colleague's move)."""
+"""Pieces of sentences: prices, roles, names, and short citations of what was heard (a
+clause of a message, the news, a colleague's move)."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from aegntix.brains.base import Observation
 from aegntix.brains.rules.signals import ACTION, INJECTION, Heard, number
-from aegntix.model.scenario import ActionSpec, AgentSpec
+from aegntix.brains.rules.stances import reported
+from aegntix.brains.rules.topic import mentions, read_topic
+from aegntix.brains.rules.wording import TITLES, lower_first, with_article, words_in
+from aegntix.model.scenario import ActionSpec
 
 SNIPPET_WORDS = 8
 SNIPPET_CHARS = 80
 GOAL_CHARS = 160
-_VOWELS = frozenset("aeiouAEIOU")
+#: Roles one person holds: "as the mayor", never "as a mayor".
+OFFICES = words_in(
+    """
+    mayor chair chairman chairwoman chairperson moderator mediator judge ceo cfo cto ciso
+    president governor commander host prosecutor defendant treasurer secretary principal
+    """
+)
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 _CLAUSE = re.compile(r"[;:!?—–]+|[.,](?!\d)")
 #: How our own templates open a clause: not worth quoting back.
 _FRAMING = (
     "given", "after", "speaking as", "as the", "as a", "as an", "i hear you", "let me",
     "taking action", "understood", "deal", "agreed", "let's", "glad", "that settles",
-    "is a fair point", "but ", "and ", "which ", "my goal", "for me",
-)  # fmt: skip
-#: First words that mark a goal as a noun phrase ("a safe park"), not an imperative.
-_NOUN_START = frozenset(
-    (
-        "a", "an", "the", "no", "more", "less", "fewer", "my", "our", "their", "some", "any",
-        "every", "better", "lower", "higher", "cheaper", "safer", "healthier", "fair", "fairer",
-    )
+    "is a fair point", "but ", "and ", "which ", "my goal", "for me", "i'm ", "i ",
+    "my ", "what i", "on balance", "here's", "for what it's worth", "frankly", "to be plain",
+    "fair enough", "that's one way", "still", "in light of", "to answer", "look", "next step",
+    "right", "thanks", "noted", "my move", "here's", "that news", "you said", "with respect",
+    "nothing i've", "that doesn't", "that matches", "that weighs", "that gives", "you've",
+    "you're", "whatever",
 )  # fmt: skip
 
 
@@ -37,71 +45,41 @@ def price(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def lower_first(text: str) -> str:
-    # keep acronyms ("CISO", "IT lead") as written
-    if len(text) > 1 and text[:2].isupper():
-        return text
-    return text[:1].lower() + text[1:]
+def role_in(observation: Observation, usual: str = "the") -> str:
+    """The agent's role with the article it deserves: ``usual`` ("the seller", "a shop
+    owner"), but "a" when several in the roster share the role and "the" for an office
+    only one person holds ("the mayor")."""
+    agent = observation.agent
+    shared = 0
+    for other in observation.roster.values():
+        if other.role == agent.role:
+            shared += 1
+    return _role_with_article(agent.role, usual, shared > 1)
 
 
-def capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def role(agent: AgentSpec, article: str = "the") -> str:
-    """``the seller`` / ``a resident`` / ``an engineer`` from the agent's role."""
-    words = lower_first(agent.role.strip()) or "participant"
+@lru_cache(maxsize=1024)
+def _role_with_article(role_text: str, usual: str, shared: bool) -> str:
+    words = lower_first(role_text.strip()) or "participant"
     if words.split()[0].lower() in {"the", "a", "an", "my", "our"}:
         return words
-    if article == "a" and words[:1] in _VOWELS:
-        article = "an"
-    return f"{article} {words}"
-
-
-def goal(agent: AgentSpec) -> str:
-    """The agent's first goal, read as an imperative ("keep taxes low")."""
-    text = agent.goals[0].strip().rstrip(".!") if agent.goals else ""
-    if len(text) > GOAL_CHARS:
-        text = text[:GOAL_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
-    return lower_first(text) if text else "get this right"
-
-
-def aim(agent: AgentSpec) -> str:
-    """The goal as a verb phrase: "keep taxes low" as written, "a safe park" as "see a
-    safe park" (so "I'm here to …" reads either way)."""
-    text = goal(agent)
-    first = text.split()[0].lower() if text.split() else ""
-    return f"see {text}" if first in _NOUN_START else text
-
-
-def stance_words(stance: float, third_person: bool = False) -> str:
-    """ "strongly support", "support", "am still undecided about", "oppose"... (or the
-    third-person form, "supports")."""
-    if stance >= 0.6:
-        words = "strongly support"
-    elif stance >= 0.2:
-        words = "support"
-    elif stance > -0.2:
-        return "is undecided about" if third_person else "am still undecided about"
-    elif stance > -0.6:
-        words = "oppose"
-    else:
-        words = "strongly oppose"
-    return words + "s" if third_person else words
-
-
-def topic(observation: Observation) -> str:
-    text = observation.topic.strip().rstrip(".")
-    if not text or len(text) > 60 or text.endswith("?"):
-        return "the proposal"
-    return lower_first(text)
+    if shared:
+        return with_article("a", words)
+    return with_article("the" if words.split()[-1].lower() in OFFICES else usual, words)
 
 
 def first_name(observation: Observation, agent_id: str | None) -> str:
-    """How to address someone: the first word of their name."""
+    """How to address someone: the first word of their name that is not a title."""
     spec = observation.roster.get(agent_id) if agent_id else None
-    name = spec.name.strip() if spec is not None else (agent_id or "")
-    return name.split()[0] if name.split() else name
+    return _first_name(spec.name if spec is not None else (agent_id or ""))
+
+
+@lru_cache(maxsize=4096)
+def _first_name(name: str) -> str:
+    words = name.split()
+    for word in words[:-1]:
+        if word.lower().rstrip(".") not in TITLES and word.lower() not in TITLES:
+            return word
+    return words[-1] if words else name
 
 
 def snippet(text: str, words: int = SNIPPET_WORDS) -> str:
@@ -115,14 +93,23 @@ def snippet(text: str, words: int = SNIPPET_WORDS) -> str:
 
 def gist(text: str) -> str:
     """The clause of ``text`` worth quoting: quotes inside it and clauses that only frame
-    ("As the seller", "Given …") are skipped, so replies do not nest quotes."""
+    ("As the seller", "Given …") are skipped, so replies do not nest quotes; "" when no
+    clause is worth it."""
     plain = _QUOTED.sub("", text)
     for part in _CLAUSE.split(plain):
         clause = part.strip()
         words = clause.split()
         if len(words) >= 3 and "…" not in clause and not clause.lower().startswith(_FRAMING):
             return snippet(clause)
-    return snippet(plain.strip() or text)
+    return ""
+
+
+def news(text: str) -> str:
+    """An injection's words without a leading label ("Breaking: …", "Update - …")."""
+    label, colon, rest = text.partition(":")
+    if colon and rest.strip() and len(label.split()) <= 2:
+        text = rest
+    return snippet(text)
 
 
 def describe(act: str, spec: ActionSpec | None) -> str:
@@ -139,17 +126,19 @@ def reference(observation: Observation, heard: Heard | None, hearing: bool = Fal
     if heard is None:
         return ""
     if heard.kind == INJECTION or not heard.speaker:
-        return f"the news that {lower_first(snippet(heard.text))}"
+        return f"the news that {lower_first(news(heard.text))}"
     if heard.kind == ACTION:
         act = heard.fields.get("action") if heard.fields else None
         if isinstance(act, str):
             return f"{heard.speaker}'s move to {describe(act, observation.actions.get(act))}"
     quoted = gist(heard.text)
     stance = number(heard.fields.get("stance")) if heard.fields else None
-    if stance is not None and topic(observation).lower() in heard.text.lower():
+    if stance is not None and (not quoted or mentions(read_topic(observation.topic), heard.text)):
         # a stance said in so many words: paraphrase rather than echo the topic
-        said = f"{heard.speaker} {stance_words(stance, third_person=True)} it"
+        said = f"{heard.speaker} {reported(stance)}"
         return f"hearing that {said}" if hearing else said
+    if not quoted:
+        return f"hearing what {heard.speaker} said" if hearing else f"what {heard.speaker} said"
     if hearing:
         return f'hearing {heard.speaker} say "{quoted}"'
     return f'{heard.speaker} says "{quoted}"'
