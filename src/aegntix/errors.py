@@ -13,6 +13,13 @@ class AegntixError(Exception):
     exit_code = 1
 
 
+class InternalError(AegntixError):
+    """Something unexpected broke (a bug, not the user's input). The message is generic on
+    purpose: the details go to the log, never to a client."""
+
+    exit_code = 70
+
+
 class ScenarioInvalid(AegntixError):
     """A scenario file cannot be parsed or does not validate."""
 
@@ -65,6 +72,12 @@ class BranchBusy(AegntixError):
     exit_code = 5
 
 
+class BranchFinished(AegntixError):
+    """The branch has reached its end: nothing more will run on it (fork it instead)."""
+
+    exit_code = 5
+
+
 class InvalidRequest(AegntixError):
     """An argument is malformed (unknown agent, bad strategy, bad value)."""
 
@@ -103,3 +116,18 @@ class ProviderError(AegntixError):
     endpoint). The message never contains an API key."""
 
     exit_code = 8
+
+
+class ExpressionFailed(AegntixError):
+    """An expression failed at run time (division by zero, overflow, bad types)."""
+
+    exit_code = 2
+
+
+class RunFailed(AegntixError):
+    """A run stopped on an error; the branch is ``failed`` with the reason recorded. Its
+    exit code is the original error's."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

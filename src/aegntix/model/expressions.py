@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from aegntix.errors import ExpressionFailed
+
 _BIN: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -35,6 +37,12 @@ _CONSTS = {"true": True, "false": False, "null": None}
 
 class ExpressionError(ValueError):
     """An expression is not in the allowed subset or names something unknown."""
+
+
+class ExpressionFailedError(ExpressionError, ExpressionFailed):
+    """A valid expression failed on the values it met (``1 / x`` with ``x`` 0). Still an
+    :class:`ExpressionError`, so callers that tolerate a failing expression (an action's
+    effect is rejected) keep doing so; elsewhere it fails the step as an ``AegntixError``."""
 
 
 @lru_cache(maxsize=1024)
@@ -90,7 +98,10 @@ def names_in(source: str) -> set[str]:
 
 def evaluate(source: str, names: Mapping[str, Any]) -> Any:
     """Evaluate ``source`` with ``names`` as its variables. Unknown names are an error."""
-    return _eval(compile_expression(source).body, names)
+    try:
+        return _eval(compile_expression(source).body, names)
+    except ExpressionFailedError as exc:  # name the expression: "1 / x: division by zero"
+        raise ExpressionFailedError(f"{source}: {exc}") from None
 
 
 def _eval(node: ast.expr, names: Mapping[str, Any]) -> Any:
@@ -112,8 +123,8 @@ def _eval(node: ast.expr, names: Mapping[str, Any]) -> Any:
         left, right = _eval(node.left, names), _eval(node.right, names)
         try:
             return _BIN[type(node.op)](left, right)
-        except (TypeError, ZeroDivisionError) as exc:
-            raise ExpressionError(str(exc)) from None
+        except (TypeError, ZeroDivisionError, OverflowError) as exc:
+            raise ExpressionFailedError(str(exc)) from None
     if isinstance(node, ast.Compare):
         left = _eval(node.left, names)
         for op, comparator in zip(node.ops, node.comparators, strict=True):

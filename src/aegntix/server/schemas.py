@@ -56,6 +56,7 @@ def branch_json(b: Branch) -> dict[str, Any]:
         "head_step": b.head_step,
         "head_hash": b.head_hash,
         "created_at": _iso(b.created_at),
+        "failure": None if b.failure is None else b.failure.to_json(),
     }
 
 
@@ -145,7 +146,7 @@ class Injection(_Body):
 class ForkRequest(_Body):
     at_step: int = Field(ge=0, le=INT64)
     label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
-    seed: int | None = Field(default=None, ge=-(2**63), le=INT64)
+    seed: int | None = Field(default=None, ge=0, le=INT64)
     injection: Injection | None = None
 
 
@@ -176,6 +177,14 @@ class EventOut(BaseModel):
     created_at: str | None
 
 
+class FailureOut(BaseModel):
+    """Why a branch's last run failed (null unless ``status`` is ``failed``)."""
+
+    type: str = Field(description="the error's class, e.g. ProviderError, ExpressionFailed")
+    detail: str = Field(description="one readable line, scrubbed of secrets")
+    step: int = Field(description="the step that failed")
+
+
 class BranchOut(BaseModel):
     id: str
     scenario_id: str
@@ -189,6 +198,7 @@ class BranchOut(BaseModel):
     head_step: int
     head_hash: str
     created_at: str | None
+    failure: FailureOut | None = None
 
 
 class BranchNode(BranchOut):
@@ -249,6 +259,7 @@ class StatusOut(BaseModel):
     running: bool
     head_seq: int
     head_step: int
+    failure: FailureOut | None = None
 
 
 class InjectOut(BaseModel):
