@@ -45,8 +45,18 @@ def _redacted(match: re.Match[str]) -> str:
 def failure_from(exc: BaseException, step: int) -> Failure:
     """The recorded reason of a step that raised ``exc``."""
     if isinstance(exc, AegntixError) and not isinstance(exc, InternalError):
-        return Failure(type(exc).__name__, scrub(str(exc)) or type(exc).__name__, step)
+        kind = _public_type(type(exc))
+        return Failure(kind, scrub(str(exc)) or kind, step)
     return Failure(InternalError.__name__, INTERNAL_DETAIL, step)
+
+
+def _public_type(cls: type[AegntixError]) -> str:
+    """The nearest class of the documented tree in ``errors.py`` (a module's private
+    subclass, e.g. ``ProviderMisconfigured``, reports as its ``ProviderError``)."""
+    for base in cls.__mro__:
+        if base.__module__ == AegntixError.__module__:
+            return base.__name__
+    return AegntixError.__name__
 
 
 def as_project_error(exc: BaseException) -> AegntixError:

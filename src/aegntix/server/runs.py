@@ -175,8 +175,10 @@ class RunManager:
         return result
 
     async def status(self, store: TenantStore, branch_id: str) -> RunState:
-        branch = await asyncio.to_thread(store.get_branch, branch_id)
+        # Running first: a run that ends meanwhile has written its final status before the
+        # branch is read (the other order could report a finished run as still "running").
         running = self.is_running(branch_id)
+        branch = await asyncio.to_thread(store.get_branch, branch_id)
         status = BranchStatus.RUNNING.value if running else branch.status.value
         failure = None if running else branch.failure
         return RunState(branch_id, status, running, branch.head_seq, branch.head_step, failure)

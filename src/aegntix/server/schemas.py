@@ -238,6 +238,12 @@ class ExampleOut(BaseModel):
     file: str
     title: str
     description: str | None
+    needs_model: bool = Field(
+        default=False, description="some agent thinks with a language model (not offline)"
+    )
+    model_servers: list[str] = Field(
+        default_factory=list, description="the model servers it needs (base URLs), if named"
+    )
 
 
 class EventPage(BaseModel):

@@ -12,7 +12,9 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
+from aegntix.brains.reachability import origin
 from aegntix.engine.runner import start_scenario
+from aegntix.errors import AegntixError
 from aegntix.model.loading import MAX_FILE_BYTES, load_scenario, parse_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
@@ -190,7 +192,20 @@ def _describe(path: Path) -> dict[str, Any]:
         "file": path.name,
         "title": title if isinstance(title, str) else path.stem,
         "description": description.strip() if isinstance(description, str) else None,
+        **_model_needs(path),
     }
+
+
+def _model_needs(path: Path) -> dict[str, Any]:
+    """Whether the example's agents think with a model (then it needs a model server)."""
+    try:
+        scenario = load_scenario(path)
+    except AegntixError:
+        return {"needs_model": False, "model_servers": []}
+    configs = [scenario.brain_for(a) for a in scenario.agents]
+    remote = [c for c in configs if c.kind != "rules"]
+    servers = sorted({o for c in remote if (o := origin(c.base_url)) is not None})
+    return {"needs_model": bool(remote), "model_servers": servers}
 
 
 def _list_examples() -> list[dict[str, Any]]:
