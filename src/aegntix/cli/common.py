@@ -15,6 +15,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aegntix.errors import AegntixError, BranchNotFound, InvalidRequest, StoreError
 from aegntix.model.events import Branch
@@ -48,7 +49,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except AegntixError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            # escaped: a reason may hold brackets ("[redacted]") that are not markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: completed steps are saved")

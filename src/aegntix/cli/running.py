@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aegntix.cli.common import (
@@ -75,7 +76,8 @@ def continue_(
         found = resolve_branch(store, branch)
         if found.failure is not None and not json_out:
             # what stopped it last time: the user may need to fix that first
-            err_console.print(f"[yellow]note:[/] {failure_line(found.id, found.failure)}")
+            note = failure_line(found.id, found.failure)
+            err_console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
         runner = Runner(store, found.id)
         if not json_out and not quiet:
             console.print(
@@ -150,7 +152,7 @@ def _run(runner: Runner, steps: int | None, on_step: StepCallback, *, json_out: 
             raise error from None
         if json_out:
             failure = runner.failure.to_json()
-            emit_json({"type": "failure", "branch_id": runner.branch.id, **failure})
+            emit_json({"type": "failure", "branch_id": runner.branch.id, "failure": failure})
         raise RunFailed(failure_line(runner.branch.id, runner.failure), error.exit_code) from None
 
 

@@ -21,6 +21,8 @@ MAX_REASON = 200
 
 def driver_reason(error: BaseException) -> str:
     """The driver's first line, without SQL or parameters (``error.orig`` for SQLAlchemy)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
     orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
     text = str(orig).strip().splitlines()
     reason = text[0] if text else type(orig).__name__
