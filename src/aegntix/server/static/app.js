@@ -290,8 +290,8 @@ async function showHome({ focus } = {}) {
       });
       const servers = ex.model_servers || [];
       const needs = ex.needs_model
-        ? h("p", { class: "example-needs small", "data-testid": "example-needs" }, "Needs ",
-          servers.length ? servers.map((u, i) => [i ? ", " : "", h("code", {}, u)]) : "a model provider", " running")
+        ? h("p", { class: "example-needs small", "data-testid": "example-needs" },
+          servers.length ? ["Needs a model server at ", servers.map((u, i) => [i ? ", " : "", h("code", {}, u)])] : "Needs a model provider and its API key")
         : null;
       (ex.needs_model ? modelBox : examplesBox).append(h("article", { class: `example card${ex.needs_model ? " example-model" : ""}`, "data-testid": `example-${ex.name}` },
         h("div", { class: "example-top" },
