@@ -3,13 +3,15 @@ with a reason naming it, yet a replay needs no server and ``fallback: rules`` st
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aegntix.brains.cache import cache_for
 from aegntix.engine import start_scenario
 from aegntix.errors import ProviderError
 from aegntix.model.events import BranchStatus
-from aegntix.testing import FakeLLM
+from aegntix.testing import FakeLLM, Reply
 from aegntix.timeline import SqlStore, verify
 from tests.brains.llm.support import closed_port, decisions, llm_scenario, own, run, signature
 
@@ -59,3 +61,19 @@ def test_fallback_rules_decides_when_the_server_is_down(store: SqlStore, fake: F
     made = decisions(own(store, branch.id))
     assert made and all(d.payload["fallback"] == "provider_error" for d in made)
     assert all("no model server at" in d.payload["error"] for d in made)
+
+
+def test_a_recorded_reason_carries_no_credentials(store: SqlStore, fake: FakeLLM):
+    """A provider that echoes credentials in its error: the branch's reason is scrubbed."""
+    leaked = (
+        "bad request: key sk-proj-LEAKED0123456789abcdef, Bearer tok.LEAKED.0123 api_key=hunter22"
+    )
+    body = json.dumps({"error": {"message": leaked, "type": "invalid_request"}}).encode()
+    fake.script(Reply(status=400, body=body))
+    branch = start_scenario(store, llm_scenario(fake, steps=1, fallback="fail"))
+    with pytest.raises(ProviderError):
+        run(store, branch.id)
+    failure = store.get_branch(branch.id).failure
+    assert failure is not None and "HTTP 400" in failure.detail
+    assert "LEAKED" not in failure.detail and "hunter22" not in failure.detail
+    assert "[redacted]" in failure.detail and "api_key=[redacted]" in failure.detail
