@@ -38,9 +38,12 @@ def test_no_model_server_fails_at_once_with_the_reason_everywhere(live_server: L
         tree = http.get("/v1/branches/tree", params={"scenario_id": got["scenario_id"]}).json()
         assert tree[0]["failure"] == expected
 
-        # The server comes up: running again clears the reason and completes.
+        # The server comes up: a step by hand works and clears the reason; so does a run.
         with FakeLLM(port=port) as fake:
-            again = http.post(f"/v1/branches/{branch['id']}/run", json={"steps": 2})
+            assert http.post(f"/v1/branches/{branch['id']}/step").status_code == 200
+            stepped = http.get(f"/v1/branches/{branch['id']}").json()
+            assert (stepped["status"], stepped["failure"]) == ("idle", None)
+            again = http.post(f"/v1/branches/{branch['id']}/run", json={"steps": 1})
             assert again.status_code == 202
             done = wait_idle(http, branch["id"])
             assert fake.count > 0
@@ -95,6 +98,14 @@ def test_a_step_whose_expression_fails_answers_422_and_writes_nothing(
         status = run_to_end(http, branch)
         assert status["status"] == "failed" and status["failure"] == got["failure"]
         assert http.get(f"/v1/branches/{branch}/outcomes").status_code == 200
+        # A fork that steps past it (a different countdown) works, and owes nothing.
+        fork = http.post(
+            f"/v1/branches/{branch}/inject",
+            json={"content": "More time.", "at_step": 1, "world": {"countdown": 10}},
+        ).json()["branch"]
+        assert fork["failure"] is None
+        assert http.post(f"/v1/branches/{fork['id']}/step").status_code == 200
+        assert http.get(f"/v1/branches/{fork['id']}").json()["status"] == "idle"
 
 
 def test_model_backed_examples_are_marked(live_server: LiveServer):

@@ -172,6 +172,10 @@ class RunManager:
             if result.terminal:
                 await asyncio.to_thread(store.set_status, branch_id, BranchStatus.DONE)
                 self._hub.publish_status(branch_id, BranchStatus.DONE.value)
+            elif runner is not None and runner.branch.status is BranchStatus.FAILED:
+                # a failed branch stepped on by hand: it works again, the old reason goes
+                await asyncio.to_thread(store.set_status, branch_id, BranchStatus.IDLE)
+                self._hub.publish_status(branch_id, BranchStatus.IDLE.value)
         return result
 
     async def status(self, store: TenantStore, branch_id: str) -> RunState:
