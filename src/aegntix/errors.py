@@ -63,6 +63,13 @@ class Problem:
         return out
 
 
+class InternalError(AegntixError):
+    """Something unexpected broke (a bug, not the user's input). The message is generic on
+    purpose: the details go to the log, never to a client."""
+
+    exit_code = 70
+
+
 class ScenarioInvalid(AegntixError):
     """A scenario file cannot be parsed or does not validate. ``problems`` lists every
     problem found (at least one); ``file``/``line``/``field``/``reason`` are the first's."""
@@ -147,6 +154,12 @@ class BranchBusy(AegntixError):
     exit_code = 5
 
 
+class BranchFinished(AegntixError):
+    """The branch has reached its end: nothing more will run on it (fork it instead)."""
+
+    exit_code = 5
+
+
 class InvalidRequest(AegntixError):
     """An argument is malformed (unknown agent, bad strategy, bad value)."""
 
@@ -189,3 +202,12 @@ class ProviderError(AegntixError):
 
 class PortInUse(AegntixError):
     """The TCP port a server should listen on is taken (or may not be bound here)."""
+
+
+class RunFailed(AegntixError):
+    """A run stopped on an error; the branch is ``failed`` with the reason recorded. Its
+    exit code is the original error's."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

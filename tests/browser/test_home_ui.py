@@ -53,8 +53,11 @@ def test_example_cards_start_open_and_number_runs(
     page = ui.page
     api = sign_in(ui, ui_server)
     offered = api.get("/v1/examples").json()
-    cards = page.locator("[data-testid=examples] .example")
-    assert cards.count() == len(offered) == 5
+    offline = page.locator("[data-testid=examples] .example")
+    model = page.locator("[data-testid=model-examples] .example")
+    assert offline.count() == sum(not e["needs_model"] for e in offered) >= 4
+    assert model.count() == sum(e["needs_model"] for e in offered) == 1  # the LLM negotiation
+    assert offline.count() + model.count() == len(offered)
     dana = page.locator("[data-testid=example-persistent-van-sale]")
     assert "Delivery van sale (Dana remembers)" in dana.inner_text()
     assert "persistent/1-van-sale.yaml" in dana.inner_text()

@@ -310,4 +310,6 @@ def test_run_time_expression_failures_are_one_line(
     code, _, err = invoke("run", write(tmp_path, text), "--db", tmp_path / "r.db", "--quiet")
     assert code == 2, err
     (line,) = errors(err)
-    assert line.startswith(f"error: {reason}"), line
+    # the run names the branch and the step it failed at, then the expression's own reason
+    assert line.startswith("error: branch ") and " failed at step " in line, line
+    assert line.split(": ", 2)[2].startswith(reason) or f": {reason}" in line, line

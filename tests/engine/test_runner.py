@@ -74,9 +74,15 @@ def test_resume_after_a_failure_continues_from_the_last_whole_step(store: SqlSto
 
     with pytest.raises(RuntimeError):
         asyncio.run(Runner(store, broken.id, brains=crashy).run())
-    assert store.get_branch(broken.id).status is BranchStatus.FAILED
+    failed = store.get_branch(broken.id)
+    assert failed.status is BranchStatus.FAILED
     assert state_at(store, broken.id)["completed"] == 3  # step 4 left nothing behind
+    # an unexpected error is recorded as internal, with a generic reason: nothing of its text
+    assert failed.failure is not None
+    assert (failed.failure.type, failed.failure.step) == ("InternalError", 4)
+    assert "outage" not in failed.failure.detail and "unexpected" in failed.failure.detail
     run(store, broken.id)
+    assert store.get_branch(broken.id).failure is None  # a run that completes clears it
     assert signature(list(store.events(broken.id))) == signature(list(store.events(clean)))
 
 

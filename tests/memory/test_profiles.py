@@ -12,7 +12,7 @@ from aegntix.inject import inject
 from aegntix.memory.profiles import ProfileStore
 from aegntix.memory.queries import branch_memories
 from aegntix.memory.records import memory_events
-from aegntix.model.events import EventKind
+from aegntix.model.events import BranchStatus, EventKind
 from aegntix.model.scenario import Persona, Scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.schema import scenarios
@@ -142,8 +142,9 @@ def test_the_kept_experience_carries_into_the_next_scenario(store: SqlStore):
         "Hurry, the deadline is today and nobody else will sell to you."
     )
     bullied = inject(store, twin.id, threat, at_step=1, targets=["buyer"]).branch.id
-    for _ in range(2):  # and again at each of the next steps
-        run(store, bullied, 1)
+    for _ in range(2):  # and again at each of the next steps (while there is one)
+        if run(store, bullied, 1).status is BranchStatus.DONE:
+            break  # a finished branch refuses an injection: nothing would hear it
         inject(store, bullied, threat, targets=["buyer"])
     run(store, bullied)
     profiles.commit(calm.id)

@@ -175,16 +175,18 @@ def test_cancelled_async_append_before_start_is_not_applied(store: SqlStore) -> 
 
 def test_second_writer_on_the_same_file_fails_safely(make_store: StoreFactory) -> None:
     """One writing store per file is the supported setup; a second one whose cached head is
-    stale gets a StoreError (the primary key refuses the duplicate seq), never a fork in the
-    chain, and succeeds on retry once its caches reloaded."""
+    stale gets BranchBusy (the primary key refuses the duplicate seq), in one line without
+    SQL, never a fork in the chain, and succeeds on retry once its caches reloaded."""
     a = make_store()
     b = make_store(where=Path(str(a.engine.url.database)).parent)
     branch = root(a)
     a.append(branch, [msg(0, "a1")])
     b.append(branch, [msg(0, "b1")])  # b loads the head fresh: seq 2
     a_stale = a.stats()["failed_commits"]
-    with pytest.raises(StoreError):
+    with pytest.raises(BranchBusy) as lost:
         a.append(branch, [msg(0, "a2")])  # a still believes the head is seq 1
+    text = str(lost.value)
+    assert "\n" not in text and "INSERT" not in text and "a2" not in text, text
     assert a.stats()["failed_commits"] == a_stale + 1
     assert a.append(branch, [msg(0, "a2")])[0].seq == 3
     assert_chain(list(a.events(branch)))

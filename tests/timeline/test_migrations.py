@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
+from aegntix.model.events import BranchStatus, Failure
 from aegntix.timeline import open_sqlite_store
 from aegntix.timeline.migrate import HEAD_REVISION, alembic_config, current_revision
 from aegntix.timeline.schema import metadata
@@ -64,3 +65,42 @@ def test_pragmas_on_every_connection(tmp_path: Path) -> None:
             assert (conn.execute(text("PRAGMA busy_timeout")).scalar() or 0) > 0
     finally:
         store.close()
+
+
+def test_0005_adds_the_failure_reason_to_existing_branches(tmp_path: Path) -> None:
+    """A database made before 0005 keeps its branches (no reason yet) and takes new ones;
+    the downgrade removes the column again."""
+    db = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+        conn.execute(
+            text(
+                "INSERT INTO scenarios (id, tenant_id, name, spec, spec_hash, created_at) "
+                "VALUES ('s1', 'default', 'old', '{}', 'h', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO branches (id, tenant_id, scenario_id, fork_seq, fork_step, seed, "
+                "label, status, head_seq, head_step, head_hash, created_at, updated_at) VALUES "
+                "('b1', 'default', 's1', 0, 0, 1, 'main', 'failed', 0, 0, :h, "
+                "'2026-01-01', '2026-01-01')"
+            ),
+            {"h": "0" * 64},
+        )
+    engine.dispose()
+    store = open_sqlite_store(db)
+    try:
+        assert store.get_branch("b1").failure is None  # failed before reasons were kept
+        reason = Failure("StoreError", "disk full", 3)
+        store.set_status("b1", BranchStatus.FAILED, failure=reason)
+        assert store.get_branch("b1").failure == reason
+    finally:
+        store.close()
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+        columns = [r[1] for r in conn.execute(text("PRAGMA table_info(branches)"))]
+    engine.dispose()
+    assert "failure" not in columns and "status" in columns

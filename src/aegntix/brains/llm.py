@@ -53,6 +53,7 @@ from aegntix.brains.prompting import (
     repair_messages,
     system_prompt,
 )
+from aegntix.brains.reachability import origin
 from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, reflection_messages
 from aegntix.brains.rules import RulesBrain
 from aegntix.errors import ProviderError
@@ -184,6 +185,10 @@ class LLMBrain:
         self._system: tuple[AgentSpec, str] | None = None
         endpoint = config.base_url or "the default endpoint"
         self._where = f"{config.kind} model '{config.model}' at {endpoint}"
+        #: The server the connection check tries (None: the provider's cloud default).
+        self.endpoint: str | None = origin(config.base_url)
+        #: Set by the connection check when the server does not answer.
+        self.unreachable: str | None = None
         #: Provider calls this brain made (cache hits excluded).
         self.provider_calls = 0
 
@@ -296,6 +301,8 @@ class LLMBrain:
             hit = await asyncio.to_thread(self.recorded.lookup, key)
         if hit is not None:
             return ModelCall(key, hit, self._cost(hit), cached=True, attempts=0)
+        if self.unreachable is not None:  # the connection check found no server: fail now
+            raise ProviderError(self.unreachable)
         runtime = await runtime_for(
             self.config, self._api_key, lambda: self.provider.client(self._api_key, self.config)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -87,10 +88,14 @@ def branch_tree(branches: Iterable[Branch], names: Mapping[str, str]) -> Tree:
 
     def label(b: Branch) -> str:
         fork = f" fork@{b.fork_step}" if b.parent_id else ""
-        return (
+        text = (
             f"[bold]{b.id}[/] [cyan]{b.label}[/]{fork} · step {b.head_step}"
             f" · {b.head_seq} events · [magenta]{b.status}[/]"
         )
+        if b.failure is not None:  # why, so nobody has to dig in a log
+            reason = escape(f"failed at step {b.failure.step}: {b.failure.detail}")
+            text += f"\n[red]{reason}[/]"
+        return text
 
     def add(node: Tree, parent: str | None) -> None:
         for b in by_parent.get(parent, []):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aegntix.cli.common import (
@@ -14,14 +15,20 @@ from aegntix.cli.common import (
     JsonOption,
     console,
     emit_json,
+    err_console,
     handles_errors,
     opened,
     resolve_branch,
 )
 from aegntix.cli.render import event_line, outcome_table
 from aegntix.engine import Runner, RunSummary, StepResult, start_scenario
+from aegntix.engine.failures import as_project_error
+from aegntix.engine.runner import StepCallback
+from aegntix.errors import RunFailed
+from aegntix.model.events import Failure
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore
+from aegntix.timeline.prepare import check_seed
 
 StepsOption = Annotated[
     int | None,
@@ -41,9 +48,9 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Run a scenario from its file on a new root branch."""
-    scenario = load_scenario(file)  # validate before touching the database
-    if seed is not None and seed < 0:
-        raise typer.BadParameter("must be ≥ 0", param_hint="--seed")
+    scenario = load_scenario(file)  # validate everything before touching the database
+    if seed is not None:
+        check_seed(seed, "--seed")
     with opened(db, create=True) as store:
         branch = start_scenario(store, scenario, seed=seed, label=label)
         if json_out:
@@ -67,6 +74,10 @@ def continue_(
     """Continue a branch from its last completed step (also resumes after a crash)."""
     with opened(db) as store:
         found = resolve_branch(store, branch)
+        if found.failure is not None and not json_out:
+            # what stopped it last time: the user may need to fix that first
+            note = failure_line(found.id, found.failure)
+            err_console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
         runner = Runner(store, found.id)
         if not json_out and not quiet:
             console.print(
@@ -103,7 +114,7 @@ def drive_run(
                     }
                 )
 
-        summary = asyncio.run(runner.run(steps, report))
+        summary = _run(runner, steps, report, json_out=True)
         emit_json({"type": "summary", **_summary_dict(summary)})
         return
 
@@ -126,8 +137,28 @@ def drive_run(
                         progress.console.print(line, soft_wrap=True)
             progress.advance(task)
 
-        summary = asyncio.run(runner.run(steps, show))
+        summary = _run(runner, steps, show, json_out=False)
     _print_summary(summary)
+
+
+def _run(runner: Runner, steps: int | None, on_step: StepCallback, *, json_out: bool) -> RunSummary:
+    """Run; a run that fails leaves as one line naming the branch, the step and the reason
+    (recorded on the branch), with the original error's exit code."""
+    try:
+        return asyncio.run(runner.run(steps, on_step))
+    except Exception as exc:
+        error = as_project_error(exc)
+        if runner.failure is None:  # not a step failure (another writer took the branch)
+            raise error from None
+        if json_out:
+            failure = runner.failure.to_json()
+            emit_json({"type": "failure", "branch_id": runner.branch.id, "failure": failure})
+        raise RunFailed(failure_line(runner.branch.id, runner.failure), error.exit_code) from None
+
+
+def failure_line(branch_id: str, failure: Failure) -> str:
+    """``branch 1a2b… failed at step 3: <reason>``."""
+    return f"branch {branch_id} failed at step {failure.step}: {failure.detail}"
 
 
 def _summary_dict(summary: RunSummary) -> dict[str, object]:

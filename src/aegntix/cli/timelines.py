@@ -29,6 +29,7 @@ from aegntix.model.scenario import Scenario
 from aegntix.timeline import compare as compare_branches
 from aegntix.timeline import state_at
 from aegntix.timeline import verify as verify_store
+from aegntix.timeline.prepare import check_seed
 
 BranchArg = Annotated[str, typer.Argument(help="Branch id (or unique prefix, or label).")]
 
@@ -88,6 +89,8 @@ def fork(
     """Fork a branch at a past step, optionally injecting context into the new future."""
     if inject is None and (target or stance is not None or set_):
         raise InvalidRequest("--target/--stance/--set need --inject TEXT")
+    if seed is not None:
+        check_seed(seed, "--seed")  # the same range and message as `run --seed`
     with opened(db) as store:
         parent = resolve_branch(store, branch)
         if inject is None:

@@ -17,20 +17,23 @@ from typing import Any
 import structlog
 
 from aegntix.brains.base import Brain, Decision, Observation, Reflector
+from aegntix.brains.reachability import check_endpoints
 from aegntix.brains.registry import BrainContext, BrainFactory, brains_for
+from aegntix.engine.failures import failure_from
 from aegntix.engine.mechanics import decision_events, dynamics_event
 from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
 from aegntix.engine.turns import acting_order
-from aegntix.errors import BranchBusy
+from aegntix.errors import AegntixError, BranchBusy
 from aegntix.memory.embedding import pinned_embedder
 from aegntix.memory.profiles import committed_memories
 from aegntix.memory.records import Recall
 from aegntix.memory.stream import MemoryStream
-from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
+from aegntix.model.events import Branch, BranchStatus, Event, EventKind, Failure, NewEvent
 from aegntix.model.outcomes import compute_outcomes, is_terminal
 from aegntix.model.scenario import Scenario, TurnOrder
 from aegntix.model.state import STEP_END, State, apply_event, initial_patch
+from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 
@@ -65,6 +68,8 @@ def start_scenario(
     """Record a validated scenario and its root branch with the step-0 events. Persistent
     agents (``profile``) are resolved and pinned first; a missing one raises before anything
     is written."""
+    if seed is not None:
+        check_seed(seed)  # before anything is written: a bad seed leaves no scenario behind
     profiles = None
     if any(a.profile is not None for a in scenario.agents):
         from aegntix.memory.profiles import ProfileStore
@@ -123,6 +128,10 @@ class Runner:
         }
         self.memory: MemoryStream | None = None
         self._pause_requested = False
+        self._checked = False  # model servers checked (once per run, before its first step)
+        #: Why the last step or run failed (also recorded on the branch row).
+        self.failure: Failure | None = None
+        self._failed: BaseException | None = None
         #: Shared by a Scheduler's runners: each step holds one slot.
         self.step_limit: asyncio.Semaphore | None = None
         self.branch = branch
@@ -158,10 +167,33 @@ class Runner:
         self._pause_requested = True
 
     async def step(self) -> StepResult | None:
-        """Run exactly one step; None if the branch has already terminated."""
-        if self.is_done():
-            return None
+        """Run exactly one step; None if the branch has already terminated. A step that
+        raises writes nothing; unless another writer took the branch (``BranchBusy``), the
+        branch is then ``failed`` with the reason recorded, and the error re-raised."""
         step = self.completed_step + 1
+        try:
+            if self.is_done():
+                return None
+            if not self._checked:
+                await check_endpoints(self._brains.values())
+                self._checked = True
+            return await self._step(step)
+        except BranchBusy:
+            raise
+        except Exception as exc:
+            self._fail(exc, step)
+            raise
+
+    def _fail(self, exc: BaseException, step: int) -> None:
+        if exc is self._failed:
+            return  # recorded by the step already
+        self._failed = exc
+        self.failure = failure_from(exc, step)
+        if not isinstance(exc, AegntixError):
+            log.error("step failed unexpectedly", branch=self.branch.id, step=step, exc_info=exc)
+        self.store.set_status(self.branch.id, BranchStatus.FAILED, failure=self.failure)
+
+    async def _step(self, step: int) -> StepResult:
         seed = self.branch.seed
         self.window.advance(step)
         pending: list[NewEvent] = []
@@ -257,6 +289,8 @@ class Runner:
     ) -> RunSummary:
         """Run up to ``steps`` steps (None: until termination), pausable between steps."""
         self._pause_requested = False
+        self._checked = False
+        self.failure = None
         if self.branch.status is BranchStatus.RUNNING:
             log.warning(
                 "resuming a branch left running",
@@ -289,8 +323,8 @@ class Runner:
                     break
         except BranchBusy:
             raise  # someone else is running it; leave its status alone
-        except Exception:
-            self.store.set_status(self.branch.id, BranchStatus.FAILED)
+        except Exception as exc:
+            self._fail(exc, self.completed_step + 1)  # e.g. ``on_step`` failed
             raise
         except asyncio.CancelledError:
             self.store.set_status(self.branch.id, BranchStatus.PAUSED)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from aegntix.errors import ForkOutOfRange, InvalidRequest
-from aegntix.model.events import Branch, Event, EventKind, NewEvent
+from aegntix.errors import BranchFinished, ExpressionFailed, ForkOutOfRange, InvalidRequest
+from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
+from aegntix.model.expressions import ExpressionError
+from aegntix.model.outcomes import compute_outcomes, is_terminal
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
 from aegntix.model.text import data_problem, text_problem
@@ -70,6 +72,12 @@ def inject(
     payload, world_patch = _validated(scenario, content, targets, strategy, fields, world, urgency)
 
     forked = new_branch or at_step < completed
+    if not forked and _finished(scenario, branch, head_state):
+        raise BranchFinished(
+            f"branch {branch_id} has finished (step {completed}): nothing will run after an "
+            "injection into it. Fork it at an earlier step instead (CLI: fork "
+            f"{branch_id} --at STEP --inject TEXT; API: inject with at_step)"
+        )
     if forked:
         target = store.fork(branch_id, at_step, seed=seed, label=label or f"inject@{at_step}")
         base: State = state_at(store, target.id)
@@ -81,6 +89,16 @@ def inject(
         events.append(NewEvent(step, EventKind.WORLD, {"set": world_patch, "cause": "injection"}))
     appended = store.append(target.id, events, expect_seq=store.get_branch(target.id).head_seq)
     return Injected(store.get_branch(target.id), forked, appended)
+
+
+def _finished(scenario: Scenario, branch: Branch, state: State) -> bool:
+    """Nothing more will run on it: done, or its end condition holds at its head."""
+    if branch.status is BranchStatus.DONE:
+        return True
+    try:
+        return is_terminal(scenario, state, compute_outcomes(scenario, state))
+    except (ExpressionError, ExpressionFailed):
+        return False  # the next run reports the failing expression itself
 
 
 def _validated(

@@ -62,6 +62,25 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a branch's last run failed: kept on the branch row (not an event: a failure is no
+    part of the timeline, so forks and hashes never see it), cleared when it runs again."""
+
+    type: str  # the error's class, e.g. "ProviderError", "ExpressionFailed", "InternalError"
+    detail: str  # one readable line, scrubbed of secrets
+    step: int  # the step that failed (the last completed step + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "detail": self.detail, "step": self.step}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Failure | None:
+        if not isinstance(value, dict):
+            return None
+        return cls(str(value.get("type", "")), str(value.get("detail", "")), int(value["step"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Branch:
     id: str
     scenario_id: str
@@ -76,6 +95,7 @@ class Branch:
     head_hash: str
     created_at: datetime | None = field(default=None, compare=False)
     tenant_id: str = "default"
+    failure: Failure | None = None  # set while ``status`` is ``failed``
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ class Hub(Protocol):
 
     def publish_events(self, branch_id: str, events: list[Event]) -> None: ...
 
-    def publish_status(self, branch_id: str, status: str) -> None: ...
+    def publish_status(
+        self, branch_id: str, status: str, failure: dict[str, Any] | None = None
+    ) -> None: ...
 
 
 def get_store(app: FastAPI) -> SqlStore:

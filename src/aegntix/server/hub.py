@@ -23,6 +23,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aegntix.model.events import Event
 from aegntix.server.schemas import event_json, finite
@@ -53,8 +54,12 @@ def event_message(event: Event) -> str:
     return to_json({"type": "event", "event": event_json(event)})
 
 
-def status_message(status: str) -> str:
-    return to_json({"type": "status", "status": status})
+def status_message(status: str, failure: dict[str, Any] | None = None) -> str:
+    """``{"type": "status", "status": ...}``; a ``failed`` one carries its ``failure``."""
+    message: dict[str, Any] = {"type": "status", "status": status}
+    if failure is not None:
+        message["failure"] = failure
+    return to_json(message)
 
 
 class Subscription:
@@ -219,11 +224,13 @@ class EventHub:
         if subs:
             self._fan_out(subs, tuple((e.seq, event_message(e)) for e in events))
 
-    def publish_status(self, branch_id: str, status: str) -> None:
+    def publish_status(
+        self, branch_id: str, status: str, failure: dict[str, Any] | None = None
+    ) -> None:
         self.stats.published_statuses += 1
         subs = self._subscribers.get(branch_id)
         if subs:
-            self._fan_out(subs, ((0, status_message(str(status))),))
+            self._fan_out(subs, ((0, status_message(str(status), failure)),))
 
     def _fan_out(self, subs: Iterable[Subscription], batch: Batch) -> None:
         stats = self.stats

@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aegntix.errors import (
     AegntixError,
     BranchBusy,
+    BranchFinished,
     Conflict,
+    ExpressionFailed,
     ForkOutOfRange,
     InvalidRequest,
     NotFound,
@@ -55,6 +57,8 @@ _MAPPING: tuple[tuple[type[AegntixError], int, str], ...] = (
     (InvalidRequest, 422, "invalid-request"),
     (ForkOutOfRange, 409, "fork-out-of-range"),
     (BranchBusy, 409, "branch-busy"),
+    (BranchFinished, 409, "branch-done"),
+    (ExpressionFailed, 422, "expression-failed"),
     (Conflict, 409, "conflict"),
     (StoreError, 503, "store-unavailable"),
     (ProviderError, 502, "model-provider-failed"),

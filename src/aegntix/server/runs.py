@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from aegntix.engine.failures import as_project_error
 from aegntix.engine.runner import Runner, RunSummary, StepResult
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import BranchBusy
-from aegntix.model.events import BranchStatus, Event
+from aegntix.model.events import BranchStatus, Event, Failure
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 
@@ -41,6 +42,7 @@ class RunState:
     running: bool
     head_seq: int
     head_step: int
+    failure: Failure | None = None
 
 
 class RunManager:
@@ -101,12 +103,16 @@ class RunManager:
         finally:
             self._busy.discard(branch_id)
         self._tasks[branch_id] = task
-        task.add_done_callback(lambda t: self._finished(scheduler, branch_id, t))
+        task.add_done_callback(lambda t: self._finished(scheduler, branch_id, t, runner))
         self._hub.publish_status(branch_id, BranchStatus.RUNNING.value)
         return BranchStatus.RUNNING.value
 
     def _finished(
-        self, scheduler: Scheduler, branch_id: str, task: asyncio.Task[RunSummary]
+        self,
+        scheduler: Scheduler,
+        branch_id: str,
+        task: asyncio.Task[RunSummary],
+        runner: Runner,
     ) -> None:
         if self._tasks.get(branch_id) is task:
             del self._tasks[branch_id]
@@ -120,6 +126,11 @@ class RunManager:
             else:
                 status = BranchStatus.FAILED.value
                 log.error("run failed", branch=branch_id, error=repr(error))
+                failure = runner.failure
+                self._hub.publish_status(
+                    branch_id, status, None if failure is None else failure.to_json()
+                )
+                return
         else:
             status = task.result().status.value
         self._hub.publish_status(branch_id, status)
@@ -136,9 +147,23 @@ class RunManager:
         """Exactly one step; None if the branch has already terminated."""
         self._claim(branch_id)
         scheduler = self._scheduler(store.tenant_id)
+        runner: Runner | None = None
         try:
             runner = await self._runner(store, branch_id)
             result = await scheduler.step(branch_id, runner=runner)
+        except BranchBusy:
+            raise
+        except Exception as exc:
+            # The step wrote nothing and the runner recorded why: tell the stream, and
+            # answer with a problem document (a generic one for a bug), never a raw 500.
+            if runner is not None and runner.failure is not None:
+                self._hub.publish_status(
+                    branch_id, BranchStatus.FAILED.value, runner.failure.to_json()
+                )
+            error = as_project_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             self._busy.discard(branch_id)
             scheduler.forget(branch_id)
@@ -147,13 +172,20 @@ class RunManager:
             if result.terminal:
                 await asyncio.to_thread(store.set_status, branch_id, BranchStatus.DONE)
                 self._hub.publish_status(branch_id, BranchStatus.DONE.value)
+            elif runner is not None and runner.branch.status is BranchStatus.FAILED:
+                # a failed branch stepped on by hand: it works again, the old reason goes
+                await asyncio.to_thread(store.set_status, branch_id, BranchStatus.IDLE)
+                self._hub.publish_status(branch_id, BranchStatus.IDLE.value)
         return result
 
     async def status(self, store: TenantStore, branch_id: str) -> RunState:
-        branch = await asyncio.to_thread(store.get_branch, branch_id)
+        # Running first: a run that ends meanwhile has written its final status before the
+        # branch is read (the other order could report a finished run as still "running").
         running = self.is_running(branch_id)
+        branch = await asyncio.to_thread(store.get_branch, branch_id)
         status = BranchStatus.RUNNING.value if running else branch.status.value
-        return RunState(branch_id, status, running, branch.head_seq, branch.head_step)
+        failure = None if running else branch.failure
+        return RunState(branch_id, status, running, branch.head_seq, branch.head_step, failure)
 
     async def stop_scenario(self, branch_ids: list[str]) -> None:
         """Stop the runs of these branches (their scenario is being deleted)."""

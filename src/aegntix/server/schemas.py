@@ -57,6 +57,7 @@ def branch_json(b: Branch) -> dict[str, Any]:
         "head_step": b.head_step,
         "head_hash": b.head_hash,
         "created_at": _iso(b.created_at),
+        "failure": None if b.failure is None else b.failure.to_json(),
     }
 
 
@@ -149,7 +150,7 @@ class Injection(_Body):
 class ForkRequest(_Body):
     at_step: int = Field(ge=0, le=INT64)
     label: SafeLine | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
-    seed: int | None = Field(default=None, ge=-(2**63), le=INT64)
+    seed: int | None = Field(default=None, ge=0, le=INT64)
     injection: Injection | None = None
 
 
@@ -180,6 +181,14 @@ class EventOut(BaseModel):
     created_at: str | None
 
 
+class FailureOut(BaseModel):
+    """Why a branch's last run failed (null unless ``status`` is ``failed``)."""
+
+    type: str = Field(description="the error's class, e.g. ProviderError, ExpressionFailed")
+    detail: str = Field(description="one readable line, scrubbed of secrets")
+    step: int = Field(description="the step that failed")
+
+
 class BranchOut(BaseModel):
     id: str
     scenario_id: str
@@ -193,6 +202,7 @@ class BranchOut(BaseModel):
     head_step: int
     head_hash: str
     created_at: str | None
+    failure: FailureOut | None = None
 
 
 class BranchNode(BranchOut):
@@ -241,6 +251,12 @@ class ExampleOut(BaseModel):
     file: str
     title: str
     description: str | None
+    needs_model: bool = Field(
+        default=False, description="some agent thinks with a language model (not offline)"
+    )
+    model_servers: list[str] = Field(
+        default_factory=list, description="the model servers it needs (base URLs), if named"
+    )
 
 
 class EventPage(BaseModel):
@@ -262,6 +278,7 @@ class StatusOut(BaseModel):
     running: bool
     head_seq: int
     head_step: int
+    failure: FailureOut | None = None
 
 
 class InjectOut(BaseModel):

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, WebSocket
@@ -35,7 +36,7 @@ from aegntix.model.events import Event
 from aegntix.security.roles import Action
 from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
-from aegntix.server.hub import Batch, EventHub, Subscription, event_message
+from aegntix.server.hub import Batch, EventHub, Subscription, event_message, status_message
 from aegntix.server.hub import to_json as dumps
 from aegntix.timeline.tenancy import TenantStore
 
@@ -124,13 +125,15 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
             await _close(websocket, CLOSE_NOT_FOUND, "no such branch", config.close_timeout)
             return
         head = max(branch.head_seq, hub.last_seq(branch_id))
-        hello = {
+        hello: dict[str, Any] = {
             "type": "hello",
             "branch_id": branch_id,
             "from_seq": from_seq,
             "head_seq": head,
             "status": branch.status.value,
         }
+        if branch.failure is not None:
+            hello["failure"] = branch.failure.to_json()
         try:
             await websocket.send_text(dumps(hello))
         except (WebSocketDisconnect, OSError):
@@ -257,7 +260,8 @@ class _Connection:
         branch = await asyncio.to_thread(self.store.get_branch, self.branch_id)
         current = branch.status.value
         if current != status:
-            await self.ws.send_text(dumps({"type": "status", "status": current}))
+            failure = None if branch.failure is None else branch.failure.to_json()
+            await self.ws.send_text(status_message(current, failure))
         return current
 
     # -- reader and pinger -------------------------------------------------------------------

@@ -68,6 +68,17 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
     return out
 
 
+#: Seeds are 0 .. 2**63 - 1 everywhere (scenario files, run, fork, the API).
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(value: int, name: str = "seed") -> int:
+    """``value`` if it is a valid seed, else ``InvalidRequest`` naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SEED_MAX:
+        raise InvalidRequest(f"{name}: must be an integer from 0 to {SEED_MAX}, not {value!r}")
+    return value
+
+
 def check_int64(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not -_INT64 <= value < _INT64:
         raise InvalidRequest(f"{name} must be a 64-bit integer, not {value!r}")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, literal, select
 
 from aegntix.errors import BranchNotFound, IntegrityError
-from aegntix.model.events import GENESIS_HASH, Branch, BranchStatus, Event, EventKind
+from aegntix.model.events import GENESIS_HASH, Branch, BranchStatus, Event, EventKind, Failure
 from aegntix.timeline.schema import branches, events, snapshots
 from aegntix.timeline.store import Snapshot
 
@@ -127,7 +127,17 @@ def row_to_branch(row: Row[Any]) -> Branch:
         head_hash=m["head_hash"],
         created_at=aware(m["created_at"]),
         tenant_id=m["tenant_id"],
+        failure=_failure(m.get("failure")),
     )
+
+
+def _failure(text: str | None) -> Failure | None:
+    if not text:
+        return None
+    try:
+        return Failure.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable: the status still says failed
 
 
 def get_branch(conn: Connection, branch_id: str) -> Branch:

@@ -58,6 +58,8 @@ branches = Table(
     Column("head_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Why the last run failed (JSON: type, detail, step); null unless status is "failed".
+    Column("failure", Text, nullable=True),
     Index("ix_branches_scenario", "scenario_id"),
     Index("ix_branches_parent", "parent_id"),
 )

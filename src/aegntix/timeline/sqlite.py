@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 
+from aegntix.errors import StoreError
+from aegntix.timeline.dberrors import map_db_errors
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.writer import WRITER_FLAG
 
@@ -76,17 +78,21 @@ def open_sqlite_store(path: str | Path, *, snapshot_every: int = 500) -> SqlStor
     target = Path(path)
     if str(path) == ":memory:" or not str(path):
         raise ValueError("open_sqlite_store needs a file path (WAL needs a file)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        f"sqlite:///{target}",
-        connect_args={"check_same_thread": False},
-        pool_size=8,
-        max_overflow=16,
-    )
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
-    try:
-        return SqlStore(engine, snapshot_every=snapshot_every, after_commit=_WalGuard(target))
-    except BaseException:
-        engine.dispose()
-        raise
+    with map_db_errors(path=str(target)):  # one line naming the file, no SQL
+        folder = next((p for p in target.parents if p.exists()), None)
+        if folder is not None and not folder.is_dir():
+            raise StoreError(f"cannot open database {target}: {folder} is not a directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{target}",
+            connect_args={"check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+        )
+        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "begin", _on_begin)
+        try:
+            return SqlStore(engine, snapshot_every=snapshot_every, after_commit=_WalGuard(target))
+        except BaseException:
+            engine.dispose()
+            raise

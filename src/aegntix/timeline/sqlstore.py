@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -20,14 +21,16 @@ from aegntix.model.events import (
     Branch,
     BranchStatus,
     Event,
+    Failure,
     NewEvent,
     ScenarioRecord,
     canonical_json,
 )
 from aegntix.model.text import text_problem
 from aegntix.timeline import queries as q
+from aegntix.timeline.dberrors import map_db_errors
 from aegntix.timeline.migrate import upgrade
-from aegntix.timeline.prepare import check_int64, prepare
+from aegntix.timeline.prepare import check_seed, prepare
 from aegntix.timeline.schema import DEFAULT_TENANT, branches, events, scenarios
 from aegntix.timeline.store import Snapshot, Store
 from aegntix.timeline.verify import Auditable, RawEvent
@@ -93,6 +96,12 @@ class SqlStore:
     def engine(self) -> Engine:
         return self._engine
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A pooled connection for reads; driver errors leave as one-line project errors."""
+        with map_db_errors(), self._engine.connect() as conn:
+            yield conn
+
     @property
     def snapshot_every(self) -> int:
         return self._ops.snapshot_every
@@ -120,7 +129,7 @@ class SqlStore:
         ).result()
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(scenarios).where(scenarios.c.id == scenario_id)).first()
         if row is None:
             raise ScenarioNotFound(f"no scenario '{scenario_id}'")
@@ -128,7 +137,7 @@ class SqlStore:
 
     def list_scenarios(self) -> list[ScenarioRecord]:
         query = select(scenarios).order_by(scenarios.c.created_at, scenarios.c.id)
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             return [scenario_from_row(r._mapping) for r in conn.execute(query)]
 
     # -- branches --------------------------------------------------------------------------
@@ -140,7 +149,7 @@ class SqlStore:
         label: str = "main",
         tenant_id: str = DEFAULT_TENANT,
     ) -> Branch:
-        check_int64("seed", seed)
+        check_seed(seed)
         _text("label", label)
         tenant_name(tenant_id)
         ops = self._ops
@@ -153,34 +162,39 @@ class SqlStore:
     ) -> Branch:
         _step(at_step)
         if seed is not None:
-            check_int64("seed", seed)
+            check_seed(seed)
         if label is not None:
             _text("label", label)
         ops = self._ops
         return self._writer.submit(lambda c: ops.fork(c, parent_id, at_step, seed, label)).result()
 
     def get_branch(self, branch_id: str) -> Branch:
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             return q.get_branch(conn, branch_id)
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
         query = select(branches).order_by(branches.c.created_at, branches.c.id)
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             return [q.row_to_branch(r) for r in conn.execute(query)]
 
     def lineage(self, branch_id: str) -> list[Branch]:
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             return q.lineage_rows(conn, branch_id)
 
-    def set_status(self, branch_id: str, status: BranchStatus) -> None:
+    def set_status(
+        self, branch_id: str, status: BranchStatus, *, failure: Failure | None = None
+    ) -> None:
         try:
             value = BranchStatus(status)
         except ValueError:
             raise InvalidRequest(f"unknown branch status '{status}'") from None
+        if failure is not None and value is not BranchStatus.FAILED:
+            raise InvalidRequest("failure: only a failed branch has a failure reason")
+        text = None if failure is None else canonical_json(failure.to_json())
         ops = self._ops
-        self._writer.submit(lambda c: ops.set_status(c, branch_id, value)).result()
+        self._writer.submit(lambda c: ops.set_status(c, branch_id, value, text)).result()
 
     # -- events ----------------------------------------------------------------------------
     def _append_op(
@@ -228,7 +242,7 @@ class SqlStore:
         to_step: int | None = None,
     ) -> Iterator[Event]:
         # Bounds are fixed now (eagerly, so an unknown id raises here, not on first next()).
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             b, lineage = self._head(conn, branch_id)
             lo = max(from_seq, 1)
             hi = b.head_seq if to_seq is None else min(to_seq, b.head_seq)
@@ -244,7 +258,7 @@ class SqlStore:
         for member, first, last in q.segments(lineage, lo, hi):
             nxt = first
             while nxt <= last:
-                with self._engine.connect() as conn:
+                with self.reading() as conn:
                     page = q.event_page(conn, member, nxt, last)
                 if not page:
                     break
@@ -252,12 +266,12 @@ class SqlStore:
                 nxt = page[-1].seq + 1
 
     def seq_at_step(self, branch_id: str, step: int) -> int:
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             b, lineage = self._head(conn, branch_id)
             return q.seq_at_step(conn, lineage, b.head_seq, b.head_step, step)
 
     def latest_snapshot(self, branch_id: str, max_seq: int) -> Snapshot | None:
-        with self._engine.connect() as conn:
+        with self.reading() as conn:
             b, lineage = self._head(conn, branch_id)
             return q.latest_snapshot(conn, lineage, min(max_seq, b.head_seq))
 
@@ -266,7 +280,7 @@ class SqlStore:
         stored: no head bound, nothing parsed. For :func:`~aegntix.timeline.verify.verify`."""
         after = -(2**63)
         while True:
-            with self._engine.connect() as conn:
+            with self.reading() as conn:
                 rows = conn.execute(
                     select(
                         events.c.seq,

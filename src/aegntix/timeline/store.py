@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aegntix.model.events import Branch, BranchStatus, Event, NewEvent, ScenarioRecord
+from aegntix.model.events import Branch, BranchStatus, Event, Failure, NewEvent, ScenarioRecord
 from aegntix.model.state import State
 
 
@@ -65,7 +65,11 @@ class Store(Protocol):
         """The branch, its parent, … up to the root."""
         ...
 
-    def set_status(self, branch_id: str, status: BranchStatus) -> None: ...
+    def set_status(
+        self, branch_id: str, status: BranchStatus, *, failure: Failure | None = None
+    ) -> None:
+        """``failure``: why a ``failed`` branch failed (kept until the status changes)."""
+        ...
 
     # -- events ----------------------------------------------------------------------------
     def append(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from aegntix.errors import BranchNotFound, InvalidRequest, ScenarioNotFound
-from aegntix.model.events import Branch, BranchStatus, Event, NewEvent, ScenarioRecord
+from aegntix.model.events import Branch, BranchStatus, Event, Failure, NewEvent, ScenarioRecord
 from aegntix.timeline import queries as q
 from aegntix.timeline.schema import branches, scenarios
 from aegntix.timeline.sqlstore import SqlStore, scenario_from_row, tenant_name
@@ -68,7 +68,7 @@ class TenantStore:
         return self._store.create_scenario(name, spec, tenant_id=self._tenant)
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as conn:
             row = conn.execute(_SCENARIO, {"sid": scenario_id, "t": self._tenant}).first()
         if row is None:
             raise ScenarioNotFound(f"no scenario '{scenario_id}'")
@@ -80,7 +80,7 @@ class TenantStore:
             .where(scenarios.c.tenant_id == self._tenant, _VISIBLE)
             .order_by(scenarios.c.created_at, scenarios.c.id)
         )
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as conn:
             return [scenario_from_row(r._mapping) for r in conn.execute(query)]
 
     def delete_scenario(self, scenario_id: str) -> None:
@@ -121,7 +121,7 @@ class TenantStore:
     def get_branch(self, branch_id: str) -> Branch:
         if not isinstance(branch_id, str):
             raise BranchNotFound(f"no branch '{branch_id}'")
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as conn:
             row = conn.execute(_BRANCH, {"bid": branch_id, "t": self._tenant}).first()
         if row is None:
             self._owned.discard(branch_id)
@@ -138,16 +138,18 @@ class TenantStore:
         )
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
-        with self._store.engine.connect() as conn:
+        with self._store.reading() as conn:
             return [q.row_to_branch(r) for r in conn.execute(query)]
 
     def lineage(self, branch_id: str) -> list[Branch]:
         self._check(branch_id)
         return self._store.lineage(branch_id)
 
-    def set_status(self, branch_id: str, status: BranchStatus) -> None:
+    def set_status(
+        self, branch_id: str, status: BranchStatus, *, failure: Failure | None = None
+    ) -> None:
         self._check(branch_id)
-        self._store.set_status(branch_id, status)
+        self._store.set_status(branch_id, status, failure=failure)
 
     # -- events ----------------------------------------------------------------------------
     def append(

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from aegntix.errors import AegntixError, StoreError
+from aegntix.timeline.dberrors import db_error
 from aegntix.timeline.writes import WriteOps
 
 T = TypeVar("T")
@@ -225,7 +226,8 @@ class Writer:
                 self._conn = None
         failed: list[tuple[_Request, Any, BaseException | None]] = []
         for req in live:
-            error = StoreError(f"the timeline write was rolled back: {exc}")
+            # One line, no SQL and no parameters (event payloads): see dberrors.
+            error = db_error(exc)
             error.__cause__ = exc
             failed.append((req, None, error))
         self._resolve(failed)

@@ -48,7 +48,9 @@ _SCENARIO_TENANT = select(scenarios.c.tenant_id).where(scenarios.c.id == bindpar
 _SET_STATUS = (
     update(branches)
     .where(branches.c.id == bindparam("b_id"))
-    .values(status=bindparam("b_status"), updated_at=bindparam("b_at"))
+    .values(
+        status=bindparam("b_status"), failure=bindparam("b_failure"), updated_at=bindparam("b_at")
+    )
 )
 _UPDATE_HEAD = (
     update(branches)
@@ -352,11 +354,20 @@ class WriteOps:
             tenant_id,
         )
 
-    def set_status(self, conn: Connection, branch_id: str, status: BranchStatus) -> None:
+    def set_status(
+        self, conn: Connection, branch_id: str, status: BranchStatus, failure: str | None
+    ) -> None:
+        """``failure``: the reason as JSON text; any other status clears it."""
         self.flush(conn)
         self._info(conn, branch_id)
         conn.execute(
-            _SET_STATUS, {"b_id": branch_id, "b_status": status.value, "b_at": self._now()}
+            _SET_STATUS,
+            {
+                "b_id": branch_id,
+                "b_status": status.value,
+                "b_failure": failure,
+                "b_at": self._now(),
+            },
         )
 
     def append(

@@ -145,7 +145,8 @@ def test_connection_refused_fails_and_resumes_when_the_server_is_back(
     port = closed_port()
     url = f"http://127.0.0.1:{port}/v1"
     branch = start_scenario(store, llm_scenario(None, steps=2, base_url=url, fallback="fail"))
-    with pytest.raises(ProviderError, match="connection failed"):
+    # the connection check finds nobody: no retries, the reason says where and what to read
+    with pytest.raises(ProviderError, match=f"^no model server at http://127.0.0.1:{port} — see"):
         run(store, branch.id)
     assert store.get_branch(branch.id).status is BranchStatus.FAILED
     assert store.get_branch(branch.id).head_step == 0

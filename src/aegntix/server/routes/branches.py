@@ -219,6 +219,7 @@ async def branch_status(branch_id: str, store: ReadStore, runs: Runs) -> dict[st
         "running": s.running,
         "head_seq": s.head_seq,
         "head_step": s.head_step,
+        "failure": None if s.failure is None else s.failure.to_json(),
     }
 
 

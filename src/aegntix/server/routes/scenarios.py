@@ -13,8 +13,9 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
+from aegntix.brains.reachability import origin
 from aegntix.engine.runner import start_scenario
-from aegntix.errors import Conflict
+from aegntix.errors import AegntixError, Conflict
 from aegntix.memory.profiles import ProfileStore, load_profile_file
 from aegntix.model.loading import MAX_FILE_BYTES, Checked, check_file, check_text
 from aegntix.model.parsing import load_yaml
@@ -243,7 +244,20 @@ def _describe(name: str, path: Path) -> dict[str, Any]:
         else path.name,
         "title": title if isinstance(title, str) else path.stem,
         "description": description.strip() if isinstance(description, str) else None,
+        **_model_needs(path),
     }
+
+
+def _model_needs(path: Path) -> dict[str, Any]:
+    """Whether the example's agents think with a model (then it needs a model server)."""
+    try:
+        scenario = check_file(path).scenario
+    except AegntixError:
+        return {"needs_model": False, "model_servers": []}
+    configs = [scenario.brain_for(a) for a in scenario.agents]
+    remote = [c for c in configs if c.kind != "rules"]
+    servers = sorted({o for c in remote if (o := origin(c.base_url)) is not None})
+    return {"needs_model": bool(remote), "model_servers": servers}
 
 
 def _list_examples() -> list[dict[str, Any]]:

@@ -209,6 +209,12 @@ async function showHome({ focus } = {}) {
   const agents = agentsSection({ alive, onError: reportError });
   screen.cleanup.push(agents.cleanup);
   const examplesBox = h("div", { class: "example-grid", "data-testid": "examples" }, h("div", { class: "loading" }, h("span", { class: "spinner" }), "Loading examples…"));
+  // Examples whose agents think with a language model are listed apart: they need a server.
+  const modelBox = h("div", { class: "example-grid", "data-testid": "model-examples" });
+  const modelSection = h("section", { class: "home-section", hidden: true, "data-testid": "model-examples-section" },
+    h("div", { class: "section-head" }, h("h2", {}, "Needs a model server"),
+      h("span", { class: "muted" }, "agents think with a language model: start the server first (see docs/brains.md)")),
+    modelBox);
   const listBox = h("div", { "data-testid": "scenario-list" });
   const fileInput = h("input", { type: "file", accept: ".yaml,.yml,.json,application/yaml,application/json", "data-testid": "upload-input", class: "visually-hidden", id: "upload" });
   const uploadProblem = h("div", { class: "problem", hidden: true, role: "alert", "data-testid": "upload-error" });
@@ -275,6 +281,7 @@ async function showHome({ focus } = {}) {
     h("section", { class: "home-section" },
       h("div", { class: "section-head" }, h("h2", {}, "Start from an example"), h("span", { class: "muted" }, "runs offline with the deterministic rules brain")),
       examplesBox),
+    modelSection,
     agents.section,
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your own scenario")), drop, uploadProblem),
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your sandboxes")), listBox)));
@@ -303,9 +310,12 @@ async function showHome({ focus } = {}) {
       navigate(`#/b/${branchId}`);
     };
     const cards = h("div", { class: "example-grid" });
-    startButtons.push(...await renderExamples(cards, examples || [], list || [], { open, start }));
+    const modelCards = h("div", { class: "example-grid" });
+    startButtons.push(...await renderExamples(cards, modelCards, examples || [], list || [], { open, start }));
     if (!alive()) return;
     clear(examplesBox).append(...cards.childNodes);
+    clear(modelBox).append(...modelCards.childNodes);
+    modelSection.hidden = !modelBox.childElementCount;
     syncRights();
     if (!examples?.length) examplesBox.append(h("p", { class: "muted" }, "No examples are available on this server."));
     renderScenarioList(listBox, list || []);
@@ -373,6 +383,7 @@ async function showBranch(branchId) {
     branch,
     entry,
     status: branch.status,
+    failure: branch.failure || null, // why the last run failed (type, detail, step)
     statusVersion: 0,
     tree: null,
     flat: [],
@@ -399,6 +410,7 @@ async function showBranch(branchId) {
   const compareSelect = h("select", { class: "select", "data-testid": "compare-with", "aria-label": "Branch to compare with" });
   const compareBtn = h("button", { class: "btn", type: "button", "data-testid": "compare-open" }, "Compare");
   const progressBar = h("div", { class: "progress", "aria-hidden": "true" }, h("div", { class: "progress-fill" }));
+  const failureBox = h("div", { class: "failure-banner", role: "alert", hidden: true, "data-testid": "branch-failure" });
   // persistent agents: keep this branch's experience (button and answer here, status in Agents)
   const persistent = entry.agentList.filter((a) => a.profile?.id);
   const branchLabel = (id) => {
@@ -419,6 +431,7 @@ async function showBranch(branchId) {
       keep ? keep.button : null,
       h("div", { class: "compare-pick" }, compareSelect, compareBtn)),
     keep ? keep.result : null,
+    failureBox,
     progressBar);
 
   const treeBox = h("div", { class: "tree-box", "data-testid": "tree" });
@@ -603,8 +616,10 @@ async function showBranch(branchId) {
     statusPill.dataset.status = s;
     const running = s === "running";
     const pausing = s === "pausing";
-    const finished = s === "done" || s === "failed";
-    runBtn.textContent = s === "paused" ? "▶ Resume" : "▶ Run";
+    const failed = s === "failed";
+    const finished = s === "done"; // a failed branch may be run again once its cause is fixed
+    runBtn.textContent = s === "paused" ? "▶ Resume" : failed ? "↻ Retry" : "▶ Run";
+    renderFailure(failed ? st.failure : null);
     // a key that may not write sees them off, with the reason as the tooltip
     runBtn.disabled = !gate(runBtn, "write") || running || pausing || finished;
     pauseBtn.disabled = !gate(pauseBtn, "write") || !running;
@@ -615,6 +630,21 @@ async function showBranch(branchId) {
     progressBar.classList.toggle("active", running);
     toolbar.dataset.status = s;
     if (keep) keep.setRunning(running || pausing);
+  };
+  // why the run failed, plainly, where the status is (docs paths shown as code)
+  const renderFailure = (f) => {
+    failureBox.hidden = !f;
+    if (!f) return;
+    const detail = String(f.detail || "an unknown error");
+    const parts = detail.split(/(docs\/[\w-]+\.md)/).map((x, i) => (i % 2 ? h("code", {}, x) : x));
+    clear(failureBox).append(
+      h("span", { class: "failure-icon", "aria-hidden": "true" }, "!"),
+      h("div", { class: "failure-text" },
+        h("div", {},
+          h("strong", { "data-testid": "branch-failure-title" }, `Run failed at step ${f.step}: `),
+          h("span", { "data-testid": "branch-failure-detail" }, parts)),
+        h("span", { class: "failure-hint muted" },
+          `Nothing of step ${f.step} was written. Fix the cause, then press Retry to continue from step ${Math.max(0, f.step - 1)}.`)));
   };
   // what the key may do: the run controls, the keep button, forking from the transcript
   const syncRights = () => {
@@ -627,7 +657,14 @@ async function showBranch(branchId) {
   };
   window.addEventListener("aegntix:rights", syncRights);
   screen.cleanup.push(() => window.removeEventListener("aegntix:rights", syncRights));
-  const setStatus = (s) => {
+  const setStatus = (s, failure) => {
+    if (s === "failed" && failure && failure !== st.failure) {
+      st.failure = failure;
+      if (s === st.status) renderStatus();
+    } else if (s === "failed" && !st.failure) {
+      // the reason is recorded on the branch: fetch it if this message did not carry it
+      api.branch(branch.id).then((b) => alive() && b?.failure && setStatus("failed", b.failure), () => {});
+    } else if (s && s !== "failed") st.failure = null;
     if (!s || s === st.status) return;
     st.status = s;
     st.statusVersion += 1;
@@ -826,7 +863,7 @@ async function showBranch(branchId) {
     onEvents: (events) => {
       if (alive() && applyEvents(events)) refreshUsage();
     },
-    onStatus: (s) => alive() && setStatus(s),
+    onStatus: (s, msg) => alive() && setStatus(s, msg?.failure),
     onConnection: (c) => alive() && setConnection(c),
     onFatal: (code, reason) => {
       if (!alive()) return;

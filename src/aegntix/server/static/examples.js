@@ -31,11 +31,19 @@ async function latest(runs) {
   return { scenario: runs[0], root, fresh, count: runs.length };
 }
 
+/** "Needs a model server at …" under a model-backed example's description. */
+function modelNeeds(ex) {
+  if (!ex.needs_model) return null;
+  const servers = ex.model_servers || [];
+  return h("p", { class: "example-needs small", "data-testid": "example-needs" },
+    servers.length ? ["Needs a model server at ", servers.map((u, i) => [i ? ", " : "", h("code", {}, u)])] : "Needs a model provider and its API key");
+}
+
 /**
- * Fills `box` with a card per example. `open(branchId, {run})` opens a branch (and runs it);
+ * Fills `box` with a card per offline example and `modelBox` with those that need a model. `open(branchId, {run})` opens a branch (and runs it);
  * `start(example)` creates a new run. Returns the buttons that need the "write" right.
  */
-export async function renderExamples(box, examples, scenarios, { open, start }) {
+export async function renderExamples(box, modelBox, examples, scenarios, { open, start }) {
   const known = await Promise.all(examples.map((ex) => latest(runsOf(ex, scenarios)).catch(() => null)));
   const writes = [];
   const cards = examples.map((ex, i) => {
@@ -66,16 +74,17 @@ export async function renderExamples(box, examples, scenarios, { open, start }) 
       startBtn.addEventListener("click", () => start(ex, startBtn));
       buttons.push(startBtn);
     }
-    return h("article", { class: "example card", "data-testid": `example-${ex.name}` },
+    return h("article", { class: `example card${ex.needs_model ? " example-model" : ""}`, "data-testid": `example-${ex.name}` },
       h("div", { class: "example-top" },
-        h("span", { class: "example-icon", "aria-hidden": "true" }, ICONS[ex.name] || "◇"),
+        h("span", { class: "example-icon", "aria-hidden": "true" }, ICONS[ex.name] || (ex.needs_model ? "✦" : "◇")),
         h("div", {}, h("h3", {}, ex.title || humanise(ex.name).replace(/^\w/, (c) => c.toUpperCase())), h("code", { class: "muted small" }, ex.file || ""))),
       h("p", { class: "example-desc" }, ex.description || "",
         String(ex.file || "").startsWith("persistent/")
           ? h("span", { class: "example-persistent" }, " With a persistent agent: keep a branch's experience and she brings it to her next scenario.")
           : null),
+      modelNeeds(ex),
       h("div", { class: "example-foot" }, note, h("span", { class: "example-actions" }, buttons)));
   });
-  box.append(...cards);
+  cards.forEach((card, i) => (examples[i].needs_model ? modelBox : box).append(card));
   return writes;
 }

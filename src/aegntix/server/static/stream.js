@@ -15,7 +15,7 @@ export class BranchStream {
   /**
    * @param {string} branchId
    * @param {{fromSeq?: number, onEvents: (events: object[]) => void,
-   *          onStatus?: (status: string) => void, onConnection?: (state: string) => void}} opts
+   *          onStatus?: (status: string, msg: object) => void, onConnection?: (state: string) => void}} opts
    */
   constructor(branchId, { fromSeq = 1, onEvents, onStatus, onConnection, onFatal }) {
     this.branchId = branchId;
@@ -203,7 +203,7 @@ export class BranchStream {
         const b = await api.branch(this.branchId);
         if (b?.status && b.status !== lastStatus) {
           lastStatus = b.status;
-          this.onStatus(b.status, {});
+          this.onStatus(b.status, b); // b.failure: why a failed branch failed
         }
       } catch {
         /* keep trying */
