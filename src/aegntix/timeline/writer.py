@@ -4,6 +4,11 @@ Callers enqueue requests and wait on a future. The thread takes whatever is wait
 cap), applies it in ONE transaction, commits, and only then resolves the futures: one commit
 for many appends under load, and an acknowledged append is always committed.
 
+Each request runs in its own SAVEPOINT inside that transaction, so it is atomic on its own: a
+request that raises (whenever: before or after writing) leaves nothing, and the others of its
+batch commit as if it had never been there. Only a failure of the transaction itself (the
+commit, a broken connection) fails the whole batch.
+
 Async callers get an ``asyncio.Future`` resolved with ONE ``call_soon_threadsafe`` per event
 loop per batch (``asyncio.wrap_future`` costs a self-pipe write per request, which measured as
 the bottleneck).
@@ -91,6 +96,7 @@ class Writer:
             "batched_commits": 0,
             "max_batch": 0,
             "failed_commits": 0,
+            "failed_requests": 0,
         }
         self._thread = threading.Thread(target=self._run, name="aegntix-writer", daemon=True)
         self._thread.start()
@@ -172,16 +178,11 @@ class Writer:
         live = [r for r in batch if r.start()]
         if not live:
             return
-        done: list[tuple[_Request, Any, AegntixError | None]] = []
+        done: list[tuple[_Request, Any, BaseException | None]] = []
         try:
             conn = self._connection()
             with conn.begin():
-                for req in live:
-                    try:
-                        done.append((req, req.fn(conn), None))
-                    except AegntixError as exc:  # its own check failed: nothing written
-                        done.append((req, None, exc))
-                self.ops.flush(conn)
+                done.extend(self._one(conn, req) for req in live)
         except Exception as exc:
             self._fail(live, exc)
             return
@@ -197,6 +198,31 @@ class Writer:
         if len(live) > 1:
             stats["batched_commits"] += 1
         self._resolve(done)
+
+    def _one(self, conn: Connection, req: _Request) -> tuple[_Request, Any, BaseException | None]:
+        """Run ``req`` in its own SAVEPOINT: all of it is kept, or none of it. (SQLite: the
+        engine leaves pysqlite in autocommit and emits BEGIN itself, so SAVEPOINTs nest in
+        the writer's transaction; see ``timeline/sqlite.py``.)"""
+        ops = self.ops
+        ops.dirty = False
+        savepoint = conn.begin_nested()
+        try:
+            result = req.fn(conn)
+            ops.flush(conn)  # its buffered rows land inside its savepoint
+        except Exception as exc:
+            # If the rollback itself fails the transaction is unusable: the batch fails.
+            savepoint.rollback()
+            # Its buffered rows are gone with it; caches it changed (or that a driver error
+            # may have left stale) reload from the database.
+            ops.discard(caches=ops.dirty or not isinstance(exc, AegntixError))
+            self._stats["failed_requests"] += 1
+            if isinstance(exc, AegntixError):
+                return req, None, exc
+            error = StoreError(f"the write was rolled back: {exc}")
+            error.__cause__ = exc
+            return req, None, error
+        savepoint.commit()
+        return req, result, None
 
     @staticmethod
     def _resolve(done: Sequence[tuple[_Request, Any, BaseException | None]]) -> None:

@@ -1,9 +1,10 @@
 """The writer's side of the store: every mutation, run inside the writer thread's open
 transaction, plus the caches that make appends and forks O(1) (heads, lineages, folded state).
 
-Rule that keeps group commit safe: an operation raises an ``AegntixError`` (the request fails
-alone) only *before* it writes anything or touches a cache. Anything raised later fails the
-whole batch, and the writer calls :meth:`WriteOps.reset` so no cache outlives a rollback.
+Each operation runs in its own SAVEPOINT (see ``writer.py``): if it raises, the writer rolls
+it back, drops its buffered rows, and — when it had changed a cache (``dirty``) or failed in
+the driver — forgets the caches, so none outlives the rollback. Buffers are flushed at the
+end of every operation, inside its savepoint.
 """
 
 from __future__ import annotations
@@ -146,12 +147,21 @@ class WriteOps:
         self._fast: _FastPath | None = None
         self._snaps: list[dict[str, Any]] = []
         self._heads: dict[str, tuple[str, int, int, str, Any]] = {}
+        # Set when the running operation changed a cache to reflect its own writes (cleared
+        # by the writer before each one): if it then fails, the caches must be dropped.
+        self.dirty = False
+
+    def discard(self, *, caches: bool) -> None:
+        """Drop the buffers (after a rollback), and the caches too if ``caches``; caches
+        reload from the database."""
+        if caches:
+            self._infos.clear()
+            self._states.clear()
+        self._rows, self._snaps, self._heads = [], [], {}
 
     def reset(self) -> None:
-        """Forget every cache and buffer (after a rollback); caches reload from the database."""
-        self._infos.clear()
-        self._states.clear()
-        self._rows, self._snaps, self._heads = [], [], {}
+        """Forget every cache and buffer (after a rollback of the whole transaction)."""
+        self.discard(caches=True)
 
     def flush(self, conn: Connection) -> None:
         """Write buffered appends. Called before any read of the database inside the batch
@@ -293,6 +303,7 @@ class WriteOps:
         )
         parent_state = self._states.get(parent_id)
         if parent_state is not None and fork_seq == p.head_seq:
+            self.dirty = True
             # Cheaper than a reload; a deep copy so the two futures share nothing (§9).
             copied = _Folded(copy.deepcopy(parent_state.state), parent_state.last_snap)
             self._remember_state(child.id, copied)
@@ -334,6 +345,7 @@ class WriteOps:
             },
         )
         lineage = (q.Link(bid, fork_seq, fork_step), *parent_lineage)
+        self.dirty = True
         info = _Info(lineage, scenario_id, tenant_id, seed, fork_seq, head_step, head_hash)
         self._remember_info(bid, info)
         return Branch(
@@ -380,6 +392,7 @@ class WriteOps:
         if not prepared:
             return []
         folded = self._folded(conn, branch_id, info)
+        self.dirty = True  # from here on the caches run ahead of the database
         state, every, last_snap = folded.state, self.snapshot_every, folded.last_snap
         now = self._now()
         stamp = self._fast_path(conn).stamp(now)

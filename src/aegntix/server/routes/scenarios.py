@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from aegntix.engine.runner import start_scenario
 from aegntix.model.loading import MAX_FILE_BYTES, load_scenario, parse_scenario
 from aegntix.model.scenario import Scenario
-from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
+from aegntix.server.deps import DeleteStore, ReadStore, Runs, ScenarioId, WriteStore
 from aegntix.server.problems import Problem
 from aegntix.server.schemas import (
     CreatedScenario,
@@ -139,12 +139,12 @@ def list_scenarios(store: ReadStore) -> list[dict[str, Any]]:
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
-def get_scenario(scenario_id: str, store: ReadStore) -> dict[str, Any]:
+def get_scenario(scenario_id: ScenarioId, store: ReadStore) -> dict[str, Any]:
     return scenario_json(store.get_scenario(scenario_id))
 
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response)
-async def delete_scenario(scenario_id: str, store: DeleteStore, runs: Runs) -> Response:
+async def delete_scenario(scenario_id: ScenarioId, store: DeleteStore, runs: Runs) -> Response:
     """Soft delete (admin): the scenario and its branches disappear from the API and stop
     running; their events stay on disk (the timeline is append-only)."""
     await asyncio.to_thread(store.get_scenario, scenario_id)
