@@ -178,13 +178,15 @@ def test_a_request_failing_after_writing_leaves_nothing_and_fails_alone(
         c.execute(text("INSERT INTO no_such_table VALUES (1)"))
 
     broken = store._writer.submit(bad_sql)
-    op, _ = store._append_op(b, [world(2, x="never"), msg(2, "never")], None)
+    op, size = store._append_op(b, [world(2, x="never"), msg(2, "never")], None)
 
     def append_then_fail(c: Connection) -> None:
         op(c)  # buffered rows, a moved head and folded state in the caches
         raise Conflict("after appending")
 
+    # as a plain write (in a savepoint) and as an append (undone in memory)
     appended_then_failed = store._writer.submit(append_then_fail)
+    append_failed = store._writer.submit(append_then_fail, size)
     ok2 = _submit_append(store, b, [world(2, x=2), msg(2, "two")])
     release.set()
     parked.result(10)
@@ -196,12 +198,14 @@ def test_a_request_failing_after_writing_leaves_nothing_and_fails_alone(
         broken.result(10)
     with pytest.raises(Conflict):
         appended_then_failed.result(10)
+    with pytest.raises(Conflict):
+        append_failed.result(10)
     after = counts(store)
     assert after["scenarios"] == before["scenarios"]
     assert after["events"] == before["events"] + 4
     stats = store.stats()
-    assert stats["failed_requests"] == 3 and stats["failed_commits"] == 0
-    assert stats["max_batch"] >= 5  # they really shared one transaction
+    assert stats["failed_requests"] == 4 and stats["failed_commits"] == 0
+    assert stats["max_batch"] >= 6  # they really shared one transaction
     texts = [e.payload.get("text") for e in store.events(b)]
     assert texts == [None, "hi", None, "one", None, "two"]
     assert_chain(list(store.events(b)))
@@ -303,10 +307,10 @@ def test_second_writer_on_the_same_file_fails_safely(make_store: StoreFactory) -
     branch = root(a)
     a.append(branch, [msg(0, "a1")])
     b.append(branch, [msg(0, "b1")])  # b loads the head fresh: seq 2
-    a_stale = a.stats()["failed_requests"]
+    a_stale = a.stats()["failed_commits"]
     with pytest.raises(StoreError):
         a.append(branch, [msg(0, "a2")])  # a still believes the head is seq 1
-    assert a.stats()["failed_requests"] == a_stale + 1
+    assert a.stats()["failed_commits"] == a_stale + 1
     assert a.append(branch, [msg(0, "a2")])[0].seq == 3
     assert_chain(list(a.events(branch)))
     assert verify(a).ok

@@ -1,10 +1,11 @@
 """The writer's side of the store: every mutation, run inside the writer thread's open
 transaction, plus the caches that make appends and forks O(1) (heads, lineages, folded state).
 
-Each operation runs in its own SAVEPOINT (see ``writer.py``): if it raises, the writer rolls
-it back, drops its buffered rows, and — when it had changed a cache (``dirty``) or failed in
-the driver — forgets the caches, so none outlives the rollback. Buffers are flushed at the
-end of every operation, inside its savepoint.
+Every operation is atomic (see ``writer.py``): appends buffer their rows and heads until the
+batch's flush, and :meth:`WriteOps.undo` drops a failed one's; other operations run in a
+SAVEPOINT. When a failed operation had changed a cache (``dirty``), or failed in the driver,
+the caches are forgotten too, so none outlives what was rolled back; they reload from the
+database (after a flush of what is buffered).
 """
 
 from __future__ import annotations
@@ -147,21 +148,40 @@ class WriteOps:
         self._fast: _FastPath | None = None
         self._snaps: list[dict[str, Any]] = []
         self._heads: dict[str, tuple[str, int, int, str, Any]] = {}
-        # Set when the running operation changed a cache to reflect its own writes (cleared
-        # by the writer before each one): if it then fails, the caches must be dropped.
+        # The running operation's undo log: where its buffered rows start, the heads it
+        # replaced, and whether it changed a cache to reflect its own writes (``dirty``).
         self.dirty = False
+        self._from = (0, 0)
+        self._old_heads: dict[str, tuple[str, int, int, str, Any] | None] = {}
 
-    def discard(self, *, caches: bool) -> None:
-        """Drop the buffers (after a rollback), and the caches too if ``caches``; caches
-        reload from the database."""
+    def begin(self) -> None:
+        """An operation starts: what it buffers from now on is its own."""
+        self.dirty = False
+        self._from = (len(self._rows), len(self._snaps))
+        self._old_heads = {}
+
+    def undo(self, *, caches: bool) -> None:
+        """Drop what the failed operation buffered (what earlier ones buffered stays), and
+        forget the caches too if ``caches``."""
+        rows, snaps = self._from
+        del self._rows[rows:]
+        del self._snaps[snaps:]
+        for branch_id, head in self._old_heads.items():
+            if head is None:
+                self._heads.pop(branch_id, None)
+            else:
+                self._heads[branch_id] = head
+        self._old_heads = {}
         if caches:
             self._infos.clear()
             self._states.clear()
-        self._rows, self._snaps, self._heads = [], [], {}
 
     def reset(self) -> None:
         """Forget every cache and buffer (after a rollback of the whole transaction)."""
-        self.discard(caches=True)
+        self._infos.clear()
+        self._states.clear()
+        self._rows, self._snaps, self._heads = [], [], {}
+        self._from, self._old_heads = (0, 0), {}
 
     def flush(self, conn: Connection) -> None:
         """Write buffered appends. Called before any read of the database inside the batch
@@ -176,6 +196,9 @@ class WriteOps:
         if self._heads:
             fast.update_heads.execute(conn, list(self._heads.values()))
             self._heads = {}
+        # Written: no longer the running operation's to undo (appends flush only before
+        # they buffer anything; other operations are inside their savepoint).
+        self._from, self._old_heads = (0, 0), {}
 
     def _fast_path(self, conn: Connection) -> _FastPath:
         if self._fast is None:
@@ -431,6 +454,7 @@ class WriteOps:
                 last_snap = seq
             prev = h
         last_step = prepared[-1].step
+        self._old_heads.setdefault(branch_id, self._heads.get(branch_id))
         self._heads[branch_id] = (branch_id, seq, last_step, prev, stamp)
         info.head_seq, info.head_step, info.head_hash = seq, last_step, prev
         folded.last_snap = last_snap
