@@ -94,7 +94,14 @@ def resolved(store: TenantStore, ref: str, field: str, kind: Literal["branch", "
         ) from None
 
 
-IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_ID,
+        description="The id, or a unique prefix of it (4+ characters).",
+    ),
+]
 #: Any authenticated key (the route's own dependency checks its role): resolving only looks
 #: at the key's tenant.
 _Caller = Annotated[Principal, Depends(principal_from_request)]
