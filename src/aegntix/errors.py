@@ -166,6 +166,11 @@ class InvalidRequest(AegntixError):
     exit_code = 2
 
 
+class AmbiguousId(InvalidRequest):
+    """An id prefix is the start of more than one id (of the caller's tenant): the API
+    answers 409, the CLI exits 2; more characters of the id resolve it."""
+
+
 class IntegrityError(AegntixError):
     """The timeline's hash chain or sequence is broken."""
 

@@ -78,7 +78,8 @@ def test_an_expression_failing_at_run_time_is_one_line_and_writes_nothing_of_its
     result = aegntix("run", scenario, "--db", db, "--json")
     assert result.exit_code == 2
     line = one_line(result.stderr)
-    assert line.endswith(f"failed at step {FAILING_STEP}: outcomes.per_countdown: '100 / countdown': division by zero")
+    reason = "outcomes.per_countdown: '100 / countdown': division by zero"
+    assert line.endswith(f"failed at step {FAILING_STEP}: {reason}")
     records = [json.loads(x) for x in result.stdout.splitlines()]
     assert records[-1] == {
         "type": "failure",

@@ -3,8 +3,11 @@ memories and why an agent said what it said; and the errors."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
+import yaml
 
 from tests.server.api_support import (
     all_events,
@@ -97,3 +100,40 @@ def test_bad_requests_name_the_field(client: httpx.Client) -> None:
     run_to_end(client, root["id"], steps=1)
     message = next(e for e in all_events(client, root["id"]) if e["kind"] == "message")
     assert_problem(client.get(f"/v1/branches/{root['id']}/events/{message['seq']}/why"), 422)
+
+
+def test_a_commit_that_conflicts_on_its_second_agent_keeps_nothing(
+    client: httpx.Client,
+) -> None:
+    """All or nothing: the seller's profile is written first, then the buyer's conflicts
+    (it already keeps a branch of this scenario): 409, and the seller has no new version."""
+    suffix = uuid.uuid4().hex[:8]
+    seller, buyer = f"sam-{suffix}", f"dana-{suffix}"
+    for pid in (seller, buyer):
+        assert client.post("/v1/agents", json={"id": pid, "name": pid}).status_code == 201
+    spec = yaml.safe_load(with_persistent_buyer(buyer))
+    next(a for a in spec["agents"] if a["id"] == "seller")["profile"] = seller
+    r = client.post(
+        "/v1/scenarios",
+        content=yaml.safe_dump(spec).encode(),
+        headers={"content-type": "application/yaml"},
+    )
+    assert r.status_code == 201, r.text
+    root = r.json()["root_branch"]
+    run_to_end(client, root["id"], steps=2)
+    fork = client.post(f"/v1/branches/{root['id']}/fork", json={"at_step": 1}).json()
+    kept = client.post(f"/v1/branches/{root['id']}/commit", json={"agents": ["buyer"]})
+    assert kept.status_code == 201, kept.text
+    seller_before = client.get(f"/v1/agents/{seller}").json()
+
+    refused = client.post(f"/v1/branches/{fork['id']}/commit", json={})
+    assert buyer in assert_problem(refused, 409)["detail"]
+
+    seller_after = client.get(f"/v1/agents/{seller}").json()
+    assert seller_after == seller_before
+    assert seller_after["version"] == 0 and len(seller_after["versions"]) == 1
+    assert client.get(f"/v1/agents/{seller}/memories").json()["total"] == 0
+    # and the seller can still keep that branch on its own
+    alone = client.post(f"/v1/branches/{fork['id']}/commit", json={"agents": ["seller"]})
+    assert alone.status_code == 201, alone.text
+    assert alone.json()[0]["version"] == 1

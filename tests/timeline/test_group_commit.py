@@ -1,5 +1,6 @@
-"""The single writer: concurrent appends are batched into shared commits; a request that fails
-its own checks fails alone; a failed transaction fails its whole batch and leaves no trace."""
+"""The single writer: concurrent appends are batched into shared commits; every request is
+atomic on its own (a SAVEPOINT each): one that fails — before or after writing — leaves
+nothing and fails alone; a failed transaction fails its whole batch and leaves no trace."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from aegntix.errors import BranchBusy, BranchNotFound, StoreError
+from aegntix.errors import BranchBusy, BranchNotFound, Conflict, StoreError
 from aegntix.model.events import Event
 from aegntix.timeline import SqlStore, state_at, verify
 from aegntix.timeline import sqlite as sqlite_backend
@@ -119,13 +120,26 @@ def test_failed_transaction_fails_whole_batch_and_caches_reload(make_store: Stor
     before = counts(store)
     release, parked = _hold_writer(store)
     doomed = _submit_append(store, b, [world(1, x="rolled back"), msg(1), msg(1)])
-    poison = store._writer.submit(lambda c: c.execute(text("INSERT INTO no_such_table VALUES (1)")))
+
+    def poison(c: Connection) -> None:
+        # A row that breaks a foreign key, checked only at COMMIT: the transaction fails.
+        c.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        c.execute(
+            text(
+                "INSERT INTO branches (id, tenant_id, scenario_id, fork_seq, fork_step,"
+                " seed, label, status, head_seq, head_step, head_hash, created_at,"
+                " updated_at) VALUES ('x', 'default', 'no-such-scenario', 0, 0, 1, 'x',"
+                " 'idle', 0, 0, '', '2026-01-01', '2026-01-01')"
+            )
+        )
+
+    poisoned = store._writer.submit(poison)
     release.set()
     parked.result(10)
     with pytest.raises(StoreError):
         doomed.result(10)
     with pytest.raises(StoreError):
-        poison.result(10)
+        poisoned.result(10)
     assert counts(store) == before
     assert store.stats()["failed_commits"] == 1
     # Heads, folded state and snapshots continue from the committed history only.
@@ -136,6 +150,117 @@ def test_failed_transaction_fails_whole_batch_and_caches_reload(make_store: Stor
     assert state_at(store, b) == fold_events(first + later)
     snap = store.latest_snapshot(b, 4)
     assert snap is not None and (snap.seq, snap.state) == (4, fold_events(first + later))
+    assert verify(store).ok
+
+
+def test_a_request_failing_after_writing_leaves_nothing_and_fails_alone(
+    make_store: StoreFactory,
+) -> None:
+    """Requests that raise after they wrote (a project error, a driver error, an append
+    followed by a failure) are rolled back to their savepoint; the good requests around
+    them in the same batch commit, and caches follow the committed history only."""
+    store = make_store(snapshot_every=2)
+    b = root(store)
+    store.append(b, [world(0, x=0), msg(0)])
+    before = counts(store)
+    ops = store._ops
+    release, parked = _hold_writer(store)
+    ok1 = _submit_append(store, b, [world(1, x=1), msg(1, "one")])
+
+    def half_written(c: Connection) -> None:
+        ops.create_scenario(c, "half", "{}", "0" * 64, "default")
+        raise Conflict("the second half conflicts")
+
+    conflicted = store._writer.submit(half_written)
+
+    def bad_sql(c: Connection) -> None:
+        ops.create_scenario(c, "half", "{}", "0" * 64, "default")
+        c.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+    broken = store._writer.submit(bad_sql)
+    op, size = store._append_op(b, [world(2, x="never"), msg(2, "never")], None)
+
+    def append_then_fail(c: Connection) -> None:
+        op(c)  # buffered rows, a moved head and folded state in the caches
+        raise Conflict("after appending")
+
+    # as a plain write (in a savepoint) and as an append (undone in memory)
+    appended_then_failed = store._writer.submit(append_then_fail)
+    append_failed = store._writer.submit(append_then_fail, size)
+    ok2 = _submit_append(store, b, [world(2, x=2), msg(2, "two")])
+    release.set()
+    parked.result(10)
+    assert [e.seq for e in ok1.result(10)] == [3, 4]
+    assert [e.seq for e in ok2.result(10)] == [5, 6]  # as if the failed append never was
+    with pytest.raises(Conflict):
+        conflicted.result(10)
+    with pytest.raises(StoreError, match="no_such_table"):
+        broken.result(10)
+    with pytest.raises(Conflict):
+        appended_then_failed.result(10)
+    with pytest.raises(Conflict):
+        append_failed.result(10)
+    after = counts(store)
+    assert after["scenarios"] == before["scenarios"]
+    assert after["events"] == before["events"] + 4
+    stats = store.stats()
+    assert stats["failed_requests"] == 4 and stats["failed_commits"] == 0
+    assert stats["max_batch"] >= 6  # they really shared one transaction
+    texts = [e.payload.get("text") for e in store.events(b)]
+    assert texts == [None, "hi", None, "one", None, "two"]
+    assert_chain(list(store.events(b)))
+    expected = [world(0, x=0), msg(0), world(1, x=1), msg(1, "one"), world(2, x=2), msg(2, "two")]
+    assert state_at(store, b) == fold_events(expected)
+    later = store.append(b, [msg(3, "three")])  # caches continue from what committed
+    assert later[0].seq == 7
+    snap = store.latest_snapshot(b, 7)
+    assert snap is not None and snap.state == fold_events(expected[: snap.seq])
+    assert verify(store).ok
+
+
+def test_concurrent_failing_writes_never_fail_good_ones(store: SqlStore) -> None:
+    """Threads append while others submit writes that insert a row and then raise: every
+    append lands, no failed write leaves a row, and they shared commits."""
+    branches = [root(store) for _ in range(4)]
+    before = counts(store)["scenarios"]
+    ops = store._ops
+    errors: list[BaseException] = []
+    failures: list[int] = []
+
+    def half_written(c: Connection) -> None:
+        ops.create_scenario(c, "doomed", "{}", "0" * 64, "default")
+        raise Conflict("conflicts after writing")
+
+    def appender(n: int) -> None:
+        try:
+            for i in range(100):
+                store.append(branches[n % 4], [msg(0, f"{n}.{i}")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def failer() -> None:
+        for _ in range(100):
+            try:
+                store.write(half_written)
+            except Conflict:
+                failures.append(1)
+
+    threads = [threading.Thread(target=appender, args=(n,)) for n in range(8)]
+    threads += [threading.Thread(target=failer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(failures) == 400
+    assert counts(store)["scenarios"] == before
+    for b in branches:
+        events = list(store.events(b))
+        assert len(events) == 2 * 100
+        assert_chain(events)
+    stats = store.stats()
+    assert stats["failed_requests"] == 400 and stats["failed_commits"] == 0
+    assert stats["batched_commits"] > 0
     assert verify(store).ok
 
 

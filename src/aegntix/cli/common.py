@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from aegntix.errors import (
     AegntixError,
+    AmbiguousId,
     BranchNotFound,
     InvalidRequest,
     ScenarioInvalid,
@@ -128,21 +129,19 @@ def opened(db: str, *, create: bool = False) -> Iterator[SqlStore]:
 
 
 def resolve_branch(store: SqlStore, ref: str) -> Branch:
-    """A branch by id, unique id prefix, or label."""
+    """A branch by id, unique id prefix (4+ characters; the store resolves it, as for the
+    API), or label."""
     try:
-        return store.get_branch(ref)
+        return store.get_branch(store.resolve_branch(ref))
     except BranchNotFound:
         pass
-    branches = store.list_branches()
-    matches = [b for b in branches if b.id.startswith(ref)] or [
-        b for b in branches if b.label == ref
-    ]
+    matches = [b for b in store.list_branches() if b.label == ref]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise BranchNotFound(f"no branch '{ref}' (see `aegntix branches`)")
     ids = ", ".join(b.id for b in matches[:5])
-    raise InvalidRequest(f"'{ref}' matches {len(matches)} branches ({ids}…); use more of the id")
+    raise AmbiguousId(f"'{ref}' labels {len(matches)} branches ({ids}…); use the id")
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

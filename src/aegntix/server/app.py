@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from aegntix import __version__
 from aegntix.security.keys import ensure_bootstrap_key
@@ -28,6 +29,8 @@ from aegntix.timeline.sqlstore import SqlStore
 STATIC_DIR = Path(__file__).with_name("static")
 #: Operations anyone may call (no API key).
 PUBLIC_PATHS = frozenset({"/v1/health"})
+#: Where the API docs' scripts and styles are served from (no CDN: /docs works offline).
+DOCS_ASSETS = "/docs/assets"
 
 
 def _optional_module(name: str) -> Any:
@@ -86,7 +89,11 @@ def create_app(
             await runs.close()
             hub.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc from assets that fastapi-offline ships (MIT; Swagger UI
+    # is Apache-2.0, ReDoc MIT); no online validator (it would send the schema out).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
         title="AegntiX",
         version=__version__,
         description="Reality sandboxes: run multi-agent scenarios, fork the timeline at any "

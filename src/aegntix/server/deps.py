@@ -2,18 +2,25 @@
 
 ``app.state.store`` is the unscoped ``SqlStore``; tenant data is only ever read through
 :func:`tenant_store`, which scopes it to the caller's tenant.
+
+Branch and scenario ids in paths (:data:`BranchId`, :data:`ScenarioId`) and queries
+(:func:`resolved`) may be unique prefixes (4+ characters), resolved within the caller's
+tenant: a route always works on the full id.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 
+from aegntix.errors import AmbiguousId
 from aegntix.model.events import Event
 from aegntix.security.roles import Action, Principal
-from aegntix.server.auth import require
+from aegntix.server.auth import principal_from_request, require
+from aegntix.server.problems import Problem
 from aegntix.server.runs import RunManager
+from aegntix.server.schemas import MAX_ID
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 
@@ -72,3 +79,45 @@ def runs_of(request: Request) -> RunManager:
 
 
 Runs = Annotated[RunManager, Depends(runs_of)]
+
+
+# -- ids by unique prefix ------------------------------------------------------------------
+def resolved(store: TenantStore, ref: str, field: str, kind: Literal["branch", "scenario"]) -> str:
+    """The full id ``ref`` names in ``store``'s tenant (itself, or the one id it starts):
+    404 if none (another tenant's ids included), 409 naming ``field`` if several."""
+    try:
+        return store.resolve_branch(ref) if kind == "branch" else store.resolve_scenario(ref)
+    except AmbiguousId as exc:
+        raise Problem(
+            409,
+            f"{field}: {exc}",
+            slug="ambiguous-id",
+            errors=[{"field": field, "reason": str(exc)}],
+        ) from None
+
+
+IdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_ID,
+        description="The id, or a unique prefix of it (4+ characters).",
+    ),
+]
+#: Any authenticated key (the route's own dependency checks its role): resolving only looks
+#: at the key's tenant.
+_Caller = Annotated[Principal, Depends(principal_from_request)]
+
+
+def _branch_path(request: Request, branch_id: IdPath, principal: _Caller) -> str:
+    return resolved(tenant_store(request.app, principal), branch_id, "branch_id", "branch")
+
+
+def _scenario_path(request: Request, scenario_id: IdPath, principal: _Caller) -> str:
+    return resolved(tenant_store(request.app, principal), scenario_id, "scenario_id", "scenario")
+
+
+#: The ``{branch_id}`` path parameter, resolved to a full id (sync: runs in the threadpool).
+BranchId = Annotated[str, Depends(_branch_path)]
+#: The ``{scenario_id}`` path parameter, resolved to a full id.
+ScenarioId = Annotated[str, Depends(_scenario_path)]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aegntix.errors import (
     AegntixError,
+    AmbiguousId,
     BranchBusy,
     BranchFinished,
     Conflict,
@@ -54,6 +55,7 @@ _TITLES = {
 _MAPPING: tuple[tuple[type[AegntixError], int, str], ...] = (
     (NotFound, 404, "not-found"),
     (ScenarioInvalid, 422, "scenario-invalid"),
+    (AmbiguousId, 409, "ambiguous-id"),
     (InvalidRequest, 422, "invalid-request"),
     (ForkOutOfRange, 409, "fork-out-of-range"),
     (BranchBusy, 409, "branch-busy"),

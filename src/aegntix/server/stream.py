@@ -31,7 +31,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from aegntix.errors import BranchNotFound
+from aegntix.errors import AmbiguousId, BranchNotFound
 from aegntix.model.events import Event
 from aegntix.security.roles import Action
 from aegntix.server.auth import principal_from_websocket
@@ -51,6 +51,7 @@ CLOSE_UNAUTHORIZED = 4401  # no API key, or an invalid/revoked one
 CLOSE_FORBIDDEN = 4403  # the key's role may not read
 CLOSE_NOT_FOUND = 4404  # no such branch, or another tenant's (the same answer)
 CLOSE_IDLE = 4408  # nothing received from the client within idle_timeout
+CLOSE_CONFLICT = 4409  # the id prefix is the start of several branch ids
 CLOSE_INTERNAL = 1011
 CLOSE_GOING_AWAY = 1001  # the hub closed (server shutting down)
 
@@ -117,6 +118,15 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
     config = stream_config(app)
     hub: EventHub = app.state.hub
     store = tenant_store(app, principal)
+    try:  # a unique prefix of the id is enough, as on every route
+        branch_id = await asyncio.to_thread(store.resolve_branch, branch_id)
+    except (BranchNotFound, AmbiguousId) as exc:
+        ambiguous = isinstance(exc, AmbiguousId)
+        code, reason = (
+            (CLOSE_CONFLICT, str(exc)[:120]) if ambiguous else (CLOSE_NOT_FOUND, "no such branch")
+        )
+        await _close(websocket, code, reason, config.close_timeout)
+        return
     sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
     try:
         try:

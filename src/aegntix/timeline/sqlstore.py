@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
-from aegntix.errors import InvalidRequest, ScenarioNotFound
+from aegntix.errors import BranchNotFound, InvalidRequest, ScenarioNotFound
 from aegntix.model.events import (
     Branch,
     BranchStatus,
@@ -29,6 +29,7 @@ from aegntix.model.events import (
 from aegntix.model.text import text_problem
 from aegntix.timeline import queries as q
 from aegntix.timeline.dberrors import map_db_errors
+from aegntix.timeline.ids import resolve_id
 from aegntix.timeline.migrate import upgrade
 from aegntix.timeline.prepare import check_seed, prepare
 from aegntix.timeline.schema import DEFAULT_TENANT, branches, events, scenarios
@@ -172,6 +173,19 @@ class SqlStore:
         with self.reading() as conn:
             return q.get_branch(conn, branch_id)
 
+    def resolve_branch(self, ref: str) -> str:
+        """The id of the branch ``ref`` names: its id, or a unique prefix of it (4+ chars);
+        ``BranchNotFound`` or ``AmbiguousId`` otherwise. Any tenant (the CLI's view)."""
+        with self.reading() as conn:
+            return resolve_id(
+                conn,
+                select(branches.c.id),
+                branches.c.id,
+                ref,
+                what="branch",
+                missing=BranchNotFound,
+            )
+
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
         query = select(branches).order_by(branches.c.created_at, branches.c.id)
         if scenario_id is not None:
@@ -303,8 +317,10 @@ class SqlStore:
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in the writer's transaction (for tables beside the timeline: tenants,
-        API keys, soft deletes). Like every write op, ``fn`` may raise an ``AegntixError``
-        only before it has written anything."""
+        API keys, profiles, soft deletes), atomically: ``fn`` runs in its own SAVEPOINT, so
+        if it raises — before or after writing — nothing it wrote stays, and the other
+        requests of its group commit are unaffected. An ``AegntixError`` reaches the caller
+        as is; anything else as a ``StoreError``."""
         return self._writer.submit(fn).result()
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from aegntix.errors import BranchNotFound, InvalidRequest, ScenarioNotFound
 from aegntix.model.events import Branch, BranchStatus, Event, Failure, NewEvent, ScenarioRecord
 from aegntix.timeline import queries as q
+from aegntix.timeline.ids import resolve_id
 from aegntix.timeline.schema import branches, scenarios
 from aegntix.timeline.sqlstore import SqlStore, scenario_from_row, tenant_name
 from aegntix.timeline.store import Snapshot, Store
@@ -31,6 +32,12 @@ _BRANCH = (
 _SCENARIO = select(scenarios).where(
     scenarios.c.id == bindparam("sid"), scenarios.c.tenant_id == bindparam("t"), _VISIBLE
 )
+_BRANCH_IDS = (
+    select(branches.c.id)
+    .join(scenarios, scenarios.c.id == branches.c.scenario_id)
+    .where(branches.c.tenant_id == bindparam("t"), _VISIBLE)
+)
+_SCENARIO_IDS = select(scenarios.c.id).where(scenarios.c.tenant_id == bindparam("t"), _VISIBLE)
 
 
 class TenantStore:
@@ -73,6 +80,19 @@ class TenantStore:
         if row is None:
             raise ScenarioNotFound(f"no scenario '{scenario_id}'")
         return scenario_from_row(row._mapping)
+
+    def resolve_scenario(self, ref: str) -> str:
+        """The id of this tenant's scenario ``ref`` names: its id or a unique prefix (4+
+        characters). Another tenant's ids resolve exactly as missing ones do (404)."""
+        with self._store.reading() as conn:
+            return resolve_id(
+                conn,
+                _SCENARIO_IDS.params(t=self._tenant),
+                scenarios.c.id,
+                ref,
+                what="scenario",
+                missing=ScenarioNotFound,
+            )
 
     def list_scenarios(self) -> list[ScenarioRecord]:
         query = (
@@ -128,6 +148,19 @@ class TenantStore:
             raise BranchNotFound(f"no branch '{branch_id}'")
         self._owned.add(branch_id)
         return q.row_to_branch(row)
+
+    def resolve_branch(self, ref: str) -> str:
+        """The id of this tenant's branch ``ref`` names: its id or a unique prefix (4+
+        characters). Another tenant's ids resolve exactly as missing ones do (404)."""
+        with self._store.reading() as conn:
+            return resolve_id(
+                conn,
+                _BRANCH_IDS.params(t=self._tenant),
+                branches.c.id,
+                ref,
+                what="branch",
+                missing=BranchNotFound,
+            )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
         query = (

@@ -1,9 +1,11 @@
 """The writer's side of the store: every mutation, run inside the writer thread's open
 transaction, plus the caches that make appends and forks O(1) (heads, lineages, folded state).
 
-Rule that keeps group commit safe: an operation raises an ``AegntixError`` (the request fails
-alone) only *before* it writes anything or touches a cache. Anything raised later fails the
-whole batch, and the writer calls :meth:`WriteOps.reset` so no cache outlives a rollback.
+Every operation is atomic (see ``writer.py``): appends buffer their rows and heads until the
+batch's flush, and :meth:`WriteOps.undo` drops a failed one's; other operations run in a
+SAVEPOINT. When a failed operation had changed a cache (``dirty``), or failed in the driver,
+the caches are forgotten too, so none outlives what was rolled back; they reload from the
+database (after a flush of what is buffered).
 """
 
 from __future__ import annotations
@@ -148,12 +150,40 @@ class WriteOps:
         self._fast: _FastPath | None = None
         self._snaps: list[dict[str, Any]] = []
         self._heads: dict[str, tuple[str, int, int, str, Any]] = {}
+        # The running operation's undo log: where its buffered rows start, the heads it
+        # replaced, and whether it changed a cache to reflect its own writes (``dirty``).
+        self.dirty = False
+        self._from = (0, 0)
+        self._old_heads: dict[str, tuple[str, int, int, str, Any] | None] = {}
+
+    def begin(self) -> None:
+        """An operation starts: what it buffers from now on is its own."""
+        self.dirty = False
+        self._from = (len(self._rows), len(self._snaps))
+        self._old_heads = {}
+
+    def undo(self, *, caches: bool) -> None:
+        """Drop what the failed operation buffered (what earlier ones buffered stays), and
+        forget the caches too if ``caches``."""
+        rows, snaps = self._from
+        del self._rows[rows:]
+        del self._snaps[snaps:]
+        for branch_id, head in self._old_heads.items():
+            if head is None:
+                self._heads.pop(branch_id, None)
+            else:
+                self._heads[branch_id] = head
+        self._old_heads = {}
+        if caches:
+            self._infos.clear()
+            self._states.clear()
 
     def reset(self) -> None:
-        """Forget every cache and buffer (after a rollback); caches reload from the database."""
+        """Forget every cache and buffer (after a rollback of the whole transaction)."""
         self._infos.clear()
         self._states.clear()
         self._rows, self._snaps, self._heads = [], [], {}
+        self._from, self._old_heads = (0, 0), {}
 
     def flush(self, conn: Connection) -> None:
         """Write buffered appends. Called before any read of the database inside the batch
@@ -168,6 +198,9 @@ class WriteOps:
         if self._heads:
             fast.update_heads.execute(conn, list(self._heads.values()))
             self._heads = {}
+        # Written: no longer the running operation's to undo (appends flush only before
+        # they buffer anything; other operations are inside their savepoint).
+        self._from, self._old_heads = (0, 0), {}
 
     def _fast_path(self, conn: Connection) -> _FastPath:
         if self._fast is None:
@@ -295,6 +328,7 @@ class WriteOps:
         )
         parent_state = self._states.get(parent_id)
         if parent_state is not None and fork_seq == p.head_seq:
+            self.dirty = True
             # Cheaper than a reload; a deep copy so the two futures share nothing (§9).
             copied = _Folded(copy.deepcopy(parent_state.state), parent_state.last_snap)
             self._remember_state(child.id, copied)
@@ -336,6 +370,7 @@ class WriteOps:
             },
         )
         lineage = (q.Link(bid, fork_seq, fork_step), *parent_lineage)
+        self.dirty = True
         info = _Info(lineage, scenario_id, tenant_id, seed, fork_seq, head_step, head_hash)
         self._remember_info(bid, info)
         return Branch(
@@ -391,6 +426,7 @@ class WriteOps:
         if not prepared:
             return []
         folded = self._folded(conn, branch_id, info)
+        self.dirty = True  # from here on the caches run ahead of the database
         state, every, last_snap = folded.state, self.snapshot_every, folded.last_snap
         now = self._now()
         stamp = self._fast_path(conn).stamp(now)
@@ -429,6 +465,7 @@ class WriteOps:
                 last_snap = seq
             prev = h
         last_step = prepared[-1].step
+        self._old_heads.setdefault(branch_id, self._heads.get(branch_id))
         self._heads[branch_id] = (branch_id, seq, last_step, prev, stamp)
         info.head_seq, info.head_step, info.head_hash = seq, last_step, prev
         folded.last_snap = last_snap

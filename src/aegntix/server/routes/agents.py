@@ -14,7 +14,7 @@ from aegntix.memory.profiles import ProfileSpec, ProfileStore
 from aegntix.memory.queries import branch_memories, why
 from aegntix.model.scenario import Identifier
 from aegntix.model.text import SafeLine, SafeText
-from aegntix.server.deps import DeleteStore, ReadStore, WriteStore
+from aegntix.server.deps import BranchId, DeleteStore, ReadStore, WriteStore
 from aegntix.server.schemas import INT64, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["agents"], responses=problem_responses(401, 403, 404, 422))
@@ -113,7 +113,7 @@ def profile_memories(
 
 @router.post("/branches/{branch_id}/commit", responses=problem_responses(409), status_code=201)
 async def commit_branch(
-    branch_id: str, store: WriteStore, body: CommitRequest | None = None
+    branch_id: BranchId, store: WriteStore, body: CommitRequest | None = None
 ) -> list[dict[str, Any]]:
     """Keep this branch's experience: its persistent agents (or those named) take its
     memories and final persona into their next scenario. One branch per scenario (409)."""
@@ -124,7 +124,7 @@ async def commit_branch(
 
 @router.get("/branches/{branch_id}/memories")
 def memories(
-    branch_id: str,
+    branch_id: BranchId,
     store: ReadStore,
     agent: str | None = Query(default=None, max_length=64),
     step: int | None = Query(default=None, ge=0, le=INT64),
@@ -141,7 +141,7 @@ def memories(
 
 @router.get("/branches/{branch_id}/events/{seq}/why")
 def why_event(
-    branch_id: str, store: ReadStore, seq: int = FastAPIPath(ge=1, le=INT64)
+    branch_id: BranchId, store: ReadStore, seq: int = FastAPIPath(ge=1, le=INT64)
 ) -> dict[str, Any]:
     """The memories the agent recalled when it decided on event ``seq``, best first, with
     the score and its parts (recency, importance, relevance)."""

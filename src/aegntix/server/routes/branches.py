@@ -15,7 +15,7 @@ from aegntix.model.events import Branch, EventKind
 from aegntix.model.outcomes import compute_outcomes
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import STEP_END
-from aegntix.server.deps import ReadStore, Runs, WriteStore
+from aegntix.server.deps import BranchId, ReadStore, Runs, WriteStore, resolved
 from aegntix.server.problems import Problem
 from aegntix.server.schemas import (
     INT64,
@@ -63,8 +63,8 @@ Step = Annotated[int | None, Query(ge=0, le=INT64)]
 @router.get("/branches", response_model=list[BranchOut])
 def list_branches(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[str, Any]]:
     """This tenant's branches (of one scenario, if given), oldest first."""
-    if scenario_id is not None:
-        store.get_scenario(scenario_id)  # a foreign or unknown scenario: 404, not []
+    if scenario_id is not None:  # a foreign or unknown scenario: 404, not []
+        scenario_id = resolved(store, scenario_id, "scenario_id", "scenario")
     return [branch_json(b) for b in store.list_branches(scenario_id)]
 
 
@@ -81,12 +81,12 @@ def _tree(found: list[Branch]) -> list[dict[str, Any]]:
 def branch_tree(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[str, Any]]:
     """The branches as trees: each root with nested ``children`` (forks at ``fork_step``)."""
     if scenario_id is not None:
-        store.get_scenario(scenario_id)
+        scenario_id = resolved(store, scenario_id, "scenario_id", "scenario")
     return _tree(store.list_branches(scenario_id))
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut)
-def get_branch(branch_id: str, store: ReadStore) -> dict[str, Any]:
+def get_branch(branch_id: BranchId, store: ReadStore) -> dict[str, Any]:
     return branch_json(store.get_branch(branch_id))
 
 
@@ -113,7 +113,7 @@ def _fork(store: TenantStore, branch_id: str, body: ForkRequest) -> dict[str, An
     response_model=BranchOut,
     responses=problem_responses(409),
 )
-async def fork_branch(branch_id: str, body: ForkRequest, store: WriteStore) -> dict[str, Any]:
+async def fork_branch(branch_id: BranchId, body: ForkRequest, store: WriteStore) -> dict[str, Any]:
     """A new branch sharing this one's history up to ``at_step`` (O(1)); with an
     ``injection``, the injection is its first event."""
     return await asyncio.to_thread(_fork, store, branch_id, body)
@@ -150,7 +150,7 @@ def _inject(
     "/branches/{branch_id}/inject", response_model=InjectOut, responses=problem_responses(409)
 )
 async def inject_branch(
-    branch_id: str, body: InjectRequest, store: WriteStore, runs: Runs
+    branch_id: BranchId, body: InjectRequest, store: WriteStore, runs: Runs
 ) -> dict[str, Any]:
     """Inject now (after the last completed step), or at a past ``at_step``, which forks
     first so the original future stays intact. A running branch only takes an injection at
@@ -177,7 +177,7 @@ async def inject_branch(
 # -- running -------------------------------------------------------------------------------
 @router.post("/branches/{branch_id}/run", status_code=202, responses=problem_responses(409))
 async def run_branch(
-    branch_id: str, store: WriteStore, runs: Runs, body: RunRequest | None = None
+    branch_id: BranchId, store: WriteStore, runs: Runs, body: RunRequest | None = None
 ) -> dict[str, str]:
     """Start running in the background (until it terminates, or ``steps`` steps); follow it
     on the WebSocket ``/v1/branches/{id}/stream``. 409 if it is already running."""
@@ -187,7 +187,7 @@ async def run_branch(
 
 @router.post("/branches/{branch_id}/resume", status_code=202, responses=problem_responses(409))
 async def resume_branch(
-    branch_id: str, store: WriteStore, runs: Runs, body: RunRequest | None = None
+    branch_id: BranchId, store: WriteStore, runs: Runs, body: RunRequest | None = None
 ) -> dict[str, str]:
     """Continue a paused (or stopped) branch from its last completed step."""
     status = await runs.start(store, branch_id, body.steps if body else None)
@@ -195,14 +195,14 @@ async def resume_branch(
 
 
 @router.post("/branches/{branch_id}/pause", status_code=202, responses=problem_responses(409))
-async def pause_branch(branch_id: str, store: WriteStore, runs: Runs) -> dict[str, str]:
+async def pause_branch(branch_id: BranchId, store: WriteStore, runs: Runs) -> dict[str, str]:
     """Stop after the step in progress (the branch ends ``paused``)."""
     await asyncio.to_thread(store.get_branch, branch_id)
     return {"branch_id": branch_id, "status": runs.pause(store, branch_id)}
 
 
 @router.post("/branches/{branch_id}/step", response_model=StepOut, responses=problem_responses(409))
-async def step_branch(branch_id: str, store: WriteStore, runs: Runs) -> dict[str, Any]:
+async def step_branch(branch_id: BranchId, store: WriteStore, runs: Runs) -> dict[str, Any]:
     """Run exactly one step now and return its events and outcomes."""
     result = await runs.step(store, branch_id)
     if result is None:
@@ -211,7 +211,7 @@ async def step_branch(branch_id: str, store: WriteStore, runs: Runs) -> dict[str
 
 
 @router.get("/branches/{branch_id}/status", response_model=StatusOut)
-async def branch_status(branch_id: str, store: ReadStore, runs: Runs) -> dict[str, Any]:
+async def branch_status(branch_id: BranchId, store: ReadStore, runs: Runs) -> dict[str, Any]:
     s = await runs.status(store, branch_id)
     return {
         "branch_id": s.branch_id,
@@ -226,7 +226,7 @@ async def branch_status(branch_id: str, store: ReadStore, runs: Runs) -> dict[st
 # -- reading -------------------------------------------------------------------------------
 @router.get("/branches/{branch_id}/events", response_model=EventPage)
 def branch_events(
-    branch_id: str,
+    branch_id: BranchId,
     store: ReadStore,
     from_seq: Annotated[int, Query(ge=1, le=INT64)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -256,7 +256,7 @@ def _scenario(store: TenantStore, branch: Branch) -> Scenario:
 
 
 @router.get("/branches/{branch_id}/state", response_model=StateOut)
-def branch_state(branch_id: str, store: ReadStore, step: Step = None) -> dict[str, Any]:
+def branch_state(branch_id: BranchId, store: ReadStore, step: Step = None) -> dict[str, Any]:
     """World and agents after ``step`` (default: the head)."""
     branch = store.get_branch(branch_id)
     state = state_at(store, branch_id, step)
@@ -265,7 +265,7 @@ def branch_state(branch_id: str, store: ReadStore, step: Step = None) -> dict[st
 
 
 @router.get("/branches/{branch_id}/outcomes", response_model=OutcomesOut)
-def branch_outcomes(branch_id: str, store: ReadStore, step: Step = None) -> dict[str, Any]:
+def branch_outcomes(branch_id: BranchId, store: ReadStore, step: Step = None) -> dict[str, Any]:
     """The scenario's declared outcomes after ``step`` (default: the head)."""
     branch = store.get_branch(branch_id)
     state = state_at(store, branch_id, step)
@@ -278,7 +278,7 @@ def branch_outcomes(branch_id: str, store: ReadStore, step: Step = None) -> dict
 
 
 @router.get("/branches/{branch_id}/outcomes/series", response_model=list[SeriesPoint])
-def outcome_series(branch_id: str, store: ReadStore) -> list[dict[str, Any]]:
+def outcome_series(branch_id: BranchId, store: ReadStore) -> list[dict[str, Any]]:
     """Outcomes after every completed step, as recorded by each step's ``step_end``."""
     head = store.get_branch(branch_id).head_seq
     return [
@@ -292,11 +292,12 @@ def outcome_series(branch_id: str, store: ReadStore) -> list[dict[str, Any]]:
 def compare(store: ReadStore, a: Id, b: Id) -> dict[str, Any]:
     """Where two branches part, how their worlds and outcomes differ, and the outcome
     distance step by step (``divergence_series``: ``[[step, distance], ...]``)."""
+    a, b = resolved(store, a, "a", "branch"), resolved(store, b, "b", "branch")
     return comparison_json(compare_branches(store, a, b))
 
 
 @router.get("/branches/{branch_id}/usage")
-def usage(branch_id: str, store: ReadStore) -> dict[str, Any]:
+def usage(branch_id: BranchId, store: ReadStore) -> dict[str, Any]:
     """Model tokens and cost: recorded per agent for this branch, billed per branch,
     scenario and tenant (all zero for the offline rules brain)."""
     return usage_for(store, branch_id)

@@ -19,7 +19,7 @@ from aegntix.errors import AegntixError, Conflict
 from aegntix.memory.profiles import ProfileStore, load_profile_file
 from aegntix.model.loading import MAX_FILE_BYTES, Checked, check_file, check_text
 from aegntix.model.parsing import load_yaml
-from aegntix.server.deps import DeleteStore, ReadStore, Runs, WriteStore
+from aegntix.server.deps import DeleteStore, ReadStore, Runs, ScenarioId, WriteStore
 from aegntix.server.problems import Problem
 from aegntix.server.schemas import (
     CreatedScenario,
@@ -155,12 +155,12 @@ def list_scenarios(store: ReadStore) -> list[dict[str, Any]]:
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
-def get_scenario(scenario_id: str, store: ReadStore) -> dict[str, Any]:
+def get_scenario(scenario_id: ScenarioId, store: ReadStore) -> dict[str, Any]:
     return scenario_json(store.get_scenario(scenario_id))
 
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response)
-async def delete_scenario(scenario_id: str, store: DeleteStore, runs: Runs) -> Response:
+async def delete_scenario(scenario_id: ScenarioId, store: DeleteStore, runs: Runs) -> Response:
     """Soft delete (admin): the scenario and its branches disappear from the API and stop
     running; their events stay on disk (the timeline is append-only)."""
     await asyncio.to_thread(store.get_scenario, scenario_id)

@@ -1,0 +1,55 @@
+"""Ids by unique prefix: ``3f9c`` for ``3f9c0a1be2d47765``, as the UI and CLI show them.
+
+One resolver under both the CLI (unscoped :class:`SqlStore`) and the API (tenant-scoped
+:class:`TenantStore`, whose query only sees its tenant's visible rows — so another tenant's
+ids never resolve, and never make a prefix ambiguous either).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from aegntix.errors import AmbiguousId, NotFound
+
+#: The shortest prefix resolved (an exact id of any length always is).
+MIN_PREFIX = 4
+#: Ids named in an ambiguity error.
+_SHOWN = 5
+# Above every character of an id (ids are ASCII), so ``[ref, ref + _TOP)`` is exactly the ids
+# starting with ``ref`` in bytewise order (SQLite's BINARY collation): an index range scan.
+_TOP = "\U0010ffff"
+
+
+def resolve_id(
+    conn: Connection,
+    ids: Any,
+    column: Any,
+    ref: str,
+    *,
+    what: str,
+    missing: type[NotFound],
+) -> str:
+    """The one id ``ids`` (a ``select`` of ``column``) holds equal to ``ref``, else starting
+    with it. ``missing`` if none (or ``ref`` is too short to be a prefix); :class:`AmbiguousId`
+    naming the matches if several."""
+    if conn.execute(ids.where(column == ref).limit(1)).first() is not None:
+        return ref
+    if len(ref) < MIN_PREFIX:
+        raise missing(f"no {what} '{ref}' (an id prefix needs at least {MIN_PREFIX} characters)")
+    found = [
+        str(r[0])
+        for r in conn.execute(
+            ids.where(column >= ref, column < ref + _TOP).order_by(column).limit(_SHOWN + 1)
+        )
+    ]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise missing(f"no {what} '{ref}'")
+    more = "" if len(found) <= _SHOWN else ", …"
+    raise AmbiguousId(
+        f"'{ref}' starts more than one {what} id ({', '.join(found[:_SHOWN])}{more}): "
+        "use more of the id"
+    )
