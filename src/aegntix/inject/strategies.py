@@ -66,7 +66,7 @@ def inject(
             f"cannot inject at step {at_step}: "
             f"branch {branch_id} has completed steps 0..{completed}"
         )
-    payload, world_patch = _validated(scenario, content, targets, strategy, fields, world, urgency)
+    payload, world_patch = validated(scenario, content, targets, strategy, fields, world, urgency)
 
     forked = new_branch or at_step < completed
     if forked:
@@ -82,7 +82,7 @@ def inject(
     return Injected(store.get_branch(target.id), forked, appended)
 
 
-def _validated(
+def validated(
     scenario: Scenario,
     content: str,
     targets: Sequence[str] | None,
@@ -91,6 +91,7 @@ def _validated(
     world: Mapping[str, Any] | None,
     urgency: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the injection event's payload, the world patch), or InvalidRequest naming the field."""
     try:
         strategy = Strategy(strategy)
     except ValueError:

@@ -1,0 +1,233 @@
+"""How the rules brain reads an injection: per agent, a direction, a strength, a relevance
+and a one-line reason.
+
+* **Direction** (−1..1): with declared ``arguments`` (``Scenario.arguments`` or the agent's
+  own), the injection is embedded and compared with each argument; the margin between the
+  closest ``pro`` and the closest ``con`` argument, discounted by how on-topic the text is,
+  is added to the lexicon's reading (:func:`lexicon_direction`). Without arguments the
+  lexicon alone decides, exactly as before arguments existed.
+* **Relevance** (0..1): how close the text comes to the arguments or to the agent's role and
+  goals; it sets the **salience** — how much the reading moves this agent.
+* **Strength** (0..1): the size of the direction; ``weight = strength × salience`` is what
+  the mechanics apply.
+
+An explicit ``fields["stance"]`` (a target stance) or ``fields["pressure"/"leverage"]`` wins
+over the words. Everything is a pure function of its inputs and cached; numbers are rounded
+so the same text gives the same reading in every process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from aegntix.brains.rules.lexicon import leverage, pressure, valence
+from aegntix.memory.embedding import Embedder, embedder_for
+from aegntix.model.scenario import AgentSpec, Arguments
+
+log = logging.getLogger(__name__)
+
+Mechanic = Literal["opinion", "negotiation", "incident", "discussion"]
+
+#: A cosine margin (pro − con) of this size reads as full strength.
+MARGIN_FULL = 0.12
+#: Weights of the embedder's and the lexicon's direction when arguments are declared.
+SEMANTIC_WEIGHT = 1.0
+LEXICON_WEIGHT = 0.5
+#: Similarity (to the arguments or the agent's profile) below LOW is off-topic (relevance 0),
+#: above HIGH fully relevant; the embedder's scale differs, so each family has its own.
+_RELEVANCE_BANDS = {"hash": (0.05, 0.30), "default": (0.15, 0.45)}
+#: Salience of a fully irrelevant text (a reading is never silenced entirely by relevance).
+SALIENCE_FLOOR = 0.5
+#: Below this weight the brain reads no direction (the preview's verdict, and the tests).
+NO_EFFECT = 0.05
+_DECIMALS = 4
+
+
+@functools.cache
+def embedder() -> Embedder:
+    """The semantic embedder (``default_embedder()`` where it exists), else hashing."""
+    try:
+        from aegntix.memory import embedding
+
+        default = getattr(embedding, "default_embedder", None)
+        if default is not None:
+            found: Embedder = default()
+            return found
+    except Exception as exc:  # noqa: BLE001 - any load failure falls back, said once
+        log.warning("semantic embedder unavailable (%s); reading injections with hashing", exc)
+    return embedder_for("hash")
+
+
+def _band() -> tuple[float, float]:
+    name = embedder().name
+    return _RELEVANCE_BANDS["hash" if name.startswith("hash") else "default"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _vectors(texts: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    """Unit rows for ``texts`` (argument sets and profiles are cached per scenario)."""
+    return embedder().embed(list(texts))
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_vector(text: str) -> npt.NDArray[np.float32]:
+    return embedder().embed([text])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How one agent reads one injection."""
+
+    agent_id: str
+    direction: float  # -1..1: + toward the pro side (or leverage / escalation)
+    strength: float  # 0..1
+    relevance: float  # 0..1
+    salience: float  # 0..1: how much it moves this agent
+    reason: str
+    source: Literal["stance", "fields", "arguments", "lexicon", "none"]
+
+    @property
+    def weight(self) -> float:
+        """What the mechanics apply: strength × salience."""
+        return round(self.strength * self.salience, _DECIMALS)
+
+    @property
+    def effective(self) -> bool:
+        return self.weight >= NO_EFFECT
+
+    def json(self) -> dict[str, Any]:
+        return {**asdict(self), "weight": self.weight, "effective": self.effective}
+
+
+def lexicon_direction(text: str, mechanic: Mechanic) -> float:
+    """The word lists' direction: valence for a debate, leverage − pressure for a negotiator,
+    bad news (−valence) as escalation for a tabletop exercise."""
+    if mechanic == "negotiation":
+        return leverage(text) - pressure(text)
+    if mechanic == "incident":
+        return -valence(text)
+    return valence(text)
+
+
+def _clip(value: float, low: float = -1.0, high: float = 1.0) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _short(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _profile(agent: AgentSpec) -> str:
+    return ". ".join([agent.role, *agent.goals])
+
+
+@functools.lru_cache(maxsize=16384)
+def _read(
+    text: str,
+    agent_id: str,
+    profile: str,
+    pro: tuple[str, ...],
+    con: tuple[str, ...],
+    mechanic: Mechanic,
+) -> Reading:
+    lex = lexicon_direction(text, mechanic)
+    vector = _text_vector(text)
+    low, high = _band()
+    profile_sim = float(_vectors((profile,))[0] @ vector) if profile.strip() else 0.0
+    if not pro:
+        relevance = _clip((profile_sim - low) / (high - low), 0.0, 1.0)
+        direction = _clip(lex)
+        reason = (
+            f"word lists read {direction:+.2f} (no arguments declared)"
+            if direction
+            else "no arguments declared and no telling words"
+        )
+        # without arguments the lexicon acts at full salience, as it always has
+        return _made(agent_id, direction, relevance, 1.0, reason, "lexicon" if direction else "none")
+    sims_pro = _vectors(pro) @ vector
+    sims_con = _vectors(con) @ vector
+    best_pro, best_con = int(np.argmax(sims_pro)), int(np.argmax(sims_con))
+    s_pro, s_con = float(sims_pro[best_pro]), float(sims_con[best_con])
+    on_topic = _clip((max(s_pro, s_con) - low) / (high - low), 0.0, 1.0)
+    relevance = max(on_topic, _clip((profile_sim - low) / (high - low), 0.0, 1.0))
+    semantic = _clip((s_pro - s_con) / MARGIN_FULL) * on_topic
+    direction = _clip(SEMANTIC_WEIGHT * semantic + LEXICON_WEIGHT * lex)
+    salience = SALIENCE_FLOOR + (1.0 - SALIENCE_FLOOR) * relevance
+    if s_pro >= s_con:
+        side, argument, sim = "pro", pro[best_pro], s_pro
+    else:
+        side, argument, sim = "con", con[best_con], s_con
+    reason = f"closest to {side} argument: '{_short(argument)}' ({sim:.2f})"
+    if on_topic == 0.0:
+        reason = f"off-topic: nearest argument '{_short(argument)}' only {sim:.2f}"
+    if lex:
+        reason += f"; word lists {lex:+.2f}"
+    return _made(agent_id, direction, relevance, salience, reason, "arguments")
+
+
+def _made(
+    agent_id: str,
+    direction: float,
+    relevance: float,
+    salience: float,
+    reason: str,
+    source: Literal["stance", "fields", "arguments", "lexicon", "none"],
+) -> Reading:
+    d = round(direction, _DECIMALS)
+    return Reading(
+        agent_id=agent_id,
+        direction=d,
+        strength=abs(d),
+        relevance=round(relevance, _DECIMALS),
+        salience=round(salience, _DECIMALS),
+        reason=reason,
+        source=source,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+def read(
+    text: str,
+    agent: AgentSpec,
+    arguments: Arguments | None,
+    mechanic: Mechanic,
+    fields: Mapping[str, Any] | None = None,
+) -> Reading:
+    """How ``agent`` (driven by ``mechanic``) reads an injection of ``text`` (and ``fields``)."""
+    fields = fields or {}
+    stance = _number(fields.get("stance"))
+    if stance is not None and mechanic in ("opinion", "incident"):
+        target = _clip(stance)
+        return Reading(
+            agent.id, target, 1.0, 1.0, 1.0, f"stance push toward {target:+.2f}", "stance"
+        )
+    if mechanic == "negotiation":
+        push, hold = _number(fields.get("pressure")), _number(fields.get("leverage"))
+        if push is not None or hold is not None:
+            net = _clip(hold or 0.0, 0.0, 1.0) - _clip(push or 0.0, 0.0, 1.0)
+            return Reading(
+                agent.id, net, abs(net), 1.0, 1.0, "explicit pressure/leverage", "fields"
+            )
+    pro = tuple(arguments.pro) if arguments is not None else ()
+    con = tuple(arguments.con) if arguments is not None else ()
+    return _read(text, agent.id, _profile(agent), pro, con, mechanic)
+
+
+def read_all(
+    text: str,
+    agents: Sequence[tuple[AgentSpec, Arguments | None, Mechanic]],
+    fields: Mapping[str, Any] | None = None,
+) -> list[Reading]:
+    return [read(text, agent, args, mechanic, fields) for agent, args, mechanic in agents]
