@@ -36,10 +36,10 @@ log = logging.getLogger(__name__)
 Mechanic = Literal["opinion", "negotiation", "incident", "discussion"]
 
 #: A cosine margin (pro − con) of this size reads as full strength.
-MARGIN_FULL = 0.12
+MARGIN_FULL = 0.08
 #: Weights of the embedder's and the lexicon's direction when arguments are declared.
 SEMANTIC_WEIGHT = 1.0
-LEXICON_WEIGHT = 0.5
+LEXICON_WEIGHT = 0.25
 #: Similarity (to the arguments or the agent's profile) below LOW is off-topic (relevance 0),
 #: above HIGH fully relevant; the embedder's scale differs, so each family has its own.
 _RELEVANCE_BANDS = {"hash": (0.05, 0.30), "default": (0.15, 0.45)}
@@ -48,6 +48,10 @@ SALIENCE_FLOOR = 0.5
 #: Below this weight the brain reads no direction (the preview's verdict, and the tests).
 NO_EFFECT = 0.05
 _DECIMALS = 4
+#: How much of the arguments' mean is removed before comparing (1: all of it).
+CENTRE = 1.0
+#: Each side's score is the mean similarity of its TOP_K closest arguments.
+TOP_K = 1
 
 
 @functools.cache
@@ -60,7 +64,7 @@ def embedder() -> Embedder:
         if default is not None:
             found: Embedder = default()
             return found
-    except Exception as exc:  # noqa: BLE001 - any load failure falls back, said once
+    except Exception as exc:  # any load failure falls back to hashing, said once
         log.warning("semantic embedder unavailable (%s); reading injections with hashing", exc)
     return embedder_for("hash")
 
@@ -78,7 +82,8 @@ def _vectors(texts: tuple[str, ...]) -> npt.NDArray[np.float32]:
 
 @functools.lru_cache(maxsize=8192)
 def _text_vector(text: str) -> npt.NDArray[np.float32]:
-    return embedder().embed([text])[0]
+    row: npt.NDArray[np.float32] = embedder().embed([text])[0]
+    return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,34 @@ def _profile(agent: AgentSpec) -> str:
     return ". ".join([agent.role, *agent.goals])
 
 
+@functools.lru_cache(maxsize=1024)
+def _centred(pro: tuple[str, ...], con: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """Argument vectors minus their mean, renormalised: what pro and con share (the topic)
+    drops out, so the margin measures the side, not the subject."""
+    both = _vectors(pro + con).astype(np.float64)
+    mean = both.mean(axis=0)
+    centred = both - CENTRE * mean
+    centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-9)
+    return centred[: len(pro)], centred[len(pro) :], mean
+
+
+def _contrast(
+    pro: tuple[str, ...], con: tuple[str, ...], vector: npt.NDArray[np.float32]
+) -> tuple[tuple[float, int], tuple[float, int]]:
+    """((score, closest argument), ...) for pro and con: the mean similarity of the TOP_K
+    closest centred arguments of each side."""
+    p, c, mean = _centred(pro, con)
+    v = vector.astype(np.float64) - CENTRE * mean
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0:
+        return (0.0, 0), (0.0, 0)
+    v /= norm
+    sims_p, sims_c = p @ v, c @ v
+    top_p, top_c = np.sort(sims_p)[::-1][:TOP_K], np.sort(sims_c)[::-1][:TOP_K]
+    best_p, best_c = int(np.argmax(sims_p)), int(np.argmax(sims_c))
+    return (float(top_p.mean()), best_p), (float(top_c.mean()), best_c)
+
+
 @functools.lru_cache(maxsize=16384)
 def _read(
     text: str,
@@ -138,32 +171,31 @@ def _read(
     mechanic: Mechanic,
 ) -> Reading:
     lex = lexicon_direction(text, mechanic)
+    if not pro:
+        # no arguments: the word lists alone, at full salience, as before arguments existed
+        # (and no embedder is loaded for such a scenario)
+        direction = _clip(lex)
+        if direction:
+            reason = f"word lists read {direction:+.2f} (no arguments declared)"
+            return _made(agent_id, direction, 1.0, 1.0, reason, "lexicon")
+        return _made(agent_id, 0.0, 0.0, 1.0, "no arguments declared, no telling words", "none")
     vector = _text_vector(text)
     low, high = _band()
     profile_sim = float(_vectors((profile,))[0] @ vector) if profile.strip() else 0.0
-    if not pro:
-        relevance = _clip((profile_sim - low) / (high - low), 0.0, 1.0)
-        direction = _clip(lex)
-        reason = (
-            f"word lists read {direction:+.2f} (no arguments declared)"
-            if direction
-            else "no arguments declared and no telling words"
-        )
-        # without arguments the lexicon acts at full salience, as it always has
-        return _made(agent_id, direction, relevance, 1.0, reason, "lexicon" if direction else "none")
     sims_pro = _vectors(pro) @ vector
     sims_con = _vectors(con) @ vector
-    best_pro, best_con = int(np.argmax(sims_pro)), int(np.argmax(sims_con))
-    s_pro, s_con = float(sims_pro[best_pro]), float(sims_con[best_con])
+    s_pro, s_con = float(sims_pro.max()), float(sims_con.max())
     on_topic = _clip((max(s_pro, s_con) - low) / (high - low), 0.0, 1.0)
     relevance = max(on_topic, _clip((profile_sim - low) / (high - low), 0.0, 1.0))
-    semantic = _clip((s_pro - s_con) / MARGIN_FULL) * on_topic
+    (c_pro, i_pro), (c_con, i_con) = _contrast(pro, con, vector)
+    semantic = _clip((c_pro - c_con) / MARGIN_FULL) * on_topic
     direction = _clip(SEMANTIC_WEIGHT * semantic + LEXICON_WEIGHT * lex)
     salience = SALIENCE_FLOOR + (1.0 - SALIENCE_FLOOR) * relevance
-    if s_pro >= s_con:
-        side, argument, sim = "pro", pro[best_pro], s_pro
+    # the side the contrast picks, quoted with its plain similarity
+    if c_pro >= c_con:
+        side, argument, sim = "pro", pro[i_pro], float(sims_pro[i_pro])
     else:
-        side, argument, sim = "con", con[best_con], s_con
+        side, argument, sim = "con", con[i_con], float(sims_con[i_con])
     reason = f"closest to {side} argument: '{_short(argument)}' ({sim:.2f})"
     if on_topic == 0.0:
         reason = f"off-topic: nearest argument '{_short(argument)}' only {sim:.2f}"
