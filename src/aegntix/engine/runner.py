@@ -23,6 +23,7 @@ from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
 from aegntix.engine.turns import acting_order
 from aegntix.errors import BranchBusy
+from aegntix.memory.embedding import pinned_embedder
 from aegntix.memory.profiles import committed_memories
 from aegntix.memory.records import Recall
 from aegntix.memory.stream import MemoryStream
@@ -70,6 +71,11 @@ def start_scenario(
 
         profiles = ProfileStore(store)
         scenario = profiles.resolve(scenario)
+    if scenario.memory_on:  # record the embedder really used (the default may fall back)
+        embedder = pinned_embedder(scenario.memory.embedder)
+        if embedder != scenario.memory.embedder:
+            memory = scenario.memory.model_copy(update={"embedder": embedder})
+            scenario = scenario.model_copy(update={"memory": memory})
     record = store.create_scenario(scenario.name, scenario.model_dump(mode="json"))
     branch = store.create_branch(
         record.id, seed=scenario.seed if seed is None else seed, label=label

@@ -4,7 +4,12 @@
 a ``dim`` and ``embed(texts)`` returning float32 rows of unit length (a blank text gives a
 zero row, which is relevant to nothing).
 
-:class:`HashingEmbedder` is the default: no model, no network, ~30 µs per short text, and the
+:func:`default_embedder` is the default for memory retrieval: the semantic
+:class:`~aegntix.memory.semantic.WordLlamaEmbedder` (offline, numpy), or — if it cannot be
+loaded — the hashing embedder, said once in the log. A scenario records which one it uses
+(``memory.embedder``, pinned when it is created), so its replays and forks never change.
+
+:class:`HashingEmbedder` is the fallback: no model, no network, ~30 µs per short text, and the
 same vector for the same text in every process (features are hashed with BLAKE2b, never with
 Python's salted ``hash()``, so they are the same on every platform too; the float arithmetic
 after that is plain IEEE double, rounded to float32). It is lexical, not semantic: texts that
@@ -36,6 +41,7 @@ import itertools
 import math
 import os
 import re
+import sys
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
@@ -43,14 +49,21 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+import structlog
 
 from aegntix.errors import InvalidRequest
+from aegntix.memory.semantic import DIMS, WORDLLAMA, WordLlamaEmbedder
 
 __all__ = [
+    "DEFAULT_EMBEDDER",
     "Embedder",
     "HashingEmbedder",
     "MiniLMEmbedder",
+    "WordLlamaEmbedder",
+    "default_embedder",
     "embedder_for",
+    "pinned_embedder",
+    "shared_embedder",
     "tokens",
 ]
 
@@ -269,21 +282,35 @@ def _minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder()
 
 
+@functools.lru_cache(maxsize=4)
+def _wordllama(dim: int) -> WordLlamaEmbedder:
+    return WordLlamaEmbedder(dim)
+
+
 _HASH_NAME = re.compile(rf"hash(?:-{HASH_VERSION})?(?:-(\d+))?")
+_WORDLLAMA_NAME = re.compile(rf"{WORDLLAMA}(?:-(\d+))?")
 
 
 def embedder_for(name: str) -> Embedder:
-    """The embedder called ``name``: ``"hash"`` (256 dims), ``"hash-<dim>"``, an embedder's
-    own ``name`` such as ``"hash-v1-256"``, or ``"minilm"`` (one shared, lazily loaded model).
-    """
+    """The embedder called ``name``: ``"wordllama"`` (256 dims) or ``"wordllama-<dim>"``
+    (64, 128), ``"hash"`` (256 dims), ``"hash-<dim>"``, ``"minilm"``, or an embedder's own
+    ``name`` such as ``"hash-v1-256"``. Models are loaded once and shared."""
     key = name.strip().lower()
     match = _HASH_NAME.fullmatch(key)
     if match:
         return HashingEmbedder(int(match.group(1)) if match.group(1) else 256)
+    match = _WORDLLAMA_NAME.fullmatch(key)
+    if match:
+        return _wordllama(int(match.group(1)) if match.group(1) else 256)
+    if key.startswith(f"{WORDLLAMA}-"):  # a WordLlama embedder's own name
+        for dim in DIMS:
+            if _wordllama(dim).name == key:
+                return _wordllama(dim)
     if key in ("minilm", MINILM_NAME, f"{MINILM_NAME}-384"):
         return _minilm()
     raise InvalidRequest(
-        f"unknown embedder {name!r}: use 'hash', 'hash-<dim>' or 'minilm' ({MINILM_HINT})"
+        f"unknown embedder {name!r}: use 'wordllama', 'wordllama-<dim>', 'hash', 'hash-<dim>' "
+        f"or 'minilm' ({MINILM_HINT})"
     )
 
 
@@ -326,9 +353,55 @@ class CachedEmbedder:
 _shared: dict[str, CachedEmbedder] = {}
 _shared_lock = threading.Lock()
 
+#: The ``memory.embedder`` a new scenario gets.
+DEFAULT_EMBEDDER = WORDLLAMA
+FALLBACK_EMBEDDER = "hash"
+_default: list[str] = []  # the key default_embedder() settled on, once known
+_default_lock = threading.Lock()
+
+
+def _stderr_log() -> Any:
+    """The configured logger; unconfigured, stderr (stdout may carry ``--json`` output)."""
+    if structlog.is_configured():
+        return structlog.get_logger(__name__)
+    return structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
+
+
+def _default_key() -> str:
+    """``DEFAULT_EMBEDDER`` if it loads, else the fallback (logged once per process)."""
+    with _default_lock:
+        if not _default:
+            try:
+                _wordllama(256)
+                _default.append(DEFAULT_EMBEDDER)
+            except Exception as exc:  # anything at all: retrieval must keep working
+                _default.append(FALLBACK_EMBEDDER)
+                _stderr_log().warning(
+                    "the wordllama embedder could not be loaded; memory retrieval falls back "
+                    "to the lexical hashing embedder",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+        return _default[0]
+
+
+def default_embedder() -> CachedEmbedder:
+    """The process's shared default semantic embedder, with its text cache: WordLlama, or
+    the hashing embedder if WordLlama cannot be loaded. The first call loads the model
+    (~0.3-0.6 s); later calls return the same object."""
+    return shared_embedder(_default_key())
+
+
+def pinned_embedder(name: str) -> str:
+    """The ``memory.embedder`` to record for a new scenario that asks for ``name``: itself,
+    unless it is the default and that fell back (then what is really used)."""
+    return _default_key() if name == DEFAULT_EMBEDDER else name
+
 
 def shared_embedder(name: str) -> CachedEmbedder:
-    """The process's cached embedder for a scenario's ``memory.embedder`` setting."""
+    """The process's cached embedder for a scenario's ``memory.embedder`` setting. The
+    default (``"wordllama"``) falls back to hashing when it cannot be loaded."""
+    if name == DEFAULT_EMBEDDER:
+        name = _default_key()
     with _shared_lock:
         cached = _shared.get(name)
         if cached is None:

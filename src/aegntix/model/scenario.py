@@ -111,7 +111,11 @@ class MemoryConfig(_Strict):
     weights: MemoryWeights = Field(default_factory=MemoryWeights)
     #: Reflect when the importance of memories since the last reflection reaches this.
     reflect_threshold: float = Field(default=40.0, gt=0.0, le=1_000_000.0)
-    embedder: Literal["hash", "minilm"] = "hash"
+    #: How memories are embedded for relevance: ``wordllama`` (semantic, offline; the default),
+    #: ``hash`` (lexical; what older scenarios recorded) or ``minilm`` (the optional extra).
+    #: Pinned when the scenario is created: the default is recorded as ``hash`` if WordLlama
+    #: could not be loaded, so a replay embeds the way the original run did.
+    embedder: Literal["wordllama", "hash", "minilm"] = "wordllama"
 
 
 class NegotiationTerms(_Strict):
