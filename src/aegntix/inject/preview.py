@@ -94,7 +94,8 @@ def _verdict(agents: Sequence[AgentPreview]) -> str:
     parts = []
     for effect in dict.fromkeys(a.effect for a in moved):
         names = [a.name for a in moved if a.effect == effect]
-        parts.append(f"{', '.join(names)}: {effect}")
+        who = f"all {len(names)} agents" if len(names) == len(ruled) > 2 else ", ".join(names)
+        parts.append(f"{who}: {effect}")
     still = len(ruled) - len(moved)
     tail = f"; {still} unmoved" if still else ""
     return "the rules brain expects an effect — " + "; ".join(parts) + tail

@@ -263,3 +263,15 @@ def read_all(
     fields: Mapping[str, Any] | None = None,
 ) -> list[Reading]:
     return [read(text, agent, args, mechanic, fields) for agent, args, mechanic in agents]
+
+
+@functools.lru_cache(maxsize=16384)
+def action_salience(text: str, name: str, description: str, keywords: tuple[str, ...]) -> float:
+    """How close ``text`` comes in meaning to an action (its name, description and keywords),
+    0..1 on the embedder's relevance band: "they are encrypting the file shares" calls for
+    isolating hosts without naming a keyword."""
+    words = name.replace("_", " ").replace("-", " ")
+    about = "; ".join(part for part in (words, description, ", ".join(keywords)) if part)
+    low, high = _band()
+    similarity = float(_vectors((about,))[0] @ _text_vector(text))
+    return round(_clip((similarity - low) / (high - low), 0.0, 1.0), _DECIMALS)
