@@ -42,7 +42,11 @@ def test_scenario_and_agent_arguments_load_and_an_agents_own_win():
 @pytest.mark.parametrize(
     ("block", "field", "reason"),
     [
-        ("arguments: {pro: [the plan protects homes]}", "arguments.con", "required field is missing"),
+        (
+            "arguments: {pro: [the plan protects homes]}",
+            "arguments.con",
+            "required field is missing",
+        ),
         ("arguments: {pro: [], con: [too costly here]}", "arguments.pro", "at least 1"),
         ("arguments: {pro: [safety], con: [too costly here]}", "arguments.pro", "a few words"),
         (
