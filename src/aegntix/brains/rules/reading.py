@@ -189,7 +189,7 @@ def _read(
     relevance = max(on_topic, _clip((profile_sim - low) / (high - low), 0.0, 1.0))
     (c_pro, i_pro), (c_con, i_con) = _contrast(pro, con, vector)
     semantic = _clip((c_pro - c_con) / MARGIN_FULL) * on_topic
-    direction = _clip(SEMANTIC_WEIGHT * semantic + LEXICON_WEIGHT * lex)
+    direction = _clip(SEMANTIC_WEIGHT * semantic + LEXICON_WEIGHT * lex * on_topic)
     salience = SALIENCE_FLOOR + (1.0 - SALIENCE_FLOOR) * relevance
     # the side the contrast picks, quoted with its plain similarity
     if c_pro >= c_con:
