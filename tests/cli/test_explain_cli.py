@@ -62,7 +62,7 @@ def test_explain_prints_each_agents_reading_and_writes_nothing(town: tuple[Path,
     assert found["branch_id"] == root and found["arguments_declared"] is True
     assert len(found["agents"]) == 9
     for agent in found["agents"]:
-        assert agent["direction"] > 0 and agent["effective"] and agent["effect"] == "for"
+        assert agent["direction"] > 0 and agent["effective"] and agent["effect"] == "leans for"
         assert 0 <= agent["relevance"] <= 1 and 0 <= agent["strength"] <= 1
     assert database_fingerprint(db) == before
 

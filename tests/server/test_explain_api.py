@@ -38,7 +38,7 @@ def test_explain_reads_the_flood_news_as_pro_for_every_resident(client: httpx.Cl
     assert [a["agent_id"] for a in body["agents"]][:2] == ["mayor", "shop"]
     for agent in body["agents"]:
         assert agent["direction"] > 0 and agent["effective"], agent
-        assert agent["effect"] == "for" and agent["reason"].startswith("closest to pro")
+        assert agent["effect"] == "leans for" and agent["reason"].startswith("closest to pro")
     assert "expects an effect" in body["verdict"]
 
     nothing = _explain(client, root["id"], {"content": "A new coffee shop sells good bagels."})

@@ -16,6 +16,8 @@ NO_DIRECTION = (
     "(--stance) or an LLM brain"
 )
 
+EXPLICIT_FIELDS = "explicit fields (pressure / leverage 0..1, or stance)"
+
 
 def mechanic_of(agent: AgentSpec) -> Mechanic:
     """Which rules-brain behaviour drives ``agent`` (as ``brains.rules.mode`` decides)."""
@@ -30,10 +32,10 @@ def mechanic_of(agent: AgentSpec) -> Mechanic:
 
 #: What a positive / negative direction means, per mechanic (for people, not the brain).
 MEANING: dict[Mechanic, tuple[str, str]] = {
-    "opinion": ("for", "against"),
+    "opinion": ("leans for", "leans against"),
     "negotiation": ("holds firmer", "concedes faster"),
     "incident": ("escalates", "eases"),
-    "discussion": ("for", "against"),
+    "discussion": ("leans for", "leans against"),
 }
 
 
@@ -90,6 +92,9 @@ def _verdict(agents: Sequence[AgentPreview]) -> str:
     if not ruled:
         return "every agent hearing this uses a model brain: the model reads the text itself"
     if not moved:
+        if not any(a.mechanic in ("opinion", "discussion") for a in ruled):
+            # no stance to push: negotiators take explicit pressure/leverage fields
+            return NO_DIRECTION.replace("a stance push (--stance)", EXPLICIT_FIELDS)
         return NO_DIRECTION
     parts = []
     for effect in dict.fromkeys(a.effect for a in moved):
