@@ -23,6 +23,7 @@ import yaml
 
 from aegntix.brains.rules import reading
 from aegntix.inject.preview import mechanic_of
+from aegntix.memory.embedding import embedder_for
 from aegntix.model.loading import load_scenario
 from aegntix.model.scenario import AgentSpec, Scenario
 
@@ -101,7 +102,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer latency samples")
     parser.add_argument("--misses", action="store_true", help="list the misreadings")
+    parser.add_argument(
+        "--embedder", help="read with this embedder instead of the default (e.g. 'hash')"
+    )
     args = parser.parse_args()
+    if args.embedder:
+        chosen = embedder_for(args.embedder)
+        reading.embedder = lambda: chosen  # type: ignore[assignment]
     result = evaluate()
     timing = latency(200 if args.quick else 2000)
     embedder = reading.embedder().name
