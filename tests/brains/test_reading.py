@@ -110,3 +110,39 @@ def test_the_same_text_reads_the_same_in_another_process():
         [sys.executable, "-c", code, FLOOD], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == here
+
+
+def test_escalating_news_weighs_more_on_a_responders_moves_than_easing_news():
+    from aegntix.brains.rules.incident import scores
+
+    drill = example("incident-response")
+    agent = drill.agent("security")
+    actions = {name: drill.actions[name] for name in agent.actions}
+
+    def isolate_score(text: str) -> float:
+        observation = dataclasses.replace(
+            make_observation(agent, step=3, world=drill.world, actions=actions),
+            visible=(make_event(3, text),),
+            arguments=drill.arguments,
+        )
+        return scores(observation)["isolate_hosts"]
+
+    worse = isolate_score(
+        "Isolate the hosts: the attack is spreading to more systems by the minute."
+    )
+    easing = isolate_score(
+        "Isolate the hosts if you like; it was a false alarm and nothing spread."
+    )
+    assert worse > easing
+    # a text close in meaning to an action calls for it without its keywords
+    legal = drill.agent("legal")
+    watchdog = "The watchdog phoned asking when our breach report will be filed."
+    plain = dataclasses.replace(
+        make_observation(
+            legal, step=3, world=drill.world, actions={n: drill.actions[n] for n in legal.actions}
+        ),
+        visible=(make_event(3, watchdog),),
+        arguments=drill.arguments,
+    )
+    without = dataclasses.replace(plain, arguments=None)
+    assert scores(plain)["notify_regulator"] > scores(without)["notify_regulator"]
