@@ -59,7 +59,8 @@ def evaluate(path: Path = DATA) -> dict[str, Any]:
             lex = _sign(reading.lexicon_direction(item["text"], mechanic), LEXICON_THRESHOLD)
             got = reading.read(item["text"], agent, scenario.arguments_for(agent), mechanic)
             full = 0 if not got.effective else (1 if got.direction > 0 else -1)
-            for key in (item["scenario"], "all"):
+            keys = [item["scenario"], "all"] + (["held-out"] if item.get("holdout") else [])
+            for key in keys:
                 hits[key]["lexicon"].append(int(lex == expected))
                 hits[key]["reading"].append(int(full == expected))
             if full != expected:
@@ -114,7 +115,8 @@ def main() -> None:
     embedder = reading.embedder().name
     print(f"injection reading — {result['items']} injections, embedder {embedder}")
     print(f"{'set':<20}{'labels':>8}{'word lists':>12}{'arguments+embedder':>20}")
-    for key, acc in sorted(result["accuracy"].items(), key=lambda kv: kv[0] == "all"):
+    order = {"held-out": 1, "all": 2}
+    for key, acc in sorted(result["accuracy"].items(), key=lambda kv: order.get(kv[0], 0)):
         print(f"{key:<20}{acc['n']:>8}{acc['lexicon']:>12.1%}{acc['reading']:>20.1%}")
     print(
         f"latency per injection per agent: new text p50 {timing['new_text_p50_ms']:.3f} ms,"
