@@ -174,14 +174,6 @@ def _read(
     mechanic: Mechanic,
 ) -> Reading:
     lex = lexicon_direction(text, mechanic)
-    if not pro:
-        # no arguments: the word lists alone, at full salience, as before arguments existed
-        # (and no embedder is loaded for such a scenario)
-        direction = _clip(lex)
-        if direction:
-            reason = f"word lists read {direction:+.2f} (no arguments declared)"
-            return _made(agent_id, direction, 1.0, 1.0, reason, "lexicon")
-        return _made(agent_id, 0.0, 0.0, 1.0, "no arguments declared, no telling words", "none")
     vector = _text_vector(text)
     low, high = _band()
     profile_sim = float(_vectors((profile,))[0] @ vector) if profile.strip() else 0.0
@@ -255,9 +247,21 @@ def read(
             return Reading(
                 agent.id, net, abs(net), 1.0, 1.0, "explicit pressure/leverage", "fields"
             )
-    pro = tuple(arguments.pro) if arguments is not None else ()
-    con = tuple(arguments.con) if arguments is not None else ()
+    if arguments is None:
+        return _lexical(text, agent.id, mechanic)
+    pro, con = tuple(arguments.pro), tuple(arguments.con)
     return _read(text, agent.id, _profile(agent), pro, con, mechanic)
+
+
+@functools.lru_cache(maxsize=16384)
+def _lexical(text: str, agent_id: str, mechanic: Mechanic) -> Reading:
+    """No arguments: the word lists alone, at full salience, as before arguments existed (and
+    no embedder is loaded for such a scenario)."""
+    direction = _clip(lexicon_direction(text, mechanic))
+    if direction:
+        reason = f"word lists read {direction:+.2f} (no arguments declared)"
+        return _made(agent_id, direction, 1.0, 1.0, reason, "lexicon")
+    return _made(agent_id, 0.0, 0.0, 1.0, "no arguments declared, no telling words", "none")
 
 
 def read_all(
