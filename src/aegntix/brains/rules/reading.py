@@ -19,7 +19,6 @@ so the same text gives the same reading in every process.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -28,10 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from aegntix.brains.rules.lexicon import leverage, pressure, valence
-from aegntix.memory.embedding import Embedder, embedder_for
+from aegntix.memory.embedding import Embedder, default_embedder
 from aegntix.model.scenario import AgentSpec, Arguments
-
-log = logging.getLogger(__name__)
 
 Mechanic = Literal["opinion", "negotiation", "incident", "discussion"]
 
@@ -59,17 +56,9 @@ TOP_K = 1
 
 @functools.cache
 def embedder() -> Embedder:
-    """The semantic embedder (``default_embedder()`` where it exists), else hashing."""
-    try:
-        from aegntix.memory import embedding
-
-        default = getattr(embedding, "default_embedder", None)
-        if default is not None:
-            found: Embedder = default()
-            return found
-    except Exception as exc:  # any load failure falls back to hashing, said once
-        log.warning("semantic embedder unavailable (%s); reading injections with hashing", exc)
-    return embedder_for("hash")
+    """The embedder injections are read with: the process's default semantic embedder
+    (WordLlama; it falls back to hashing by itself, and says so once, if that cannot load)."""
+    return default_embedder()
 
 
 def _band() -> tuple[float, float]:
