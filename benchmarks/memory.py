@@ -148,9 +148,11 @@ def bytes_per_1k(index: NumpyIndex) -> dict[str, int]:
 
 
 def engine_overhead(rounds: int) -> dict[str, float]:
-    """The town hall (9 agents, 12 steps) run with memory off and on, in a fresh database
-    each time: what forming, recalling and reflecting cost per decision."""
+    """The town hall (9 agents, 12 steps) run with memory off, on with the default embedder
+    (WordLlama) and on with the hashing one, in a fresh database each time: what forming,
+    recalling and reflecting cost per decision."""
     from aegntix.engine import Runner, start_scenario
+    from aegntix.memory.embedding import default_embedder
     from aegntix.model.loading import load_scenario, validate_scenario
     from aegntix.timeline import open_sqlite_store
 
@@ -158,11 +160,15 @@ def engine_overhead(rounds: int) -> dict[str, float]:
     data = plain.model_dump(mode="json")
     data["memory"] = {"enabled": True}
     remembering = validate_scenario(data)
+    data["memory"] = {"enabled": True, "embedder": "hash"}
+    hashing = validate_scenario(data)
+    default_embedder()  # loaded once per process: not part of a run
     decisions = len(plain.agents) * (plain.termination.max_steps or 0)
+    runs = (("off", plain), ("on", remembering), ("on_hash", hashing))
     best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(rounds):
-            for name, scenario in (("off", plain), ("on", remembering)):
+            for name, scenario in runs:
                 with open_sqlite_store(Path(tmp) / f"{name}-{i}.db") as store:
                     branch = start_scenario(store, scenario)
                     t0 = time.perf_counter()
@@ -171,9 +177,12 @@ def engine_overhead(rounds: int) -> dict[str, float]:
                 best[name] = min(best.get(name, math.inf), elapsed)
     return {
         "decisions": decisions,
+        "embedder": default_embedder().name,
         "off_ms": round(best["off"] * 1000, 1),
         "on_ms": round(best["on"] * 1000, 1),
+        "on_hash_ms": round(best["on_hash"] * 1000, 1),
         "extra_ms_per_decision": round((best["on"] - best["off"]) * 1000 / decisions, 3),
+        "extra_ms_per_decision_hash": round((best["on_hash"] - best["off"]) * 1000 / decisions, 3),
     }
 
 
@@ -237,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = engine_overhead(2 if args.quick else 5)
     print(
         f"\nengine, town hall ({engine['decisions']} decisions): memory off "
-        f"{engine['off_ms']} ms, on {engine['on_ms']} ms -> "
-        f"{engine['extra_ms_per_decision']} ms more per decision (best of runs)"
+        f"{engine['off_ms']} ms, on {engine['on_ms']} ms ({engine['embedder']}) -> "
+        f"{engine['extra_ms_per_decision']} ms more per decision; on with hashing "
+        f"{engine['on_hash_ms']} ms -> {engine['extra_ms_per_decision_hash']} ms (best of runs)"
     )
     at_target = results.get("100000", {}).get("search")  # the target is for 100k memories
     emit(

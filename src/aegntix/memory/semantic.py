@@ -78,8 +78,8 @@ class WordLlamaEmbedder:
         if table is None or table.ndim != 2 or table.shape[1] != SHIPPED_DIM:
             raise InvalidRequest(f"{weights} is not a WordLlama {SHIPPED_DIM}-dim table: {HINT}")
         self._tokenizer: Any = Tokenizer.from_str(tokenizer_json.decode())
-        # widened to float32 once (33 MB at 256 dims, shared by the process): a float16
-        # gather-and-sum is about twice as slow; the widening is exact
+        # widened to float32 once (33 MB at 256 dims, one per process): summing float16 rows
+        # is slower, and the widening is exact
         self._table = np.ascontiguousarray(table[:, :dim], dtype=np.float32)
         self._dim = dim
         digest = hashlib.blake2b(raw + tokenizer_json, digest_size=4).hexdigest()
@@ -124,18 +124,4 @@ class WordLlamaEmbedder:
         norms = np.sqrt(np.einsum("ij,ij->i", means, means))
         norms[norms == 0.0] = 1.0  # tokens whose vectors cancel: stays a zero row
         out[keep] = means / norms[:, None]
-        return out
-        vocab = self._table.shape[0]
-        for i in keep:
-            # one text at a time: encode_batch would start the tokenizer's thread pool, which
-            # costs more than it saves on a handful of short texts and warns after a fork
-            ids = np.asarray(self._tokenizer.encode(texts[i], add_special_tokens=False).ids)
-            if not ids.size:
-                continue
-            np.clip(ids, 0, vocab - 1, out=ids)
-            # summed row by row in order: the same bits whatever else is in the batch
-            out[i] = self._table[ids].sum(axis=0, dtype=np.float32) / np.float32(ids.size)
-        norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
-        norms[norms == 0.0] = 1.0  # no token survived: stays a zero row
-        out /= norms[:, None].astype(np.float32)
         return out
