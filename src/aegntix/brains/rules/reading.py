@@ -40,6 +40,11 @@ LEXICON_WEIGHT = 0.25
 #: Similarity (to the arguments or the agent's profile) below LOW is off-topic (relevance 0),
 #: above HIGH fully relevant; the embedder's scale differs, so each family has its own.
 _RELEVANCE_BANDS = {"hash": (0.05, 0.30), "default": (0.15, 0.45)}
+#: Similarity of the text to the agent's role, goals and moves: below LOW it touches nothing
+#: personal, above HIGH it is squarely the agent's business.
+_PERSONAL_BANDS = {"hash": (0.0, 0.25), "default": (0.05, 0.35)}
+#: The share of relevance that depends on the agent (the rest: how on-topic the text is).
+PERSONAL_SHARE = 0.4
 #: An action is only called for by a text this close to it: weak matches are noise here
 #: (measured: "the cafeteria is closed" is 0.24 from "notify customers").
 _ACTION_BAND = {"hash": (0.25, 0.5), "default": (0.3, 0.6)}
@@ -122,7 +127,9 @@ def _short(text: str, limit: int = 48) -> str:
 
 
 def _profile(agent: AgentSpec) -> str:
-    return ". ".join([agent.role, *agent.goals])
+    """What the agent is about: role, goals and the moves it can make."""
+    moves = ", ".join(a.replace("_", " ") for a in agent.actions)
+    return ". ".join([agent.role, *agent.goals, *([moves] if moves else [])])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -170,7 +177,10 @@ def _read(
     sims_con = _vectors(con) @ vector
     s_pro, s_con = float(sims_pro.max()), float(sims_con.max())
     on_topic = _clip((max(s_pro, s_con) - low) / (high - low), 0.0, 1.0)
-    relevance = max(on_topic, _clip((profile_sim - low) / (high - low), 0.0, 1.0))
+    # on-topic news matters to everyone; more to those whose role, goals and moves it touches
+    p_low, p_high = _PERSONAL_BANDS["hash" if embedder().name.startswith("hash") else "default"]
+    personal = _clip((profile_sim - p_low) / (p_high - p_low), 0.0, 1.0)
+    relevance = on_topic * (1.0 - PERSONAL_SHARE + PERSONAL_SHARE * personal)
     (c_pro, i_pro), (c_con, i_con) = _contrast(pro, con, vector)
     semantic = _clip((c_pro - c_con) / MARGIN_FULL) * on_topic
     direction = _clip(SEMANTIC_WEIGHT * semantic + LEXICON_WEIGHT * lex * on_topic)
