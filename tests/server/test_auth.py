@@ -28,7 +28,10 @@ from tests.server.api_support import (
 )
 from tests.server.conftest import LiveServer
 
-READ_ONLY_POSTS = {("POST", "/v1/scenarios/validate")}
+READ_ONLY_POSTS = {
+    ("POST", "/v1/scenarios/validate"),
+    ("POST", "/v1/branches/{branch_id}/injections/explain"),  # a preview: writes nothing
+}
 
 
 @pytest.fixture(scope="module")

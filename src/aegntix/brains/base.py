@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegntix.model.scenario import ActionSpec, AgentSpec
+from aegntix.model.scenario import ActionSpec, AgentSpec, Arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ class Observation:
     visible: Sequence[VisibleEvent]  # the last ``memory_window`` steps, oldest first
     actions: Mapping[str, ActionSpec]  # actions this agent may take now
     memory: Sequence[str] = ()  # retrieved long-term memories (persistent agents, later)
+    #: The arguments this agent reads injections against (its own, else the scenario's).
+    arguments: Arguments | None = None
 
 
 class Decision(BaseModel):

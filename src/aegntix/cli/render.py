@@ -128,3 +128,40 @@ def divergence_chart(series: Sequence[tuple[int, float]], width: int = 40) -> Te
         text.append("█" * full + partial.strip(), style="magenta")
         text.append(f" {distance:.3f}\n")
     return text
+
+
+def _bar(direction: float, weight: float, width: int = 5) -> Text:
+    """A centred bar: filled left for against, right for for, as long as the weight."""
+    cells = round(min(1.0, weight) * width)
+    left = "█" * cells if direction < 0 else ""
+    right = "█" * cells if direction > 0 else ""
+    bar = Text(" " * (width - len(left)))
+    bar.append(left, style="red")
+    bar.append("│", style="dim")
+    bar.append(right, style="green")
+    bar.append(" " * (width - len(right)))
+    return bar
+
+
+def explain_table(found: Mapping[str, Any]) -> Table:
+    """``aegntix fork --explain``: how each agent reads the injection (``Preview.json()``)."""
+    table = Table(title="how the rules brain reads it", title_justify="left")
+    table.add_column("agent", no_wrap=True, max_width=20, overflow="ellipsis")
+    table.add_column("reads", no_wrap=True, min_width=11)
+    for name in ("dir", "str", "rel"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("effect", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=1)
+    for a in found["agents"]:
+        table.add_row(
+            a["name"],
+            _bar(a["direction"], a["weight"]),
+            f"{a['direction']:+.2f}",
+            f"{a['strength']:.2f}",
+            f"{a['relevance']:.2f}",
+            a["effect"],
+            a["reason"],
+        )
+    table.caption = "dir: direction (-1 against .. +1 for); str: strength; rel: relevance"
+    table.caption_justify = "left"
+    return table

@@ -20,14 +20,22 @@ from aegntix.cli.common import (
     parse_assignments,
     resolve_branch,
 )
-from aegntix.cli.render import branch_tree, divergence_chart, event_line, outcome_table
+from aegntix.cli.render import (
+    branch_tree,
+    divergence_chart,
+    event_line,
+    explain_table,
+    outcome_table,
+)
 from aegntix.cli.running import QuietOption, drive_run
 from aegntix.engine import Runner
-from aegntix.errors import IntegrityError, InvalidRequest
+from aegntix.errors import ForkOutOfRange, IntegrityError, InvalidRequest
 from aegntix.inject import inject as inject_into
+from aegntix.inject import preview
+from aegntix.model.events import Branch
 from aegntix.model.scenario import Scenario
+from aegntix.timeline import SqlStore, state_at
 from aegntix.timeline import compare as compare_branches
-from aegntix.timeline import state_at
 from aegntix.timeline import verify as verify_store
 from aegntix.timeline.prepare import check_seed
 
@@ -82,17 +90,28 @@ def fork(
     run_steps: Annotated[
         int | None, typer.Option("--run", help="Then run the new branch this many steps.")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show how the rules brain reads the injection, per agent; write nothing.",
+        ),
+    ] = False,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Fork a branch at a past step, optionally injecting context into the new future."""
-    if inject is None and (target or stance is not None or set_):
-        raise InvalidRequest("--target/--stance/--set need --inject TEXT")
+    if inject is None and (target or stance is not None or set_ or explain):
+        raise InvalidRequest("--target/--stance/--set/--explain need --inject TEXT")
     if seed is not None:
         check_seed(seed, "--seed")  # the same range and message as `run --seed`
     with opened(db) as store:
         parent = resolve_branch(store, branch)
+        if explain:
+            assert inject is not None
+            _explain(store, parent, at, inject, target, strategy, stance, set_, json_out)
+            return
         if inject is None:
             child = store.fork(parent.id, at, seed=seed, label=label or f"fork@{at}")
         else:
@@ -122,6 +141,39 @@ def fork(
             )
         if run_steps is not None:
             drive_run(store, Runner(store, child.id), run_steps, json_out=json_out, quiet=quiet)
+
+
+def _explain(
+    store: SqlStore,
+    parent: Branch,
+    at: int,
+    text: str,
+    target: list[str] | None,
+    strategy: str,
+    stance: float | None,
+    set_: list[str] | None,
+    json_out: bool,
+) -> None:
+    """``fork --explain``: the preview, validated as the fork would be; nothing written."""
+    if not 0 <= at <= parent.head_step:
+        raise ForkOutOfRange(
+            f"cannot inject at step {at}: "
+            f"branch {parent.id} has completed steps 0..{parent.head_step}"
+        )
+    scenario = Scenario.model_validate(store.get_scenario(parent.scenario_id).spec)
+    found = preview(
+        scenario,
+        text,
+        targets=target,
+        strategy=strategy or ("direct" if target else "broadcast"),
+        fields={} if stance is None else {"stance": stance},
+        world=parse_assignments(set_ or []),
+    ).json()
+    if json_out:
+        emit_json({"branch_id": parent.id, "at_step": at, **found})
+        return
+    console.print(explain_table(found))
+    console.print(f"[bold]verdict:[/] {found['verdict']}", soft_wrap=True)
 
 
 @handles_errors

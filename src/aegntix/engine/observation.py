@@ -129,4 +129,5 @@ def observe(
         roster=MappingProxyType({a.id: a for a in scenario.agents}),
         visible=window.for_agent(agent_id),
         actions=MappingProxyType(actions),
+        arguments=scenario.arguments_for(agent),
     )

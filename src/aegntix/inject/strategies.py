@@ -69,7 +69,7 @@ def inject(
             f"cannot inject at step {at_step}: "
             f"branch {branch_id} has completed steps 0..{completed}"
         )
-    payload, world_patch = _validated(scenario, content, targets, strategy, fields, world, urgency)
+    payload, world_patch = validated(scenario, content, targets, strategy, fields, world, urgency)
 
     forked = new_branch or at_step < completed
     if not forked and _finished(scenario, branch, head_state):
@@ -101,7 +101,7 @@ def _finished(scenario: Scenario, branch: Branch, state: State) -> bool:
         return False  # the next run reports the failing expression itself
 
 
-def _validated(
+def validated(
     scenario: Scenario,
     content: str,
     targets: Sequence[str] | None,
@@ -110,6 +110,7 @@ def _validated(
     world: Mapping[str, Any] | None,
     urgency: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the injection event's payload, the world patch), or InvalidRequest naming the field."""
     try:
         strategy = Strategy(strategy)
     except ValueError:

@@ -212,6 +212,39 @@ class BrainConfig(_Strict):
         return BrainConfig.model_validate({**self.model_dump(), **override.model_dump()})
 
 
+ArgumentText = Annotated[SafeLine, Field(min_length=3, max_length=300)]
+
+
+class Arguments(_Strict):
+    """What speaks for (``pro``) and against (``con``) the topic, in plain words. The rules
+    brain reads an injection's direction by how close its meaning is to each side
+    (``aegntix.brains.rules.reading``). Per mechanics: in a debate ``pro`` moves a stance
+    toward +1; for a negotiator ``pro`` strengthens its hand (leverage: hold firm) and ``con``
+    weakens it (pressure: concede); in a tabletop exercise ``pro`` escalates (worse, more
+    urgent) and ``con`` de-escalates."""
+
+    pro: list[ArgumentText] = Field(min_length=1, max_length=50)
+    con: list[ArgumentText] = Field(min_length=1, max_length=50)
+
+    @field_validator("pro", "con")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in value]
+        for i, text in enumerate(cleaned):
+            if len(text.split()) < 2:
+                raise ValueError(f"argument {i} ({text!r}) needs a few words, not one")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("an argument is listed twice")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _apart(self) -> Self:
+        both = sorted(set(self.pro) & set(self.con))
+        if both:
+            raise ValueError(f"an argument cannot be both pro and con: {both[0]!r}")
+        return self
+
+
 class AgentSpec(_Strict):
     id: Identifier
     name: SafeLine = Field(min_length=1, max_length=200)
@@ -227,6 +260,8 @@ class AgentSpec(_Strict):
     objective: Expression | None = None
     brain: BrainConfig | None = None
     profile: ProfileRef | None = None
+    #: This agent's own arguments (a negotiator's leverage vs pressure); else the scenario's.
+    arguments: Arguments | None = None
 
     @field_validator("goals", mode="before")
     @classmethod
@@ -271,6 +306,8 @@ class Scenario(_Strict):
     name: SafeLine = Field(min_length=1, max_length=200)
     description: SafeText = Field(default="", max_length=20_000)
     topic: SafeLine = Field(default="", max_length=1000)
+    #: The arguments on each side of the topic (how injections are read; docs/scenarios.md).
+    arguments: Arguments | None = None
     seed: int = Field(default=0, ge=0, lt=2**63)
     world: dict[Identifier, PlainData] = Field(default_factory=dict)
     agents: list[AgentSpec] = Field(min_length=1, max_length=MAX_AGENTS)
@@ -319,6 +356,10 @@ class Scenario(_Strict):
     def brain_for(self, agent: AgentSpec) -> BrainConfig:
         """The agent's effective brain: the scenario's, with the agent's overrides."""
         return self.brain.merged(agent.brain)
+
+    def arguments_for(self, agent: AgentSpec) -> Arguments | None:
+        """The arguments an agent reads injections against: its own, else the scenario's."""
+        return agent.arguments if agent.arguments is not None else self.arguments
 
     def agent(self, agent_id: str) -> AgentSpec:
         for a in self.agents:

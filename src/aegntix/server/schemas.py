@@ -287,6 +287,31 @@ class InjectOut(BaseModel):
     events: list[EventOut]
 
 
+class AgentReadingOut(BaseModel):
+    agent_id: str
+    name: str
+    role: str
+    mechanic: str  # opinion | negotiation | incident | discussion
+    brain: str  # rules, or the model brain that will read the text itself
+    effect: str  # in words: "for", "concedes faster", "no effect", ...
+    direction: float  # -1..1
+    strength: float  # 0..1
+    relevance: float  # 0..1
+    salience: float  # 0..1
+    weight: float  # strength x salience: what the mechanics apply
+    effective: bool
+    reason: str
+    source: str  # stance | fields | arguments | lexicon | none
+
+
+class ExplainOut(BaseModel):
+    branch_id: str
+    agents: list[AgentReadingOut]
+    verdict: str
+    arguments_declared: bool
+    embedder: str
+
+
 class StateOut(BaseModel):
     branch_id: str
     step: int

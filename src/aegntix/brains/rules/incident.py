@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from aegntix.brains.base import Decision, Observation
+from aegntix.brains.base import Decision, Observation, VisibleEvent
 from aegntix.brains.rules import opinion, speech
 from aegntix.brains.rules.lexicon import stem, stems, tokens
+from aegntix.brains.rules.reading import action_salience, read
 from aegntix.brains.rules.signals import (
     INJECTION,
     MESSAGE,
@@ -39,6 +40,9 @@ PLAYBOOK_BONUS = 0.3
 INJECTION_BOOST = 1.5
 #: Score added when another agent's message names the action (times recency).
 MESSAGE_BOOST = 0.3
+#: With declared arguments, an escalating injection (reading direction +1, full weight)
+#: multiplies its boosts by 1 + ESCALATION, an easing one by 1 - ESCALATION.
+ESCALATION = 0.5
 #: Score for an action matching the agent's role or goals when it has no objective.
 ROLE_MATCH = 0.2
 _STOP = frozenset({"the", "and", "for", "all", "out", "off", "with", "from", "into", "team"})
@@ -110,6 +114,30 @@ def gains(observation: Observation) -> dict[str, float] | None:
     return {name: g / scale if math.isfinite(g) else -math.inf for name, g in raw.items()}
 
 
+def _boost(observation: Observation, event: VisibleEvent) -> float:
+    """The weight of what was heard: an injection strongly (more when it escalates, less when
+    it eases, with declared arguments), a colleague's message less; both fade with age."""
+    if event.kind != INJECTION:
+        return MESSAGE_BOOST * recency(observation, event)
+    boost = INJECTION_BOOST * recency(observation, event)
+    if observation.arguments is not None:
+        found = read(event.text, observation.agent, observation.arguments, "incident")
+        boost *= 1.0 + ESCALATION * found.direction * found.weight
+    return boost
+
+
+def heard_salience(
+    observation: Observation, event: VisibleEvent, name: str, spec: ActionSpec
+) -> float:
+    """How clearly a heard text calls for an action: its keywords, and (arguments declared,
+    injections only) its meaning (``reading.action_salience``)."""
+    found = salience(event.text, name, spec)
+    if event.kind == INJECTION and observation.arguments is not None and found < 1.0:
+        meaning = action_salience(event.text, name, spec.description, tuple(spec.keywords))
+        found = max(found, meaning)
+    return found
+
+
 def scores(observation: Observation) -> dict[str, float]:
     """Total score of each available action: gain (or role match) + salience + playbook."""
     agent = observation.agent
@@ -117,10 +145,7 @@ def scores(observation: Observation) -> dict[str, float]:
     profile = " ".join([agent.role, *agent.goals])
     taken = taken_actions(observation)
     heard = [
-        (
-            e.text,
-            (INJECTION_BOOST if e.kind == INJECTION else MESSAGE_BOOST) * recency(observation, e),
-        )
+        (e, _boost(observation, e))
         for e in observation.visible
         if (e.kind == INJECTION or (e.kind == MESSAGE and e.agent_id != agent.id)) and e.text
     ]
@@ -128,7 +153,7 @@ def scores(observation: Observation) -> dict[str, float]:
     result: dict[str, float] = {}
     for name, spec in observation.actions.items():
         score = base[name] if base is not None else ROLE_MATCH * salience(profile, name, spec)
-        score += sum(weight * salience(text, name, spec) for text, weight in heard)
+        score += sum(w * heard_salience(observation, e, name, spec) for e, w in heard)
         if name not in taken:
             score += bonus
         result[name] = score

@@ -17,6 +17,7 @@ from aegntix.brains.base import Decision, Observation
 from aegntix.brains.rules import speech
 from aegntix.brains.rules.lexicon import leverage, pressure
 from aegntix.brains.rules.phrasing import first_name
+from aegntix.brains.rules.reading import read
 from aegntix.brains.rules.signals import MESSAGE, clamp, injections, number
 from aegntix.model.scenario import NegotiationTerms, Persona
 
@@ -61,16 +62,28 @@ def horizon(observation: Observation) -> float:
 def pressure_and_leverage(observation: Observation) -> tuple[float, float]:
     """(pressure, leverage) in [0, 1]: a noisy-or over the injections of the step being
     decided (older ones already moved the clock, and that lives on in the offer). An
-    explicit ``fields["pressure"]``/``fields["leverage"]`` (0..1) wins over the words."""
+    explicit ``fields["pressure"]``/``fields["leverage"]`` (0..1) wins over the words; with
+    declared arguments the text is read against them (``reading``), else the phrase lists."""
     keep_p = keep_l = 1.0
     for event in injections(observation):
         if event.step != observation.step:
             continue
         p = number(event.fields.get("pressure"))
         lv = number(event.fields.get("leverage"))
-        keep_p *= 1.0 - (pressure(event.text) if p is None else clamp(p, 0.0, 1.0))
-        keep_l *= 1.0 - (leverage(event.text) if lv is None else clamp(lv, 0.0, 1.0))
+        text_p, text_l = _from_text(observation, event.text, p is None and lv is None)
+        keep_p *= 1.0 - (text_p if p is None else clamp(p, 0.0, 1.0))
+        keep_l *= 1.0 - (text_l if lv is None else clamp(lv, 0.0, 1.0))
     return 1.0 - keep_p, 1.0 - keep_l
+
+
+def _from_text(observation: Observation, text: str, read_it: bool) -> tuple[float, float]:
+    if observation.arguments is None or not read_it:
+        return pressure(text), leverage(text)
+    found = read(text, observation.agent, observation.arguments, "negotiation")
+    # + strengthens this party's hand (leverage), - weakens it (pressure)
+    if found.direction > 0:
+        return 0.0, found.weight
+    return (found.weight, 0.0) if found.direction < 0 else (0.0, 0.0)
 
 
 def implied_time(offer: float, terms: NegotiationTerms, b: float, deadline: float) -> float:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from aegntix.brains.base import Decision, Observation
+from aegntix.brains.base import Decision, Observation, VisibleEvent
 from aegntix.brains.rules import speech
-from aegntix.brains.rules.lexicon import valence
+from aegntix.brains.rules.reading import read
 from aegntix.brains.rules.signals import INJECTION, addressed_to_me, clamp, injections, number
 from aegntix.model.scenario import Persona
 
@@ -78,13 +78,15 @@ def social_update(
     return x + mu * total / weight_sum if weight_sum > 0 else x
 
 
-def injection_direction(fields: Mapping[str, object], text: str) -> tuple[float, bool]:
-    """(direction, is_target): an explicit ``fields["stance"]`` is a target stance; else
-    the text's valence, a direction toward ±1 with strength |valence|."""
-    explicit = number(fields.get("stance"))
+def injection_direction(observation: Observation, event: VisibleEvent) -> tuple[float, float, bool]:
+    """(direction, weight, is_target): an explicit ``fields["stance"]`` is a target stance;
+    else how this agent reads the text (``reading``: the declared arguments and the word
+    lists), a push toward ±1 with weight strength × salience."""
+    explicit = number(event.fields.get("stance"))
     if explicit is not None:
-        return clamp(explicit, -1.0, 1.0), True
-    return valence(text), False
+        return clamp(explicit, -1.0, 1.0), 1.0, True
+    found = read(event.text, observation.agent, observation.arguments, "opinion")
+    return found.direction, found.weight, False
 
 
 def injection_update(observation: Observation, x: float, eta: float) -> float:
@@ -93,11 +95,11 @@ def injection_update(observation: Observation, x: float, eta: float) -> float:
     for event in injections(observation):
         if event.step != observation.step:
             continue
-        direction, is_target = injection_direction(event.fields, event.text)
+        direction, weight, is_target = injection_direction(observation, event)
         if is_target:
             x += eta * (direction - x)
-        elif direction != 0.0:
-            x += eta * abs(direction) * ((1.0 if direction > 0 else -1.0) - x)
+        elif direction != 0.0 and weight > 0.0:
+            x += eta * weight * ((1.0 if direction > 0 else -1.0) - x)
     return x
 
 

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from aegntix.brains.accounting import usage_for
-from aegntix.errors import BranchBusy, ExpressionFailed
+from aegntix.brains.rules.reading import embedder
+from aegntix.errors import BranchBusy, ExpressionFailed, ForkOutOfRange
+from aegntix.inject.preview import preview
 from aegntix.inject.strategies import Injected, inject
 from aegntix.model.events import Branch, EventKind
 from aegntix.model.outcomes import compute_outcomes
@@ -24,6 +26,7 @@ from aegntix.server.schemas import (
     BranchOut,
     ComparisonOut,
     EventPage,
+    ExplainOut,
     ForkRequest,
     Injection,
     InjectOut,
@@ -172,6 +175,41 @@ async def inject_branch(
         "forked": done.forked,
         "events": [event_json(e) for e in done.events],
     }
+
+
+def _explain(store: TenantStore, branch_id: str, body: InjectRequest) -> dict[str, Any]:
+    branch = store.get_branch(branch_id)
+    if body.at_step is not None and body.at_step > branch.head_step:
+        raise ForkOutOfRange(
+            f"cannot inject at step {body.at_step}: "
+            f"branch {branch_id} has completed steps 0..{branch.head_step}"
+        )
+    found = preview(
+        _scenario(store, branch),
+        body.content,
+        targets=body.targets,
+        strategy=body.strategy,
+        fields=body.fields,
+        world=body.world,
+        urgency=body.urgency,
+    )
+    uses_embedder = found.arguments and any(a.brain == "rules" for a in found.agents)
+    name = embedder().name if uses_embedder else "none"
+    return {"branch_id": branch.id, **found.json(), "embedder": name}
+
+
+@router.post(
+    "/branches/{branch_id}/injections/explain",
+    response_model=ExplainOut,
+    responses=problem_responses(409),
+)
+async def explain_injection(
+    branch_id: BranchId, body: InjectRequest, store: ReadStore
+) -> dict[str, Any]:
+    """How the offline rules brain would read this injection, per agent that would hear it
+    (direction, strength, relevance, reason), and a plain verdict. The body is an inject
+    request's; nothing is written."""
+    return finite(await asyncio.to_thread(_explain, store, branch_id, body))
 
 
 # -- running -------------------------------------------------------------------------------

@@ -95,6 +95,8 @@ export const api = {
   resume: (id) => request(`/v1/branches/${encodeURIComponent(id)}/resume`, { method: "POST" }),
   step: (id) => request(`/v1/branches/${encodeURIComponent(id)}/step`, { method: "POST" }),
   fork: (id, body) => request(`/v1/branches/${encodeURIComponent(id)}/fork`, { method: "POST", json: body }),
+  explain: (id, injection) =>
+    request(`/v1/branches/${encodeURIComponent(id)}/injections/explain`, { method: "POST", json: injection }),
   events: (id, fromSeq = 1, limit = 500) =>
     request(`/v1/branches/${encodeURIComponent(id)}/events?from_seq=${fromSeq}&limit=${limit}`),
   series: (id) => request(`/v1/branches/${encodeURIComponent(id)}/outcomes/series`),

@@ -3,6 +3,7 @@
 import { h, clear, fmtStance, initials } from "./dom.js";
 import { ApiError } from "./api.js";
 import { forkIcon } from "./transcript.js";
+import { injectionPreview } from "./preview.js";
 
 /** Shows problem+json errors: the detail on top, field errors next to their inputs. */
 export function showProblem(form, box, err) {
@@ -76,13 +77,26 @@ export function openForkDialog(dialog, opts) {
     ? h("div", { class: "field", "data-field": "stance" },
       h("label", { class: "check" }, pushOn, " Push stance in a direction"),
       h("div", { class: "push-row" }, h("span", { class: "muted small" }, "against"), pushValue, h("span", { class: "muted small" }, "for"), pushOut),
-      h("p", { class: "hint" }, "Without a push, the agents read the direction from the text."))
+      h("p", { class: "hint", "data-testid": "fork-stance-hint" },
+        "Without a push, the offline rules brain reads a direction only where the text is close in meaning to the arguments the scenario declares (or uses words from a short list) — the preview shows what it will do. LLM brains read the text themselves."))
     : null;
 
   const runAfter = h("input", { type: "checkbox", name: "run", checked: true, "data-testid": "fork-run" });
   const problem = h("div", { class: "problem", hidden: true, role: "alert", "data-testid": "fork-error" });
   const submit = h("button", { class: "btn btn-primary", type: "submit", "data-testid": "fork-submit" }, forkIcon(), " Create fork");
   const cancel = h("button", { class: "btn btn-ghost", type: "button", "data-testid": "fork-cancel" }, "Cancel");
+
+  const currentInjection = () => {
+    const text = content.value.trim();
+    if (!text) return null;
+    const strategy = strategyBroadcast.checked ? "broadcast" : "direct";
+    const chosen = targetBoxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+    if (strategy === "direct" && !chosen.length) return null;
+    const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
+    if (hasStance && pushOn.checked) injection.fields = { stance: Number(pushValue.value) };
+    return injection;
+  };
+  const preview = injectionPreview({ branchId: branch.id, agents, read: currentInjection });
 
   const syncStrategy = () => {
     const broadcast = strategyBroadcast.checked;
@@ -94,6 +108,10 @@ export function openForkDialog(dialog, opts) {
   };
   strategyDirect.addEventListener("change", syncStrategy);
   strategyBroadcast.addEventListener("change", syncStrategy);
+  for (const input of [content, strategyDirect, strategyBroadcast, pushOn, pushValue, ...targetBoxes.map((b) => b.querySelector("input"))]) {
+    input.addEventListener("input", () => preview.refresh());
+    input.addEventListener("change", () => preview.refresh());
+  }
 
   const form = h("form", { class: "fork-form", method: "dialog", "data-testid": "fork-form" },
     h("header", { class: "dialog-head" },
@@ -102,7 +120,7 @@ export function openForkDialog(dialog, opts) {
         h("p", { class: "muted" }, `The new branch keeps steps 0–${step} of “${branch.label}” and continues from there${step >= 0 ? " with what you inject" : ""}.`)),
       h("button", { class: "icon-btn", type: "button", "aria-label": "Close", onclick: () => dialog.close() }, "×")),
     problem,
-    h("div", { class: "field", "data-field": "content" }, h("label", {}, "Injection"), content),
+    h("div", { class: "field", "data-field": "content" }, h("label", {}, "Injection"), content, preview.element),
     h("fieldset", { class: "field", "data-field": "strategy" },
       h("legend", {}, "Strategy"),
       h("div", { class: "segmented" },
