@@ -14,7 +14,7 @@ from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound
 from aegntix.memory.profiles import ProfileStore, ProfileVersion
 from aegntix.memory.records import Memory, formed_memories, memory_events, traits_of
 from aegntix.model.events import canonical_json
-from aegntix.model.scenario import Scenario
+from aegntix.model.scenario import stored_scenario
 from aegntix.timeline.schema import agent_profiles, profile_memories, profile_versions
 from aegntix.timeline.state import state_at
 
@@ -26,7 +26,7 @@ def keep_branch(
     a new version with the branch's memories and the persona it ended with."""
     branch = profiles.store.get_branch(branch_id)
     record = profiles.store.get_scenario(branch.scenario_id)
-    scenario = Scenario.model_validate(record.spec)
+    scenario = stored_scenario(record.spec)
     chosen = [a for a in scenario.agents if a.profile is not None]
     if agents:
         unknown = sorted(set(agents) - {a.id for a in chosen})

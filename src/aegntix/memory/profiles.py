@@ -33,7 +33,7 @@ from aegntix.memory.persona import consistency
 from aegntix.memory.records import Memory
 from aegntix.model.events import canonical_json
 from aegntix.model.parsing import load_yaml, yaml_error_line
-from aegntix.model.scenario import Identifier, Persona, ProfileRef, Scenario
+from aegntix.model.scenario import Identifier, Persona, ProfileRef, Scenario, stored_scenario
 from aegntix.model.text import SafeLine, SafeText, text_problem
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
@@ -433,7 +433,7 @@ class ProfileStore:
             agents.append(agent.model_copy(update={"persona": profile.persona, "profile": ref}))
         data = scenario.model_dump(mode="json")
         data["agents"] = [a.model_dump(mode="json") for a in agents]
-        return Scenario.model_validate(data)
+        return stored_scenario(data)
 
     def record_uses(self, scenario_id: str, scenario: Scenario) -> None:
         rows = [

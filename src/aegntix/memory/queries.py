@@ -20,12 +20,12 @@ from aegntix.memory.records import (
     recalled_for,
 )
 from aegntix.model.events import Event, EventKind
-from aegntix.model.scenario import Scenario
+from aegntix.model.scenario import Scenario, stored_scenario
 
 
 def _scenario(store: Any, branch_id: str) -> Scenario:
     branch = store.get_branch(branch_id)
-    return Scenario.model_validate(store.get_scenario(branch.scenario_id).spec)
+    return stored_scenario(store.get_scenario(branch.scenario_id).spec)
 
 
 def branch_memories(

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -21,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from aegntix.model.checks import consistency_problems
 from aegntix.model.expressions import ExpressionError, compile_expression
-from aegntix.model.text import PlainData, SafeLine, SafeText
+from aegntix.model.text import PlainData, SafeLine, SafeText, stored
 
 Trait = Annotated[float, Field(ge=0.0, le=1.0)]
 Stance = Annotated[float, Field(ge=-1.0, le=1.0)]
@@ -328,12 +329,12 @@ class Scenario(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def _consistent(self, info: ValidationInfo) -> Self:
         if self.has_negotiation:
             # The negotiation mechanics record the deal in these two world facts.
             for key, default in (("deal_reached", False), ("price", None)):
                 self.world.setdefault(key, default)
-        problems = consistency_problems(self)
+        problems = [] if stored(info) else consistency_problems(self)
         if problems:
             # One error carrying every problem with its field path (the loader lists them).
             summary = "; ".join(f"{'.'.join(map(str, loc))}: {why}" for loc, why in problems)
@@ -366,3 +367,10 @@ class Scenario(_Strict):
             if a.id == agent_id:
                 return a
         raise KeyError(agent_id)
+
+
+def stored_scenario(spec: dict[str, Any]) -> Scenario:
+    """A scenario the database already holds, read back. It was validated when it was stored;
+    text, data and cross-field rules added since are not applied again, so a newer rule never
+    locks an older scenario (and its branches) out."""
+    return Scenario.model_validate(spec, context={"stored": True})

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from aegntix.errors import ExpressionFailed
 from aegntix.model.events import Branch, Event
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import Scenario
+from aegntix.model.scenario import Scenario, stored_scenario
 from aegntix.model.state import State, apply_event
 from aegntix.timeline.state import state_at, state_at_seq
 from aegntix.timeline.store import Store
@@ -141,7 +141,7 @@ def _step_at(store: Store, branch_id: str, seq: int) -> int:
 
 def _scenario(store: Store, branch: Branch) -> Scenario | None:
     try:
-        return Scenario.model_validate(store.get_scenario(branch.scenario_id).spec)
+        return stored_scenario(store.get_scenario(branch.scenario_id).spec)
     except ValidationError:
         return None  # a spec that is not a Scenario: compare events and worlds only
 
