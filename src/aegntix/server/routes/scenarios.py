@@ -32,9 +32,9 @@ from aegntix.server.schemas import (
 )
 from aegntix.timeline.tenancy import TenantStore
 
+# tags per route: a router-wide tag would list the examples routes twice in /docs
 router = APIRouter(
     prefix="/v1",
-    tags=["scenarios"],
     responses=problem_responses(401, 403, 404, 422),
 )
 
@@ -117,6 +117,7 @@ def _create(store: TenantStore, checked: Checked) -> dict[str, Any]:
 
 @router.post(
     "/scenarios",
+    tags=["scenarios"],
     status_code=201,
     response_model=CreatedScenario,
     openapi_extra=_SCENARIO_BODY,
@@ -132,6 +133,7 @@ async def create_scenario(request: Request, store: WriteStore) -> dict[str, Any]
 
 @router.post(
     "/scenarios/validate",
+    tags=["scenarios"],
     response_model=ValidateOut,
     openapi_extra=_SCENARIO_BODY,
     responses=problem_responses(413, 415),
@@ -148,18 +150,25 @@ async def validate_scenario(request: Request, store: ReadStore) -> dict[str, Any
     }
 
 
-@router.get("/scenarios", response_model=list[ScenarioOut], response_model_exclude_none=True)
+@router.get(
+    "/scenarios",
+    tags=["scenarios"],
+    response_model=list[ScenarioOut],
+    response_model_exclude_none=True,
+)
 def list_scenarios(store: ReadStore) -> list[dict[str, Any]]:
     """This tenant's scenarios, oldest first (without their specs)."""
     return [scenario_json(s, spec=False) for s in store.list_scenarios()]
 
 
-@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
+@router.get("/scenarios/{scenario_id}", tags=["scenarios"], response_model=ScenarioOut)
 def get_scenario(scenario_id: ScenarioId, store: ReadStore) -> dict[str, Any]:
     return scenario_json(store.get_scenario(scenario_id))
 
 
-@router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response)
+@router.delete(
+    "/scenarios/{scenario_id}", tags=["scenarios"], status_code=204, response_class=Response
+)
 async def delete_scenario(scenario_id: ScenarioId, store: DeleteStore, runs: Runs) -> Response:
     """Soft delete (admin): the scenario and its branches disappear from the API and stop
     running; their events stay on disk (the timeline is append-only)."""
