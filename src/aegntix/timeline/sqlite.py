@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,23 @@ WAL_LIMIT_BYTES = 64 * 2**20
 WRITER_CACHE_KIB = 64 * 1024
 
 
+def _enter_wal(cursor: Any) -> None:
+    """Switch the file to WAL. The switch needs an exclusive lock and SQLite does not always
+    call the busy handler for it: when several processes open a new file at once, one may get
+    "database is locked" at once. Retry until the busy timeout instead of failing the open."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Autocommit at the driver level; SQLAlchemy's "begin" hook below emits BEGIN itself, so
     # transactions (and DDL in migrations) are really transactional.
@@ -29,7 +48,7 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: WAL switch may wait
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(cursor)
         # WAL + NORMAL: a commit survives a killed process (invariant 7); only power loss can
         # drop the last transactions, and never corrupts.
         cursor.execute("PRAGMA synchronous=NORMAL")
