@@ -191,6 +191,10 @@ class ProfileNotFound(NotFound):
     """No persistent agent with that id (in this tenant)."""
 
 
+class RolloutSetNotFound(NotFound):
+    """No rollout set with that id (in this tenant)."""
+
+
 class Conflict(AegntixError):
     """The request contradicts what is already recorded (a profile id in use, a scenario
     whose experience a persistent agent already keeps)."""

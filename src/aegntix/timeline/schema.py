@@ -197,3 +197,30 @@ profile_uses = Table(
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+rollout_sets = Table(
+    "rollout_sets",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("scenario_id", String(32), nullable=False),
+    Column("parent_id", String(32), nullable=False),
+    Column("fork_step", BigInteger, nullable=False),
+    Column("injection", Text, nullable=True),  # JSON; None for a control set
+    Column("n", BigInteger, nullable=False),
+    Column("seed_base", BigInteger, nullable=False),  # member seeds derive from it
+    Column("status", String(16), nullable=False),
+    Column("control_id", String(32), nullable=True),  # the paired control set, if any
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rollout_sets_point", "tenant_id", "parent_id", "fork_step", "seed_base"),
+)
+
+rollout_members = Table(
+    "rollout_members",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("set_id", String(32), primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("branch_id", String(32), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Analysis over many futures: rollout sets (``rollouts``) and their statistics."""

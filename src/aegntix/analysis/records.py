@@ -1,0 +1,283 @@
+"""Rollout set records: the set (where it forks, its injection, N, seeds, status) and its
+members (index -> branch, seed), tenant-scoped, in the timeline's database.
+
+A set's members are ordinary branches; these tables only remember which branches form the
+set and with which seeds. Writes go through the store's single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from aegntix.engine.seeding import derive_seed, rollout_seed
+from aegntix.errors import InvalidRequest, RolloutSetNotFound
+from aegntix.model.events import canonical_json
+from aegntix.timeline.ids import resolve_id
+from aegntix.timeline.schema import DEFAULT_TENANT, rollout_members, rollout_sets
+
+#: The most members a set may have (the CLI and API refuse more).
+MAX_ROLLOUTS = 1000
+
+
+class SetStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"  # every member terminated
+    FAILED = "failed"  # at least one member's run failed
+    PARTIAL = "partial"  # stopped (interrupted) with members unfinished: `continue` it
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    index: int
+    branch_id: str
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSet:
+    id: str
+    scenario_id: str
+    parent_id: str
+    fork_step: int
+    injection: dict[str, Any] | None  # content, strategy, targets, fields, world, urgency
+    n: int
+    seed_base: int
+    status: SetStatus
+    control_id: str | None
+    created_at: datetime
+
+    def seed(self, index: int) -> int:
+        return member_seed(self.seed_base, index)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "scenario_id": self.scenario_id,
+            "parent_id": self.parent_id,
+            "fork_step": self.fork_step,
+            "injection": self.injection,
+            "n": self.n,
+            "seed_base": self.seed_base,
+            "seeds": [self.seed(i) for i in range(self.n)],
+            "status": self.status.value,
+            "control_id": self.control_id,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def default_seed_base(parent_seed: int, fork_hash: str, fork_step: int) -> int:
+    """The seed base of a set forked at ``fork_step`` from a branch with ``parent_seed``
+    whose last inherited event has hash ``fork_hash`` ("" if none). It names the history, not
+    a random branch id, so the same study in a fresh database draws the same seeds; an
+    intervention set and its control share it (common random numbers)."""
+    return derive_seed(parent_seed, fork_hash, fork_step, "rollouts")
+
+
+def member_seed(seed_base: int, index: int) -> int:
+    """``seed_i = BLAKE2b-64(seed_base, "rollout", i) >> 1`` (docs/rollouts.md)."""
+    return rollout_seed(seed_base, index)
+
+
+def check_n(n: int, name: str = "n") -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_ROLLOUTS:
+        raise InvalidRequest(f"{name}: must be an integer from 1 to {MAX_ROLLOUTS}, not {n!r}")
+    return n
+
+
+class RolloutRepository(Protocol):
+    """What the rollout operations need of a set store (SQL now; any backend later)."""
+
+    tenant_id: str
+
+    def create(
+        self,
+        *,
+        scenario_id: str,
+        parent_id: str,
+        fork_step: int,
+        injection: dict[str, Any] | None,
+        n: int,
+        seed_base: int,
+    ) -> RolloutSet: ...
+
+    def get(self, set_id: str) -> RolloutSet: ...
+
+    def list_sets(self) -> list[RolloutSet]: ...
+
+    def find_control(self, parent_id: str, fork_step: int, seed_base: int) -> RolloutSet | None: ...
+
+    def update(
+        self,
+        set_id: str,
+        *,
+        n: int | None = None,
+        status: SetStatus | None = None,
+        control_id: str | None = None,
+    ) -> RolloutSet: ...
+
+    def members(self, set_id: str) -> list[Member]: ...
+
+    def add_member(self, set_id: str, member: Member) -> None: ...
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _row(row: Any) -> RolloutSet:
+    return RolloutSet(
+        row.id,
+        row.scenario_id,
+        row.parent_id,
+        int(row.fork_step),
+        None if row.injection is None else json.loads(row.injection),
+        int(row.n),
+        int(row.seed_base),
+        SetStatus(row.status),
+        row.control_id,
+        _aware(row.created_at),
+    )
+
+
+class SqlRollouts:
+    """Rollout sets of one tenant. ``store``: a ``SqlStore`` (the default tenant) or a
+    ``TenantStore`` (its tenant). Thread-safe."""
+
+    def __init__(self, store: Any) -> None:
+        self.tenant_id: str = getattr(store, "tenant_id", DEFAULT_TENANT)
+        self.backend = getattr(store, "backend", store)
+        if not hasattr(self.backend, "engine"):
+            raise InvalidRequest("rollout sets need a SQL timeline store")
+
+    def _where(self, set_id: str) -> Any:
+        return and_(rollout_sets.c.tenant_id == self.tenant_id, rollout_sets.c.id == set_id)
+
+    def create(
+        self,
+        *,
+        scenario_id: str,
+        parent_id: str,
+        fork_step: int,
+        injection: dict[str, Any] | None,
+        n: int,
+        seed_base: int,
+    ) -> RolloutSet:
+        set_id = secrets.token_hex(8)
+        row = {
+            "tenant_id": self.tenant_id,
+            "id": set_id,
+            "scenario_id": scenario_id,
+            "parent_id": parent_id,
+            "fork_step": fork_step,
+            "injection": None if injection is None else canonical_json(injection),
+            "n": check_n(n),
+            "seed_base": seed_base,
+            "status": SetStatus.RUNNING.value,
+            "control_id": None,
+            "created_at": datetime.now(UTC),
+        }
+        self.backend.write(lambda conn: conn.execute(insert(rollout_sets).values(**row)))
+        return self.get(set_id)
+
+    def resolve(self, ref: str) -> str:
+        """The id ``ref`` names: itself, or the one id it is a prefix of (4+ characters)."""
+        ids = select(rollout_sets.c.id).where(rollout_sets.c.tenant_id == self.tenant_id)
+        with self.backend.engine.connect() as conn:
+            return resolve_id(
+                conn, ids, rollout_sets.c.id, ref, what="rollout set", missing=RolloutSetNotFound
+            )
+
+    def get(self, set_id: str) -> RolloutSet:
+        with self.backend.engine.connect() as conn:
+            row = conn.execute(select(rollout_sets).where(self._where(set_id))).first()
+        if row is None:
+            raise RolloutSetNotFound(f"no rollout set '{set_id}' (see `aegntix rollouts list`)")
+        return _row(row)
+
+    def list_sets(self) -> list[RolloutSet]:
+        query = (
+            select(rollout_sets)
+            .where(rollout_sets.c.tenant_id == self.tenant_id)
+            .order_by(rollout_sets.c.created_at, rollout_sets.c.id)
+        )
+        with self.backend.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    def find_control(self, parent_id: str, fork_step: int, seed_base: int) -> RolloutSet | None:
+        """A set from this point with this seed base and no injection (a control to reuse)."""
+        query = (
+            select(rollout_sets)
+            .where(
+                rollout_sets.c.tenant_id == self.tenant_id,
+                rollout_sets.c.parent_id == parent_id,
+                rollout_sets.c.fork_step == fork_step,
+                rollout_sets.c.seed_base == seed_base,
+                rollout_sets.c.injection.is_(None),
+            )
+            .order_by(rollout_sets.c.created_at)
+            .limit(1)
+        )
+        with self.backend.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row(row)
+
+    def update(
+        self,
+        set_id: str,
+        *,
+        n: int | None = None,
+        status: SetStatus | None = None,
+        control_id: str | None = None,
+    ) -> RolloutSet:
+        values: dict[str, Any] = {}
+        if n is not None:
+            values["n"] = check_n(n)
+        if status is not None:
+            values["status"] = status.value
+        if control_id is not None:
+            values["control_id"] = control_id
+        if values:
+            self.backend.write(
+                lambda conn: conn.execute(
+                    update(rollout_sets).where(self._where(set_id)).values(**values)
+                )
+            )
+        return self.get(set_id)
+
+    def members(self, set_id: str) -> list[Member]:
+        query = (
+            select(rollout_members)
+            .where(
+                rollout_members.c.tenant_id == self.tenant_id,
+                rollout_members.c.set_id == set_id,
+            )
+            .order_by(rollout_members.c.idx)
+        )
+        with self.backend.engine.connect() as conn:
+            return [Member(int(r.idx), r.branch_id, int(r.seed)) for r in conn.execute(query)]
+
+    def add_member(self, set_id: str, member: Member) -> None:
+        def op(conn: Connection) -> None:
+            conn.execute(
+                insert(rollout_members).values(
+                    tenant_id=self.tenant_id,
+                    set_id=set_id,
+                    idx=member.index,
+                    branch_id=member.branch_id,
+                    seed=member.seed,
+                )
+            )
+
+        self.backend.write(op)
+
+
+def members_json(members: Sequence[Member]) -> list[dict[str, Any]]:
+    return [{"index": m.index, "branch_id": m.branch_id, "seed": m.seed} for m in members]

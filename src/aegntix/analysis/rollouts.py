@@ -1,0 +1,346 @@
+"""Rollout sets: from one future to a distribution of futures (issue 11).
+
+A set forks N members from one point (a branch and a step), each with its own derived seed,
+optionally injects the same context into each (exactly as ``fork --inject`` does), and runs
+them to termination concurrently. A set with an injection is paired with a control set from
+the same point with the same seeds and no injection (common random numbers).
+
+Creating writes the set record first, then its members one by one; ``continue`` creates the
+members a crash left out and runs only the unfinished ones; ``extend`` raises N and does the
+same, so the first N are never touched again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aegntix.analysis.records import (
+    Member,
+    RolloutRepository,
+    RolloutSet,
+    SetStatus,
+    SqlRollouts,
+    check_n,
+    default_seed_base,
+)
+from aegntix.engine.scheduler import Scheduler
+from aegntix.errors import ForkOutOfRange, InvalidRequest
+from aegntix.inject.strategies import inject, validated
+from aegntix.model.events import BranchStatus, EventKind
+from aegntix.model.outcomes import compute_outcomes
+from aegntix.model.scenario import stored_scenario
+from aegntix.model.state import STEP_END
+from aegntix.timeline.prepare import check_seed
+from aegntix.timeline.state import state_at
+from aegntix.timeline.store import Store
+
+#: Steps in flight at once while a set runs (a step holds a slot while its brains decide).
+DEFAULT_CONCURRENCY = 32
+
+#: ``on_progress(set_id, members done, members total)``, called in the event loop.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionSpec:
+    """What every member of an intervention set receives (any strategy ``inject`` knows)."""
+
+    content: str
+    strategy: str = "broadcast"
+    targets: Sequence[str] | None = None
+    fields: Mapping[str, Any] | None = None
+    world: Mapping[str, Any] | None = None
+    urgency: float = 0.5
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "strategy": self.strategy,
+            "targets": sorted(self.targets) if self.targets else None,
+            "fields": dict(self.fields or {}),
+            "world": dict(self.world or {}),
+            "urgency": self.urgency,
+        }
+
+
+def repository(store: Store) -> SqlRollouts:
+    """The rollout sets of ``store``'s tenant."""
+    return SqlRollouts(store)
+
+
+# -- creating ------------------------------------------------------------------------------
+def create_set(
+    store: Store,
+    parent_id: str,
+    at_step: int,
+    n: int,
+    injection: InjectionSpec | None = None,
+    *,
+    seed_base: int | None = None,
+    repo: RolloutRepository | None = None,
+) -> RolloutSet:
+    """Record a set (and, with an injection, its control: reused if one exists for the same
+    point and seed base) and fork its members. Nothing runs yet: see :func:`run_sets`.
+    Everything is validated before anything is written."""
+    repo = repo or repository(store)
+    check_n(n)
+    parent = store.get_branch(parent_id)
+    if not 0 <= at_step <= parent.head_step:
+        raise ForkOutOfRange(
+            f"at_step: {at_step} is outside branch {parent_id}'s steps 0..{parent.head_step}"
+        )
+    if seed_base is not None:
+        check_seed(seed_base, "seed_base")
+    base = (
+        seed_base
+        if seed_base is not None
+        else default_seed_base(parent.seed, _hash_at(store, parent.id, at_step), at_step)
+    )
+    payload: dict[str, Any] | None = None
+    if injection is not None:
+        scenario = stored_scenario(store.get_scenario(parent.scenario_id).spec)
+        validated(
+            scenario,
+            injection.content,
+            injection.targets,
+            injection.strategy,
+            injection.fields,
+            injection.world,
+            injection.urgency,
+        )
+        payload = injection.as_json()
+    made = repo.create(
+        scenario_id=parent.scenario_id,
+        parent_id=parent.id,
+        fork_step=at_step,
+        injection=payload,
+        n=n,
+        seed_base=base,
+    )
+    if payload is not None:
+        control = repo.find_control(parent.id, at_step, base)
+        if control is None:
+            control = repo.create(
+                scenario_id=parent.scenario_id,
+                parent_id=parent.id,
+                fork_step=at_step,
+                injection=None,
+                n=n,
+                seed_base=base,
+            )
+        elif control.n < n:
+            control = repo.update(control.id, n=n)
+        made = repo.update(made.id, control_id=control.id)
+        ensure_members(store, repo, control)
+    ensure_members(store, repo, made)
+    return made
+
+
+def _hash_at(store: Store, branch_id: str, step: int) -> str:
+    """The hash of the last event with ``step <= step`` ("" before the first)."""
+    seq = store.seq_at_step(branch_id, step)
+    if seq == 0:
+        return ""
+    return next(iter(store.events(branch_id, from_seq=seq, to_seq=seq))).hash
+
+
+def ensure_members(store: Store, repo: RolloutRepository, rollout: RolloutSet) -> list[Member]:
+    """Fork the members ``0..n-1`` the set does not have yet (after a crash or ``extend``)."""
+    have = {m.index for m in repo.members(rollout.id)}
+    for i in range(rollout.n):
+        if i in have:
+            continue
+        seed = rollout.seed(i)
+        label = f"rollout {rollout.id[:8]}#{i}"
+        spec = rollout.injection
+        if spec is None:
+            branch = store.fork(rollout.parent_id, rollout.fork_step, seed=seed, label=label)
+        else:
+            branch = inject(
+                store,
+                rollout.parent_id,
+                spec["content"],
+                targets=spec.get("targets"),
+                strategy=spec.get("strategy", "broadcast"),
+                fields=spec.get("fields"),
+                world=spec.get("world") or None,
+                urgency=float(spec.get("urgency", 0.5)),
+                at_step=rollout.fork_step,
+                new_branch=True,
+                label=label,
+                seed=seed,
+            ).branch
+        repo.add_member(rollout.id, Member(i, branch.id, seed))
+    return repo.members(rollout.id)
+
+
+def extend_set(
+    store: Store, set_id: str, to: int, *, repo: RolloutRepository | None = None
+) -> RolloutSet:
+    """Raise N to ``to`` (its control too): members ``n..to-1`` get the same seed formula,
+    the existing ones are left exactly as they are."""
+    repo = repo or repository(store)
+    rollout = repo.get(set_id)
+    check_n(to, "to")
+    if to < rollout.n:
+        raise InvalidRequest(f"to: {to} is below the set's current size {rollout.n}")
+    rollout = repo.update(set_id, n=to)
+    if rollout.control_id is not None:
+        control = repo.get(rollout.control_id)
+        if control.n < to:
+            control = repo.update(control.id, n=to)
+        ensure_members(store, repo, control)
+    ensure_members(store, repo, rollout)
+    return rollout
+
+
+def with_control(repo: RolloutRepository, set_id: str) -> list[RolloutSet]:
+    """The set, then its control (if any): what runs together."""
+    rollout = repo.get(set_id)
+    return [rollout] + ([repo.get(rollout.control_id)] if rollout.control_id else [])
+
+
+# -- running -------------------------------------------------------------------------------
+def finished(store: Store, member: Member) -> bool:
+    return store.get_branch(member.branch_id).status is BranchStatus.DONE
+
+
+def progress(store: Store, repo: RolloutRepository, set_id: str) -> tuple[int, int]:
+    """(members done, members in the set)."""
+    rollout = repo.get(set_id)
+    members = repo.members(set_id)
+    return sum(1 for m in members if finished(store, m)), rollout.n
+
+
+def settle(store: Store, repo: RolloutRepository, set_id: str) -> RolloutSet:
+    """Record the status the members' branches imply (after a run ends or stops)."""
+    rollout = repo.get(set_id)
+    members = repo.members(set_id)
+    statuses = [store.get_branch(m.branch_id).status for m in members]
+    if len(members) == rollout.n and all(s is BranchStatus.DONE for s in statuses):
+        status = SetStatus.DONE
+    elif any(s is BranchStatus.FAILED for s in statuses):
+        status = SetStatus.FAILED
+    else:
+        status = SetStatus.PARTIAL
+    return repo.update(set_id, status=status)
+
+
+async def run_sets(
+    store: Store,
+    sets: Sequence[RolloutSet],
+    *,
+    repo: RolloutRepository | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+) -> list[RolloutSet]:
+    """Run every unfinished member of ``sets`` to termination, concurrently (one scheduler,
+    ``concurrency`` steps in flight). A member that fails does not stop the others; each
+    set's status is settled at the end, also when interrupted."""
+    repo = repo or repository(store)
+    scheduler = Scheduler(store, concurrency=concurrency)
+    done: dict[str, int] = {}
+    tasks: list[asyncio.Task[Any]] = []
+
+    def finished_one(set_id: str, total: int) -> Callable[[asyncio.Task[Any]], None]:
+        def callback(task: asyncio.Task[Any]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                done[set_id] += 1
+                if on_progress is not None:
+                    on_progress(set_id, done[set_id], total)
+
+        return callback
+
+    try:
+        for rollout in sets:
+            repo.update(rollout.id, status=SetStatus.RUNNING)
+            members = repo.members(rollout.id)
+            pending = [m for m in members if not finished(store, m)]
+            done[rollout.id] = len(members) - len(pending)
+            if on_progress is not None:
+                on_progress(rollout.id, done[rollout.id], rollout.n)
+            for member in pending:
+                task = scheduler.start(member.branch_id)
+                task.add_done_callback(finished_one(rollout.id, rollout.n))
+                tasks.append(task)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        settled = [settle(store, repo, s.id) for s in sets]
+    return settled
+
+
+# -- what the sets produced (stats consume these) ------------------------------------------
+def set_outcomes(store: Store, set_id: str) -> dict[str, list[Any]]:
+    """Each outcome's final value per member, in member (= seed) order; ``None`` for a
+    member that has not finished. An intervention set's lists pair index by index with its
+    control's (same seeds)."""
+    repo = repository(store)
+    rollout = repo.get(set_id)
+    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    values: dict[str, list[Any]] = {name: [] for name in scenario.outcomes}
+    for member in repo.members(set_id):
+        outcomes: Mapping[str, Any] = {}
+        if finished(store, member):
+            outcomes = compute_outcomes(scenario, state_at(store, member.branch_id))
+        for name, column in values.items():
+            column.append(outcomes.get(name))
+    return values
+
+
+def set_series(store: Store, set_id: str) -> dict[str, list[list[Any]]]:
+    """Each outcome step by step per member: ``series[outcome][i][k]`` is member ``i``'s
+    value after step ``k + 1`` (as its ``step_end`` recorded it, inherited steps included).
+    Members that terminated early have shorter lists."""
+    repo = repository(store)
+    rollout = repo.get(set_id)
+    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    series: dict[str, list[list[Any]]] = {name: [] for name in scenario.outcomes}
+    for member in repo.members(set_id):
+        rows: dict[str, list[Any]] = {name: [] for name in series}
+        head = store.get_branch(member.branch_id).head_seq
+        for event in store.events(member.branch_id, to_seq=head):
+            if event.kind is EventKind.SYSTEM and event.payload.get("type") == STEP_END:
+                recorded = event.payload.get("outcomes") or {}
+                for name, row in rows.items():
+                    row.append(recorded.get(name))
+        for name, per_member in series.items():
+            per_member.append(rows[name])
+    return series
+
+
+def members_view(store: Store, set_id: str) -> list[dict[str, Any]]:
+    """Each member with its branch's status, head and (if finished) outcomes."""
+    repo = repository(store)
+    rollout = repo.get(set_id)
+    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    rows = []
+    for member in repo.members(set_id):
+        branch = store.get_branch(member.branch_id)
+        outcomes = None
+        if branch.status is BranchStatus.DONE:
+            outcomes = compute_outcomes(scenario, state_at(store, branch.id))
+        rows.append(
+            {
+                "index": member.index,
+                "branch_id": member.branch_id,
+                "seed": member.seed,
+                "status": branch.status.value,
+                "head_step": branch.head_step,
+                "head_hash": branch.head_hash,
+                "outcomes": outcomes,
+            }
+        )
+    return rows
+
+
+def set_json(store: Store, rollout: RolloutSet) -> dict[str, Any]:
+    """The set with its progress (members done / total)."""
+    done, total = progress(store, repository(store), rollout.id)
+    return {**rollout.as_json(), "progress": {"done": done, "total": total}}
