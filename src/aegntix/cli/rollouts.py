@@ -1,0 +1,268 @@
+"""`aegntix rollouts ...`: create, run, continue, extend and inspect rollout sets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
+from aegntix.analysis.rollouts import (
+    DEFAULT_CONCURRENCY,
+    InjectionSpec,
+    create_set,
+    extend_set,
+    members_view,
+    repository,
+    run_sets,
+    set_json,
+    with_control,
+)
+from aegntix.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    emit_json,
+    handles_errors,
+    opened,
+    parse_assignments,
+    resolve_branch,
+)
+from aegntix.errors import InvalidRequest
+from aegntix.timeline import SqlStore
+from aegntix.timeline.prepare import check_seed
+
+app = typer.Typer(
+    help="Rollout sets: N futures from one point (optionally with an injection, paired "
+    "with a control set of the same seeds), run concurrently.",
+    no_args_is_help=True,
+)
+
+SetArg = Annotated[str, typer.Argument(help="Rollout set id (or unique prefix, 4+ chars).")]
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option(min=1, max=1024, help="Steps in flight at once across the members."),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _run(
+    store: SqlStore, rollout: RolloutSet, concurrency: int, *, json_out: bool, quiet: bool
+) -> list[RolloutSet]:
+    """Run the set and its control with a progress bar (members done / total); with
+    ``--json`` one progress line per finished member."""
+    sets = with_control(repository(store), rollout.id)
+    done = {s.id: 0 for s in sets}
+    with Progress(
+        TextColumn("[bold blue]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=json_out or quiet or not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("rollouts", total=sum(s.n for s in sets))
+
+        def report(set_id: str, members_done: int, total: int) -> None:
+            done[set_id] = members_done
+            bar.update(task, completed=sum(done.values()))
+            if json_out:
+                emit_json(
+                    {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
+                )
+
+        return asyncio.run(run_sets(store, sets, concurrency=concurrency, on_progress=report))
+
+
+def _finish(
+    store: SqlStore, rollout: RolloutSet, settled: list[RolloutSet], json_out: bool
+) -> None:
+    if json_out:
+        emit_json({"type": "set", **set_json(store, repository(store).get(rollout.id))})
+        return
+    for s in settled:
+        role = "control" if s.id != rollout.id else ("intervention" if s.injection else "set")
+        console.print(
+            f"{role} [bold]{s.id}[/] · [magenta]{s.status}[/] · {s.n} members. "
+            f"Outcomes: [dim]aegntix rollouts show {s.id}[/]",
+            soft_wrap=True,
+        )
+
+
+@app.command("create")
+@handles_errors
+def create(
+    branch: Annotated[str, typer.Argument(help="Branch id (or unique prefix, or label).")],
+    at: Annotated[int, typer.Option("--at", help="Fork after this step (0 = before step 1).")],
+    n: Annotated[int, typer.Option("--n", help=f"Members (1..{MAX_ROLLOUTS}).")],
+    inject: Annotated[
+        str | None, typer.Option("--inject", help="Inject this text into every member.")
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Agent to inject into (repeatable).")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="direct or broadcast (default by target).")] = "",
+    stance: Annotated[
+        float | None, typer.Option(help="Stance the injection argues for (-1..1).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="World fact key=value (broadcast).")
+    ] = None,
+    seed_base: Annotated[
+        int | None,
+        typer.Option("--seed-base", help="Override the seed base (default: from the fork point)."),
+    ] = None,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Fork N members from BRANCH at --at, each with its own seed, and run them to the end.
+    With --inject, also a control set with the same seeds and no injection."""
+    if inject is None and (target or stance is not None or set_ or strategy):
+        raise InvalidRequest("--target/--strategy/--stance/--set need --inject TEXT")
+    if not 1 <= n <= MAX_ROLLOUTS:
+        raise InvalidRequest(f"--n: must be from 1 to {MAX_ROLLOUTS}, not {n}")
+    if seed_base is not None:
+        check_seed(seed_base, "--seed-base")
+    spec = None
+    if inject is not None:
+        spec = InjectionSpec(
+            inject,
+            strategy=strategy or ("direct" if target else "broadcast"),
+            targets=target,
+            fields={} if stance is None else {"stance": stance},
+            world=parse_assignments(set_ or []),
+        )
+    with opened(db) as store:
+        parent = resolve_branch(store, branch)
+        rollout = create_set(store, parent.id, at, n, spec, seed_base=seed_base)
+        if not json_out and not quiet:
+            console.print(
+                f"rollout set [bold]{rollout.id}[/]: {n} futures of {parent.id} from step {at}"
+                + (f", paired with control {rollout.control_id}" if rollout.control_id else "")
+            )
+        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        _finish(store, rollout, settled, json_out)
+
+
+@app.command("list")
+@handles_errors
+def list_(db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
+    """Every rollout set, oldest first, with its progress."""
+    with opened(db) as store:
+        rows = [set_json(store, s) for s in repository(store).list_sets()]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("set", "parent", "at", "n", "done", "status", "injection", "control")
+    for r in rows:
+        injection = r["injection"]["content"] if r["injection"] else "—"
+        table.add_row(
+            r["id"],
+            r["parent_id"],
+            str(r["fork_step"]),
+            str(r["n"]),
+            f"{r['progress']['done']}/{r['progress']['total']}",
+            r["status"],
+            escape(injection[:40]),
+            r["control_id"] or "—",
+        )
+    console.print(table)
+
+
+def _resolve(store: SqlStore, ref: str) -> RolloutSet:
+    repo = repository(store)
+    return repo.get(repo.resolve(ref))
+
+
+def _outcome_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "—" if value is None else str(value)
+
+
+@app.command("show")
+@handles_errors
+def show(set_ref: SetArg, db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
+    """The set, its members and their outcomes (and simple counts per outcome)."""
+    with opened(db) as store:
+        rollout = _resolve(store, set_ref)
+        info = set_json(store, rollout)
+        members = members_view(store, rollout.id)
+    if json_out:
+        emit_json({**info, "members": members})
+        return
+    console.print(
+        f"rollout set [bold]{rollout.id}[/] · [magenta]{rollout.status}[/] · "
+        f"{info['progress']['done']}/{rollout.n} done · {rollout.parent_id} at step "
+        f"{rollout.fork_step} · "
+        + (
+            f"injection: {escape(rollout.injection['content'])}"
+            if rollout.injection
+            else "no injection"
+        )
+        + (f" · control {rollout.control_id}" if rollout.control_id else ""),
+        soft_wrap=True,
+    )
+    names = sorted({k for m in members for k in (m["outcomes"] or {})})
+    table = Table("#", "branch", "seed", "status", *names)
+    for m in members:
+        outcomes = m["outcomes"] or {}
+        table.add_row(
+            str(m["index"]),
+            m["branch_id"],
+            str(m["seed"]),
+            m["status"],
+            *(_outcome_text(outcomes.get(k)) for k in names),
+        )
+    console.print(table)
+    for name in names:  # statistics proper come from aegntix.analysis.stats
+        values = [m["outcomes"][name] for m in members if m["outcomes"]]
+        if values and all(isinstance(v, bool) for v in values):
+            console.print(f"{name}: yes in {sum(values)} of {len(values)} futures")
+        elif values and all(isinstance(v, int | float) for v in values):
+            console.print(f"{name}: mean {sum(values) / len(values):.3f} over {len(values)}")
+        elif values:
+            counts = Counter(str(v) for v in values)
+            console.print(f"{name}: " + ", ".join(f"{k} ×{c}" for k, c in counts.items()))
+
+
+@app.command("continue")
+@handles_errors
+def continue_(
+    set_ref: SetArg,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run only the unfinished members (after a crash or an interruption), control too."""
+    with opened(db) as store:
+        rollout = _resolve(store, set_ref)
+        extend_set(store, rollout.id, rollout.n)  # forks members a crash left out, if any
+        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        _finish(store, rollout, settled, json_out)
+
+
+@app.command("extend")
+@handles_errors
+def extend(
+    set_ref: SetArg,
+    to: Annotated[int, typer.Option("--to", help="The new number of members.")],
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Grow the set (and its control) to --to members; the existing ones are not re-run."""
+    with opened(db) as store:
+        rollout = extend_set(store, _resolve(store, set_ref).id, to)
+        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        _finish(store, rollout, settled, json_out)

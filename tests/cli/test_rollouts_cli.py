@@ -1,0 +1,130 @@
+"""`aegntix rollouts ...` end to end on a real SQLite file (and `kill -9` mid-set)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from aegntix.cli import app
+from tests.support import EXAMPLES
+
+cli = CliRunner()
+
+
+def aegntix(*args: object, code: int = 0) -> str:
+    result = cli.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith(("{", "["))]
+
+
+def root(db: Path) -> str:
+    out = json_lines(
+        aegntix("run", EXAMPLES / "town-hall.yaml", "--steps", 3, "--db", db, "--json")
+    )
+    return str(out[0]["branch_id"])
+
+
+def heads(db: Path, set_id: str) -> list[tuple[int, str, str]]:
+    shown = json_lines(aegntix("rollouts", "show", set_id, "--db", db, "--json"))[0]
+    return [(m["index"], m["head_hash"], m["status"]) for m in shown["members"]]
+
+
+def test_create_show_list_extend(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    parent = root(db)
+    out = json_lines(
+        aegntix(
+            "rollouts", "create", parent[:6], "--at", 2, "--n", 3,
+            "--inject", "The river flooded the car park.", "--stance", 0.9,
+            "--db", db, "--json",
+        )
+    )  # fmt: skip
+    made = out[-1]
+    assert made["type"] == "set" and made["status"] == "done"
+    assert made["progress"] == {"done": 3, "total": 3} and len(made["seeds"]) == 3
+    progress = [o for o in out if o["type"] == "progress"]
+    assert {(p["set_id"], p["done"]) for p in progress} >= {
+        (made["id"], 3),
+        (made["control_id"], 3),
+    }
+    listed = json_lines(aegntix("rollouts", "list", "--db", db, "--json"))[0]
+    assert {s["id"] for s in listed} == {made["id"], made["control_id"]}
+    control = next(s for s in listed if s["id"] == made["control_id"])
+    assert control["injection"] is None and control["seeds"] == made["seeds"]
+
+    shown = aegntix("rollouts", "show", made["id"][:6], "--db", db)
+    assert "approved: yes in" in shown and made["id"] in shown
+
+    first = heads(db, made["id"])
+    extended = json_lines(
+        aegntix("rollouts", "extend", made["id"], "--to", 5, "--db", db, "--json")
+    )[-1]
+    assert extended["n"] == 5 and extended["progress"] == {"done": 5, "total": 5}
+    assert heads(db, made["id"])[:3] == first
+    assert len(heads(db, made["control_id"])) == 5
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    parent = root(db)
+    for args, needle in (
+        (("--n", 0), "--n: must be from 1 to 1000"),
+        (("--n", 2, "--target", "mara"), "need --inject"),
+        (("--n", 2, "--inject", "hi", "--target", "nobody"), "targets: unknown agent"),
+    ):
+        result = cli.invoke(
+            app, ["rollouts", "create", parent, "--at", "1", *map(str, args), "--db", str(db)]
+        )
+        assert result.exit_code != 0 and needle in result.output, result.output
+        assert result.output.count("error:") == 1
+    assert json_lines(aegntix("rollouts", "list", "--db", db, "--json"))[0] == []
+    out = aegntix("rollouts", "show", "nope1234", "--db", db, code=3)
+    assert "no rollout set 'nope1234'" in out
+
+
+def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.db"
+    made = json_lines(
+        aegntix("rollouts", "create", root(whole), "--at", 1, "--n", 6, "--db", whole, "--json")
+    )[-1]
+    expected = heads(whole, made["id"])
+
+    db = tmp_path / "cut.db"
+    parent = root(db)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", "6",
+         "--concurrency", "1", "--db", str(db), "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    set_id = ""
+    for line in proc.stdout:
+        item = json.loads(line)
+        set_id = item["set_id"]
+        if item["done"] >= 2:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cut = heads(db, set_id)
+    finished = {i: h for i, h, s in cut if s == "done"}
+    assert 2 <= len(finished) < 6, cut
+
+    out = json_lines(aegntix("rollouts", "continue", set_id[:6], "--db", db, "--json"))
+    assert out[-1]["status"] == "done"
+    # only the unfinished ones ran: the first progress line counts the finished ones
+    assert out[0] == {"type": "progress", "set_id": set_id, "done": len(finished), "total": 6}
+    after = heads(db, set_id)
+    assert all(after[i][1] == h for i, h in finished.items())
+    assert [(i, h) for i, h, _ in after] == [(i, h) for i, h, _ in expected]
