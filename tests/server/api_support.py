@@ -92,6 +92,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/branches/{branch_id}/resume"): {"json": {"steps": 1}},
     ("POST", "/v1/branches/{branch_id}/inject"): {"json": {"content": "hello", "at_step": 0}},
     ("POST", "/v1/branches/{branch_id}/injections/explain"): {"json": {"content": "hello"}},
+    ("POST", "/v1/branches/{branch_id}/rollouts"): {"json": {"at_step": 0, "n": 1}},
+    ("POST", "/v1/rollouts/{set_id}/extend"): {"json": {"to": 1}},
     ("POST", "/v1/keys"): {"json": {"role": "viewer", "name": "probe"}},
     ("POST", "/v1/agents"): {"json": {"id": "probe", "name": "Probe"}},
     ("PATCH", "/v1/agents/{profile_id}"): {"json": {"name": "Renamed"}},

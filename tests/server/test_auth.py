@@ -19,6 +19,7 @@ from aegntix.timeline import open_sqlite_store
 from tests.server.api_support import (
     all_events,
     assert_problem,
+    create,
     fill,
     operations,
     query_ids,
@@ -54,7 +55,12 @@ def tenant_data(live_server: LiveServer) -> dict[str, str]:
     run_to_end(owner, root["id"], steps=2)
     said = next(e for e in all_events(owner, root["id"]) if e["kind"] == "message")
     key = owner.post("/v1/keys", json={"role": "viewer", "name": "spare"}).json()
+    other = create(owner)["root_branch"]  # a rollout set, in a scenario of its own
+    run_to_end(owner, other["id"], steps=1)
+    rollouts = owner.post(f"/v1/branches/{other['id']}/rollouts", json={"at_step": 1, "n": 1})
+    assert rollouts.status_code == 202, rollouts.text
     return {
+        "set_id": rollouts.json()["id"],
         "scenario_id": root["scenario_id"],
         "branch_id": root["id"],
         "key_id": key["id"],

@@ -31,6 +31,10 @@ def tenants(live_server: LiveServer) -> dict[str, Any]:
     fork = a.post(f"/v1/branches/{root['id']}/fork", json={"at_step": 1}).json()
     key = a.post("/v1/keys", json={"role": "editor", "name": "a-key"}).json()
     agent = a.post("/v1/agents", json={"id": "iso-a-agent", "name": "A's agent"}).json()
+    other = create(a)["root_branch"]  # a rollout set, in a scenario of its own
+    run_to_end(a, other["id"], steps=1)
+    rollouts = a.post(f"/v1/branches/{other['id']}/rollouts", json={"at_step": 1, "n": 1})
+    assert rollouts.status_code == 202, rollouts.text
     b = live_server.client(live_server.make_key("iso-b", "owner"))
     b_root = create(b, "town-hall")["root_branch"]
     return {
@@ -41,6 +45,7 @@ def tenants(live_server: LiveServer) -> dict[str, Any]:
             "key_id": key["id"],
             "key": key["key"],
             "profile_id": agent["id"],
+            "set_id": rollouts.json()["id"],
             "seq": "3",
         },
         "b_branch": b_root["id"],
@@ -54,14 +59,17 @@ def test_foreign_ids_answer_404_on_every_route(
 ) -> None:
     schema = httpx.get(f"{live_server.base_url}/openapi.json").json()
     a_ids = tenants["a_ids"]
-    secrets = [a_ids[k] for k in ("scenario_id", "branch_id", "fork_id", "key_id", "profile_id")]
+    secrets = [
+        a_ids[k] for k in ("scenario_id", "branch_id", "fork_id", "key_id", "profile_id", "set_id")
+    ]
     b = live_server.client(live_server.make_key("iso-b", role))
     with_ids = 0
     for method, path, op in operations(schema):
         values = {**a_ids, "name": "negotiation"}
         queries = query_ids(op)
         takes_id = any(
-            f"{{{p}}}" in path for p in ("scenario_id", "branch_id", "key_id", "profile_id")
+            f"{{{p}}}" in path
+            for p in ("scenario_id", "branch_id", "key_id", "profile_id", "set_id")
         )
         variants: list[dict[str, str]] = [{}]
         if queries == {"a", "b"}:  # both foreign, and one foreign beside one of B's own

@@ -26,6 +26,7 @@ from aegntix.analysis.records import (
     check_n,
     default_seed_base,
 )
+from aegntix.engine.runner import StepCallback
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import ForkOutOfRange, InvalidRequest
 from aegntix.inject.strategies import inject, validated
@@ -236,12 +237,13 @@ async def run_sets(
     repo: RolloutRepository | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: ProgressCallback | None = None,
+    on_step: StepCallback | None = None,
 ) -> list[RolloutSet]:
     """Run every unfinished member of ``sets`` to termination, concurrently (one scheduler,
     ``concurrency`` steps in flight). A member that fails does not stop the others; each
     set's status is settled at the end, also when interrupted."""
     repo = repo or repository(store)
-    scheduler = Scheduler(store, concurrency=concurrency)
+    scheduler = Scheduler(store, concurrency=concurrency, on_step=on_step)
     done: dict[str, int] = {}
     tasks: list[asyncio.Task[Any]] = []
 

@@ -21,7 +21,7 @@ from aegntix.server.bodydepth import JsonDepthLimit
 from aegntix.server.deps import Reader
 from aegntix.server.hub import EventHub
 from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
-from aegntix.server.routes import agents, branches, keys, scenarios
+from aegntix.server.routes import agents, branches, keys, rollouts, scenarios
 from aegntix.server.runs import RunManager
 from aegntix.server.schemas import Health, Me
 from aegntix.timeline.sqlstore import SqlStore
@@ -83,9 +83,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runs = RunManager(store, hub)
         app.state.runs = runs
+        app.state.rollouts = rollouts.RolloutTasks()
         try:
             yield
         finally:
+            await app.state.rollouts.close()
             await runs.close()
             hub.close()
 
@@ -132,6 +134,7 @@ def create_app(
     app.include_router(branches.router)
     app.include_router(keys.router)
     app.include_router(agents.router)
+    app.include_router(rollouts.router)
     stream = _optional_module("aegntix.server.stream")
     if stream is not None:
         app.include_router(stream.router)

@@ -1,0 +1,234 @@
+"""Rollout sets: create (forks and runs N members in the background), list, get with
+progress, members; continue and extend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
+from aegntix.analysis.rollouts import (
+    InjectionSpec,
+    create_set,
+    extend_set,
+    members_view,
+    repository,
+    run_sets,
+    set_json,
+    with_control,
+)
+from aegntix.engine.runner import StepResult
+from aegntix.errors import BranchBusy
+from aegntix.security.roles import Principal
+from aegntix.server.auth import principal_from_request
+from aegntix.server.deps import BranchId, ReadStore, WriteStore, get_hub, tenant_store
+from aegntix.server.schemas import INT64, MAX_ID, Injection, problem_responses
+from aegntix.timeline.tenancy import TenantStore
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["rollouts"], responses=problem_responses(401, 403, 404, 422))
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RolloutRequest(_Body):
+    at_step: int = Field(ge=0, le=INT64)
+    n: int = Field(ge=1, le=MAX_ROLLOUTS)
+    injection: Injection | None = None
+    seed_base: int | None = Field(default=None, ge=0, le=INT64)
+
+
+class ExtendRequest(_Body):
+    to: int = Field(ge=1, le=MAX_ROLLOUTS)
+
+
+class ProgressOut(BaseModel):
+    done: int
+    total: int
+
+
+class RolloutSetOut(BaseModel):
+    id: str
+    scenario_id: str
+    parent_id: str
+    fork_step: int
+    injection: dict[str, Any] | None
+    n: int
+    seed_base: int
+    seeds: list[int]
+    status: str
+    control_id: str | None
+    created_at: str
+    progress: ProgressOut
+    running: bool
+
+
+class MemberOut(BaseModel):
+    index: int
+    branch_id: str
+    seed: int
+    status: str
+    head_step: int
+    head_hash: str
+    outcomes: dict[str, Any] | None
+
+
+class RolloutTasks:
+    """The sets running in the background, one task per set (its control runs with it).
+    One set at a time per tenant: a set is already up to 2,000 concurrent branches, and a
+    second one would only queue behind it for the same CPU."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._tenants: dict[str, asyncio.Task[Any]] = {}
+
+    def running(self, set_id: str) -> bool:
+        task = self._tasks.get(set_id)
+        return task is not None and not task.done()
+
+    def check_idle(self, tenant_id: str) -> None:
+        task = self._tenants.get(tenant_id)
+        if task is not None and not task.done():
+            raise BranchBusy(
+                "a rollout set of this tenant is running; wait for it to finish (one at a time)"
+            )
+
+    def start(self, app: FastAPI, store: TenantStore, rollout: RolloutSet) -> None:
+        self.check_idle(store.tenant_id)
+        sets = with_control(repository(store), rollout.id)
+        hub = get_hub(app)
+
+        def publish(result: StepResult) -> None:  # members stream like any branch
+            hub.publish_events(result.branch_id, result.events)
+
+        task = asyncio.create_task(
+            run_sets(store, sets, on_step=publish), name=f"rollouts:{rollout.id}"
+        )
+        for s in sets:
+            self._tasks[s.id] = task
+        self._tenants[store.tenant_id] = task
+        task.add_done_callback(lambda t: self._done(rollout.id, t))
+
+    def _done(self, set_id: str, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("rollout set failed", set_id=set_id, error=repr(error))
+
+    async def close(self) -> None:
+        """Cancel every set (members stop after a whole step; ``continue`` resumes them)."""
+        tasks = {id(t): t for t in self._tasks.values() if not t.done()}.values()
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def tasks_of(app: FastAPI) -> RolloutTasks:
+    tasks: RolloutTasks | None = getattr(app.state, "rollouts", None)
+    if tasks is None:
+        tasks = app.state.rollouts = RolloutTasks()
+    return tasks
+
+
+_Caller = Annotated[Principal, Depends(principal_from_request)]
+
+
+def _set_path(
+    request: Request,
+    principal: _Caller,
+    set_id: Annotated[str, Path(min_length=1, max_length=MAX_ID)],
+) -> str:
+    """The full id of this tenant's set (or unique prefix); a foreign id is a 404."""
+    return repository(tenant_store(request.app, principal)).resolve(set_id)
+
+
+SetId = Annotated[str, Depends(_set_path)]
+
+
+def _out(request: Request, store: TenantStore, rollout: RolloutSet) -> dict[str, Any]:
+    return {**set_json(store, rollout), "running": tasks_of(request.app).running(rollout.id)}
+
+
+def _create(store: TenantStore, branch_id: str, body: RolloutRequest) -> RolloutSet:
+    spec = None
+    if body.injection is not None:
+        i = body.injection
+        spec = InjectionSpec(i.content, i.strategy, i.targets, i.fields, i.world, i.urgency)
+    return create_set(store, branch_id, body.at_step, body.n, spec, seed_base=body.seed_base)
+
+
+@router.post(
+    "/branches/{branch_id}/rollouts",
+    status_code=202,
+    response_model=RolloutSetOut,
+    responses=problem_responses(409),
+)
+async def create_rollouts(
+    request: Request, branch_id: BranchId, body: RolloutRequest, store: WriteStore
+) -> dict[str, Any]:
+    """Fork ``n`` members from this branch at ``at_step`` (each with its own derived seed;
+    with an ``injection``, also a control set of the same seeds without it) and run them
+    to termination in the background. Follow ``GET /v1/rollouts/{id}``."""
+    tasks_of(request.app).check_idle(store.tenant_id)  # before anything is written
+    rollout = await asyncio.to_thread(_create, store, branch_id, body)
+    tasks_of(request.app).start(request.app, store, rollout)
+    return await asyncio.to_thread(_out, request, store, rollout)
+
+
+@router.get("/rollouts", response_model=list[RolloutSetOut])
+def list_rollouts(request: Request, store: ReadStore) -> list[dict[str, Any]]:
+    """This tenant's rollout sets, oldest first, each with its progress."""
+    return [_out(request, store, s) for s in repository(store).list_sets()]
+
+
+@router.get("/rollouts/{set_id}", response_model=RolloutSetOut)
+def get_rollouts(request: Request, set_id: SetId, store: ReadStore) -> dict[str, Any]:
+    """The set with its progress (members done / total) and whether it is running now."""
+    return _out(request, store, repository(store).get(set_id))
+
+
+@router.get("/rollouts/{set_id}/members", response_model=list[MemberOut])
+def rollout_members(set_id: SetId, store: ReadStore) -> list[dict[str, Any]]:
+    """Each member in seed order: its branch (open or compare it like any), status and,
+    once finished, outcomes."""
+    return members_view(store, set_id)
+
+
+@router.post(
+    "/rollouts/{set_id}/continue",
+    status_code=202,
+    response_model=RolloutSetOut,
+    responses=problem_responses(409),
+)
+async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) -> dict[str, Any]:
+    """Run only the unfinished members (and the control's); members a crash left unforked
+    are forked first."""
+    tasks_of(request.app).check_idle(store.tenant_id)
+    n = (await asyncio.to_thread(repository(store).get, set_id)).n
+    rollout = await asyncio.to_thread(extend_set, store, set_id, n)
+    tasks_of(request.app).start(request.app, store, rollout)
+    return await asyncio.to_thread(_out, request, store, rollout)
+
+
+@router.post(
+    "/rollouts/{set_id}/extend",
+    status_code=202,
+    response_model=RolloutSetOut,
+    responses=problem_responses(409),
+)
+async def extend_rollouts(
+    request: Request, set_id: SetId, body: ExtendRequest, store: WriteStore
+) -> dict[str, Any]:
+    """Grow the set (and its control) to ``to`` members and run the new ones; the first
+    ones are not touched."""
+    tasks_of(request.app).check_idle(store.tenant_id)
+    rollout = await asyncio.to_thread(extend_set, store, set_id, body.to)
+    tasks_of(request.app).start(request.app, store, rollout)
+    return await asyncio.to_thread(_out, request, store, rollout)
