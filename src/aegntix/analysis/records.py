@@ -21,7 +21,7 @@ from aegntix.engine.seeding import derive_seed, rollout_seed
 from aegntix.errors import InvalidRequest, RolloutSetNotFound
 from aegntix.model.events import canonical_json
 from aegntix.timeline.ids import resolve_id
-from aegntix.timeline.schema import DEFAULT_TENANT, rollout_members, rollout_sets
+from aegntix.timeline.schema import DEFAULT_TENANT, branches, rollout_members, rollout_sets
 
 #: The most members a set may have (the CLI and API refuse more).
 MAX_ROLLOUTS = 1000
@@ -126,6 +126,8 @@ class RolloutRepository(Protocol):
     def members(self, set_id: str) -> list[Member]: ...
 
     def add_member(self, set_id: str, member: Member) -> None: ...
+
+    def member_statuses(self, set_id: str) -> dict[int, str]: ...
 
 
 def _aware(value: datetime) -> datetime:
@@ -277,6 +279,19 @@ class SqlRollouts:
             )
 
         self.backend.write(op)
+
+    def member_statuses(self, set_id: str) -> dict[int, str]:
+        """Each member's branch status (one query, not one per member)."""
+        query = (
+            select(rollout_members.c.idx, branches.c.status)
+            .join(branches, branches.c.id == rollout_members.c.branch_id)
+            .where(
+                rollout_members.c.tenant_id == self.tenant_id,
+                rollout_members.c.set_id == set_id,
+            )
+        )
+        with self.backend.engine.connect() as conn:
+            return {int(r.idx): str(r.status) for r in conn.execute(query)}
 
 
 def members_json(members: Sequence[Member]) -> list[dict[str, Any]]:

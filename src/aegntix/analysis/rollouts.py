@@ -209,21 +209,19 @@ def finished(store: Store, member: Member) -> bool:
     return store.get_branch(member.branch_id).status is BranchStatus.DONE
 
 
-def progress(store: Store, repo: RolloutRepository, set_id: str) -> tuple[int, int]:
+def progress(repo: RolloutRepository, set_id: str) -> tuple[int, int]:
     """(members done, members in the set)."""
-    rollout = repo.get(set_id)
-    members = repo.members(set_id)
-    return sum(1 for m in members if finished(store, m)), rollout.n
+    statuses = repo.member_statuses(set_id).values()
+    return sum(1 for s in statuses if s == BranchStatus.DONE.value), repo.get(set_id).n
 
 
-def settle(store: Store, repo: RolloutRepository, set_id: str) -> RolloutSet:
+def settle(repo: RolloutRepository, set_id: str) -> RolloutSet:
     """Record the status the members' branches imply (after a run ends or stops)."""
     rollout = repo.get(set_id)
-    members = repo.members(set_id)
-    statuses = [store.get_branch(m.branch_id).status for m in members]
-    if len(members) == rollout.n and all(s is BranchStatus.DONE for s in statuses):
+    statuses = list(repo.member_statuses(set_id).values())
+    if len(statuses) == rollout.n and all(s == BranchStatus.DONE.value for s in statuses):
         status = SetStatus.DONE
-    elif any(s is BranchStatus.FAILED for s in statuses):
+    elif any(s == BranchStatus.FAILED.value for s in statuses):
         status = SetStatus.FAILED
     else:
         status = SetStatus.PARTIAL
@@ -260,7 +258,8 @@ async def run_sets(
         for rollout in sets:
             repo.update(rollout.id, status=SetStatus.RUNNING)
             members = repo.members(rollout.id)
-            pending = [m for m in members if not finished(store, m)]
+            statuses = repo.member_statuses(rollout.id)
+            pending = [m for m in members if statuses.get(m.index) != BranchStatus.DONE.value]
             done[rollout.id] = len(members) - len(pending)
             if on_progress is not None:
                 on_progress(rollout.id, done[rollout.id], rollout.n)
@@ -274,7 +273,7 @@ async def run_sets(
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        settled = [settle(store, repo, s.id) for s in sets]
+        settled = [settle(repo, s.id) for s in sets]
     return settled
 
 
@@ -344,5 +343,5 @@ def members_view(store: Store, set_id: str) -> list[dict[str, Any]]:
 
 def set_json(store: Store, rollout: RolloutSet) -> dict[str, Any]:
     """The set with its progress (members done / total)."""
-    done, total = progress(store, repository(store), rollout.id)
+    done, total = progress(repository(store), rollout.id)
     return {**rollout.as_json(), "progress": {"done": done, "total": total}}
