@@ -220,6 +220,27 @@ def test_small_paired_sets_get_the_exact_sign_flip_p_value():
     assert e.p_value == pytest.approx(expected)
 
 
+def test_random_sign_flip_p_value_agrees_with_scipy_permutation_test():
+    treated, control = _normal(60, 40, mu=10.2), _normal(61, 40)
+    e = paired_effect(treated, control, seed=5, permutations=9999)
+    ref = stats.permutation_test(
+        (np.array(treated), np.array(control)),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=9999,
+        random_state=np.random.default_rng(5),
+    )
+    assert not e.p_exact
+    assert 0.05 < ref.pvalue < 0.95  # a p-value where the comparison means something
+    assert e.p_value == pytest.approx(ref.pvalue, abs=0.02)
+
+
+def test_mixed_bools_and_numbers_are_numbers():
+    assert summarize([True, 2.0, 0]).kind == "number"
+    assert summarize([True, False]).kind == "yes/no"
+
+
 def test_paired_sets_must_have_equal_length():
     with pytest.raises(InvalidRequest, match=r"control: .*same number of values \(3 vs 2\)"):
         paired_effect([1.0, 2.0, 3.0], [1.0, 2.0])

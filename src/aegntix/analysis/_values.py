@@ -25,6 +25,9 @@ def clean(values: Sequence[object], field: str) -> tuple[FloatArray, Kind]:
     a bool (and there is at least one), otherwise "number"."""
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
         raise InvalidRequest(f"{field}: expected a list of numbers or yes/no values")
+    fast = _fast(values)
+    if fast is not None:
+        return fast
     out = np.empty(len(values), dtype=np.float64)
     all_bool = len(values) > 0
     for i, v in enumerate(values):
@@ -40,6 +43,27 @@ def clean(values: Sequence[object], field: str) -> tuple[FloatArray, Kind]:
             raise InvalidRequest(f"{field}[{i}]: not a finite number ({f})")
         out[i] = f
     return out, ("yes/no" if all_bool else "number")
+
+
+def _fast(values: Sequence[object]) -> tuple[FloatArray, Kind] | None:
+    """The vectorised path for plain lists of bools or of finite numbers (most calls); None
+    sends anything else through the per-value loop that names the bad position."""
+    if len(values) == 0:
+        return None
+    try:
+        arr = np.asarray(values)
+    except ValueError:  # ragged nesting
+        return None
+    if arr.ndim != 1:
+        return None
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float64), "yes/no"
+    if arr.dtype.kind not in "iuf":
+        return None
+    out = arr.astype(np.float64)
+    if not np.isfinite(out).all():
+        return None
+    return out, "number"
 
 
 def check_confidence(confidence: float) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -54,13 +55,15 @@ __all__ = [
 
 QUANTILES = (5, 25, 50, 75, 95)
 _MAX_BINS = 50
+MAX_PERMUTATIONS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
     """One outcome over one set. ``mean`` is the rate for yes/no outcomes; ``ci_low``/``ci_high``
     bound it (Wilson for yes/no, seeded bootstrap for numbers). ``None`` where undefined
-    (n=0; ``sd`` when n<2); ``note`` says why an interval is degenerate or missing."""
+    (n=0; ``sd`` when n<2); ``note`` says why an interval is degenerate or missing. Read-only:
+    equal inputs share one cached instance."""
 
     kind: Kind
     n: int
@@ -123,6 +126,13 @@ def summarize(
 
 
 def _summary(arr: FloatArray, kind: Kind, seed: int, confidence: float) -> Summary:
+    # a set is usually summarized on its own and again inside its effect: compute it once
+    return _cached_summary(arr.tobytes(), kind, seed, confidence)
+
+
+@lru_cache(maxsize=64)
+def _cached_summary(data: bytes, kind: Kind, seed: int, confidence: float) -> Summary:
+    arr = np.frombuffer(data, dtype=np.float64)
     n = len(arr)
     if n == 0:
         return Summary(kind, 0, None, None, {}, None, None, confidence, None, [], [], "no values")
@@ -235,8 +245,14 @@ def _effect(
     fields: tuple[str, str] | None = None,
 ) -> Effect:
     check_confidence(confidence)
-    if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
-        raise InvalidRequest(f"permutations: must be a positive integer, got {permutations}")
+    if (
+        isinstance(permutations, bool)
+        or not isinstance(permutations, int)
+        or not 1 <= permutations <= MAX_PERMUTATIONS
+    ):
+        raise InvalidRequest(
+            f"permutations: must be an integer from 1 to {MAX_PERMUTATIONS:,}, got {permutations}"
+        )
     f_t, f_c = fields or (("treated", "control") if paired else ("a", "b"))
     t, kind_t = clean(treated, f_t)
     c, kind_c = clean(control, f_c)
