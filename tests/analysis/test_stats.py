@@ -116,9 +116,13 @@ def test_non_finite_or_missing_values_are_refused(values, message):
         summarize(values)
 
 
-def test_bad_confidence_is_refused():
-    with pytest.raises(InvalidRequest, match="confidence"):
+def test_bad_confidence_seed_or_permutations_are_refused():
+    with pytest.raises(InvalidRequest, match="confidence: must be between 0 and 1"):
         summarize([1.0, 2.0], confidence=1.5)
+    with pytest.raises(InvalidRequest, match="seed: must be a non-negative integer"):
+        summarize([1.0, 2.0], seed=-1)
+    with pytest.raises(InvalidRequest, match="permutations: must be an integer from 1"):
+        paired_effect([1.0, 2.0], [1.0, 2.0], permutations=0)
 
 
 @settings(max_examples=40, deadline=None)

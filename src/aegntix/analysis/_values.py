@@ -71,6 +71,11 @@ def check_confidence(confidence: float) -> None:
         raise InvalidRequest(f"confidence: must be between 0 and 1 (exclusive), got {confidence}")
 
 
+def check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidRequest(f"seed: must be a non-negative integer, got {seed!r}")
+
+
 def num(value: float | np.floating | None) -> float | None:
     """A plain Python float for JSON (``None`` stays ``None``)."""
     return None if value is None else float(value)

@@ -29,6 +29,7 @@ from aegntix.analysis._values import (
     FloatArray,
     Kind,
     check_confidence,
+    check_seed,
     clean,
     fmt,
     minus,
@@ -121,6 +122,7 @@ def summarize(
 ) -> Summary:
     """The full distribution of one outcome over one set (see module doc)."""
     check_confidence(confidence)
+    check_seed(seed)
     arr, kind = clean(values, field)
     return _summary(arr, kind, seed, confidence)
 
@@ -245,6 +247,7 @@ def _effect(
     fields: tuple[str, str] | None = None,
 ) -> Effect:
     check_confidence(confidence)
+    check_seed(seed)
     if (
         isinstance(permutations, bool)
         or not isinstance(permutations, int)
@@ -271,24 +274,24 @@ def _effect(
         sentence = f"{name}: too few futures to estimate an effect"
         diff = float(np.mean(t) - np.mean(c)) if len(t) and len(c) else None
         return Effect(
-            name,
-            kind,
-            paired,
-            s_t,
-            s_c,
-            diff,
-            None,
-            None,
-            confidence,
-            None,
-            None,
-            size_kind,
-            None,
-            False,
-            permutations,
-            False,
-            sentence,
-            notes,
+            name=name,
+            kind=kind,
+            paired=paired,
+            treated=s_t,
+            control=s_c,
+            difference=diff,
+            ci_low=None,
+            ci_high=None,
+            confidence=confidence,
+            ci_method=None,
+            effect_size=None,
+            effect_size_kind=size_kind,
+            p_value=None,
+            p_exact=False,
+            permutations=permutations,
+            detectable=False,
+            sentence=sentence,
+            notes=notes,
         )
     diff = float(np.mean(t) - np.mean(c))
     if np.ptp(t - c) == 0 if paired else np.ptp(t) == np.ptp(c) == 0:
