@@ -117,3 +117,21 @@ def test_another_tenant_gets_404(live_server: LiveServer, town: tuple[httpx.Clie
     assert_problem(other.post(f"/v1/rollouts/{made['id']}/extend", json={"to": 2}), 404)
     assert_problem(other.post(f"/v1/branches/{root}/rollouts", json={"at_step": 1, "n": 1}), 404)
     assert other.get("/v1/rollouts").json() == []
+
+
+def test_stats_give_the_effect_against_the_control(town: tuple[httpx.Client, str]) -> None:
+    client, root = town
+    made = client.post(
+        f"/v1/branches/{root}/rollouts", json={"at_step": 2, "n": 4, "injection": NEWS}
+    ).json()
+    wait_done(client, made["id"])
+    wait_done(client, made["control_id"])
+    r = client.get(f"/v1/rollouts/{made['id'][:6]}/stats")
+    assert r.status_code == 200, r.text
+    stats = r.json()
+    assert stats["vs"] == made["control_id"] and stats["comparison"] == "paired"
+    effect = stats["outcomes"]["mean_stance"]["effect"]
+    assert effect["difference"] > 0 and "with the intervention vs" in effect["sentence"]
+    assert stats["outcomes"]["approved"]["summary"]["kind"] == "yes/no"
+    unknown = client.get(f"/v1/rollouts/{made['id']}/stats", params={"vs": "ffffffffffff"})
+    assert unknown.status_code == 404

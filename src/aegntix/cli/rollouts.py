@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +22,7 @@ from aegntix.analysis.rollouts import (
     set_json,
     with_control,
 )
+from aegntix.analysis.study import set_stats
 from aegntix.cli.common import (
     DbOption,
     JsonOption,
@@ -33,6 +33,7 @@ from aegntix.cli.common import (
     parse_assignments,
     resolve_branch,
 )
+from aegntix.cli.render_stats import print_stats
 from aegntix.errors import InvalidRequest
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
@@ -190,14 +191,25 @@ def _outcome_text(value: Any) -> str:
 
 @app.command("show")
 @handles_errors
-def show(set_ref: SetArg, db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
-    """The set, its members and their outcomes (and simple counts per outcome)."""
+def show(
+    set_ref: SetArg,
+    vs: Annotated[
+        str | None,
+        typer.Option("--vs", help="Compare with this set (default: the set's own control)."),
+    ] = None,
+    db: DbOption = "aegntix.db",
+    json_out: JsonOption = False,
+) -> None:
+    """The set, its members and their outcomes; each outcome's distribution with a 95% CI,
+    and the effect against its control (or --vs SET) in words."""
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         info = set_json(store, rollout)
         members = members_view(store, rollout.id)
+        other = _resolve(store, vs).id if vs else None
+        stats = set_stats(store, rollout.id, vs=other)
     if json_out:
-        emit_json({**info, "members": members})
+        emit_json({**info, "members": members, "stats": stats})
         return
     console.print(
         f"rollout set [bold]{rollout.id}[/] · [magenta]{rollout.status}[/] · "
@@ -223,15 +235,7 @@ def show(set_ref: SetArg, db: DbOption = "aegntix.db", json_out: JsonOption = Fa
             *(_outcome_text(outcomes.get(k)) for k in names),
         )
     console.print(table)
-    for name in names:  # statistics proper come from aegntix.analysis.stats
-        values = [m["outcomes"][name] for m in members if m["outcomes"]]
-        if values and all(isinstance(v, bool) for v in values):
-            console.print(f"{name}: yes in {sum(values)} of {len(values)} futures")
-        elif values and all(isinstance(v, int | float) for v in values):
-            console.print(f"{name}: mean {sum(values) / len(values):.3f} over {len(values)}")
-        elif values:
-            counts = Counter(str(v) for v in values)
-            console.print(f"{name}: " + ", ".join(f"{k} ×{c}" for k, c in counts.items()))
+    print_stats(stats)
 
 
 @app.command("continue")

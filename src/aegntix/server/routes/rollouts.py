@@ -8,7 +8,7 @@ import contextlib
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
@@ -22,12 +22,13 @@ from aegntix.analysis.rollouts import (
     set_json,
     with_control,
 )
+from aegntix.analysis.study import set_stats
 from aegntix.engine.runner import StepResult
 from aegntix.errors import BranchBusy
 from aegntix.security.roles import Principal
 from aegntix.server.auth import principal_from_request
 from aegntix.server.deps import BranchId, ReadStore, WriteStore, get_hub, tenant_store
-from aegntix.server.schemas import INT64, MAX_ID, Injection, problem_responses
+from aegntix.server.schemas import INT64, MAX_ID, Injection, finite, problem_responses
 from aegntix.timeline.tenancy import TenantStore
 
 log = structlog.get_logger(__name__)
@@ -192,6 +193,22 @@ def list_rollouts(request: Request, store: ReadStore) -> list[dict[str, Any]]:
 def get_rollouts(request: Request, set_id: SetId, store: ReadStore) -> dict[str, Any]:
     """The set with its progress (members done / total) and whether it is running now."""
     return _out(request, store, repository(store).get(set_id))
+
+
+@router.get("/rollouts/{set_id}/stats")
+async def rollout_stats(
+    set_id: SetId, store: ReadStore, vs: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
+    """Each outcome's distribution across the set's finished futures (mean or rate, sd,
+    quantiles, 95% CI, histogram) and, against its control (same seeds, paired) or ``vs``
+    (another set from the same point, unpaired), the effect with its CI, effect size,
+    permutation p-value and a sentence; per-agent effects; the step where futures part."""
+
+    def compute() -> dict[str, Any]:
+        other = repository(store).resolve(vs) if vs else None
+        return set_stats(store, set_id, vs=other)
+
+    return finite(await asyncio.to_thread(compute))
 
 
 @router.get("/rollouts/{set_id}/members", response_model=list[MemberOut])

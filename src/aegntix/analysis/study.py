@@ -1,0 +1,124 @@
+"""What a rollout set says: each outcome's distribution across its futures, and — against its
+paired control (same seeds) or any other set — the effect with its interval, in words.
+
+The glue between the records (``rollouts``) and the statistics (``stats``, ``series``): it
+picks the values each statistic takes (finished members only; pairs where both finished) and
+says which comparison it made (``paired`` with the set's own control, ``unpaired`` otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from aegntix.analysis.rollouts import repository, set_outcomes, set_series
+from aegntix.analysis.series import split_step
+from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
+from aegntix.errors import InvalidRequest
+from aegntix.timeline.store import Store
+
+
+def _kind(values: Sequence[Any]) -> str | None:
+    """ "yes/no", "number", "per agent" (a mapping of numbers) or None (nothing to count)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(isinstance(v, bool) for v in present):
+        return "yes/no"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return "number" if all(math.isfinite(float(v)) for v in present) else None
+    if all(isinstance(v, dict) for v in present):
+        return "per agent"
+    return None
+
+
+def _numbers(values: Sequence[Any]) -> list[float | bool]:
+    return [v for v in values if v is not None]
+
+
+def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Per outcome: the set's summary; with a comparison set (``vs``, else the set's own
+    control) the effect of the difference between them. A paired comparison (the control
+    with the same seeds) uses only pairs where both members finished."""
+    repo = repository(store)
+    rollout = repo.get(set_id)
+    other_id = vs or rollout.control_id
+    if other_id is not None:
+        other = repo.get(other_id)
+        if (other.parent_id, other.fork_step) != (rollout.parent_id, rollout.fork_step):
+            raise InvalidRequest(
+                f"vs: set {other.id} starts from another point "
+                f"({other.parent_id} at step {other.fork_step})"
+            )
+    paired = other_id is not None and other_id == rollout.control_id
+    mine = set_outcomes(store, set_id)
+    theirs = set_outcomes(store, other_id) if other_id else {}
+    out: dict[str, Any] = {
+        "set_id": set_id,
+        "vs": other_id,
+        "comparison": None if other_id is None else ("paired" if paired else "unpaired"),
+        "outcomes": {},
+    }
+    for name, values in mine.items():
+        kind = _kind(values)
+        entry: dict[str, Any] = {"kind": kind}
+        if kind in ("yes/no", "number"):
+            entry["summary"] = summarize(_numbers(values), seed=seed).json()
+            if other_id is not None and _kind(theirs.get(name, [])) == kind:
+                entry["effect"] = _effect(name, values, theirs[name], paired, seed)
+        elif kind == "per agent" and paired:
+            entry["agents"] = _agents(values, theirs.get(name, []), seed)
+        out["outcomes"][name] = entry
+    if other_id is not None:
+        out["split"] = _splits(store, set_id, other_id, mine)
+    return out
+
+
+def _effect(name: str, a: Sequence[Any], b: Sequence[Any], paired: bool, seed: int) -> Any:
+    if paired:
+        pairs = [(x, y) for x, y in zip(a, b, strict=False) if x is not None and y is not None]
+        if not pairs:
+            return None
+        treated, control = [p[0] for p in pairs], [p[1] for p in pairs]
+        return paired_effect(treated, control, name=name, seed=seed).json()
+    left, right = _numbers(a), _numbers(b)
+    if not left or not right:
+        return None
+    return unpaired_effect(left, right, name=name, seed=seed).json()
+
+
+def _agents(a: Sequence[Any], b: Sequence[Any], seed: int) -> dict[str, Any]:
+    pairs = [
+        (x, y) for x, y in zip(a, b, strict=False) if isinstance(x, dict) and isinstance(y, dict)
+    ]
+    agents = sorted(set.intersection(*(set(x) & set(y) for x, y in pairs))) if pairs else []
+    treated = {k: [float(x[k]) for x, _ in pairs] for k in agents}
+    control = {k: [float(y[k]) for _, y in pairs] for k in agents}
+    return {k: e.json() for k, e in agent_effects(treated, control, seed=seed).items()}
+
+
+def _splits(store: Store, set_id: str, other_id: str, mine: dict[str, list[Any]]) -> dict[str, Any]:
+    """For numeric outcomes: the step where the two sets' distributions part (``split_step``)."""
+    numeric = [n for n, v in mine.items() if _kind(v) == "number"]
+    if not numeric:
+        return {}
+    a, b = set_series(store, set_id), set_series(store, other_id)
+    found: dict[str, Any] = {}
+    for name in numeric:
+        left = [[float(x) for x in row if x is not None] for row in a.get(name, [])]
+        right = [[float(x) for x in row if x is not None] for row in b.get(name, [])]
+        left, right = [r for r in left if r], [r for r in right if r]
+        if left and right:
+            found[name] = _as_steps(split_step(left, right).json())
+    return found
+
+
+def _as_steps(split: dict[str, Any]) -> dict[str, Any]:
+    """Series index k is the value after step k + 1: report steps, not indexes."""
+    for key in ("split_step", "max_step"):
+        if split.get(key) is not None:
+            split[key] += 1
+    for row in split.get("steps", []):
+        row["step"] += 1
+    return split
