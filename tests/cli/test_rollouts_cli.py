@@ -63,7 +63,7 @@ def test_create_show_list_extend(tmp_path: Path) -> None:
     assert control["injection"] is None and control["seeds"] == made["seeds"]
 
     shown = aegntix("rollouts", "show", made["id"][:6], "--db", db)
-    assert "approved: yes in" in shown and made["id"] in shown
+    assert "approved in " in shown and "with the intervention vs" in shown and made["id"] in shown
 
     first = heads(db, made["id"])
     extended = json_lines(
