@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from aegntix.errors import BranchNotFound, InvalidRequest, ScenarioNotFound
+from aegntix.errors import BranchNotFound, InvalidRequest, NotFound, ScenarioNotFound
 from aegntix.model.events import Branch, BranchStatus, Event, Failure, NewEvent, ScenarioRecord
 from aegntix.timeline import queries as q
 from aegntix.timeline.ids import resolve_id
@@ -84,15 +84,7 @@ class TenantStore:
     def resolve_scenario(self, ref: str) -> str:
         """The id of this tenant's scenario ``ref`` names: its id or a unique prefix (4+
         characters). Another tenant's ids resolve exactly as missing ones do (404)."""
-        with self._store.reading() as conn:
-            return resolve_id(
-                conn,
-                _SCENARIO_IDS.params(t=self._tenant),
-                scenarios.c.id,
-                ref,
-                what="scenario",
-                missing=ScenarioNotFound,
-            )
+        return self._resolve(_SCENARIO_IDS, scenarios.c.id, ref, "scenario", ScenarioNotFound)
 
     def list_scenarios(self) -> list[ScenarioRecord]:
         query = (
@@ -152,14 +144,13 @@ class TenantStore:
     def resolve_branch(self, ref: str) -> str:
         """The id of this tenant's branch ``ref`` names: its id or a unique prefix (4+
         characters). Another tenant's ids resolve exactly as missing ones do (404)."""
+        return self._resolve(_BRANCH_IDS, branches.c.id, ref, "branch", BranchNotFound)
+
+    def _resolve(self, ids: Any, column: Any, ref: str, what: str, missing: type[NotFound]) -> str:
+        """``ref`` (an id or a unique 4+ character prefix) among this tenant's ``ids``."""
         with self._store.reading() as conn:
             return resolve_id(
-                conn,
-                _BRANCH_IDS.params(t=self._tenant),
-                branches.c.id,
-                ref,
-                what="branch",
-                missing=BranchNotFound,
+                conn, ids.params(t=self._tenant), column, ref, what=what, missing=missing
             )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
