@@ -51,12 +51,19 @@ def test_a_strong_intervention_is_detected_against_its_paired_control(
     assert len(agents) == 9 and all(e["difference"] > 0 for e in agents.values())
     # the futures part where the injection enters: the step after the fork point
     assert stats["split"]["mean_stance"]["split_step"] == 3
+    # fan chart data: both sets' percentile bands per step; before the fork they coincide
+    fan = stats["bands"]["mean_stance"]
+    mine, theirs = fan["set"], fan["vs"]
+    assert mine["first_step"] == 1 and mine["rollouts"] == 8 and mine["steps"] >= 3
+    assert mine["values"]["p50"][:2] == theirs["values"]["p50"][:2]
+    assert mine["mean"][-1] > theirs["mean"][-1]
 
 
 def test_the_control_alone_has_no_effect_to_report(store: SqlStore, study: tuple[str, str]):
     _, control = study
     stats = set_stats(store, control)
     assert stats["vs"] is None and "effect" not in stats["outcomes"]["mean_stance"]
+    assert stats["bands"]["mean_stance"]["vs"] is None and "split" not in stats
 
 
 def test_another_set_from_the_same_point_is_compared_unpaired(

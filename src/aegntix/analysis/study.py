@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aegntix.analysis.rollouts import repository, set_outcomes, set_series
-from aegntix.analysis.series import split_step
+from aegntix.analysis.series import bands, split_step
 from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
 from aegntix.errors import InvalidRequest
 from aegntix.timeline.store import Store
@@ -70,8 +70,23 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
         elif kind == "per agent" and paired:
             entry["agents"] = _agents(values, theirs.get(name, []), seed)
         out["outcomes"][name] = entry
-    if other_id is not None:
-        out["split"] = _splits(store, set_id, other_id, mine)
+    numeric = [n for n, v in mine.items() if _kind(v) == "number"]
+    if numeric:
+        a = _numeric_series(set_series(store, set_id), numeric)
+        b = _numeric_series(set_series(store, other_id), numeric) if other_id else {}
+        out["bands"] = {
+            name: {"set": _bands(a[name]), "vs": _bands(b[name]) if b.get(name) else None}
+            for name in numeric
+            if a[name]
+        }
+        if other_id is not None:
+            out["split"] = {
+                name: _as_steps(split_step(a[name], b[name]).json())
+                for name in numeric
+                if a[name] and b.get(name)
+            }
+    elif other_id is not None:
+        out["split"] = {}
     return out
 
 
@@ -98,20 +113,21 @@ def _agents(a: Sequence[Any], b: Sequence[Any], seed: int) -> dict[str, Any]:
     return {k: e.json() for k, e in agent_effects(treated, control, seed=seed).items()}
 
 
-def _splits(store: Store, set_id: str, other_id: str, mine: dict[str, list[Any]]) -> dict[str, Any]:
-    """For numeric outcomes: the step where the two sets' distributions part (``split_step``)."""
-    numeric = [n for n, v in mine.items() if _kind(v) == "number"]
-    if not numeric:
-        return {}
-    a, b = set_series(store, set_id), set_series(store, other_id)
-    found: dict[str, Any] = {}
-    for name in numeric:
-        left = [[float(x) for x in row if x is not None] for row in a.get(name, [])]
-        right = [[float(x) for x in row if x is not None] for row in b.get(name, [])]
-        left, right = [r for r in left if r], [r for r in right if r]
-        if left and right:
-            found[name] = _as_steps(split_step(left, right).json())
+def _numeric_series(
+    series: dict[str, list[list[Any]]], names: Sequence[str]
+) -> dict[str, list[list[float]]]:
+    """Each numeric outcome's per-step values, members with no recorded step left out."""
+    found: dict[str, list[list[float]]] = {}
+    for name in names:
+        rows = [[float(x) for x in row if x is not None] for row in series.get(name, [])]
+        found[name] = [r for r in rows if r]
     return found
+
+
+def _bands(rows: list[list[float]]) -> dict[str, Any]:
+    """Percentile bands over steps; ``first_step`` is the step of index 0 (series index k is
+    the value after step k + 1)."""
+    return {**bands(rows).json(), "first_step": 1}
 
 
 def _as_steps(split: dict[str, Any]) -> dict[str, Any]:
