@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    # for type checkers; at run time __getattr__ imports them on first use
     from aegntix.client import (
         Branch,
         Effect,
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
         Sandbox,
         Summary,
     )
-
-_CLIENT_NAMES = frozenset(
-    {"Branch", "Effect", "Events", "Member", "Outcomes", "RolloutSet", "Sandbox", "Summary"}
-)
 
 __all__ = [
     "Branch",
@@ -38,6 +35,7 @@ __all__ = [
     "Summary",
     "__version__",
 ]
+_CLIENT_NAMES = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:
