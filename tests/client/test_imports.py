@@ -4,6 +4,7 @@ what to install (a subprocess with pandas blocked)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -76,3 +77,15 @@ def test_a_plain_script_and_no_pandas(tmp_path: Path) -> None:
     hint = ".to_pandas() needs pandas, an optional extra: pip install 'aegntix[notebook]'"
     assert lines[1:] == [hint] * 3
     assert (tmp_path / "plain.db").exists()
+
+
+def test_the_docs_example_runs_as_a_plain_script(tmp_path: Path) -> None:
+    page = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", page, re.DOTALL)
+    assert code is not None
+    script = code.group(1).replace('"examples/', f'"{EXAMPLES}/')
+    done = python(script, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "approved in " in done.stdout
+    assert "of futures with the intervention vs" in done.stdout
+    assert (tmp_path / "study.db").exists()
