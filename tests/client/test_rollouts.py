@@ -90,6 +90,13 @@ def test_stats_and_effects_are_the_cli_s(study: tuple[Path, aegntix.RolloutSet])
     assert summary.n == N and summary.ci_low is not None and summary.ci_high is not None
     assert summary.ci_low <= summary.mean <= summary.ci_high  # type: ignore[operator]
 
+    # per agent: each resident's stance shift, with its own interval
+    shifts = flood.agent_effects("stance")
+    raw_agents = expected["outcomes"]["stance"]["agents"]
+    assert set(shifts) == set(raw_agents) and len(shifts) == 9
+    assert all(e.paired and e.difference == raw_agents[a]["difference"] for a, e in shifts.items())
+    assert all(e.difference is not None and e.difference > 0 for e in shifts.values())
+
     # unpaired: the control against the intervention set, by id prefix
     control = flood.control
     assert control is not None
@@ -106,6 +113,10 @@ def test_effect_errors_are_readable(study: tuple[Path, aegntix.RolloutSet]) -> N
     assert flood.control is not None
     with pytest.raises(InvalidRequest, match="no control"):
         flood.control.effect("approved")
+    with pytest.raises(InvalidRequest, match="no paired control"):
+        flood.control.agent_effects("stance")
+    with pytest.raises(InvalidRequest, match=r"not a per-agent outcome; use effect\('approved'\)"):
+        flood.agent_effects("approved")
     with pytest.raises(InvalidRequest, match=r"members 0\.\.5, not 9"):
         flood.member(9)
 

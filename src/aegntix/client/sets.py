@@ -159,6 +159,22 @@ class RolloutSet:
             )
         return Effect.from_json(found)
 
+    def agent_effects(self, outcome: str) -> dict[str, Effect]:
+        """A per-agent outcome's paired effect for each agent (e.g. each resident's stance
+        shift), against the control."""
+        stats = self.stats()
+        entry = self._outcome(outcome, stats)
+        if entry["kind"] != "per agent":
+            raise InvalidRequest(
+                f"outcome: '{outcome}' is not a per-agent outcome; use effect('{outcome}')"
+            )
+        if "agents" not in entry:
+            raise InvalidRequest(
+                f"set {self.id} has no paired control: per-agent effects compare each member "
+                "with its control twin"
+            )
+        return {agent: Effect.from_json(found) for agent, found in entry["agents"].items()}
+
     def _outcome(self, outcome: str, stats: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] | None = stats["outcomes"].get(outcome)
         if found is None:
