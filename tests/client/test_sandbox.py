@@ -95,8 +95,9 @@ def test_a_scenario_as_a_dict_and_tenants_apart(tmp_path: Path) -> None:
             beta.branch(mine.id)
 
 
-def test_a_temporary_sandbox_leaves_nothing() -> None:
-    sandbox = aegntix.Sandbox()
+@pytest.mark.parametrize("db", [None, ":memory:"])
+def test_a_temporary_sandbox_leaves_nothing(db: str | None) -> None:
+    sandbox = aegntix.Sandbox(db)
     sandbox.run(TOWN_HALL, steps=1)
     path = sandbox.path
     assert path.exists()
@@ -105,6 +106,15 @@ def test_a_temporary_sandbox_leaves_nothing() -> None:
     assert not path.parent.exists()
     with pytest.raises(StoreError, match="closed"):
         sandbox.branches()
+    assert "closed" in repr(sandbox)
+
+
+def test_a_bad_database_or_tenant_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreError, match="not a directory"):
+        aegntix.Sandbox(tmp_path / "file" / "s.db")
+    with pytest.raises(InvalidRequest, match="tenant id must be"):
+        aegntix.Sandbox(tmp_path / "s.db", tenant="no spaces please")
 
 
 def test_bad_input_raises_project_errors_and_writes_nothing(tmp_path: Path) -> None:

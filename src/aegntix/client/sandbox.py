@@ -6,6 +6,7 @@ the engine's async work blocking — on a private loop when the caller already r
 from __future__ import annotations
 
 import tempfile
+import weakref
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -44,14 +45,15 @@ class Sandbox:
     """One timeline database, seen as one tenant.
 
     ``Sandbox("study.db")`` opens (or creates) a SQLite file the CLI, server and web UI can
-    open too; ``Sandbox()`` uses a temporary database deleted by ``close()``. Use it as a
-    context manager, or call ``close()``.
+    open too; ``Sandbox()`` (or ``":memory:"``) uses a temporary database deleted by
+    ``close()``. Use it as a context manager, or call ``close()`` (a sandbox dropped
+    without it is closed when garbage-collected).
     """
 
     def __init__(self, db: str | Path | None = None, *, tenant: str = "default") -> None:
         self._exit = ExitStack()
         try:
-            if db is None:
+            if db is None or str(db) == ":memory:":  # SQLite in WAL mode needs a file
                 folder = self._exit.enter_context(tempfile.TemporaryDirectory(prefix="aegntix-"))
                 db = Path(folder) / "sandbox.db"
             self.path = Path(db)
@@ -61,14 +63,12 @@ class Sandbox:
             self._exit.close()
             raise
         self._rollouts = repository(self._store)
-        self._closed = False
+        self._finalizer = weakref.finalize(self, self._exit.close)
 
     # -- lifetime --------------------------------------------------------------------------
     def close(self) -> None:
         """Close the database (and delete it, if temporary). Idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._exit.close()
+        self._finalizer()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -82,7 +82,7 @@ class Sandbox:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "open" if self._finalizer.alive else "closed"
         return f"<Sandbox {str(self.path)!r} tenant={self.tenant!r} {state}>"
 
     @property
@@ -93,15 +93,18 @@ class Sandbox:
     def store(self) -> TenantStore:
         """The tenant-scoped timeline store (the engine's ``Store``), for anything the
         handles do not cover."""
-        if self._closed:
-            raise StoreError(f"the sandbox on '{self.path}' is closed")
+        self._check_open()
         return self._store
 
     @property
     def rollout_records(self) -> SqlRollouts:
         """The tenant's rollout-set records."""
-        self.store  # noqa: B018 -- refuses a closed sandbox
+        self._check_open()
         return self._rollouts
+
+    def _check_open(self) -> None:
+        if not self._finalizer.alive:
+            raise StoreError(f"the sandbox on '{self.path}' is closed")
 
     # -- branches --------------------------------------------------------------------------
     def run(
