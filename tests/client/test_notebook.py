@@ -24,15 +24,15 @@ KERNEL = "aegntix-test"
 def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A kernel spec for ``sys.executable`` (the project's venv) in a private Jupyter path."""
     prefix = tmp_path / "jupyter"
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # nothing written to HOME
     subprocess.run(
         [sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", KERNEL],
         check=True,
         capture_output=True,
         timeout=120,
     )
-    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     return KERNEL
 
 
