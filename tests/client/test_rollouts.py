@@ -4,6 +4,7 @@ shape and dtypes; extend and resume; the same calls inside a running event loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,3 +187,6 @@ async def test_inside_a_running_event_loop(tmp_path: Path) -> None:
         flood = main.rollouts(2, 3, FLOOD, stance=0.9)
         assert flood.status == "done" and flood.effect("approved").detectable
         assert main.fork(2).run().status == "done"
+        # handed to a thread, the caller's loop stays free meanwhile
+        again = await asyncio.to_thread(main.rollouts, 2, 2, seed_base=11)
+        assert again.status == "done" and again.control is None
