@@ -220,3 +220,8 @@ class RunFailed(AegntixError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class MissingExtra(AegntixError):
+    """An optional feature needs a package that is not installed (e.g. pandas for
+    ``.to_pandas()``); the message names the extra to install."""
