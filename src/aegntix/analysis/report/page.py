@@ -279,7 +279,8 @@ def _members(title: str, members: Sequence[dict[str, Any]], names: Sequence[str]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<details class="members"><summary>{esc(title)} ({len(members)})</summary>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
+        f'<table class="members"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></details>"
     )
 
 
