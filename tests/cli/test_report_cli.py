@@ -7,6 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,8 @@ class ReportParser(HTMLParser):
         elif tag == "td" and self._row is not None:
             self._row.append(a.get("data-value"))
             if a.get("data-value") is not None:
-                self.values[(self._section, self._table, self._header)] = a["data-value"] or ""
+                key = (self._section, self._table, self._header)
+                self.values.setdefault(key, a["data-value"] or "")  # the first set's column
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._in:
@@ -164,6 +166,8 @@ def test_report_says_what_the_stats_say(study: Study, tmp_path: Path) -> None:
     effects = {n: e["effect"] for n, e in stats["outcomes"].items() if e.get("effect")}
     assert set(effects) == {"approved", "consensus", "mean_stance", "spread"}
     assert page.sentences == [e["sentence"] for e in effects.values()]
+    for effect in effects.values():  # in its section, and in "What it found" up front
+        assert html.count(escape(effect["sentence"])) == 2
     for name, effect in effects.items():
         for header, key in (("difference", "difference"), ("95% CI low", "ci_low"),
                             ("95% CI high", "ci_high"), ("effect size (h)", "effect_size"),

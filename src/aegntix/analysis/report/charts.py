@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aegntix.analysis._values import fmt
 from aegntix.analysis.report import svg
 from aegntix.analysis.report.svg import Scale
+from aegntix.analysis.report.svg import short as fmt
 
 WIDTH = 720
 LABEL_W = 150  # room for row labels on the left
@@ -31,7 +31,7 @@ class Group:
     ci_high: float | None
 
 
-def _interval(low: float | None, high: float | None, text: Any = fmt) -> str:
+def interval(low: float | None, high: float | None, text: Any = fmt) -> str:
     if low is None or high is None:
         return "no interval"
     return f"[{text(low)} to {text(high)}]" if low < 0 else f"[{text(low)}–{text(high)}]"
@@ -72,7 +72,7 @@ def rate_chart(title: str, groups: Sequence[Group]) -> str:
         if group.ci_low is not None and group.ci_high is not None:
             body.append(svg.whisker(x(group.ci_low), x(group.ci_high), middle, stroke=svg.INK))
         body.append(svg.circle(x(group.mean), middle, 4, fill=svg.INK))
-        shown = f"{_percent(group.mean)} {_interval(group.ci_low, group.ci_high, _percent)}"
+        shown = f"{_percent(group.mean)} {interval(group.ci_low, group.ci_high, _percent)}"
         body.append(_side_text(middle, shown))
     return svg.document(
         WIDTH, height, title, body, desc="Bars: share of futures; whiskers: 95% Wilson interval."
@@ -117,7 +117,7 @@ def strip_chart(title: str, name: str, groups: Sequence[Group]) -> str:
                     stroke_width="2",
                 )
             )
-            shown = f"mean {fmt(group.mean)} {_interval(group.ci_low, group.ci_high)}"
+            shown = f"mean {fmt(group.mean)} {interval(group.ci_low, group.ci_high)}"
             body.append(_side_text(middle, shown))
     desc = "Dots: one future each; tall tick: the mean; whisker: its 95% bootstrap interval."
     return svg.document(WIDTH, height, title, body, desc=desc)
@@ -211,7 +211,7 @@ def effects_chart(title: str, effects: dict[str, dict[str, Any]], unit: str) -> 
         body.append(
             svg.circle(x(diff), middle, 4.5, fill=svg.SET_COLOUR, title=f"{agent}: {fmt(diff)}")
         )
-        shown = f"{'+' if diff > 0 else ''}{fmt(diff)} {_interval(low, high)}"
+        shown = f"{'+' if diff > 0 else ''}{fmt(diff)} {interval(low, high)}"
         body.append(_side_text(middle, shown))
     desc = "Dot: the agent's mean paired difference; whisker: its 95% bootstrap interval."
     return svg.document(WIDTH, height, title, body, desc=desc)

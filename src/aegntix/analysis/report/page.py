@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aegntix.analysis._values import fmt
 from aegntix.analysis.report import charts, svg
 from aegntix.analysis.report.charts import Fan, Group
 from aegntix.analysis.report.data import ReportInput
 from aegntix.analysis.report.svg import esc
+from aegntix.analysis.report.svg import short as fmt
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -25,10 +25,12 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 2em; border-botto
 table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: .2em .7em .2em 0; border-bottom: 1px solid #eee;
          vertical-align: top; }
-td.n { text-align: right; } code { font-size: .92em; }
+table.members td.n, table.summary td.n { text-align: right; } code { font-size: .92em; }
 .injection { white-space: pre-wrap; background: #f6f6f6; padding: .4em .6em; }
 svg { max-width: 100%; height: auto; display: block; margin: .6em 0; }
 details summary { cursor: pointer; font-weight: 600; }
+details { overflow-x: auto; } table.members { font-size: .85em; }
+.glance li { font-size: 1.1em; margin: .3em 0; }
 footer { margin-top: 3em; color: #666; font-size: .85em; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; }
                svg, table { break-inside: avoid; } }
@@ -185,6 +187,27 @@ def _effect_table(effect: dict[str, Any]) -> str:
     return f'<table class="effect">{_rows(rows)}</table>' + (f"<ul>{notes}</ul>" if notes else "")
 
 
+def _summary_table(kind: str, columns: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """Each set's n, mean (rate), interval, sd and, for numbers, quantiles side by side."""
+
+    def interval(s: dict[str, Any]) -> str:
+        shown = charts.interval(s.get("ci_low"), s.get("ci_high"))
+        return f"<td>{esc(shown)} ({esc(s.get('ci_method'))})</td>"
+
+    rows = [
+        ("n", [_value(s.get("n"), str(s.get("n"))) for _, s in columns]),
+        ("mean" if kind == "number" else "rate", [_value(s.get("mean")) for _, s in columns]),
+        ("95% CI", [interval(s) for _, s in columns]),
+        ("sd", [_value(s.get("sd")) for _, s in columns]),
+    ]
+    if kind == "number":
+        for q in ("p5", "p25", "p50", "p75", "p95"):
+            rows.append((q, [_value((s.get("quantiles") or {}).get(q)) for _, s in columns]))
+    head = "".join(f"<th>{esc(label)}</th>" for label, _ in columns)
+    body = "".join(f"<tr><th>{esc(k)}</th>{''.join(cells)}</tr>" for k, cells in rows)
+    return f'<table class="summary"><thead><tr><th></th>{head}</tr></thead>{body}</table>'
+
+
 def _outcome(data: ReportInput, name: str, entry: dict[str, Any]) -> str:
     kind = entry.get("kind")
     parts = [
@@ -215,20 +238,11 @@ def _outcome(data: ReportInput, name: str, entry: dict[str, Any]) -> str:
         parts.append(charts.rate_chart(f"{name}: share of futures, 95% Wilson interval", groups))
     else:
         parts.append(charts.strip_chart(f"{name}: every future, mean and 95% CI", name, groups))
-    q = summary.get("quantiles") or {}
-    rows = [
-        ("n", _value(summary.get("n"), str(summary.get("n")))),
-        ("mean" if kind == "number" else "rate", _value(summary.get("mean"))),
-        (
-            "95% CI",
-            f"<td>{esc(charts._interval(summary.get('ci_low'), summary.get('ci_high')))}"
-            f" ({esc(summary.get('ci_method'))})</td>",
-        ),
-        ("sd", _value(summary.get("sd"))),
-    ]
-    if kind == "number":
-        rows += [(k, _value(v)) for k, v in q.items()]
-    parts.append(f'<table class="summary">{_rows(rows)}</table>')
+    effect = entry.get("effect") or {}
+    columns = [(data.labels()[0], summary)]
+    if effect.get("control"):
+        columns.append((data.labels()[1], effect["control"]))
+    parts.append(_summary_table(kind, columns))
     fan = _fan(data, name)
     if fan:
         parts.append(fan)
@@ -284,6 +298,18 @@ def _members(title: str, members: Sequence[dict[str, Any]], names: Sequence[str]
     )
 
 
+def _glance(data: ReportInput) -> str:
+    """Every outcome's effect sentence up front: the answer before the evidence."""
+    said = [e["effect"]["sentence"] for e in data.stats["outcomes"].values() if e.get("effect")]
+    if not said:
+        return (
+            "<h2>What it found</h2><p>No set to compare with: below, each outcome's "
+            "distribution across these futures.</p>"
+        )
+    items = "".join(f"<li>{esc(s)}</li>" for s in said)
+    return f'<h2>What it found</h2><ul class="glance">{items}</ul>'
+
+
 def render(data: ReportInput) -> str:
     """The whole HTML document."""
     outcomes = data.stats["outcomes"]
@@ -298,7 +324,7 @@ def render(data: ReportInput) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"{_header(data)}{''.join(sections)}"
+        f"{_header(data)}{_glance(data)}{''.join(sections)}"
         f"<h2>The futures</h2><p>Every member is an ordinary branch: open it with "
         f"<code>aegntix events BRANCH</code> or in the web UI.</p>{members}"
         f"<h2>How to read this</h2>{METHOD}"

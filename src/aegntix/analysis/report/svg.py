@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from aegntix.analysis._values import fmt
+
 #: Colour-blind safe pair (Okabe–Ito): the set (intervention) and the set it is compared with.
 SET_COLOUR = "#d55e00"
 VS_COLOUR = "#0072b2"
@@ -21,6 +23,12 @@ FONT = 12
 
 def esc(text: object) -> str:
     return escape(str(text), quote=True)
+
+
+def short(value: float) -> str:
+    """A number as the effect sentences write it, rounded to three significant digits
+    first (so 0.09999 reads 0.100, not 0.1000)."""
+    return fmt(float(f"{value:.3g}"))
 
 
 def num(value: float) -> str:
