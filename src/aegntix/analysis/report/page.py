@@ -94,7 +94,7 @@ def _injection(injection: dict[str, Any] | None) -> str:
 def _header(data: ReportInput) -> str:
     r = data.rollout
     done, total = r["progress"]["done"], r["progress"]["total"]
-    compared = "—"
+    compared = "nothing (no control set: compare with another set by --vs SET)"
     if data.other is not None:
         kind = "paired control, same seeds" if data.paired else "unpaired"
         compared = f"{data.other['id']} ({kind})"
@@ -190,13 +190,21 @@ def _effect_table(effect: dict[str, Any]) -> str:
 def _summary_table(kind: str, columns: Sequence[tuple[str, dict[str, Any]]]) -> str:
     """Each set's n, mean (rate), interval, sd and, for numbers, quantiles side by side."""
 
+    def percent(value: float) -> str:
+        return f"{value * 100:.1f}".removesuffix(".0") + "%"
+
+    text = percent if kind == "yes/no" else fmt
+
     def interval(s: dict[str, Any]) -> str:
-        shown = charts.interval(s.get("ci_low"), s.get("ci_high"))
+        shown = charts.interval(s.get("ci_low"), s.get("ci_high"), text)
         return f"<td>{esc(shown)} ({esc(s.get('ci_method'))})</td>"
+
+    def mean(s: dict[str, Any]) -> str:
+        return _value(s.get("mean"), None if s.get("mean") is None else text(s["mean"]))
 
     rows = [
         ("n", [_value(s.get("n"), str(s.get("n"))) for _, s in columns]),
-        ("mean" if kind == "number" else "rate", [_value(s.get("mean")) for _, s in columns]),
+        ("mean" if kind == "number" else "rate", [mean(s) for _, s in columns]),
         ("95% CI", [interval(s) for _, s in columns]),
         ("sd", [_value(s.get("sd")) for _, s in columns]),
     ]
