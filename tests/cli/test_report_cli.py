@@ -259,3 +259,25 @@ def test_a_set_with_no_finished_member_is_refused(study: Study, tmp_path: Path) 
     assert "no member has finished yet" in result.output
     assert f"aegntix rollouts continue {pending.id}" in result.output
     assert not out.exists()
+
+
+def test_a_partly_finished_set_is_reported_over_its_finished_members(
+    study: Study, tmp_path: Path
+) -> None:
+    store = open_sqlite_store(study.db)
+    try:
+        partial = create_set(store, study.parent, 1, 3, None, seed_base=7)
+    finally:
+        store.close()
+    members = json_lines(aegntix("rollouts", "show", partial.id, "--db", study.db, "--json"))
+    first = members[0]["members"][0]["branch_id"]
+    aegntix("continue", first, "--db", study.db, "--quiet")  # a member is an ordinary branch
+    out = tmp_path / "partial.html"
+    aegntix("report", partial.id, "--out", out, "--db", study.db)
+    html, page = parsed(out)
+    assert "1 of 3 futures have finished" in html
+    assert f"aegntix rollouts continue {partial.id}" in html
+    assert page.values[("approved", "summary", "n")] == "1"
+    rows = page.member_rows
+    assert [r[0] for r in rows] == ["0", "1", "2"]
+    assert None not in rows[0][4:] and rows[1][4:] == rows[2][4:] == [None] * 4

@@ -97,7 +97,8 @@ def strip_chart(title: str, name: str, groups: Sequence[Group]) -> str:
                 3,
                 fill=group.colour,
                 fill_opacity="0.55",
-                title=f"{group.label}, future {k}: {fmt(v)}",
+                # a tooltip per dot while they stay few: keeps a 1,000-future file small
+                title=f"{group.label}, future {k}: {fmt(v)}" if len(group.values) <= 100 else "",
             )
             for k, v in enumerate(group.values)
         ]
