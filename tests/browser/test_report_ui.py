@@ -1,6 +1,6 @@
 """The HTML report opened from disk in Chromium: it renders with no script and no request
 beyond the file itself, no chart label spills out of its chart, and a full-page screenshot
-lands in ``artifacts/report.png`` (look at it)."""
+lands in ``artifacts/report.png`` (look at it); printed, the folded member tables show."""
 
 from __future__ import annotations
 
@@ -87,5 +87,7 @@ def test_report_renders_offline_and_nothing_spills(
             "[...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().right)"
         )
         assert max(widths) <= page.evaluate("document.body.getBoundingClientRect().right") + 1
+        page.emulate_media(media="print")  # printed, the folded members tables print too
+        assert page.locator("table.members").first.is_visible()
     finally:
         scripted.close()

@@ -33,7 +33,8 @@ details { overflow-x: auto; } table.members { font-size: .85em; }
 .glance li { font-size: 1.1em; margin: .3em 0; }
 footer { margin-top: 3em; color: #666; font-size: .85em; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; }
-               svg, table { break-inside: avoid; } }
+               svg, table.effect, table.summary { break-inside: avoid; }
+               details::details-content { content-visibility: visible; display: block; } }
 """
 
 METHOD = """
