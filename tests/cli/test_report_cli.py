@@ -281,3 +281,24 @@ def test_a_partly_finished_set_is_reported_over_its_finished_members(
     rows = page.member_rows
     assert [r[0] for r in rows] == ["0", "1", "2"]
     assert None not in rows[0][4:] and rows[1][4:] == rows[2][4:] == [None] * 4
+
+
+def test_a_scenario_named_like_markup_is_shown_not_run(tmp_path: Path) -> None:
+    source = (EXAMPLES / "town-hall.yaml").read_text(encoding="utf-8")
+    name = "<script>alert(2)</script><img src=x onerror=alert(3)>"
+    hostile = source.replace(
+        "name: Riverside flood-barrier town hall", f"name: {json.dumps(name)}", 1
+    )
+    assert hostile != source
+    scenario, db = tmp_path / "hostile.yaml", tmp_path / "h.db"
+    scenario.write_text(hostile, encoding="utf-8")
+    parent = json_lines(aegntix("run", scenario, "--steps", 2, "--db", db, "--json"))[0]
+    made = json_lines(
+        aegntix("rollouts", parent["branch_id"], "--at", 1, "--n", 2, "--db", db, "--json")
+    )[-1]
+    out = tmp_path / "h.html"
+    aegntix("report", made["id"], "--out", out, "--db", db)
+    html, page = parsed(out)
+    assert escape(name) in html
+    assert "script" not in page.tags and "img" not in page.tags
+    assert not any(k == "src" or k.startswith("on") for k, _ in page.attrs)
