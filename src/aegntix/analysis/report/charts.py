@@ -160,14 +160,32 @@ def fan_chart(
         body.append(svg.band(points("p95"), points("p5"), fill=fan.colour, opacity=0.15))
         body.append(svg.band(points("p75"), points("p25"), fill=fan.colour, opacity=0.3))
         body.append(svg.polyline(points("p50"), stroke=fan.colour))
-    marks = [(fork_step, f"fork · step {fork_step}", "end")]
+    # The fork label sits left of its line unless the line is near the left edge; the split
+    # label right of its line, one row lower when it would run into the fork label.
+    fork_x = x(fork_step)
+    fork_anchor = "end" if fork_x - left > 90 else "start"
+    marks = [(fork_x, f"fork · step {fork_step}", fork_anchor, top - 8)]
     if split_step is not None:
-        marks.append((split_step, f"split · step {split_step}", "start"))
-    for step, label, anchor in marks:
-        at = x(step)
+        split_x = x(split_step)
+        crowded = fork_anchor == "start" and split_x - fork_x < 110
+        marks.append(
+            (split_x, f"split · step {split_step}", "start", top + (12 if crowded else -8))
+        )
+    for at, label, anchor, label_y in marks:
         body.append(svg.line(at, top - 6, at, bottom, stroke=svg.INK, stroke_dasharray="4 3"))
         nudge = -4 if anchor == "end" else 4
-        body.append(svg.text(at + nudge, top - 8, label, anchor=anchor, size=11))
+        body.append(
+            svg.text(
+                at + nudge,
+                label_y,
+                label,
+                anchor=anchor,
+                size=11,
+                paint_order="stroke",
+                stroke="white",
+                stroke_width="3",  # legible over lines
+            )
+        )
     body.append(svg.legend(left, 14, [(f.colour, f.label) for f in fans]))
     body.append(
         svg.text(right, 14, "line: median · dark: p25–p75 · light: p5–p95", anchor="end", size=11)
