@@ -28,7 +28,7 @@ def esc(text: object) -> str:
 def short(value: float) -> str:
     """A number as the effect sentences write it, rounded to three significant digits
     first (so 0.09999 reads 0.100, not 0.1000)."""
-    return fmt(float(f"{value:.3g}"))
+    return fmt(value if abs(value) >= 100 else float(f"{value:.3g}"))
 
 
 def num(value: float) -> str:
@@ -45,13 +45,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step - 1e-9) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
-        value += step
-    return ticks
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    # k * step, not repeated addition: no 0.30000000000000004 creeping in
+    digits = max(0, -math.floor(math.log10(step))) + 2
+    return [round(k * step, digits) + 0.0 for k in range(first, last + 1)]
 
 
 def padded(values: Iterable[float], *, include: Sequence[float] = ()) -> tuple[float, float]:
