@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from aegntix import __version__
-from aegntix.cli import agents, demo, keys, rollouts, running, serve, timelines
+from aegntix.cli import agents, demo, keys, report, rollouts, running, serve, timelines
 from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
 from aegntix.cli.usage import usage
 from aegntix.model.loading import check_file, scenario_json_schema
@@ -44,6 +44,7 @@ app.command("verify")(timelines.verify)
 app.command("usage")(usage)
 app.command("serve")(serve.serve)
 app.command("memories")(agents.memories_command)
+app.command("report")(report.report)
 app.add_typer(keys.app, name="keys")
 app.add_typer(agents.app, name="agents")
 app.add_typer(rollouts.app, name="rollouts")

@@ -1,5 +1,5 @@
 """How the CLI shows a rollout set's statistics: a table of outcomes with 95% CIs, the effect
-in words, a terminal histogram per numeric outcome, per-agent effects."""
+in words, a terminal histogram per outcome (the compared set's too), per-agent effects."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def print_stats(stats: dict[str, Any]) -> None:
             console.print(f"    futures part at step {split['split_step']} (first KS p < 0.05)")
     for name, entry in stats["outcomes"].items():
         summary = entry.get("summary") or {}
-        if entry.get("kind") == "number" and summary.get("histogram_counts"):
-            _histogram(name, summary["histogram_edges"], summary["histogram_counts"])
+        if summary.get("histogram_counts"):
+            control = (entry.get("effect") or {}).get("control") or {}
+            _histogram(name, entry["kind"], summary, control, str(stats.get("vs")))
         agents = entry.get("agents")
         if agents:
             rows = Table("agent", "shift", "95% CI", "p", title=f"{name} per agent")
@@ -61,9 +62,28 @@ def print_stats(stats: dict[str, Any]) -> None:
             console.print(rows)
 
 
-def _histogram(name: str, edges: list[float], counts: list[int]) -> None:
-    top = max(counts) or 1
-    console.print(f"{name}:")
-    for low, high, count in zip(edges, edges[1:], counts, strict=False):
-        bar = "█" * round(BAR * count / top)
-        console.print(f"  {low:>9.3g} – {high:<9.3g} {bar} {count}")
+def _histogram(
+    name: str, kind: str, summary: dict[str, Any], other: dict[str, Any], other_id: str
+) -> None:
+    """The set's distribution as bars of unicode blocks; below it, the compared set's."""
+    for label, colour, shown in (
+        ("this set", "dark_orange", summary),
+        (f"vs {other_id}", "blue", other),
+    ):
+        counts = shown.get("histogram_counts") or []
+        if not counts:
+            continue
+        edges, top = shown["histogram_edges"], max(counts) or 1
+        console.print(f"{escape(name)} · {label} (n = {sum(counts)}):")
+        for i, count in enumerate(counts):
+            span = (
+                ("no", "yes")[i] if kind == "yes/no" else f"{edges[i]:>9.3g} – {edges[i + 1]:<9.3g}"
+            )
+            bar = _blocks(BAR * count / top)
+            console.print(f"  {span:>21} [{colour}]{bar}[/] {count}")
+
+
+def _blocks(width: float) -> str:
+    """``width`` character cells of bar, eighths included (▏▎▍▌▋▊▉)."""
+    whole, eighths = int(width), round((width % 1) * 8)
+    return "█" * whole + ("" if eighths == 0 else " ▏▎▍▌▋▊▉█"[eighths])

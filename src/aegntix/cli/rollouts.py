@@ -38,9 +38,29 @@ from aegntix.errors import InvalidRequest
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
 
+
+class RolloutsGroup(typer.core.TyperGroup):
+    """``rollouts`` subcommands, plus the short form of creating a set:
+    ``aegntix rollouts BRANCH --at STEP --n N ...`` runs ``rollouts create BRANCH ...``.
+
+    A first argument that is no subcommand name (and no option) is taken as the BRANCH of
+    ``create``. Branch ids are 16 hex digits, so no id can equal a subcommand name; a branch
+    *label* that does (a branch labelled "list") needs the long form ``rollouts create``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # ctx: typer's vendored click Context (typer.Context is a subclass of it)
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
+    cls=RolloutsGroup,
     help="Rollout sets: N futures from one point (optionally with an injection, paired "
-    "with a control set of the same seeds), run concurrently.",
+    "with a control set of the same seeds), run concurrently.\n\n"
+    "Short form of create: aegntix rollouts BRANCH --at STEP --n N "
+    "[--inject TEXT --strategy S --target A ...] [--json]",
+    subcommand_metavar="COMMAND [ARGS]... | BRANCH --at STEP --n N [OPTIONS]",
     no_args_is_help=True,
 )
 
