@@ -5,12 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -19,16 +17,13 @@ from rich.markup import escape
 
 from aegntix.errors import (
     AegntixError,
-    AmbiguousId,
-    BranchNotFound,
     InvalidRequest,
     ScenarioInvalid,
-    StoreError,
     printable,
 )
-from aegntix.model.events import Branch
 from aegntix.model.parsing import json_too_deep
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline.opening import opened as opened  # noqa: PLC0414 (re-export, PEP 484)
+from aegntix.timeline.opening import resolve_branch as resolve_branch  # noqa: PLC0414
 
 #: Width when output goes to a pipe or file: wide enough that nothing is hard-wrapped (a
 #: suggested command or an id split over two lines cannot be copied or grepped).
@@ -109,39 +104,6 @@ def report_error(exc: AegntixError, *, json_out: bool = False, verbose: bool = F
                 "errors": [p.as_json() for p in problems],
             }
         )
-
-
-@contextmanager
-def opened(db: str, *, create: bool = False) -> Iterator[SqlStore]:
-    """Open the store; read-only commands refuse to create a database by accident."""
-    if not create and not Path(db).exists():
-        raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
-    try:
-        store = open_sqlite_store(db)
-    except AegntixError:
-        raise
-    except Exception as exc:
-        raise StoreError(f"cannot open database '{db}': {exc}") from None
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def resolve_branch(store: SqlStore, ref: str) -> Branch:
-    """A branch by id, unique id prefix (4+ characters; the store resolves it, as for the
-    API), or label."""
-    try:
-        return store.get_branch(store.resolve_branch(ref))
-    except BranchNotFound:
-        pass
-    matches = [b for b in store.list_branches() if b.label == ref]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise BranchNotFound(f"no branch '{ref}' (see `aegntix branches`)")
-    ids = ", ".join(b.id for b in matches[:5])
-    raise AmbiguousId(f"'{ref}' labels {len(matches)} branches ({ids}…); use the id")
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from aegntix.engine import Runner, RunSummary, StepResult, start_scenario
 from aegntix.engine.failures import as_project_error
 from aegntix.engine.runner import StepCallback
 from aegntix.errors import RunFailed
-from aegntix.model.events import Failure
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
@@ -76,7 +75,7 @@ def continue_(
         found = resolve_branch(store, branch)
         if found.failure is not None and not json_out:
             # what stopped it last time: the user may need to fix that first
-            note = failure_line(found.id, found.failure)
+            note = found.failure.line(found.id)
             err_console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
         runner = Runner(store, found.id)
         if not json_out and not quiet:
@@ -153,12 +152,7 @@ def _run(runner: Runner, steps: int | None, on_step: StepCallback, *, json_out: 
         if json_out:
             failure = runner.failure.to_json()
             emit_json({"type": "failure", "branch_id": runner.branch.id, "failure": failure})
-        raise RunFailed(failure_line(runner.branch.id, runner.failure), error.exit_code) from None
-
-
-def failure_line(branch_id: str, failure: Failure) -> str:
-    """``branch 1a2b… failed at step 3: <reason>``."""
-    return f"branch {branch_id} failed at step {failure.step}: {failure.detail}"
+        raise RunFailed(runner.failure.line(runner.branch.id), error.exit_code) from None
 
 
 def _summary_dict(summary: RunSummary) -> dict[str, object]:

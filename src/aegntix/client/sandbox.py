@@ -23,8 +23,6 @@ from aegntix.analysis.rollouts import (
     run_sets,
     with_control,
 )
-from aegntix.cli.common import opened, resolve_branch
-from aegntix.cli.running import failure_line
 from aegntix.client._sync import run_blocking
 from aegntix.client.branch import Branch
 from aegntix.client.sets import RolloutSet
@@ -35,6 +33,7 @@ from aegntix.inject import inject as inject_into
 from aegntix.model.loading import load_scenario, validate_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.timeline import SqlStore
+from aegntix.timeline.opening import opened, resolve_branch
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.tenancy import TenantStore
 
@@ -156,7 +155,7 @@ class Sandbox:
             error = as_project_error(exc)
             if runner.failure is None:  # not a step failure (another writer took the branch)
                 raise error from None
-            raise RunFailed(failure_line(branch_id, runner.failure), error.exit_code) from None
+            raise RunFailed(runner.failure.line(branch_id), error.exit_code) from None
 
     def fork_branch(
         self,

@@ -73,6 +73,10 @@ class Failure:
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "detail": self.detail, "step": self.step}
 
+    def line(self, branch_id: str) -> str:
+        """``branch 1a2b… failed at step 3: <reason>``."""
+        return f"branch {branch_id} failed at step {self.step}: {self.detail}"
+
     @classmethod
     def from_json(cls, value: Any) -> Failure | None:
         if not isinstance(value, dict):

@@ -1,0 +1,46 @@
+"""Opening a SQLite database file and finding a branch by what a person types (id, id
+prefix, or label): shared by the CLI and the Python library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aegntix.errors import AegntixError, AmbiguousId, BranchNotFound, StoreError
+from aegntix.model.events import Branch
+from aegntix.timeline.sqlite import open_sqlite_store
+from aegntix.timeline.sqlstore import SqlStore
+
+
+@contextmanager
+def opened(db: str, *, create: bool = False) -> Iterator[SqlStore]:
+    """Open the store; read-only commands refuse to create a database by accident."""
+    if not create and not Path(db).exists():
+        raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
+    try:
+        store = open_sqlite_store(db)
+    except AegntixError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"cannot open database '{db}': {exc}") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def resolve_branch(store: SqlStore, ref: str) -> Branch:
+    """A branch by id, unique id prefix (4+ characters; the store resolves it, as for the
+    API), or label."""
+    try:
+        return store.get_branch(store.resolve_branch(ref))
+    except BranchNotFound:
+        pass
+    matches = [b for b in store.list_branches() if b.label == ref]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BranchNotFound(f"no branch '{ref}' (see `aegntix branches`)")
+    ids = ", ".join(b.id for b in matches[:5])
+    raise AmbiguousId(f"'{ref}' labels {len(matches)} branches ({ids}…); use the id")
