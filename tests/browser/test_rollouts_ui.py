@@ -74,6 +74,11 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     assert FLOOD[:40] in page.locator("[data-testid=rollout-injection]").inner_text()
     assert page.locator("[data-testid=rollout-parent]").get_attribute("href") == f"#/b/{root_id}"
     if page.locator("[data-testid=rollout-waiting]").is_visible():  # usually: runs take ~2 s
+        page.wait_for_function(  # the futures run (they are forked first)
+            "document.querySelector('[data-testid=rollout-progress-set]')?.dataset.step"
+            " || document.querySelector('[data-testid=rollout-status]')?.dataset.status === 'done'",
+            timeout=RUN_TIMEOUT_MS,
+        )
         ui.shot(artifacts, "rollouts-running.png")
     page.wait_for_function(
         "document.querySelector('[data-testid=rollout-status]')?.dataset.status === 'done'",
@@ -85,7 +90,9 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
         assert f"{N} of {N} futures done" in bar.inner_text()
     kinds = [f["type"] for f in frames]
     assert kinds[0] == "hello" and "progress" in kinds and kinds[-1] == "settled", kinds
-    dones = [f["set"]["done"] for f in frames if f["type"] == "progress" and f["set"]]
+    progress = [f["set"] for f in frames if f["type"] == "progress" and f["set"]]
+    assert any(p["step"] for p in progress)  # the step the futures are at, while they run
+    dones = [p["done"] for p in progress]
     assert dones == sorted(dones) and frames[-1]["set"]["progress"] == {"done": N, "total": N}
     polled = [u for u in ui.requests if re.search(rf"/v1/rollouts/{set_id}$", u)]
     assert len(polled) <= 1, polled  # progress came over the WebSocket, not by polling

@@ -82,6 +82,8 @@ async def test_progress_streams_until_the_set_settles(
     for role in ("set", "control"):  # counts only grow
         seen = [m[role] for m in middle if m[role] is not None]
         assert all(p["total"] == 8 and 0 <= p["done"] <= p["forked"] <= 8 for p in seen)
+        steps = [p["step"] for p in seen if p["step"] is not None]
+        assert all(2 < x <= 12 for x in steps)  # forked after step 2, the town hall ends by 12
         dones = [p["done"] for p in seen]
         assert dones == sorted(dones)
 

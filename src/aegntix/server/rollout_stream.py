@@ -60,6 +60,7 @@ class Progress:
     done: int  # members finished
     total: int  # members in the set
     forked: int  # members whose branch exists
+    step: float | None = None  # the mean step the members that ran in this run are at
 
     def json(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class Progress:
             "done": self.done,
             "forked": self.forked,
             "total": self.total,
+            "step": None if self.step is None else round(self.step, 2),
         }
 
 
@@ -77,11 +79,15 @@ class ProgressBoard:
     def __init__(self) -> None:
         self._progress: dict[str, Progress] = {}
         self._errors: dict[str, str] = {}
+        self._steps: dict[str, dict[str, int]] = {}  # set -> member branch -> its last step
+        self._step_sums: dict[str, int] = {}
         self._watchers: dict[str, set[asyncio.Event]] = {}
         self.closed = False
 
     def begin(self, set_id: str, *, done: int, total: int, forked: int) -> None:
         self._errors.pop(set_id, None)
+        self._steps[set_id] = {}
+        self._step_sums[set_id] = 0
         phase = Phase.FORKING if forked < total else Phase.RUNNING
         self._put(set_id, Progress(phase, done, total, forked))
 
@@ -91,7 +97,18 @@ class ProgressBoard:
 
     def running(self, set_id: str, done: int, total: int) -> None:
         """Also the ``on_progress`` callback of ``run_sets``."""
-        self._put(set_id, Progress(Phase.RUNNING, done, total, total))
+        p = self._progress.get(set_id)
+        self._put(set_id, Progress(Phase.RUNNING, done, total, total, p.step if p else None))
+
+    def stepped(self, set_id: str, branch_id: str, step: int) -> None:
+        """A member finished ``step`` (O(1): a running sum of the members' steps)."""
+        p = self._progress.get(set_id)
+        if p is None:
+            return
+        steps = self._steps.setdefault(set_id, {})
+        self._step_sums[set_id] = self._step_sums.get(set_id, 0) + step - steps.get(branch_id, 0)
+        steps[branch_id] = step
+        self._put(set_id, replace(p, step=self._step_sums[set_id] / len(steps)))
 
     def settle(self, set_id: str, error: str | None = None) -> None:
         if error is not None:

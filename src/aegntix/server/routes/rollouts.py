@@ -169,8 +169,12 @@ async def _fork_and_run(
             await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
         raise
 
+    set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
+
     def publish(result: StepResult) -> None:  # members stream like any branch
         hub.publish_events(result.branch_id, result.events)
+        if (set_id := set_of.get(result.branch_id)) is not None:
+            board.stepped(set_id, result.branch_id, result.step)
 
     await run_sets(store, sets, on_step=publish, on_progress=board.running)
 

@@ -29,13 +29,17 @@ function statusPill(status, running, testid) {
   return h("span", { class: `status status-${s === "partial" ? "paused" : s}`, "data-testid": testid, "data-status": s }, s);
 }
 
-/** A progress bar with "7 of 12 futures done" (and forking while the branches are created). */
-function progressRow(label, color, testid) {
+/**
+ * A progress bar with "7 of 12 futures done" (and forking while the branches are created);
+ * while they run, a lighter fill shows the step they are at on average (of `maxSteps`).
+ */
+function progressRow(label, color, testid, maxSteps) {
   const fill = h("span", { class: "roll-bar-fill", style: { background: color } });
+  const steps = h("span", { class: "roll-bar-steps", style: { background: color } });
   const text = h("span", { class: "roll-bar-text" });
   const row = h("div", { class: "roll-progress-row", "data-testid": testid },
     h("span", { class: "roll-progress-label" }, h("span", { class: "dot", style: { background: color } }), label),
-    h("span", { class: "roll-bar" }, fill), text);
+    h("span", { class: "roll-bar" }, steps, fill), text);
   return {
     row,
     set(p) {
@@ -45,10 +49,14 @@ function progressRow(label, color, testid) {
       row.dataset.total = String(total);
       fill.style.width = `${total ? (100 * done) / total : 0}%`;
       const forking = p.phase === "forking" && isNumber(p.forked) && p.forked < total;
+      const running = p.phase === "running" && done < total;
       row.classList.toggle("active", p.phase === "forking" || p.phase === "running");
+      const at = running && isNumber(p.step) && maxSteps ? Math.min(1, p.step / maxSteps) : 0;
+      steps.style.width = `${100 * at}%`;
+      row.dataset.step = isNumber(p.step) ? String(p.step) : "";
       text.textContent = forking
         ? `forking ${fmtNum(p.forked)} of ${fmtNum(total)}…`
-        : `${fmtNum(done)} of ${futures(total)} done`;
+        : `${fmtNum(done)} of ${futures(total)} done${at ? ` · step ${Math.floor(p.step)} of ${maxSteps} on average` : ""}`;
     },
   };
 }
@@ -143,8 +151,9 @@ export async function showRollouts(view, setId, ctx) {
 
   // --- header
   const pill = h("span", { "data-testid": "rollout-status" });
-  const setBar = progressRow(setLabel(), paired() ? SET_COLOR : PLAIN_COLOR, "rollout-progress-set");
-  const controlBar = progressRow("control (no injection)", CONTROL_COLOR, "rollout-progress-control");
+  const maxSteps = isNumber(entry.spec.termination?.max_steps) ? entry.spec.termination.max_steps : null;
+  const setBar = progressRow(setLabel(), paired() ? SET_COLOR : PLAIN_COLOR, "rollout-progress-set", maxSteps);
+  const controlBar = progressRow("control (no injection)", CONTROL_COLOR, "rollout-progress-control", maxSteps);
   controlBar.row.hidden = !paired();
   const failure = h("div", { class: "failure-banner", role: "alert", hidden: true, "data-testid": "rollout-failure" });
   const continueBtn = h("button", { class: "btn", type: "button", hidden: true, "data-testid": "rollout-continue" }, "↻ Continue the unfinished");
