@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.browser.support import RUN_TIMEOUT_MS, Page
 from tests.server.conftest import LiveServer
@@ -174,4 +177,37 @@ def test_a_set_without_injection_has_no_control(
     assert _count(page, "[data-testid=member-compare]") == 0
     assert _count(page, "[data-testid=member-row]") == 3
     ui.shot(artifacts, "rollouts-plain.png", full=True)
+    assert ui.errors == []
+
+
+def test_a_failed_set_says_why_and_offers_continue(
+    ui: Page, ui_server: LiveServer, artifacts: Path
+) -> None:
+    """The model-backed negotiation with no model server: every future fails at its first
+    step; the set says so with the reason, and nothing is charted."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("localhost", 11434)) == 0:
+            pytest.skip("a model server listens on localhost:11434: this test needs none there")
+    api = ui_server.client(ui_server.owner_key)
+    root = api.post("/v1/examples/negotiation-llm").json()["root_branch"]["id"]
+    made = api.post(f"/v1/branches/{root}/rollouts", json={"at_step": 0, "n": 2})
+    assert made.status_code == 202, made.text
+
+    page = ui.page
+    page.goto(f"{ui_server.base_url}/#key={ui_server.owner_key}")
+    page.goto(f"{ui_server.base_url}/#/rollouts/{made.json()['id']}")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=rollout-status]')?.dataset.status === 'failed'",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    banner = page.locator("[data-testid=rollout-failure]")
+    banner.wait_for()
+    assert "2 futures failed" in banner.inner_text()
+    assert "no model server" in banner.inner_text()
+    assert page.locator("[data-testid=rollout-continue]").is_visible()
+    assert "nothing to count yet" in page.locator("[data-testid=rollout-empty]").inner_text()
+    assert _count(page, "[data-testid=rollout-effects] svg") == 0
+    assert _count(page, "[data-testid=member-row] [data-status=failed]") == 2
+    ui.shot(artifacts, "rollouts-failed.png", full=True)
     assert ui.errors == []

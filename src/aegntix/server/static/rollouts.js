@@ -24,8 +24,14 @@ function injectionWords(injection) {
   return `“${injection.content || "(no text)"}” · ${who}`;
 }
 
+/** What a set's status means now: "running" on record with nothing running was interrupted. */
+function setStatus(status, running) {
+  if (running) return "running";
+  return status === "running" ? "stopped" : status;
+}
+
 function statusPill(status, running, testid) {
-  const s = running ? "running" : status;
+  const s = setStatus(status, running);
   return h("span", { class: `status status-${s === "partial" ? "paused" : s}`, "data-testid": testid, "data-status": s }, s);
 }
 
@@ -197,8 +203,8 @@ export async function showRollouts(view, setId, ctx) {
   const renderHead = () => {
     const s = st.set;
     pill.replaceChildren(statusPill(s.status, s.running, "rollout-status-pill"));
-    pill.dataset.status = s.running ? "running" : s.status;
-    const unfinished = !s.running && (s.status === "partial" || s.status === "failed");
+    pill.dataset.status = setStatus(s.status, s.running);
+    const unfinished = ["partial", "failed", "stopped"].includes(setStatus(s.status, s.running));
     continueBtn.hidden = !unfinished;
     if (unfinished) setDenied(continueBtn, "write", deniedReason("write"), "Run only the futures that have not finished");
     const phase = s.running ? "running" : "settled"; // live counts follow in progress messages
@@ -220,7 +226,7 @@ export async function showRollouts(view, setId, ctx) {
     if (reason) {
       clear(failure).append(h("span", { class: "failure-icon", "aria-hidden": "true" }, "!"),
         h("div", { class: "failure-text" }, h("strong", {}, "This set did not finish: "), reason,
-          h("div", { class: "failure-hint muted" }, "The finished futures are intact; Continue runs only the rest.")));
+          h("div", { class: "failure-hint muted" }, "Finished futures are kept as they are: fix the cause, then Continue runs only the unfinished ones.")));
     }
   };
   continueBtn.addEventListener("click", async () => {
@@ -320,7 +326,8 @@ export async function showRollouts(view, setId, ctx) {
     const outcomes = Object.entries(stats.outcomes || {});
     const counted = outcomes.filter(([, o]) => o.kind === "yes/no" || o.kind === "number");
     const finished = (st.members || []).filter((m) => m.status === "done").length;
-    effects.querySelector("[data-testid=rollout-basis]").textContent = finished < st.set.n
+    effects.querySelector("[data-testid=rollout-basis]").textContent = !finished ? ""
+      : finished < st.set.n
       ? `over the ${fmtNum(finished)} of ${futures(st.set.n)} that finished`
       : `over all ${futures(st.set.n)}${stats.comparison === "paired" ? ", paired with their controls" : ""}`;
     if (!counted.length) {
