@@ -201,7 +201,7 @@ def test_a_failed_set_says_why_and_offers_continue(
         "document.querySelector('[data-testid=rollout-status]')?.dataset.status === 'failed'",
         timeout=RUN_TIMEOUT_MS,
     )
-    banner = page.locator("[data-testid=rollout-failure]")
+    banner = page.locator("[data-testid=rollout-failure]", has_text="2 futures failed")
     banner.wait_for()
     assert "2 futures failed" in banner.inner_text()
     assert "no model server" in banner.inner_text()

@@ -221,6 +221,7 @@ export async function showRollouts(view, setId, ctx) {
       if (!alive()) return;
       reason = `${futures(failed.length)} failed; the first (#${failed[0].index}): ${b?.failure?.detail || "no reason recorded"}`;
     }
+    if (!reason && !st.members) return; // the members (and their reasons) are on their way
     if (!reason && s.status === "failed" && !s.running) reason = "a future failed (see the table below)";
     failure.hidden = !reason;
     if (reason) {
