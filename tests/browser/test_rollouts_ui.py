@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import RUN_TIMEOUT_MS, Page
+from tests.browser.support import NARROW, RUN_TIMEOUT_MS, WIDE, Page
 from tests.server.conftest import LiveServer
 
 FLOOD = (
@@ -120,6 +120,11 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     assert _count(page, "[data-testid=agent-chart] .ae-dot") == 9
     assert ui.errors == []
     ui.shot(artifacts, "rollouts-view.png", full=True)
+    page.set_viewport_size(NARROW)  # a phone: one column, nothing scrolls sideways
+    page.locator("[data-testid=fan-chart]").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    ui.shot(artifacts, "rollouts-view-400.png", full=True)
+    page.set_viewport_size(WIDE)
 
     # the members: click one, land on its branch
     rows = page.locator("[data-testid=member-row]")
