@@ -126,10 +126,14 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     ui.shot(artifacts, "rollouts-view-400.png", full=True)
     page.set_viewport_size(WIDE)
 
-    # the members: click one, land on its branch
+    # the members: "vs control" compares one with its twin; a click opens its branch
     rows = page.locator("[data-testid=member-row]")
     assert rows.count() == N
-    assert rows.first.locator("[data-testid=member-compare]").count() == 1
+    rows.first.locator("[data-testid=member-compare]").click()
+    page.wait_for_url(re.compile(r"#/compare/[0-9a-f]+/[0-9a-f]+$"))
+    page.locator("[data-testid=charts-panel]").wait_for()
+    page.go_back()
+    rows.first.wait_for()
     member = rows.nth(3).get_attribute("data-branch-id")
     rows.nth(3).click()
     page.wait_for_url(re.compile(rf"#/b/{member}$"))

@@ -194,10 +194,16 @@ def ensure_members(
 
 
 def extend_set(
-    store: Store, set_id: str, to: int, *, repo: RolloutRepository | None = None
+    store: Store,
+    set_id: str,
+    to: int,
+    *,
+    repo: RolloutRepository | None = None,
+    fork: bool = True,
 ) -> RolloutSet:
     """Raise N to ``to`` (its control too): members ``n..to-1`` get the same seed formula,
-    the existing ones are left exactly as they are."""
+    the existing ones are left exactly as they are (``fork=False``: fork them later with
+    :func:`ensure_members`)."""
     repo = repo or repository(store)
     rollout = repo.get(set_id)
     check_n(to, "to")
@@ -208,8 +214,10 @@ def extend_set(
         control = repo.get(rollout.control_id)
         if control.n < to:
             control = repo.update(control.id, n=to)
-        ensure_members(store, repo, control)
-    ensure_members(store, repo, rollout)
+        if fork:
+            ensure_members(store, repo, control)
+    if fork:
+        ensure_members(store, repo, rollout)
     return rollout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Annotated, Any
 
 import structlog
@@ -278,11 +279,11 @@ def rollout_members(set_id: SetId, store: ReadStore) -> list[dict[str, Any]]:
     responses=problem_responses(409),
 )
 async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) -> dict[str, Any]:
-    """Run only the unfinished members (and the control's); members a crash left unforked
-    are forked first."""
+    """Run only the unfinished members (and the control's) in the background; members a
+    crash left unforked are forked there first."""
     tasks_of(request.app).check_idle(store.tenant_id)
     n = (await asyncio.to_thread(repository(store).get, set_id)).n
-    rollout = await asyncio.to_thread(extend_set, store, set_id, n)
+    rollout = await asyncio.to_thread(functools.partial(extend_set, fork=False), store, set_id, n)
     tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)
 
@@ -296,9 +297,11 @@ async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) 
 async def extend_rollouts(
     request: Request, set_id: SetId, body: ExtendRequest, store: WriteStore
 ) -> dict[str, Any]:
-    """Grow the set (and its control) to ``to`` members and run the new ones; the first
-    ones are not touched."""
+    """Grow the set (and its control) to ``to`` members and answer at once; the new ones are
+    forked and run in the background, the first ones are not touched."""
     tasks_of(request.app).check_idle(store.tenant_id)
-    rollout = await asyncio.to_thread(extend_set, store, set_id, body.to)
+    rollout = await asyncio.to_thread(
+        functools.partial(extend_set, fork=False), store, set_id, body.to
+    )
     tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)
