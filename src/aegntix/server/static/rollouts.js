@@ -11,6 +11,7 @@ const SET_COLOR = "#e0672a"; // the futures with the injection (as B in the comp
 const CONTROL_COLOR = "#3f5bd8"; // the control futures (as A)
 const PLAIN_COLOR = "#3f5bd8"; // a set without a control
 const MEMBERS_REFRESH_MS = 1500; // the members table follows progress at most this often
+const MEMBERS_LIVE_MAX = 100; // larger sets refresh their table on settle (each refresh reads every member)
 const MEMBER_ROWS = 200; // rows shown before "show all"
 
 /** "12 futures", "1 future". */
@@ -43,7 +44,7 @@ function progressRow(label, color, testid, maxSteps) {
   const fill = h("span", { class: "roll-bar-fill", style: { background: color } });
   const steps = h("span", { class: "roll-bar-steps", style: { background: color } });
   const text = h("span", { class: "roll-bar-text" });
-  const row = h("div", { class: "roll-progress-row", "data-testid": testid },
+  const row = h("div", { class: "roll-progress-row", "data-testid": testid, role: "progressbar", "aria-label": label, "aria-valuemin": 0 },
     h("span", { class: "roll-progress-label" }, h("span", { class: "dot", style: { background: color } }), label),
     h("span", { class: "roll-bar" }, steps, fill), text);
   return {
@@ -53,6 +54,8 @@ function progressRow(label, color, testid, maxSteps) {
       const done = p.done || 0;
       row.dataset.done = String(done);
       row.dataset.total = String(total);
+      row.setAttribute("aria-valuenow", String(done));
+      row.setAttribute("aria-valuemax", String(total));
       fill.style.width = `${total ? (100 * done) / total : 0}%`;
       const forking = p.phase === "forking" && isNumber(p.forked) && p.forked < total;
       const running = p.phase === "running" && done < total;
@@ -256,7 +259,7 @@ export async function showRollouts(view, setId, ctx) {
     renderMembers();
   };
   const refreshMembersSoon = () => {
-    if (st.membersTimer) return;
+    if (st.membersTimer || st.set.n > MEMBERS_LIVE_MAX) return;
     const wait = Math.max(0, MEMBERS_REFRESH_MS - (Date.now() - st.membersAt));
     st.membersTimer = setTimeout(() => {
       st.membersTimer = null;
@@ -425,6 +428,9 @@ export async function showRollouts(view, setId, ctx) {
       h("thead", {}, h("tr", {}, h("th", { class: "num" }, "#"), h("th", {}, "seed"), h("th", {}, "status"), h("th", { class: "num" }, "step"),
         names.map((k) => h("th", {}, humanise(k))), h("th", {}, ""))),
       h("tbody", {}, rows)));
+    if (st.set.running && st.set.n > MEMBERS_LIVE_MAX) {
+      membersBox.prepend(h("p", { class: "muted small" }, "The table shows the futures as they were when the page opened; it is refreshed when the set finishes."));
+    }
     if (shown.length < list.length) {
       membersBox.append(h("button", { class: "btn btn-ghost btn-small", type: "button",
         onclick: () => { membersBox.dataset.all = "1"; renderMembers(); } }, `Show all ${futures(list.length)}`));
