@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from aegntix.server.rollout_stream import board_of
 from tests.server.api_support import create, run_to_end
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, serving
 from tests.server.test_stream_support import StreamServer, stream_server
 
 __all__ = ["stream_server"]  # the fixture, re-exported so pytest finds it here
@@ -151,3 +153,44 @@ async def test_a_burst_of_completions_is_one_frame(stream_server: StreamServer) 
         messages, code = await _read_all(ws)
     assert code == 1000 and [m["type"] for m in messages] == ["settled"]
     assert board.watcher_count() == 0
+
+
+class GatedForks:
+    """A store whose forks wait until the test opens the gate (everything else passes)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def fork(self, *args: Any, **kwargs: Any) -> Any:
+        assert self.gate.wait(30), "the test never opened the gate"
+        return self._inner.fork(*args, **kwargs)
+
+
+async def test_the_post_answers_before_any_member_is_forked(tmp_path: Path) -> None:
+    gated: list[GatedForks] = []
+
+    def wrap(store: Any) -> GatedForks:
+        gated.append(GatedForks(store))
+        return gated[0]
+
+    with serving(tmp_path, wrap) as server:
+        client = server.client(server.owner_key)
+        root = create(client, "town-hall")["root_branch"]["id"]
+        r = client.post(f"/v1/branches/{root}/rollouts", json={"at_step": 0, "n": 3})
+        assert r.status_code == 202, r.text  # no fork has happened: the gate is closed
+        made = r.json()
+        assert client.get(f"/v1/rollouts/{made['id']}/members").json() == []
+        url = _url(server.ws_url, made["id"], server.owner_key)
+        async with connect(url, proxy=None) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["set"]["running"] and hello["set"]["progress"]["done"] == 0
+            gated[0].gate.set()
+            messages, code = await _read_all(ws)
+        assert code == 1000 and messages[-1]["type"] == "settled"
+        assert messages[-1]["set"]["progress"] == {"done": 3, "total": 3}
+        forked = [m["set"]["forked"] for m in messages if m["type"] == "progress"]
+        assert forked == sorted(forked)
