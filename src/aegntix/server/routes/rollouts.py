@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 from typing import Annotated, Any
 
 import structlog
@@ -21,6 +22,7 @@ from aegntix.analysis.rollouts import (
     members_view,
     repository,
     run_sets,
+    settle,
     with_control,
 )
 from aegntix.analysis.study import set_stats
@@ -151,20 +153,42 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+class _Stopped(Exception):
+    """Raised in the forking thread when the set's task was cancelled (server shutdown)."""
+
+
 async def _fork_and_run(
     store: TenantStore, sets: list[RolloutSet], board: ProgressBoard, hub: Hub
 ) -> None:
     """Fork the members the sets lack (control first, as ``create_set`` does), then run
-    every unfinished member. A fork that fails marks the sets failed (``continue`` retries)."""
+    every unfinished member. A fork that fails marks the sets failed; a shutdown while
+    forking stops after the member being forked and leaves the sets partial (``continue``
+    does the rest in both cases)."""
     repo = repository(store)
     loop = asyncio.get_running_loop()
+    stop = threading.Event()
     try:
         for s in reversed(sets):
 
             def forked(count: int, set_id: str = s.id) -> None:  # in the worker thread
+                if stop.is_set():
+                    raise _Stopped
                 loop.call_soon_threadsafe(board.forked, set_id, count)
 
-            await asyncio.to_thread(ensure_members, store, repo, s, on_member=forked)
+            forking = asyncio.ensure_future(
+                asyncio.to_thread(ensure_members, store, repo, s, on_member=forked)
+            )
+            try:
+                await asyncio.shield(forking)
+            except asyncio.CancelledError:
+                stop.set()  # the thread cannot be cancelled: it stops at its next member
+                with contextlib.suppress(_Stopped):
+                    await forking
+                raise
+    except asyncio.CancelledError:
+        for s in sets:
+            await asyncio.to_thread(settle, repo, s.id)
+        raise
     except Exception:
         for s in sets:
             await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
