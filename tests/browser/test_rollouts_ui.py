@@ -62,6 +62,7 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     ui.errors.clear()
 
     futures_n.fill(str(N))
+    assert error.count() == 0 and page.locator("[data-testid=fork-error]").is_hidden()
     assert page.locator("[data-testid=fork-futures-submit]").inner_text() == f"Run {N} futures"
     page.locator("[data-testid=fork-dialog]").screenshot(
         path=str(artifacts / "rollouts-dialog.png")

@@ -216,8 +216,7 @@ export function openForkDialog(dialog, opts) {
   };
   futuresN.addEventListener("input", () => {
     syncFutures();
-    futures.classList.remove("invalid"); // its old error no longer applies
-    for (const el of futures.querySelectorAll(".field-error")) el.remove();
+    if (futures.classList.contains("invalid")) showProblem(form, problem, null); // that error no longer applies
   });
   syncFutures();
   dialog.append(form);
