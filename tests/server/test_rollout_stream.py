@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from aegntix.server.rollout_stream import board_of
+from aegntix.server.stream import StreamConfig
 from tests.server.api_support import create, run_to_end
 from tests.server.conftest import LiveServer, serving
 from tests.server.test_stream_support import StreamServer, stream_server
@@ -194,3 +195,35 @@ async def test_the_post_answers_before_any_member_is_forked(tmp_path: Path) -> N
         assert messages[-1]["set"]["progress"] == {"done": 3, "total": 3}
         forked = [m["set"]["forked"] for m in messages if m["type"] == "progress"]
         assert forked == sorted(forked)
+
+
+async def test_pings_and_a_silent_client_is_closed(stream_server: StreamServer) -> None:
+    """While a set runs the server pings; a client that never answers is closed with 4408."""
+    stream_server.app.state.stream_config = StreamConfig(ping_interval=0.2, idle_timeout=0.8)
+    base = f"http://127.0.0.1:{stream_server.port}"
+    with httpx.Client(base_url=base, headers={"X-API-Key": stream_server.owner_key}) as client:
+        root = create(client, "town-hall")["root_branch"]["id"]
+        made = client.post(f"/v1/branches/{root}/rollouts", json={"at_step": 0, "n": 1}).json()
+        _wait_idle(client, made["id"])
+    board = board_of(stream_server.app)
+
+    async def begin() -> None:  # running, and nothing changes
+        board.begin(made["id"], done=0, total=1, forked=1)
+
+    await stream_server.start(begin())
+    url = _url(f"ws://127.0.0.1:{stream_server.port}", made["id"], stream_server.owner_key)
+    async with connect(url, proxy=None) as ws:
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"
+        pings = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:  # read, never answer
+                    pings += json.loads(await ws.recv())["type"] == "ping"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+    assert pings >= 2
+    await stream_server.start(_settle(board, made["id"]))
+
+
+async def _settle(board: Any, set_id: str) -> None:
+    board.settle(set_id)
