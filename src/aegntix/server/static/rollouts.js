@@ -267,6 +267,11 @@ export async function showRollouts(view, setId, ctx) {
     }, wait);
   };
   const settle = async () => {
+    if (!st.stats) {
+      clearBody(effects);
+      effects.append(h("p", { class: "roll-empty loading", "data-testid": "rollout-computing" },
+        h("span", { class: "spinner" }), "Computing the statistics of every future…"));
+    }
     try {
       const [stats] = await Promise.all([api.rolloutStats(st.set.id), loadMembers()]);
       if (!alive()) return;
