@@ -148,6 +148,7 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     page.locator("[data-testid=branch-rollouts]").screenshot(
         path=str(artifacts / "rollouts-branch-list.png")
     )
+    ui.shot(artifacts, "rollouts-parent.png")
     assert ui.errors == []
 
 
