@@ -40,6 +40,15 @@ class Page:
             timeout=RUN_TIMEOUT_MS,
         )
 
+    def start_example(self, key: str, name: str) -> str:
+        """Sign in with ``key``, start example ``name`` from the start page, wait until its
+        run is done; the root branch's id."""
+        self.page.goto(f"{self.base_url}/#key={key}")
+        self.page.locator(f"[data-testid=example-start-{name}]").click()
+        self.page.locator("[data-testid=branch-view]").wait_for()
+        self.wait_done()
+        return self.branch_id()
+
     def branch_id(self) -> str:
         match = re.search(r"#/b/([^/?#]+)$", self.page.url)
         assert match, self.page.url

@@ -19,11 +19,7 @@ def test_the_fork_dialog_previews_how_agents_read_an_injection(
     ui: Page, ui_server: LiveServer, artifacts: Path
 ) -> None:
     page = ui.page
-    page.goto(f"{ui_server.base_url}/#key={ui_server.owner_key}")
-    page.locator("[data-testid=example-start-town-hall]").click()
-    page.locator("[data-testid=branch-view]").wait_for()
-    ui.wait_done()
-    root_id = ui.branch_id()
+    root_id = ui.start_example(ui_server.owner_key, "town-hall")
 
     page.locator("[data-testid=step-head-4]").click()
     preview = page.locator("[data-testid=fork-preview]")

@@ -82,9 +82,11 @@ def create_set(
     *,
     seed_base: int | None = None,
     repo: RolloutRepository | None = None,
+    fork: bool = True,
 ) -> RolloutSet:
     """Record a set (and, with an injection, its control: reused if one exists for the same
-    point and seed base) and fork its members. Nothing runs yet: see :func:`run_sets`.
+    point and seed base) and fork its members (with ``fork=False`` only record them: fork
+    later with :func:`ensure_members`). Nothing runs yet: see :func:`run_sets`.
     Everything is validated before anything is written."""
     repo = repo or repository(store)
     check_n(n)
@@ -135,8 +137,10 @@ def create_set(
         elif control.n < n:
             control = repo.update(control.id, n=n)
         made = repo.update(made.id, control_id=control.id)
-        ensure_members(store, repo, control)
-    ensure_members(store, repo, made)
+        if fork:
+            ensure_members(store, repo, control)
+    if fork:
+        ensure_members(store, repo, made)
     return made
 
 
@@ -148,9 +152,17 @@ def _hash_at(store: Store, branch_id: str, step: int) -> str:
     return next(iter(store.events(branch_id, from_seq=seq, to_seq=seq))).hash
 
 
-def ensure_members(store: Store, repo: RolloutRepository, rollout: RolloutSet) -> list[Member]:
-    """Fork the members ``0..n-1`` the set does not have yet (after a crash or ``extend``)."""
+def ensure_members(
+    store: Store,
+    repo: RolloutRepository,
+    rollout: RolloutSet,
+    *,
+    on_member: Callable[[int], None] | None = None,
+) -> list[Member]:
+    """Fork the members ``0..n-1`` the set does not have yet (after a crash or ``extend``);
+    ``on_member(members the set has)`` after each one."""
     have = {m.index for m in repo.members(rollout.id)}
+    count = len(have)
     for i in range(rollout.n):
         if i in have:
             continue
@@ -175,14 +187,23 @@ def ensure_members(store: Store, repo: RolloutRepository, rollout: RolloutSet) -
                 seed=seed,
             ).branch
         repo.add_member(rollout.id, Member(i, branch.id, seed))
+        count += 1
+        if on_member is not None:
+            on_member(count)
     return repo.members(rollout.id)
 
 
 def extend_set(
-    store: Store, set_id: str, to: int, *, repo: RolloutRepository | None = None
+    store: Store,
+    set_id: str,
+    to: int,
+    *,
+    repo: RolloutRepository | None = None,
+    fork: bool = True,
 ) -> RolloutSet:
     """Raise N to ``to`` (its control too): members ``n..to-1`` get the same seed formula,
-    the existing ones are left exactly as they are."""
+    the existing ones are left exactly as they are (``fork=False``: fork them later with
+    :func:`ensure_members`)."""
     repo = repo or repository(store)
     rollout = repo.get(set_id)
     check_n(to, "to")
@@ -193,8 +214,10 @@ def extend_set(
         control = repo.get(rollout.control_id)
         if control.n < to:
             control = repo.update(control.id, n=to)
-        ensure_members(store, repo, control)
-    ensure_members(store, repo, rollout)
+        if fork:
+            ensure_members(store, repo, control)
+    if fork:
+        ensure_members(store, repo, rollout)
     return rollout
 
 

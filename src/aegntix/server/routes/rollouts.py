@@ -5,29 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import threading
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
+from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet, SetStatus
 from aegntix.analysis.rollouts import (
     InjectionSpec,
     create_set,
+    ensure_members,
     extend_set,
     members_view,
     repository,
     run_sets,
-    set_json,
+    settle,
     with_control,
 )
 from aegntix.analysis.study import set_stats
 from aegntix.engine.runner import StepResult
 from aegntix.errors import BranchBusy
+from aegntix.model.events import BranchStatus
 from aegntix.security.roles import Principal
 from aegntix.server.auth import principal_from_request
-from aegntix.server.deps import BranchId, ReadStore, WriteStore, get_hub, tenant_store
+from aegntix.server.deps import BranchId, Hub, ReadStore, WriteStore, get_hub, tenant_store
+from aegntix.server.rollout_stream import ProgressBoard, board_of, set_out, stream_rollout
 from aegntix.server.schemas import INT64, MAX_ID, Injection, finite, problem_responses
 from aegntix.timeline.tenancy import TenantStore
 
@@ -70,6 +75,7 @@ class RolloutSetOut(BaseModel):
     created_at: str
     progress: ProgressOut
     running: bool
+    error: str | None = None  # why the last run stopped before its members ran
 
 
 class MemberOut(BaseModel):
@@ -83,13 +89,16 @@ class MemberOut(BaseModel):
 
 
 class RolloutTasks:
-    """The sets running in the background, one task per set (its control runs with it).
+    """The sets running in the background, one task per set (its control runs with it):
+    fork the members not forked yet, then run them, reporting progress to the
+    :class:`ProgressBoard` that ``WS /v1/rollouts/{id}/stream`` follows.
     One set at a time per tenant: a set is already up to 2,000 concurrent branches, and a
     second one would only queue behind it for the same CPU."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._tenants: dict[str, asyncio.Task[Any]] = {}
+        self._board: ProgressBoard | None = None
 
     def running(self, set_id: str) -> bool:
         task = self._tasks.get(set_id)
@@ -103,24 +112,31 @@ class RolloutTasks:
             )
 
     def start(self, app: FastAPI, store: TenantStore, rollout: RolloutSet) -> None:
+        """Start the set (and its control) in the background; its members are forked there
+        if they do not exist yet. Returns at once (the board says it is running)."""
         self.check_idle(store.tenant_id)
-        sets = with_control(repository(store), rollout.id)
-        hub = get_hub(app)
-
-        def publish(result: StepResult) -> None:  # members stream like any branch
-            hub.publish_events(result.branch_id, result.events)
-
+        repo = repository(store)
+        sets = with_control(repo, rollout.id)
+        board = self._board = board_of(app)
+        for s in sets:
+            statuses = repo.member_statuses(s.id)
+            done = sum(1 for v in statuses.values() if v == BranchStatus.DONE.value)
+            board.begin(s.id, done=done, total=s.n, forked=len(statuses))
         task = asyncio.create_task(
-            run_sets(store, sets, on_step=publish), name=f"rollouts:{rollout.id}"
+            _fork_and_run(store, sets, board, get_hub(app)), name=f"rollouts:{rollout.id}"
         )
         for s in sets:
             self._tasks[s.id] = task
         self._tenants[store.tenant_id] = task
-        task.add_done_callback(lambda t: self._done(rollout.id, t))
+        task.add_done_callback(lambda t: self._done([s.id for s in sets], t))
 
-    def _done(self, set_id: str, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("rollout set failed", set_id=set_id, error=repr(error))
+    def _done(self, set_ids: list[str], task: asyncio.Task[Any]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("rollout set failed", set_id=set_ids[0], error=repr(error))
+        if self._board is not None:
+            for set_id in set_ids:
+                self._board.settle(set_id, None if error is None else _reason(error))
 
     async def close(self) -> None:
         """Cancel every set (members stop after a whole step; ``continue`` resumes them)."""
@@ -129,6 +145,63 @@ class RolloutTasks:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._board is not None:
+            self._board.close()
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class _Stopped(Exception):
+    """Raised in the forking thread when the set's task was cancelled (server shutdown)."""
+
+
+async def _fork_and_run(
+    store: TenantStore, sets: list[RolloutSet], board: ProgressBoard, hub: Hub
+) -> None:
+    """Fork the members the sets lack (control first, as ``create_set`` does), then run
+    every unfinished member. A fork that fails marks the sets failed; a shutdown while
+    forking stops after the member being forked and leaves the sets partial (``continue``
+    does the rest in both cases)."""
+    repo = repository(store)
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    try:
+        for s in reversed(sets):
+
+            def forked(count: int, set_id: str = s.id) -> None:  # in the worker thread
+                if stop.is_set():
+                    raise _Stopped
+                loop.call_soon_threadsafe(board.forked, set_id, count)
+
+            forking = asyncio.ensure_future(
+                asyncio.to_thread(ensure_members, store, repo, s, on_member=forked)
+            )
+            try:
+                await asyncio.shield(forking)
+            except asyncio.CancelledError:
+                stop.set()  # the thread cannot be cancelled: it stops at its next member
+                with contextlib.suppress(_Stopped):
+                    await forking
+                raise
+    except asyncio.CancelledError:
+        for s in sets:
+            await asyncio.to_thread(settle, repo, s.id)
+        raise
+    except Exception:
+        for s in sets:
+            await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
+        raise
+
+    set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
+
+    def publish(result: StepResult) -> None:  # members stream like any branch
+        hub.publish_events(result.branch_id, result.events)
+        if (set_id := set_of.get(result.branch_id)) is not None:
+            board.stepped(set_id, result.branch_id, result.step)
+
+    await run_sets(store, sets, on_step=publish, on_progress=board.running)
 
 
 def tasks_of(app: FastAPI) -> RolloutTasks:
@@ -137,6 +210,8 @@ def tasks_of(app: FastAPI) -> RolloutTasks:
         tasks = app.state.rollouts = RolloutTasks()
     return tasks
 
+
+router.add_api_websocket_route("/rollouts/{set_id}/stream", stream_rollout)
 
 _Caller = Annotated[Principal, Depends(principal_from_request)]
 
@@ -154,7 +229,7 @@ SetId = Annotated[str, Depends(_set_path)]
 
 
 def _out(request: Request, store: TenantStore, rollout: RolloutSet) -> dict[str, Any]:
-    return {**set_json(store, rollout), "running": tasks_of(request.app).running(rollout.id)}
+    return set_out(request.app, store, rollout)
 
 
 def _create(store: TenantStore, branch_id: str, body: RolloutRequest) -> RolloutSet:
@@ -162,7 +237,9 @@ def _create(store: TenantStore, branch_id: str, body: RolloutRequest) -> Rollout
     if body.injection is not None:
         i = body.injection
         spec = InjectionSpec(i.content, i.strategy, i.targets, i.fields, i.world, i.urgency)
-    return create_set(store, branch_id, body.at_step, body.n, spec, seed_base=body.seed_base)
+    return create_set(
+        store, branch_id, body.at_step, body.n, spec, seed_base=body.seed_base, fork=False
+    )
 
 
 @router.post(
@@ -174,9 +251,10 @@ def _create(store: TenantStore, branch_id: str, body: RolloutRequest) -> Rollout
 async def create_rollouts(
     request: Request, branch_id: BranchId, body: RolloutRequest, store: WriteStore
 ) -> dict[str, Any]:
-    """Fork ``n`` members from this branch at ``at_step`` (each with its own derived seed;
-    with an ``injection``, also a control set of the same seeds without it) and run them
-    to termination in the background. Follow ``GET /v1/rollouts/{id}``."""
+    """Record a set of ``n`` members forked from this branch at ``at_step`` (each with its
+    own derived seed; with an ``injection``, also a control set of the same seeds without it)
+    and answer at once: the members are forked and run to termination in the background.
+    Follow ``WS /v1/rollouts/{id}/stream`` (or ``GET /v1/rollouts/{id}``)."""
     tasks_of(request.app).check_idle(store.tenant_id)  # before anything is written
     rollout = await asyncio.to_thread(_create, store, branch_id, body)
     tasks_of(request.app).start(request.app, store, rollout)
@@ -225,11 +303,11 @@ def rollout_members(set_id: SetId, store: ReadStore) -> list[dict[str, Any]]:
     responses=problem_responses(409),
 )
 async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) -> dict[str, Any]:
-    """Run only the unfinished members (and the control's); members a crash left unforked
-    are forked first."""
+    """Run only the unfinished members (and the control's) in the background; members a
+    crash left unforked are forked there first."""
     tasks_of(request.app).check_idle(store.tenant_id)
     n = (await asyncio.to_thread(repository(store).get, set_id)).n
-    rollout = await asyncio.to_thread(extend_set, store, set_id, n)
+    rollout = await asyncio.to_thread(functools.partial(extend_set, fork=False), store, set_id, n)
     tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)
 
@@ -243,9 +321,11 @@ async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) 
 async def extend_rollouts(
     request: Request, set_id: SetId, body: ExtendRequest, store: WriteStore
 ) -> dict[str, Any]:
-    """Grow the set (and its control) to ``to`` members and run the new ones; the first
-    ones are not touched."""
+    """Grow the set (and its control) to ``to`` members and answer at once; the new ones are
+    forked and run in the background, the first ones are not touched."""
     tasks_of(request.app).check_idle(store.tenant_id)
-    rollout = await asyncio.to_thread(extend_set, store, set_id, body.to)
+    rollout = await asyncio.to_thread(
+        functools.partial(extend_set, fork=False), store, set_id, body.to
+    )
     tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)

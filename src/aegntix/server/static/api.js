@@ -115,7 +115,18 @@ export const api = {
   deleteAgent: (id) => request(`/v1/agents/${encodeURIComponent(id)}`, { method: "DELETE" }),
   agentMemories: (id, params = {}) =>
     request(`/v1/agents/${encodeURIComponent(id)}/memories?${new URLSearchParams(params)}`),
+  // rollout sets (docs/rollouts.md): N futures from one point, live over /v1/rollouts/{id}/stream
+  createRollouts: (branchId, body) =>
+    request(`/v1/branches/${encodeURIComponent(branchId)}/rollouts`, { method: "POST", json: body }),
+  rollouts: () => request("/v1/rollouts"),
+  rollout: (id) => request(`/v1/rollouts/${encodeURIComponent(id)}`),
+  rolloutStats: (id) => request(`/v1/rollouts/${encodeURIComponent(id)}/stats`),
+  rolloutMembers: (id) => request(`/v1/rollouts/${encodeURIComponent(id)}/members`),
+  continueRollouts: (id) => request(`/v1/rollouts/${encodeURIComponent(id)}/continue`, { method: "POST" }),
 };
+
+/** The most members a rollout set may have (the API refuses more). */
+export const MAX_ROLLOUTS = 1000;
 
 // What the key may do: GET /v1/me ({tenant_id, role, key_id, can}), fetched once per key — at
 // sign-in, or on the first page load with a stored key — and kept here. The views offer only

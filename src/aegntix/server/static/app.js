@@ -3,6 +3,7 @@
 //   #/                 scenarios and examples
 //   #/b/<branch>       one branch, live
 //   #/compare/<a>/<b>  two branches side by side
+//   #/rollouts/<id>    a rollout set: live progress, effects with CIs, fan charts, its futures
 //   #/agents           the start page, at its persistent agents
 //   #/agents/<id>      one persistent agent: persona, versions, history, memories
 //   #key=<api key>     signs in (then replaced by #/)
@@ -20,6 +21,7 @@ import { sparkline } from "./charts.js";
 import { noteModels, renderUsage } from "./usage.js";
 import { agentsSection, closeAgentDialogs, showProfile } from "./agents.js";
 import { renderExamples } from "./examples.js";
+import { futures, rolloutSetsPanel, rolloutSetsSection, showRollouts } from "./rollouts.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
   AGENT_COLORS, clear, fmtNum, fmtStance, fmtValue, h, humanise, initials, isNumber, setDenied, shortId,
@@ -283,6 +285,7 @@ async function showHome({ focus } = {}) {
       examplesBox),
     modelSection,
     agents.section,
+    rolloutSetsSection({ navigate, alive }),
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your own scenario")), drop, uploadProblem),
     h("section", { class: "home-section" }, h("div", { class: "section-head" }, h("h2", {}, "Your sandboxes")), listBox)));
   if (focus === "agents") agents.section.scrollIntoView({ block: "start" });
@@ -463,7 +466,8 @@ async function showBranch(branchId) {
         h("dt", {}, "seed"), h("dd", {}, String(branch.seed ?? entry.spec.seed ?? "—")))),
     h("section", { class: "panel", "data-testid": "agents-panel" },
       h("div", { class: "panel-head" }, h("h2", {}, `Agents`), h("span", { class: "muted small" }, `${entry.agentList.length}`)),
-      agentsBox, keep ? keep.status : null));
+      agentsBox, keep ? keep.status : null),
+    rolloutSetsPanel(branch.id, { navigate, alive }));
 
   const outcomesBox = h("div", { class: "outcomes", "data-testid": "outcomes" });
   const worldBox = h("dl", { class: "world", "data-testid": "world" });
@@ -798,6 +802,11 @@ async function showBranch(branchId) {
         }
         navigate(`#/b/${id}`);
       },
+      submitSet: async (body) => {
+        const made = await api.createRollouts(branch.id, body);
+        toast(`Running ${futures(made.n)} from step ${step}`, { carry: true, detail: made.control_id ? "and as many control futures without the injection" : undefined });
+        navigate(`#/rollouts/${made.id}`);
+      },
     });
   };
 
@@ -957,6 +966,18 @@ async function route() {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "b" && parts[1]) showBranch(parts[1]);
   else if (parts[0] === "compare" && parts[1] && parts[2]) showCompare(parts[1], parts[2]);
+  else if (parts[0] === "rollouts" && parts[1]) {
+    const alive = newScreen();
+    showRollouts(view, parts[1], {
+      alive, navigate, setCrumbs, loadScenario, onError: reportError,
+      setConnection: (c) => alive() && setConnection(c),
+      onStream: (stream) => {
+        if (!alive()) return stream.close();
+        if (screen.stream && screen.stream !== stream) screen.stream.close();
+        screen.stream = stream;
+      },
+    });
+  }
   else if (parts[0] === "agents" && parts[1]) {
     const alive = newScreen();
     showProfile(view, parts[1], { alive, navigate, setCrumbs, cleanup: screen.cleanup, onError: reportError });

@@ -1,7 +1,7 @@
 // The fork dialog: a new branch after a step, optionally with an injection.
 
 import { h, clear, fmtStance, initials } from "./dom.js";
-import { ApiError } from "./api.js";
+import { ApiError, MAX_ROLLOUTS } from "./api.js";
 import { forkIcon } from "./transcript.js";
 import { injectionPreview } from "./preview.js";
 
@@ -35,10 +35,14 @@ export function showProblem(form, box, err) {
   box.hidden = false;
 }
 
+const DEFAULT_FUTURES = 50;
+
 /**
  * @param {HTMLDialogElement} dialog
  * @param {{branch: object, step: number, agents: object[], hasStance: boolean,
- *          submit: (body: object, runAfter: boolean) => Promise<void>}} opts
+ *          submit: (body: object, runAfter: boolean) => Promise<void>,
+ *          submitSet?: (body: {at_step, n, injection?}) => Promise<void>}} opts
+ *   submitSet: "run N futures of this" (a rollout set); without it the option is hidden.
  */
 export function openForkDialog(dialog, opts) {
   const { branch, step, agents, hasStance } = opts;
@@ -85,6 +89,20 @@ export function openForkDialog(dialog, opts) {
   const problem = h("div", { class: "problem", hidden: true, role: "alert", "data-testid": "fork-error" });
   const submit = h("button", { class: "btn btn-primary", type: "submit", "data-testid": "fork-submit" }, forkIcon(), " Create fork");
   const cancel = h("button", { class: "btn btn-ghost", type: "button", "data-testid": "fork-cancel" }, "Cancel");
+  // "run N futures of this": a rollout set from this point with the same injection
+  const futuresN = h("input", {
+    type: "number", min: 1, max: MAX_ROLLOUTS, step: 1, value: DEFAULT_FUTURES, name: "n",
+    class: "futures-n", "aria-label": "How many futures", "data-testid": "fork-futures-n",
+  });
+  const futuresWord = h("span", {}, "futures");
+  const futuresBtn = h("button", { class: "btn btn-futures", type: "button", "data-testid": "fork-futures-submit" });
+  const futures = h("div", { class: "futures-row field", "data-field": "n", "data-testid": "fork-futures" },
+    h("div", { class: "futures-text" },
+      h("strong", {}, "Or see what tends to happen: "),
+      h("span", { class: "futures-input" }, "run ", futuresN, " ", futuresWord, " of this"),
+      h("p", { class: "hint" },
+        "Each future forks here with its own seed and runs to the end. With an injection, as many control futures with the same seeds and no injection run beside them, so the difference is the injection's effect.")),
+    futuresBtn);
 
   const currentInjection = () => {
     const text = content.value.trim();
@@ -129,45 +147,78 @@ export function openForkDialog(dialog, opts) {
     targets,
     stanceField,
     h("div", { class: "field field-inline", "data-field": "label" }, h("label", {}, "Branch name"), label),
+    futures,
     h("footer", { class: "dialog-foot" },
       h("label", { class: "check" }, runAfter, " Run the new branch right away"),
       h("div", { class: "dialog-actions" }, cancel, submit)));
   cancel.addEventListener("click", () => dialog.close());
+  if (!opts.submitSet) futures.hidden = true;
   syncStrategy();
 
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const body = { at_step: step };
-    const name = label.value.trim();
+  // The injection as the form says it (undefined: none), or the problem to show instead.
+  const readInjection = () => {
     const text = content.value.trim();
     const strategy = strategyBroadcast.checked ? "broadcast" : "direct";
     const chosen = targetBoxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
     const pushing = hasStance && pushOn.checked;
-    if (text || pushing) {
-      const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
-      if (pushing) injection.fields = { stance: Number(pushValue.value) };
-      body.injection = injection;
-      if (strategy === "direct" && !chosen.length) {
-        showProblem(form, problem, new ApiError(422, {
-          detail: "A direct injection needs at least one agent to tell.",
-          errors: [{ field: "injection.targets", reason: "tick at least one agent" }],
-        }));
-        return;
-      }
+    if (!text && !pushing) return {};
+    if (strategy === "direct" && !chosen.length) {
+      return { problem: new ApiError(422, {
+        detail: "A direct injection needs at least one agent to tell.",
+        errors: [{ field: "injection.targets", reason: "tick at least one agent" }],
+      }) };
     }
-    body.label = name || (body.injection ? defaultLabel : `fork@${step}`);
-    submit.disabled = true;
-    submit.classList.add("busy");
+    const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
+    if (pushing) injection.fields = { stance: Number(pushValue.value) };
+    return { injection };
+  };
+  const busy = async (button, fn) => {
+    for (const b of [submit, futuresBtn]) b.disabled = true;
+    button.classList.add("busy");
     try {
-      await opts.submit(body, runAfter.checked);
+      await fn();
       dialog.close();
     } catch (err) {
       showProblem(form, problem, err);
     } finally {
-      submit.disabled = false;
-      submit.classList.remove("busy");
+      for (const b of [submit, futuresBtn]) b.disabled = false;
+      button.classList.remove("busy");
     }
+  };
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const { injection, problem: invalid } = readInjection();
+    if (invalid) return showProblem(form, problem, invalid);
+    const body = { at_step: step };
+    if (injection) body.injection = injection;
+    body.label = label.value.trim() || (injection ? defaultLabel : `fork@${step}`);
+    await busy(submit, () => opts.submit(body, runAfter.checked));
   });
+  futuresBtn.addEventListener("click", async () => {
+    const { injection, problem: invalid } = readInjection();
+    if (invalid) return showProblem(form, problem, invalid);
+    const n = Number(futuresN.value);
+    if (!futuresN.value.trim() || !Number.isInteger(n)) {
+      return showProblem(form, problem, new ApiError(422, {
+        detail: "How many futures? A whole number.",
+        errors: [{ field: "n", reason: `a whole number from 1 to ${MAX_ROLLOUTS}` }],
+      }));
+    }
+    const body = { at_step: step, n };
+    if (injection) body.injection = injection;
+    await busy(futuresBtn, () => opts.submitSet(body));
+  });
+  const syncFutures = () => {
+    const one = futuresN.value.trim() === "1";
+    futuresWord.textContent = one ? "future" : "futures";
+    futuresBtn.textContent = `Run ${futuresN.value.trim() || "N"} ${one ? "future" : "futures"}`;
+  };
+  futuresN.addEventListener("input", () => {
+    syncFutures();
+    if (futures.classList.contains("invalid")) showProblem(form, problem, null); // that error no longer applies
+  });
+  syncFutures();
   dialog.append(form);
   dialog.showModal();
   content.focus();

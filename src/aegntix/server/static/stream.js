@@ -11,31 +11,23 @@ const POLL_MS = 1000;
 // Close codes after which reconnecting cannot help (the server's 4xxx mirror HTTP statuses).
 const FATAL = { 4400: "bad request", 4401: "API key not accepted", 4403: "this key may not read", 4404: "no such branch" };
 
-export class BranchStream {
-  /**
-   * @param {string} branchId
-   * @param {{fromSeq?: number, onEvents: (events: object[]) => void,
-   *          onStatus?: (status: string, msg: object) => void, onConnection?: (state: string) => void}} opts
-   */
-  constructor(branchId, { fromSeq = 1, onEvents, onStatus, onConnection, onFatal }) {
-    this.branchId = branchId;
-    this.nextSeq = fromSeq;
-    this.onEvents = onEvents;
-    this.onStatus = onStatus || (() => {});
-    this.onConnection = onConnection || (() => {});
-    this.onFatal = onFatal || (() => {});
-    /** Resolves once the server said hello (the stream is subscribed), or gave up. */
-    this.ready = new Promise((resolve) => {
-      this.markReady = resolve;
-    });
+/** Close a WebSocket without running its close handler (the caller moves on by itself). */
+export function closeQuietly(ws, code, reason) {
+  if (!ws) return;
+  ws.onclose = null;
+  try {
+    ws.close(code, reason);
+  } catch {
+    /* already closed */
+  }
+}
+
+/** What every live socket of the UI does alike: start by connecting; close for good. */
+export class SocketClient {
+  constructor() {
     this.ws = null;
     this.closed = false;
-    this.failures = 0;
-    this.everOpened = false;
     this.timer = null;
-    this.polling = false;
-    this.pending = [];
-    this.flushQueued = false;
   }
 
   start() {
@@ -46,15 +38,34 @@ export class BranchStream {
   close() {
     this.closed = true;
     clearTimeout(this.timer);
-    if (this.ws) {
-      this.ws.onclose = null;
-      try {
-        this.ws.close(1000, "bye");
-      } catch {
-        /* already closed */
-      }
-    }
+    closeQuietly(this.ws, 1000, "bye");
     this.ws = null;
+  }
+}
+
+export class BranchStream extends SocketClient {
+  /**
+   * @param {string} branchId
+   * @param {{fromSeq?: number, onEvents: (events: object[]) => void,
+   *          onStatus?: (status: string, msg: object) => void, onConnection?: (state: string) => void}} opts
+   */
+  constructor(branchId, { fromSeq = 1, onEvents, onStatus, onConnection, onFatal }) {
+    super();
+    this.branchId = branchId;
+    this.nextSeq = fromSeq;
+    this.onEvents = onEvents;
+    this.onStatus = onStatus || (() => {});
+    this.onConnection = onConnection || (() => {});
+    this.onFatal = onFatal || (() => {});
+    /** Resolves once the server said hello (the stream is subscribed), or gave up. */
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
+    this.failures = 0;
+    this.everOpened = false;
+    this.polling = false;
+    this.pending = [];
+    this.flushQueued = false;
   }
 
   url() {
@@ -113,16 +124,8 @@ export class BranchStream {
   /** Reconnect now from the first seq not yet received. */
   resync(fromSeq) {
     if (Number.isInteger(fromSeq) && fromSeq < this.nextSeq) this.nextSeq = fromSeq;
-    const ws = this.ws;
+    closeQuietly(this.ws, 4000, "resync");
     this.ws = null;
-    if (ws) {
-      ws.onclose = null;
-      try {
-        ws.close(4000, "resync");
-      } catch {
-        /* ignore */
-      }
-    }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), 0);
   }
