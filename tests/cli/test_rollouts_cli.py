@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
@@ -92,18 +94,22 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     assert "no rollout set 'nope1234'" in out
 
 
-def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(
+    tmp_path: Path, processes: int
+) -> None:
     whole = tmp_path / "whole.db"
     made = json_lines(
-        aegntix("rollouts", "create", root(whole), "--at", 1, "--n", 6, "--db", whole, "--json")
-    )[-1]
+        aegntix("rollouts", "create", root(whole), "--at", 1, "--n", 6, "--db", whole,
+                "--processes", 1, "--json")
+    )[-1]  # fmt: skip
     expected = heads(whole, made["id"])
 
     db = tmp_path / "cut.db"
     parent = root(db)
     proc = subprocess.Popen(
         [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", "6",
-         "--concurrency", "1", "--db", str(db), "--json"],
+         "--concurrency", "1", "--processes", str(processes), "--db", str(db), "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -118,6 +124,8 @@ def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(tmp_path: Pat
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     cut = heads(db, set_id)
+    time.sleep(1)  # worker processes die with their parent: nothing is written after it
+    assert [h for _, h, _ in heads(db, set_id)] == [h for _, h, _ in cut]
     finished = {i: h for i, h, s in cut if s == "done"}
     assert 2 <= len(finished) < 6, cut
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated, Any
 
 import typer
@@ -50,10 +51,20 @@ ConcurrencyOption = Annotated[
     typer.Option(min=1, max=1024, help="Steps in flight at once across the members."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+ProcessesOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=256, help="Worker processes (default: every core; 1 = this one)."),
+]
 
 
 def _run(
-    store: SqlStore, rollout: RolloutSet, concurrency: int, *, json_out: bool, quiet: bool
+    store: SqlStore,
+    rollout: RolloutSet,
+    concurrency: int,
+    *,
+    json_out: bool,
+    quiet: bool,
+    processes: int | None = None,
 ) -> list[RolloutSet]:
     """Run the set and its control with a progress bar (members done / total); with
     ``--json`` one progress line per finished member."""
@@ -78,7 +89,10 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
-        return asyncio.run(run_sets(store, sets, concurrency=concurrency, on_progress=report))
+        workers = processes or os.cpu_count() or 1
+        return asyncio.run(
+            run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)
+        )
 
 
 def _finish(
@@ -120,6 +134,7 @@ def create(
         typer.Option("--seed-base", help="Override the seed base (default: from the fork point)."),
     ] = None,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -149,7 +164,9 @@ def create(
                 f"rollout set [bold]{rollout.id}[/]: {n} futures of {parent.id} from step {at}"
                 + (f", paired with control {rollout.control_id}" if rollout.control_id else "")
             )
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)
 
 
@@ -243,6 +260,7 @@ def show(
 def continue_(
     set_ref: SetArg,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -251,7 +269,9 @@ def continue_(
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         extend_set(store, rollout.id, rollout.n)  # forks members a crash left out, if any
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)
 
 
@@ -261,6 +281,7 @@ def extend(
     set_ref: SetArg,
     to: Annotated[int, typer.Option("--to", help="The new number of members.")],
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -268,5 +289,7 @@ def extend(
     """Grow the set (and its control) to --to members; the existing ones are not re-run."""
     with opened(db) as store:
         rollout = extend_set(store, _resolve(store, set_ref).id, to)
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)

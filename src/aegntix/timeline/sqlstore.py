@@ -323,6 +323,12 @@ class SqlStore:
         as is; anything else as a ``StoreError``."""
         return self._writer.submit(fn).result()
 
+    def forget_caches(self) -> None:
+        """Drop the writer's cached heads and folded states, after another process appended
+        to branches this one had cached (they reload from the database on next use)."""
+        ops = self._ops
+        self._writer.submit(lambda _conn: ops.reset()).result()
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Finish queued writes, stop the writer, release connections. Idempotent."""
