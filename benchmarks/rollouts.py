@@ -25,6 +25,7 @@ from pathlib import Path
 
 from _common import emit, table
 from aegntix.analysis.rollouts import (
+    DEFAULT_CONCURRENCY,
     InjectionSpec,
     create_set,
     repository,
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=os.cpu_count() or 1, help="worker processes"
     )
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="steps in flight per process"
+    )
     args = parser.parse_args()
     rollouts, steps_each = (40, 10) if args.quick else (args.rollouts, args.steps)
     per_set = max(1, rollouts // 2)
@@ -72,7 +76,9 @@ def main() -> None:
             )
             t1 = time.perf_counter()
             sets = with_control(repository(store), made.id)
-            asyncio.run(run_sets(store, sets, processes=args.processes))
+            asyncio.run(
+                run_sets(store, sets, processes=args.processes, concurrency=args.concurrency)
+            )
             t2 = time.perf_counter()
             members = [m for s in sets for m in repository(store).members(s.id)]
             heads = [store.get_branch(m.branch_id) for m in members]

@@ -5,6 +5,8 @@ the parent's store stays usable for the branches the workers wrote."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from aegntix.analysis.rollouts import (
 from aegntix.errors import InvalidRequest
 from aegntix.model.events import BranchStatus
 from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline.sqlite import WriterQueue
 from aegntix.timeline.store import Store
 from aegntix.timeline.tenancy import TenantStore
 from tests.engine.helpers import own_events, run_new, signature
@@ -107,3 +110,26 @@ def test_members_are_dealt_evenly() -> None:
         [("a", "a1"), ("b", "b0"), ("b", "b2")],
     ]
     assert deal(work[:1], 4) == [[("a", "a0")]]
+
+
+def test_the_writers_queue_excludes_other_processes_while_held(tmp_path: Path) -> None:
+    queue = WriterQueue(tmp_path / "t.db")
+    with queue:
+        other = os.open(queue.path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    other = os.open(queue.path, os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the transaction
+    finally:
+        os.close(other)
+
+
+def test_a_parallel_run_leaves_no_lock_file_behind(store: SqlStore, tmp_path: Path) -> None:
+    parent = run_new(store, example("town-hall"), steps=2)
+    made = create_set(store, parent, 1, 2)
+    asyncio.run(run_sets(store, [made], processes=2))
+    assert sorted(p.name for p in tmp_path.iterdir() if "writers" in p.name) == []

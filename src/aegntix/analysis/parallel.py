@@ -28,13 +28,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from aegntix.engine.scheduler import Scheduler
 from aegntix.timeline.schema import DEFAULT_TENANT
-from aegntix.timeline.sqlite import open_sqlite_store
+from aegntix.timeline.sqlite import WriterQueue, open_sqlite_store
 from aegntix.timeline.store import Store
 
 log = structlog.get_logger(__name__)
@@ -103,6 +104,8 @@ async def run_in_processes(
     finally:
         await asyncio.shield(asyncio.to_thread(_stop, workers))
         progress.close()
+        # Speed only, never correctness (see WriterQueue): a run still using it is unharmed.
+        WriterQueue(Path(path)).path.unlink(missing_ok=True)
         # Another process wrote these branches: drop this process's cached heads of them.
         getattr(store, "backend", store).forget_caches()
 
@@ -156,7 +159,7 @@ def _worker(
     parent_pid: int,
 ) -> None:
     _die_with_parent(parent_pid)
-    backend = open_sqlite_store(path, snapshot_every=snapshot_every)
+    backend = open_sqlite_store(path, snapshot_every=snapshot_every, writer_queue=True)
     store: Store = backend
     if tenant != DEFAULT_TENANT:
         from aegntix.timeline.tenancy import TenantStore
