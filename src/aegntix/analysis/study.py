@@ -8,11 +8,15 @@ says which comparison it made (``paired`` with the set's own control, ``unpaired
 
 from __future__ import annotations
 
+import copy
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from aegntix.analysis.rollouts import repository, set_outcomes, set_series
+from aegntix.analysis.produced import Produced, read_set
+from aegntix.analysis.records import MemberHead
+from aegntix.analysis.rollouts import repository
 from aegntix.analysis.series import bands, split_step
 from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
 from aegntix.errors import InvalidRequest
@@ -37,6 +41,12 @@ def _numbers(values: Sequence[Any]) -> list[float | bool]:
     return [v for v in values if v is not None]
 
 
+#: Computed statistics by (tenant, set, vs, seed, both sets' member heads): a repeated
+#: request for sets that have not changed is answered without reading or computing again.
+_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+CACHE_SIZE = 64
+
+
 def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Per outcome: the set's summary; with a comparison set (``vs``, else the set's own
     control) the effect of the difference between them. A paired comparison (the control
@@ -51,9 +61,39 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
                 f"vs: set {other.id} starts from another point "
                 f"({other.parent_id} at step {other.fork_step})"
             )
-    paired = other_id is not None and other_id == rollout.control_id
-    mine = set_outcomes(store, set_id)
-    theirs = set_outcomes(store, other_id) if other_id else {}
+    heads = repo.member_heads(set_id)
+    other_heads = repo.member_heads(other_id) if other_id else []
+    # A head hash chains every event before it (the scenario's spec hash included): same
+    # heads and statuses, same data.
+    key = (repo.tenant_id, set_id, other_id, seed, _state(heads), _state(other_heads))
+    hit = _CACHE.get(key)
+    if hit is None:
+        mine = read_set(store, repo, set_id, heads)
+        theirs = read_set(store, repo, other_id, other_heads) if other_id else None
+        paired = other_id is not None and other_id == rollout.control_id
+        hit = _stats(set_id, other_id, paired, mine, theirs, seed)
+        _CACHE[key] = hit
+        if len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return copy.deepcopy(hit)  # the caller's to change
+
+
+def _state(heads: Sequence[MemberHead]) -> tuple[tuple[int, str, str, str], ...]:
+    return tuple((h.index, h.branch_id, h.head_hash, h.status) for h in heads)
+
+
+def _stats(
+    set_id: str,
+    other_id: str | None,
+    paired: bool,
+    produced: Produced,
+    compared: Produced | None,
+    seed: int,
+) -> dict[str, Any]:
+    mine = produced.outcomes
+    theirs = compared.outcomes if compared is not None else {}
     out: dict[str, Any] = {
         "set_id": set_id,
         "vs": other_id,
@@ -72,8 +112,8 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
         out["outcomes"][name] = entry
     numeric = [n for n, v in mine.items() if _kind(v) == "number"]
     if numeric:
-        a = _numeric_series(set_series(store, set_id), numeric)
-        b = _numeric_series(set_series(store, other_id), numeric) if other_id else {}
+        a = _numeric_series(produced.series, numeric)
+        b = _numeric_series(compared.series, numeric) if compared is not None else {}
         out["bands"] = {
             name: {"set": _bands(a[name]), "vs": _bands(b[name]) if b.get(name) else None}
             for name in numeric
