@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aegntix.analysis.parallel import deal
+from aegntix.analysis.parallel import MIN_MEMBERS_FOR_PROCESSES, deal, default_processes
 from aegntix.analysis.rollouts import (
     InjectionSpec,
     create_set,
@@ -133,3 +133,8 @@ def test_a_parallel_run_leaves_no_lock_file_behind(store: SqlStore, tmp_path: Pa
     made = create_set(store, parent, 1, 2)
     asyncio.run(run_sets(store, [made], processes=2))
     assert sorted(p.name for p in tmp_path.iterdir() if "writers" in p.name) == []
+
+
+def test_small_sets_run_in_process_by_default() -> None:
+    assert default_processes(MIN_MEMBERS_FOR_PROCESSES - 1) == 1
+    assert default_processes(MIN_MEMBERS_FOR_PROCESSES) == (os.cpu_count() or 1)

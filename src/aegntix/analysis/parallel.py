@@ -22,7 +22,6 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
-import queue
 import signal
 import sys
 import threading
@@ -40,10 +39,14 @@ from aegntix.timeline.store import Store
 
 log = structlog.get_logger(__name__)
 
-#: How often the parent looks for progress and for exited workers (seconds).
+#: How often the parent looks for exited workers (seconds).
 POLL_S = 0.05
 #: How long a worker asked to stop may take to finish its step before it is killed.
 STOP_GRACE_S = 10.0
+
+#: Members below which worker processes cost more than they save (starting one takes
+#: ~1-2 s of imports; a small set runs in less in-process).
+MIN_MEMBERS_FOR_PROCESSES = 64
 
 #: (set id, branch id) of each member to run.
 Work = Sequence[tuple[str, str]]
@@ -58,6 +61,12 @@ def sqlite_path(store: Any) -> str | None:
         return None
     database = engine.url.database
     return None if not database or database == ":memory:" else str(database)
+
+
+def default_processes(members: int) -> int:
+    """Every core for a set (with its control) of ``MIN_MEMBERS_FOR_PROCESSES`` or more
+    members, else 1 (in-process)."""
+    return (os.cpu_count() or 1) if members >= MIN_MEMBERS_FOR_PROCESSES else 1
 
 
 def deal(work: Work, processes: int) -> list[list[tuple[str, str]]]:
@@ -91,32 +100,31 @@ async def run_in_processes(
         )
         for k, share in enumerate(deal(work, processes))
     ]
+    loop = asyncio.get_running_loop()
+
+    def forward() -> None:  # each member's progress as soon as it comes, until None
+        while (set_id := progress.get()) is not None:
+            loop.call_soon_threadsafe(on_member_done, set_id)
+
+    reader = threading.Thread(target=forward, name="rollout-progress", daemon=True)
+    reader.start()
     try:
         for worker in workers:
             worker.start()
         while any(w.is_alive() for w in workers):
-            _drain(progress, on_member_done)
             await asyncio.sleep(POLL_S)
-        _drain(progress, on_member_done)
         failed = [w.exitcode for w in workers if w.exitcode]
         if failed:
             log.warning("rollout workers exited with errors", exit_codes=failed)
     finally:
         await asyncio.shield(asyncio.to_thread(_stop, workers))
+        progress.put(None)  # after what the workers sent (each flushed its queue on exit)
+        await asyncio.shield(asyncio.to_thread(reader.join))
         progress.close()
         # Speed only, never correctness (see WriterQueue): a run still using it is unharmed.
         WriterQueue(Path(path)).path.unlink(missing_ok=True)
         # Another process wrote these branches: drop this process's cached heads of them.
         getattr(store, "backend", store).forget_caches()
-
-
-def _drain(progress: Any, on_member_done: Callable[[str], None]) -> None:
-    while True:
-        try:
-            set_id = progress.get_nowait()
-        except queue.Empty:
-            return
-        on_member_done(set_id)
 
 
 def _stop(workers: Sequence[BaseProcess]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aegntix.analysis.parallel import default_processes
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
 from aegntix.analysis.rollouts import (
     DEFAULT_CONCURRENCY,
@@ -53,7 +53,9 @@ ConcurrencyOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 ProcessesOption = Annotated[
     int | None,
-    typer.Option(min=1, max=256, help="Worker processes (default: every core; 1 = this one)."),
+    typer.Option(
+        min=1, max=256, help="Worker processes (default: every core from 64 members; 1 = this)."
+    ),
 ]
 
 
@@ -89,7 +91,7 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
-        workers = processes or os.cpu_count() or 1
+        workers = processes or default_processes(sum(s.n for s in sets))
         return asyncio.run(
             run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)
         )
