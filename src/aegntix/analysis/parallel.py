@@ -174,7 +174,10 @@ def _worker(
 
         store = TenantStore(backend, tenant)
     try:
-        asyncio.run(_run_share(store, share, concurrency, progress))
+        # Stopped (SIGTERM from the parent, or Ctrl-C reaching the whole process group):
+        # the runners have recorded ``paused``; exit quietly, the parent reports it.
+        with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+            asyncio.run(_run_share(store, share, concurrency, progress))
     finally:
         backend.close()
         progress.close()

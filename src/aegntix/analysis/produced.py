@@ -38,6 +38,8 @@ class Produced:
 
     outcomes: dict[str, list[Any]]
     series: dict[str, list[list[Any]]]
+    #: each member's final outcomes as one mapping (None if unfinished), in member order
+    finals: list[Mapping[str, Any] | None]
 
 
 def read_set(
@@ -52,17 +54,19 @@ def read_set(
     shared = {seq: _ends(store, rollout.parent_id, seq) for seq in fork_seqs}
     outcomes: dict[str, list[Any]] = {name: [] for name in scenario.outcomes}
     series: dict[str, list[list[Any]]] = {name: [] for name in scenario.outcomes}
+    finals: list[Mapping[str, Any] | None] = []
     for head in heads:
         if head.parent_id == rollout.parent_id:
             ends = shared[head.fork_seq] + _decoded(own.get(head.branch_id, []), head.head_seq)
         else:  # not forked from the set's point (never made by create_set): read it whole
             ends = _ends(store, head.branch_id, head.head_seq)
         final = _final(store, scenario, head, ends)
+        finals.append(final if head.status == BranchStatus.DONE.value else None)
         for name, column in outcomes.items():
             column.append(final.get(name))
         for name, per_member in series.items():
             per_member.append([(recorded or {}).get(name) for _, recorded in ends])
-    return Produced(outcomes, series)
+    return Produced(outcomes, series, finals)
 
 
 def _final(store: Store, scenario: Scenario, head: MemberHead, ends: Ends) -> Mapping[str, Any]:

@@ -54,10 +54,12 @@ class MemberHead:
 
     index: int
     branch_id: str
+    seed: int
     status: str
     parent_id: str | None
     fork_seq: int
     head_seq: int
+    head_step: int
     head_hash: str
 
 
@@ -323,10 +325,12 @@ class SqlRollouts:
             select(
                 rollout_members.c.idx,
                 branches.c.id,
+                rollout_members.c.seed,
                 branches.c.status,
                 branches.c.parent_id,
                 branches.c.fork_seq,
                 branches.c.head_seq,
+                branches.c.head_step,
                 branches.c.head_hash,
             )
             .join(branches, branches.c.id == rollout_members.c.branch_id)
@@ -339,7 +343,17 @@ class SqlRollouts:
         )
         with self.backend.engine.connect() as conn:
             return [
-                MemberHead(int(r[0]), r[1], str(r[2]), r[3], int(r[4]), int(r[5]), r[6])
+                MemberHead(
+                    int(r[0]),
+                    r[1],
+                    int(r[2]),
+                    str(r[3]),
+                    r[4],
+                    int(r[5]),
+                    int(r[6]),
+                    int(r[7]),
+                    r[8],
+                )
                 for r in conn.execute(query)
             ]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegntix.analysis.parallel import run_in_processes, sqlite_path
+from aegntix.analysis.produced import read_set
 from aegntix.analysis.records import (
     Member,
     RolloutRepository,
@@ -343,28 +344,23 @@ def set_series(store: Store, set_id: str) -> dict[str, list[list[Any]]]:
 
 
 def members_view(store: Store, set_id: str) -> list[dict[str, Any]]:
-    """Each member with its branch's status, head and (if finished) outcomes."""
+    """Each member with its branch's status, head and (if finished) outcomes (read in one
+    pass, see ``produced``)."""
     repo = repository(store)
-    rollout = repo.get(set_id)
-    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
-    rows = []
-    for member in repo.members(set_id):
-        branch = store.get_branch(member.branch_id)
-        outcomes = None
-        if branch.status is BranchStatus.DONE:
-            outcomes = compute_outcomes(scenario, state_at(store, branch.id))
-        rows.append(
-            {
-                "index": member.index,
-                "branch_id": member.branch_id,
-                "seed": member.seed,
-                "status": branch.status.value,
-                "head_step": branch.head_step,
-                "head_hash": branch.head_hash,
-                "outcomes": outcomes,
-            }
-        )
-    return rows
+    heads = repo.member_heads(set_id)
+    finals = read_set(store, repo, set_id, heads).finals
+    return [
+        {
+            "index": head.index,
+            "branch_id": head.branch_id,
+            "seed": head.seed,
+            "status": head.status,
+            "head_step": head.head_step,
+            "head_hash": head.head_hash,
+            "outcomes": None if final is None else dict(final),
+        }
+        for head, final in zip(heads, finals, strict=True)
+    ]
 
 
 def set_json(store: Store, rollout: RolloutSet) -> dict[str, Any]:
