@@ -4,7 +4,8 @@ Two parts. First the statistics alone on constructed data (below). Then
 ``analysis.study.set_stats`` end to end on a real set: a 1,000-member town-hall set with an
 injection and its 1,000-member control (10 steps each, built with every core; 100 + 100 with
 ``--quick``), timed cold (read from the database and computed), warm (the cache, as a
-repeated request) and, for comparison, through the old per-member timeline walks.
+repeated request), the one-pass read of both sets alone and, for comparison, the old
+per-member timeline walks.
 
 A 1,000-member treated set and its 1,000-member control set (same seeds), 3 outcomes × 50
 steps: a price (number), a deal flag (yes/no) and a stance (number). For each outcome:
@@ -103,6 +104,10 @@ def real_set(members: int) -> dict[str, Any]:
             warm_s = time.perf_counter() - t0
             assert warm == cold
             t0 = time.perf_counter()
+            for set_id in (made.id, made.control_id):
+                read_set(store, repository(store), set_id)
+            read_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
             old = [
                 (set_outcomes(store, s), set_series(store, s)) for s in (made.id, made.control_id)
             ]
@@ -116,6 +121,7 @@ def real_set(members: int) -> dict[str, Any]:
         "real_cold_s": round(cold_s, 4),
         "real_cold_cpu_s": round(cold_cpu, 4),
         "real_warm_s": round(warm_s, 4),
+        "real_read_s": round(read_s, 4),
         "real_old_reads_s": round(walks_s, 4),
     }
 
