@@ -21,9 +21,14 @@ repeated and the median time reported. Prints a table and one JSON line
 
 from __future__ import annotations
 
+import os
+
+# Single-threaded OpenBLAS, as the CLI and the server run it (aegntix/cli/__init__.py); read
+# once when NumPy loads, so before that import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time

@@ -13,8 +13,9 @@ import math
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from scipy import stats as scipy_stats
@@ -105,16 +106,32 @@ def _stats(
         "comparison": None if other_id is None else ("paired" if paired else "unpaired"),
         "outcomes": {},
     }
-    for name, values in mine.items():
-        kind = _kind(values)
-        entry: dict[str, Any] = {"kind": kind}
-        if kind in ("yes/no", "number"):
-            entry["summary"] = summarize(_numbers(values), seed=seed).json()
-            if other_id is not None and _kind(theirs.get(name, [])) == kind:
-                entry["effect"] = _effect(name, values, theirs[name], paired, seed)
-        elif kind == "per agent" and paired:
-            entry["agents"] = _agents(values, theirs.get(name, []), seed)
-        out["outcomes"][name] = entry
+    # Every effect is independent and seeded alike, so computing them on threads gives the
+    # same values; NumPy and SciPy release the GIL while resampling, so both cores work.
+    entries: dict[str, Future[dict[str, Any]] | dict[str, Future[Any]] | None] = {}
+    with _quiet_pool() as pool:
+        for name, values in mine.items():
+            kind = _kind(values)
+            if kind in ("yes/no", "number"):
+                against = other_id is not None and _kind(theirs.get(name, [])) == kind
+                entries[name] = pool.submit(
+                    _entry, name, kind, values, theirs.get(name, []), against, paired, seed
+                )
+            elif kind == "per agent" and paired:
+                entries[name] = _agents(pool, values, theirs.get(name, []), seed)
+            else:
+                entries[name] = None
+        for name, values in mine.items():
+            found = entries[name]
+            if isinstance(found, Future):
+                out["outcomes"][name] = found.result()
+            elif isinstance(found, dict):
+                out["outcomes"][name] = {
+                    "kind": "per agent",
+                    "agents": {agent: f.result() for agent, f in found.items()},
+                }
+            else:
+                out["outcomes"][name] = {"kind": _kind(values)}
     numeric = [n for n, v in mine.items() if _kind(v) == "number"]
     if numeric:
         a = _numeric_series(produced.series, numeric)
@@ -148,7 +165,26 @@ def _effect(name: str, a: Sequence[Any], b: Sequence[Any], paired: bool, seed: i
     return unpaired_effect(left, right, name=name, seed=seed).json()
 
 
-def _agents(a: Sequence[Any], b: Sequence[Any], seed: int) -> dict[str, Any]:
+def _entry(
+    name: str,
+    kind: str,
+    values: Sequence[Any],
+    others: Sequence[Any],
+    against: bool,
+    paired: bool,
+    seed: int,
+) -> dict[str, Any]:
+    """A number or yes/no outcome: its summary, then (the summary cached) the effect."""
+    entry: dict[str, Any] = {"kind": kind, "summary": summarize(_numbers(values), seed=seed).json()}
+    if against:
+        entry["effect"] = _effect(name, values, others, paired, seed)
+    return entry
+
+
+def _agents(
+    pool: ThreadPoolExecutor, a: Sequence[Any], b: Sequence[Any], seed: int
+) -> dict[str, Future[Any]]:
+    """Each agent's paired effect, started on ``pool``, in agent order."""
     pairs = [
         (x, y) for x, y in zip(a, b, strict=False) if isinstance(x, dict) and isinstance(y, dict)
     ]
@@ -156,19 +192,22 @@ def _agents(a: Sequence[Any], b: Sequence[Any], seed: int) -> dict[str, Any]:
     treated = {k: [float(x[k]) for x, _ in pairs] for k in agents}
     control = {k: [float(y[k]) for _, y in pairs] for k in agents}
 
-    def one(agent: str) -> dict[str, Any]:
-        return agent_effects({agent: treated[agent]}, {agent: control[agent]}, seed=seed)[
-            agent
-        ].json()
+    def one(agent: str) -> Any:
+        effects = agent_effects({agent: treated[agent]}, {agent: control[agent]}, seed=seed)
+        return effects[agent].json()
 
-    # Each agent's effect is independent and seeded alike, so computing them on threads gives
-    # the same values; NumPy and SciPy release the GIL in the resampling, so both cores work.
-    # The warnings the resampling silences are silenced around the pool too: its threads'
-    # own catch_warnings blocks interleave, and this outer block restores the filters after.
+    return {agent: pool.submit(one, agent) for agent in agents}
+
+
+@contextmanager
+def _quiet_pool() -> Iterator[ThreadPoolExecutor]:
+    """A thread per core, with the warnings the resampling silences silenced around it too:
+    the threads' own ``catch_warnings`` blocks interleave, and this one restores the
+    filters once they are done."""
     with warnings.catch_warnings(), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        return dict(zip(agents, pool.map(one, agents), strict=True))
+        yield pool
 
 
 def _numeric_series(
