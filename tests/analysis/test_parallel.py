@@ -135,6 +135,8 @@ def test_a_parallel_run_leaves_no_lock_file_behind(store: SqlStore, tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir() if "writers" in p.name) == []
 
 
-def test_small_sets_run_in_process_by_default() -> None:
-    assert default_processes(MIN_MEMBERS_FOR_PROCESSES - 1) == 1
-    assert default_processes(MIN_MEMBERS_FOR_PROCESSES) == (os.cpu_count() or 1)
+def test_big_sets_of_rules_agents_use_every_core_by_default() -> None:
+    rules, llm = example("town-hall"), example("negotiation-llm")
+    assert default_processes(MIN_MEMBERS_FOR_PROCESSES, rules) == (os.cpu_count() or 1)
+    assert default_processes(MIN_MEMBERS_FOR_PROCESSES - 1, rules) == 1  # startup costs more
+    assert default_processes(1000, llm) == 1  # per-provider limits hold per process

@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 
 from aegntix.engine.scheduler import Scheduler
+from aegntix.model.scenario import Scenario
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.sqlite import WriterQueue, open_sqlite_store
 from aegntix.timeline.store import Store
@@ -63,10 +64,16 @@ def sqlite_path(store: Any) -> str | None:
     return None if not database or database == ":memory:" else str(database)
 
 
-def default_processes(members: int) -> int:
+def default_processes(members: int, scenario: Scenario) -> int:
     """Every core for a set (with its control) of ``MIN_MEMBERS_FOR_PROCESSES`` or more
-    members, else 1 (in-process)."""
-    return (os.cpu_count() or 1) if members >= MIN_MEMBERS_FOR_PROCESSES else 1
+    members whose agents all use the rules brain; else 1 (in-process). Model-backed brains
+    wait on the network rather than the CPU, and their per-provider limits (concurrency,
+    requests per minute) hold per process: several processes would multiply them."""
+    if members < MIN_MEMBERS_FOR_PROCESSES:
+        return 1
+    if any(scenario.brain_for(a).kind != "rules" for a in scenario.agents):
+        return 1
+    return os.cpu_count() or 1
 
 
 def deal(work: Work, processes: int) -> list[list[tuple[str, str]]]:

@@ -36,6 +36,7 @@ from aegntix.cli.common import (
 )
 from aegntix.cli.render_stats import print_stats
 from aegntix.errors import InvalidRequest
+from aegntix.model.scenario import stored_scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
 
@@ -54,7 +55,9 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 ProcessesOption = Annotated[
     int | None,
     typer.Option(
-        min=1, max=256, help="Worker processes (default: every core from 64 members; 1 = this)."
+        min=1,
+        max=256,
+        help="Worker processes (default: every core from 64 rules-brain members; 1 = this).",
     ),
 ]
 
@@ -91,7 +94,8 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
-        workers = processes or default_processes(sum(s.n for s in sets))
+        scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+        workers = processes or default_processes(sum(s.n for s in sets), scenario)
         return asyncio.run(
             run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)
         )
