@@ -140,6 +140,8 @@ def _stop(workers: Sequence[BaseProcess]) -> None:
         if worker.is_alive():
             worker.terminate()
     for worker in workers:
+        if worker.pid is None:  # never started (starting an earlier one failed)
+            continue
         worker.join(STOP_GRACE_S)
         if worker.is_alive():
             worker.kill()
