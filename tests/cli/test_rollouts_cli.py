@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
@@ -92,18 +94,25 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     assert "no rollout set 'nope1234'" in out
 
 
-def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(
+    tmp_path: Path, processes: int
+) -> None:
+    # two workers each run their members in lockstep (one step in flight): more members, so
+    # the kill lands while some are still running
+    n = 6 if processes == 1 else 24
     whole = tmp_path / "whole.db"
     made = json_lines(
-        aegntix("rollouts", "create", root(whole), "--at", 1, "--n", 6, "--db", whole, "--json")
-    )[-1]
+        aegntix("rollouts", "create", root(whole), "--at", 1, "--n", n, "--db", whole,
+                "--processes", 1, "--json")
+    )[-1]  # fmt: skip
     expected = heads(whole, made["id"])
 
     db = tmp_path / "cut.db"
     parent = root(db)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", "6",
-         "--concurrency", "1", "--db", str(db), "--json"],
+        [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", str(n),
+         "--concurrency", "1", "--processes", str(processes), "--db", str(db), "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -118,13 +127,15 @@ def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(tmp_path: Pat
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     cut = heads(db, set_id)
+    time.sleep(1)  # worker processes die with their parent: nothing is written after it
+    assert [h for _, h, _ in heads(db, set_id)] == [h for _, h, _ in cut]
     finished = {i: h for i, h, s in cut if s == "done"}
-    assert 2 <= len(finished) < 6, cut
+    assert 2 <= len(finished) < n, cut
 
     out = json_lines(aegntix("rollouts", "continue", set_id[:6], "--db", db, "--json"))
     assert out[-1]["status"] == "done"
     # only the unfinished ones ran: the first progress line counts the finished ones
-    assert out[0] == {"type": "progress", "set_id": set_id, "done": len(finished), "total": 6}
+    assert out[0] == {"type": "progress", "set_id": set_id, "done": len(finished), "total": n}
     after = heads(db, set_id)
     assert all(after[i][1] == h for i, h in finished.items())
     assert [(i, h) for i, h, _ in after] == [(i, h) for i, h, _ in expected]

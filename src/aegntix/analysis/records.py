@@ -19,9 +19,16 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from aegntix.engine.seeding import derive_seed, rollout_seed
 from aegntix.errors import InvalidRequest, RolloutSetNotFound
-from aegntix.model.events import canonical_json
+from aegntix.model.events import EventKind, canonical_json
+from aegntix.model.state import STEP_END
 from aegntix.timeline.ids import resolve_id
-from aegntix.timeline.schema import DEFAULT_TENANT, branches, rollout_members, rollout_sets
+from aegntix.timeline.schema import (
+    DEFAULT_TENANT,
+    branches,
+    events,
+    rollout_members,
+    rollout_sets,
+)
 
 #: The most members a set may have (the CLI and API refuse more).
 MAX_ROLLOUTS = 1000
@@ -39,6 +46,21 @@ class Member:
     index: int
     branch_id: str
     seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberHead:
+    """A member's branch as the set's statistics need it (read for all members at once)."""
+
+    index: int
+    branch_id: str
+    seed: int
+    status: str
+    parent_id: str | None
+    fork_seq: int
+    head_seq: int
+    head_step: int
+    head_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +150,10 @@ class RolloutRepository(Protocol):
     def add_member(self, set_id: str, member: Member) -> None: ...
 
     def member_statuses(self, set_id: str) -> dict[int, str]: ...
+
+    def member_heads(self, set_id: str) -> list[MemberHead]: ...
+
+    def step_ends(self, set_id: str) -> dict[str, list[tuple[int, str]]]: ...
 
 
 def _aware(value: datetime) -> datetime:
@@ -292,6 +318,68 @@ class SqlRollouts:
         )
         with self.backend.engine.connect() as conn:
             return {int(r.idx): str(r.status) for r in conn.execute(query)}
+
+    def member_heads(self, set_id: str) -> list[MemberHead]:
+        """Every member's branch row, in member order (one query)."""
+        query = (
+            select(
+                rollout_members.c.idx,
+                branches.c.id,
+                rollout_members.c.seed,
+                branches.c.status,
+                branches.c.parent_id,
+                branches.c.fork_seq,
+                branches.c.head_seq,
+                branches.c.head_step,
+                branches.c.head_hash,
+            )
+            .join(branches, branches.c.id == rollout_members.c.branch_id)
+            .where(
+                rollout_members.c.tenant_id == self.tenant_id,
+                rollout_members.c.set_id == set_id,
+                branches.c.tenant_id == self.tenant_id,
+            )
+            .order_by(rollout_members.c.idx)
+        )
+        with self.backend.engine.connect() as conn:
+            return [
+                MemberHead(
+                    int(r[0]),
+                    r[1],
+                    int(r[2]),
+                    str(r[3]),
+                    r[4],
+                    int(r[5]),
+                    int(r[6]),
+                    int(r[7]),
+                    r[8],
+                )
+                for r in conn.execute(query)
+            ]
+
+    def step_ends(self, set_id: str) -> dict[str, list[tuple[int, str]]]:
+        """Each member branch's own ``step_end`` candidates, ``(seq, payload JSON)`` in seq
+        order, for the whole set in one query. The filter is coarse (a system event whose
+        canonical JSON ends with the step_end type); callers check the decoded type."""
+        member_ids = select(rollout_members.c.branch_id).where(
+            rollout_members.c.tenant_id == self.tenant_id,
+            rollout_members.c.set_id == set_id,
+        )
+        query = (
+            select(events.c.branch_id, events.c.seq, events.c.payload)
+            .where(
+                events.c.branch_id.in_(member_ids),
+                events.c.tenant_id == self.tenant_id,
+                events.c.kind == EventKind.SYSTEM.value,
+                events.c.payload.like(f'%"type":"{STEP_END}"}}'),
+            )
+            .order_by(events.c.branch_id, events.c.seq)
+        )
+        found: dict[str, list[tuple[int, str]]] = {}
+        with self.backend.engine.connect() as conn:
+            for branch_id, seq, payload in conn.execute(query):
+                found.setdefault(branch_id, []).append((int(seq), payload))
+        return found
 
 
 def members_json(members: Sequence[Member]) -> list[dict[str, Any]]:

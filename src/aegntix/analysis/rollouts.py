@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aegntix.analysis.parallel import run_in_processes, sqlite_path
+from aegntix.analysis.produced import read_set
 from aegntix.analysis.records import (
     Member,
     RolloutRepository,
@@ -259,21 +261,35 @@ async def run_sets(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: ProgressCallback | None = None,
     on_step: StepCallback | None = None,
+    processes: int | None = None,
 ) -> list[RolloutSet]:
     """Run every unfinished member of ``sets`` to termination, concurrently (one scheduler,
     ``concurrency`` steps in flight). A member that fails does not stop the others; each
-    set's status is settled at the end, also when interrupted."""
+    set's status is settled at the end, also when interrupted.
+
+    ``processes`` > 1 splits the members across that many worker processes on the same
+    SQLite file (``parallel``), ``concurrency`` steps in flight in each; ``on_step`` then
+    cannot be called (steps happen in other processes). None or 1, or a store that is not a
+    SQLite file: in this process, as before."""
     repo = repo or repository(store)
+    path = sqlite_path(store) if processes is not None and processes > 1 else None
+    if path is not None and on_step is not None:
+        raise InvalidRequest("processes: on_step needs the members run in-process (1)")
     scheduler = Scheduler(store, concurrency=concurrency, on_step=on_step)
     done: dict[str, int] = {}
+    totals = {s.id: s.n for s in sets}
     tasks: list[asyncio.Task[Any]] = []
+    work: list[tuple[str, str]] = []
 
-    def finished_one(set_id: str, total: int) -> Callable[[asyncio.Task[Any]], None]:
+    def member_done(set_id: str) -> None:
+        done[set_id] += 1
+        if on_progress is not None:
+            on_progress(set_id, done[set_id], totals[set_id])
+
+    def finished_one(set_id: str) -> Callable[[asyncio.Task[Any]], None]:
         def callback(task: asyncio.Task[Any]) -> None:
             if not task.cancelled() and task.exception() is None:
-                done[set_id] += 1
-                if on_progress is not None:
-                    on_progress(set_id, done[set_id], total)
+                member_done(set_id)
 
         return callback
 
@@ -286,10 +302,21 @@ async def run_sets(
             done[rollout.id] = len(members) - len(pending)
             if on_progress is not None:
                 on_progress(rollout.id, done[rollout.id], rollout.n)
-            for member in pending:
-                task = scheduler.start(member.branch_id)
-                task.add_done_callback(finished_one(rollout.id, rollout.n))
-                tasks.append(task)
+            work.extend((rollout.id, m.branch_id) for m in pending)
+        if path is not None and work:
+            assert processes is not None
+            await run_in_processes(
+                store,
+                path,
+                work,
+                processes=processes,
+                concurrency=concurrency,
+                on_member_done=member_done,
+            )
+        for set_id, branch_id in work if path is None else ():
+            task = scheduler.start(branch_id)
+            task.add_done_callback(finished_one(set_id))
+            tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         for task in tasks:
@@ -340,28 +367,23 @@ def set_series(store: Store, set_id: str) -> dict[str, list[list[Any]]]:
 
 
 def members_view(store: Store, set_id: str) -> list[dict[str, Any]]:
-    """Each member with its branch's status, head and (if finished) outcomes."""
+    """Each member with its branch's status, head and (if finished) outcomes (read in one
+    pass, see ``produced``)."""
     repo = repository(store)
-    rollout = repo.get(set_id)
-    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
-    rows = []
-    for member in repo.members(set_id):
-        branch = store.get_branch(member.branch_id)
-        outcomes = None
-        if branch.status is BranchStatus.DONE:
-            outcomes = compute_outcomes(scenario, state_at(store, branch.id))
-        rows.append(
-            {
-                "index": member.index,
-                "branch_id": member.branch_id,
-                "seed": member.seed,
-                "status": branch.status.value,
-                "head_step": branch.head_step,
-                "head_hash": branch.head_hash,
-                "outcomes": outcomes,
-            }
-        )
-    return rows
+    heads = repo.member_heads(set_id)
+    finals = read_set(store, repo, set_id, heads).finals
+    return [
+        {
+            "index": head.index,
+            "branch_id": head.branch_id,
+            "seed": head.seed,
+            "status": head.status,
+            "head_step": head.head_step,
+            "head_hash": head.head_hash,
+            "outcomes": None if final is None else dict(final),
+        }
+        for head, final in zip(heads, finals, strict=True)
+    ]
 
 
 def set_json(store: Store, rollout: RolloutSet) -> dict[str, Any]:

@@ -8,11 +8,21 @@ says which comparison it made (``paired`` with the set's own control, ``unpaired
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+import os
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
-from aegntix.analysis.rollouts import repository, set_outcomes, set_series
+from scipy import stats as scipy_stats
+
+from aegntix.analysis.produced import Produced, read_set
+from aegntix.analysis.records import MemberHead
+from aegntix.analysis.rollouts import repository
 from aegntix.analysis.series import bands, split_step
 from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
 from aegntix.errors import InvalidRequest
@@ -37,6 +47,12 @@ def _numbers(values: Sequence[Any]) -> list[float | bool]:
     return [v for v in values if v is not None]
 
 
+#: Computed statistics by (tenant, set, vs, seed, both sets' member heads): a repeated
+#: request for sets that have not changed is answered without reading or computing again.
+_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+CACHE_SIZE = 64
+
+
 def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Per outcome: the set's summary; with a comparison set (``vs``, else the set's own
     control) the effect of the difference between them. A paired comparison (the control
@@ -51,29 +67,75 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
                 f"vs: set {other.id} starts from another point "
                 f"({other.parent_id} at step {other.fork_step})"
             )
-    paired = other_id is not None and other_id == rollout.control_id
-    mine = set_outcomes(store, set_id)
-    theirs = set_outcomes(store, other_id) if other_id else {}
+    heads = repo.member_heads(set_id)
+    other_heads = repo.member_heads(other_id) if other_id else []
+    # A head hash chains every event before it (the scenario's spec hash included): same
+    # heads and statuses, same data.
+    key = (repo.tenant_id, set_id, other_id, seed, _state(heads), _state(other_heads))
+    hit = _CACHE.get(key)
+    if hit is None:
+        mine = read_set(store, repo, set_id, heads)
+        theirs = read_set(store, repo, other_id, other_heads) if other_id else None
+        paired = other_id is not None and other_id == rollout.control_id
+        hit = _stats(set_id, other_id, paired, mine, theirs, seed)
+        _CACHE[key] = hit
+        if len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return copy.deepcopy(hit)  # the caller's to change
+
+
+def _state(heads: Sequence[MemberHead]) -> tuple[tuple[int, str, str, str], ...]:
+    return tuple((h.index, h.branch_id, h.head_hash, h.status) for h in heads)
+
+
+def _stats(
+    set_id: str,
+    other_id: str | None,
+    paired: bool,
+    produced: Produced,
+    compared: Produced | None,
+    seed: int,
+) -> dict[str, Any]:
+    mine = produced.outcomes
+    theirs = compared.outcomes if compared is not None else {}
     out: dict[str, Any] = {
         "set_id": set_id,
         "vs": other_id,
         "comparison": None if other_id is None else ("paired" if paired else "unpaired"),
         "outcomes": {},
     }
-    for name, values in mine.items():
-        kind = _kind(values)
-        entry: dict[str, Any] = {"kind": kind}
-        if kind in ("yes/no", "number"):
-            entry["summary"] = summarize(_numbers(values), seed=seed).json()
-            if other_id is not None and _kind(theirs.get(name, [])) == kind:
-                entry["effect"] = _effect(name, values, theirs[name], paired, seed)
-        elif kind == "per agent" and paired:
-            entry["agents"] = _agents(values, theirs.get(name, []), seed)
-        out["outcomes"][name] = entry
+    # Every effect is independent and seeded alike, so computing them on threads gives the
+    # same values; NumPy and SciPy release the GIL while resampling, so both cores work.
+    entries: dict[str, Future[dict[str, Any]] | dict[str, Future[Any]] | None] = {}
+    with _quiet_pool() as pool:
+        for name, values in mine.items():
+            kind = _kind(values)
+            if kind in ("yes/no", "number"):
+                against = other_id is not None and _kind(theirs.get(name, [])) == kind
+                entries[name] = pool.submit(
+                    _entry, name, kind, values, theirs.get(name, []), against, paired, seed
+                )
+            elif kind == "per agent" and paired:
+                entries[name] = _agents(pool, values, theirs.get(name, []), seed)
+            else:
+                entries[name] = None
+        for name, values in mine.items():
+            found = entries[name]
+            if isinstance(found, Future):
+                out["outcomes"][name] = found.result()
+            elif isinstance(found, dict):
+                out["outcomes"][name] = {
+                    "kind": "per agent",
+                    "agents": {agent: f.result() for agent, f in found.items()},
+                }
+            else:
+                out["outcomes"][name] = {"kind": _kind(values)}
     numeric = [n for n, v in mine.items() if _kind(v) == "number"]
     if numeric:
-        a = _numeric_series(set_series(store, set_id), numeric)
-        b = _numeric_series(set_series(store, other_id), numeric) if other_id else {}
+        a = _numeric_series(produced.series, numeric)
+        b = _numeric_series(compared.series, numeric) if compared is not None else {}
         out["bands"] = {
             name: {"set": _bands(a[name]), "vs": _bands(b[name]) if b.get(name) else None}
             for name in numeric
@@ -103,14 +165,49 @@ def _effect(name: str, a: Sequence[Any], b: Sequence[Any], paired: bool, seed: i
     return unpaired_effect(left, right, name=name, seed=seed).json()
 
 
-def _agents(a: Sequence[Any], b: Sequence[Any], seed: int) -> dict[str, Any]:
+def _entry(
+    name: str,
+    kind: str,
+    values: Sequence[Any],
+    others: Sequence[Any],
+    against: bool,
+    paired: bool,
+    seed: int,
+) -> dict[str, Any]:
+    """A number or yes/no outcome: its summary, then (the summary cached) the effect."""
+    entry: dict[str, Any] = {"kind": kind, "summary": summarize(_numbers(values), seed=seed).json()}
+    if against:
+        entry["effect"] = _effect(name, values, others, paired, seed)
+    return entry
+
+
+def _agents(
+    pool: ThreadPoolExecutor, a: Sequence[Any], b: Sequence[Any], seed: int
+) -> dict[str, Future[Any]]:
+    """Each agent's paired effect, started on ``pool``, in agent order."""
     pairs = [
         (x, y) for x, y in zip(a, b, strict=False) if isinstance(x, dict) and isinstance(y, dict)
     ]
     agents = sorted(set.intersection(*(set(x) & set(y) for x, y in pairs))) if pairs else []
     treated = {k: [float(x[k]) for x, _ in pairs] for k in agents}
     control = {k: [float(y[k]) for _, y in pairs] for k in agents}
-    return {k: e.json() for k, e in agent_effects(treated, control, seed=seed).items()}
+
+    def one(agent: str) -> Any:
+        effects = agent_effects({agent: treated[agent]}, {agent: control[agent]}, seed=seed)
+        return effects[agent].json()
+
+    return {agent: pool.submit(one, agent) for agent in agents}
+
+
+@contextmanager
+def _quiet_pool() -> Iterator[ThreadPoolExecutor]:
+    """A thread per core, with the warnings the resampling silences silenced around it too:
+    the threads' own ``catch_warnings`` blocks interleave, and this one restores the
+    filters once they are done."""
+    with warnings.catch_warnings(), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield pool
 
 
 def _numeric_series(

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aegntix.analysis.parallel import default_processes
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
 from aegntix.analysis.rollouts import (
     DEFAULT_CONCURRENCY,
@@ -35,6 +36,7 @@ from aegntix.cli.common import (
 )
 from aegntix.cli.render_stats import print_stats
 from aegntix.errors import InvalidRequest
+from aegntix.model.scenario import stored_scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
 
@@ -70,10 +72,24 @@ ConcurrencyOption = Annotated[
     typer.Option(min=1, max=1024, help="Steps in flight at once across the members."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+ProcessesOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=256,
+        help="Worker processes (default: every core from 64 rules-brain members; 1 = this).",
+    ),
+]
 
 
 def _run(
-    store: SqlStore, rollout: RolloutSet, concurrency: int, *, json_out: bool, quiet: bool
+    store: SqlStore,
+    rollout: RolloutSet,
+    concurrency: int,
+    *,
+    json_out: bool,
+    quiet: bool,
+    processes: int | None = None,
 ) -> list[RolloutSet]:
     """Run the set and its control with a progress bar (members done / total); with
     ``--json`` one progress line per finished member."""
@@ -98,7 +114,11 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
-        return asyncio.run(run_sets(store, sets, concurrency=concurrency, on_progress=report))
+        scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+        workers = processes or default_processes(sum(s.n for s in sets), scenario)
+        return asyncio.run(
+            run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)
+        )
 
 
 def _finish(
@@ -140,6 +160,7 @@ def create(
         typer.Option("--seed-base", help="Override the seed base (default: from the fork point)."),
     ] = None,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -169,7 +190,9 @@ def create(
                 f"rollout set [bold]{rollout.id}[/]: {n} futures of {parent.id} from step {at}"
                 + (f", paired with control {rollout.control_id}" if rollout.control_id else "")
             )
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)
 
 
@@ -263,6 +286,7 @@ def show(
 def continue_(
     set_ref: SetArg,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -271,7 +295,9 @@ def continue_(
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         extend_set(store, rollout.id, rollout.n)  # forks members a crash left out, if any
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)
 
 
@@ -281,6 +307,7 @@ def extend(
     set_ref: SetArg,
     to: Annotated[int, typer.Option("--to", help="The new number of members.")],
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
+    processes: ProcessesOption = None,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -288,5 +315,7 @@ def extend(
     """Grow the set (and its control) to --to members; the existing ones are not re-run."""
     with opened(db) as store:
         rollout = extend_set(store, _resolve(store, set_ref).id, to)
-        settled = _run(store, rollout, concurrency, json_out=json_out, quiet=quiet)
+        settled = _run(
+            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+        )
         _finish(store, rollout, settled, json_out)

@@ -138,6 +138,7 @@ class Runner:
         self._reload()
 
     def _reload(self) -> None:
+        self._terminal: bool | None = None  # known after a step (its step_end says it)
         self.branch = self.store.get_branch(self.branch.id)
         self._head_seq = self.branch.head_seq
         self.state: State = state_at(self.store, self.branch.id)
@@ -160,6 +161,8 @@ class Runner:
         return compute_outcomes(self.scenario, self.state)
 
     def is_done(self) -> bool:
+        if self._terminal is not None:  # the state has not changed since the step said it
+            return self._terminal
         return is_terminal(self.scenario, self.state, self.outcomes())
 
     def pause(self) -> None:
@@ -245,6 +248,7 @@ class Runner:
             self._reload()  # nothing of this step was written: drop its in-memory effects
             raise
         self._head_seq = appended[-1].seq
+        self._terminal = terminal
         return StepResult(self.branch.id, step, appended, outcomes, terminal)
 
     def _observe(self, agent_id: str, step: int) -> tuple[Observation, list[Recall]]:

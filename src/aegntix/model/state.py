@@ -50,15 +50,23 @@ def initial_state(scenario: Scenario) -> State:
     return {"step": 0, "completed": 0, "world": world, "agents": agents}
 
 
+#: Values shared as they are: immutable, so a copy would be the same (and costs a call).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def _own(value: Any) -> Any:
+    return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+
+
 def apply_patch(state: State, assignments: Mapping[str, Any]) -> None:
     """Apply ``{"world.key": v, "agents.<id>.key": v}`` in place."""
     for path, value in assignments.items():
         head, _, rest = path.partition(".")
         if head == "world" and rest:
-            state["world"][rest] = copy.deepcopy(value)
+            state["world"][rest] = _own(value)
         elif head == "agents" and rest:
             agent_id, _, key = rest.partition(".")
-            state["agents"].setdefault(agent_id, {})[key] = copy.deepcopy(value)
+            state["agents"].setdefault(agent_id, {})[key] = _own(value)
         else:
             raise ValueError(f"bad state path '{path}'")
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aegntix.errors import InvalidRequest
@@ -38,14 +39,21 @@ def chain_hash(prev_hash: str, seq: int, tail: str) -> str:
     return hashlib.sha256(f"{prev_hash}[{seq}{tail}".encode()).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def _agent_json(agent_id: str) -> str:
+    return _CANONICAL.encode(agent_id)  # a handful of ids, encoded per event otherwise
+
+
 def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
     out: list[Prepared] = []
     last_step = -1
     for i, ev in enumerate(new_events):
-        try:
-            kind = EventKind(ev.kind)
-        except (ValueError, TypeError):
-            raise InvalidRequest(f"event {i}: unknown kind '{ev.kind}'") from None
+        kind = ev.kind
+        if type(kind) is not EventKind:  # the engine passes members; others are checked
+            try:
+                kind = EventKind(kind)
+            except (ValueError, TypeError):
+                raise InvalidRequest(f"event {i}: unknown kind '{ev.kind}'") from None
         step = ev.step
         if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < _INT64:
             raise InvalidRequest(f"event {i}: step must be a non-negative integer, not {step!r}")
@@ -60,7 +68,7 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
             payload_json = _CANONICAL.encode(ev.payload)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"event {i}: payload is not JSON: {exc}") from None
-        agent_json = "null" if ev.agent_id is None else _CANONICAL.encode(ev.agent_id)
+        agent_json = "null" if ev.agent_id is None else _agent_json(ev.agent_id)
         tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
         out.append(
             Prepared(int(step), kind, ev.agent_id, json.loads(payload_json), payload_json, tail)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -92,8 +94,35 @@ class _WalGuard:
             conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
 
 
-def open_sqlite_store(path: str | Path, *, snapshot_every: int = 500) -> SqlStore:
-    """Open (creating and migrating if needed) the timeline database at ``path``."""
+class WriterQueue:
+    """An exclusive ``flock`` on ``<db>-writers`` held around each writer transaction, for
+    processes that write one file at once (a rollout set's workers). Only speed depends on
+    it: SQLite's own lock keeps writes correct, but a writer that finds it taken sleeps in
+    steps of up to 100 ms, while one blocked in ``flock`` wakes as soon as the other commits
+    (measured: two workers on two cores were slower than one without it). The kernel drops
+    the lock of a killed process."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(f"{db_path}-writers")
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        # Opened per transaction (microseconds against a commit's milliseconds): nothing to
+        # close when the store closes, and closing the descriptor releases the lock.
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def open_sqlite_store(
+    path: str | Path, *, snapshot_every: int = 500, writer_queue: bool = False
+) -> SqlStore:
+    """Open (creating and migrating if needed) the timeline database at ``path``.
+    ``writer_queue``: several processes will write at once (see :class:`WriterQueue`)."""
     target = Path(path)
     if str(path) == ":memory:" or not str(path):
         raise ValueError("open_sqlite_store needs a file path (WAL needs a file)")
@@ -111,7 +140,12 @@ def open_sqlite_store(path: str | Path, *, snapshot_every: int = 500) -> SqlStor
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         try:
-            return SqlStore(engine, snapshot_every=snapshot_every, after_commit=_WalGuard(target))
+            return SqlStore(
+                engine,
+                snapshot_every=snapshot_every,
+                after_commit=_WalGuard(target),
+                transaction_lock=WriterQueue(target) if writer_queue else None,
+            )
         except BaseException:
             engine.dispose()
             raise

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -83,11 +83,18 @@ class SqlStore:
         *,
         snapshot_every: int = 500,
         after_commit: Callable[[Connection], None] | None = None,
+        transaction_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
-        """``after_commit``: backend maintenance run by the writer after each commit."""
+        """``after_commit``: backend maintenance run by the writer after each commit;
+        ``transaction_lock``: held around each of the writer's transactions."""
         upgrade(engine)
         self._engine = engine
-        self._writer = Writer(engine, WriteOps(snapshot_every), after_commit=after_commit)
+        self._writer = Writer(
+            engine,
+            WriteOps(snapshot_every),
+            after_commit=after_commit,
+            transaction_lock=transaction_lock,
+        )
         self._ops = self._writer.ops
         # Lineages never change once committed, so readers cache them (heads are read fresh).
         self._lineages: dict[str, q.Lineage] = {}
@@ -322,6 +329,12 @@ class SqlStore:
         requests of its group commit are unaffected. An ``AegntixError`` reaches the caller
         as is; anything else as a ``StoreError``."""
         return self._writer.submit(fn).result()
+
+    def forget_caches(self) -> None:
+        """Drop the writer's cached heads and folded states, after another process appended
+        to branches this one had cached (they reload from the database on next use)."""
+        ops = self._ops
+        self._writer.submit(lambda _conn: ops.reset()).result()
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -82,11 +82,14 @@ class Writer:
         max_requests: int = 512,
         max_events: int = 20_000,
         after_commit: Callable[[Connection], None] | None = None,
+        transaction_lock: contextlib.AbstractContextManager[Any] | None = None,
     ) -> None:
         """``after_commit`` runs in the writer thread after each commit, outside any
-        transaction (the SQLite backend bounds its WAL there)."""
+        transaction (the SQLite backend bounds its WAL there). ``transaction_lock`` is held
+        around each transaction (writers of several processes queue on it)."""
         self.ops = ops
         self._after_commit = after_commit
+        self._transaction_lock = transaction_lock or contextlib.nullcontext()
         self._engine = engine
         self._max_requests = max_requests
         self._max_events = max_events
@@ -186,7 +189,7 @@ class Writer:
         done: list[tuple[_Request, Any, BaseException | None]] = []
         try:
             conn = self._connection()
-            with conn.begin():
+            with self._transaction_lock, conn.begin():
                 done.extend(self._one(conn, req) for req in live)
                 self.ops.flush(conn)
         except Exception as exc:

@@ -18,6 +18,8 @@ ACTION = "action"
 
 def number(value: Any) -> float | None:
     """``value`` as a finite float, or None (bools, strings, NaN and inf are not numbers)."""
+    if type(value) is float:  # the common case, first (this runs per heard stance)
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     result = float(value)
