@@ -66,14 +66,28 @@ def test_create_show_list_extend(tmp_path: Path) -> None:
 
     shown = aegntix("rollouts", "show", made["id"][:6], "--db", db)
     assert "approved in " in shown and "with the intervention vs" in shown and made["id"] in shown
+    members = json_lines(aegntix("rollouts", "show", made["id"], "--db", db, "--json"))[0]
+    assert all(m["branch_id"] in shown for m in members["members"])  # a small set lists them
 
     first = heads(db, made["id"])
     extended = json_lines(
-        aegntix("rollouts", "extend", made["id"], "--to", 5, "--db", db, "--json")
+        aegntix("rollouts", "extend", made["id"], "--to", 14, "--db", db, "--json")
     )[-1]
-    assert extended["n"] == 5 and extended["progress"] == {"done": 5, "total": 5}
+    assert extended["n"] == 14 and extended["progress"] == {"done": 14, "total": 14}
     assert heads(db, made["id"])[:3] == first
-    assert len(heads(db, made["control_id"])) == 5
+    assert len(heads(db, made["control_id"])) == 14
+    # a larger set leads with what it found; its futures are listed on request
+    shown = aegntix("rollouts", "show", made["id"], "--db", db)
+    branches = [
+        m["branch_id"]
+        for m in json_lines(aegntix("rollouts", "show", made["id"], "--db", db, "--json"))[0][
+            "members"
+        ]
+    ]
+    assert "approved in " in shown and "--members" in shown
+    assert not any(b in shown for b in branches)
+    listed = aegntix("rollouts", "show", made["id"], "--members", "--db", db)
+    assert all(b in listed for b in branches)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

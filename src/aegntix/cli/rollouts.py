@@ -229,7 +229,15 @@ def _resolve(store: SqlStore, ref: str) -> RolloutSet:
 def _outcome_text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, dict) and value:
+        numbers = [v for v in value.values() if isinstance(v, int | float)]
+        mean = f", mean {sum(numbers) / len(numbers):.3f}" if len(numbers) == len(value) else ""
+        return f"{len(value)} agents{mean}"
     return "—" if value is None else str(value)
+
+
+#: Sets up to this size list their members under the statistics without being asked.
+SMALL_SET = 12
 
 
 @app.command("show")
@@ -240,11 +248,15 @@ def show(
         str | None,
         typer.Option("--vs", help="Compare with this set (default: the set's own control)."),
     ] = None,
+    list_members: Annotated[
+        bool,
+        typer.Option("--members", help=f"List every future (sets of up to {SMALL_SET} always do)."),
+    ] = False,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
 ) -> None:
-    """The set, its members and their outcomes; each outcome's distribution with a 95% CI,
-    and the effect against its control (or --vs SET) in words."""
+    """Each outcome's distribution with a 95% CI, the effect against the set's control (or
+    --vs SET) in words, histograms; with --members, every future and its outcomes."""
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         info = set_json(store, rollout)
@@ -266,8 +278,19 @@ def show(
         + (f" · control {rollout.control_id}" if rollout.control_id else ""),
         soft_wrap=True,
     )
+    print_stats(stats)
+    if list_members or len(members) <= SMALL_SET:
+        console.print(_members_table(members))
+    else:
+        console.print(
+            f"{len(members)} futures: [bold]aegntix rollouts show {rollout.id} --members[/] "
+            "lists each with its branch (open one with `aegntix events BRANCH`)"
+        )
+
+
+def _members_table(members: list[dict[str, Any]]) -> Table:
     names = sorted({k for m in members for k in (m["outcomes"] or {})})
-    table = Table("#", "branch", "seed", "status", *names)
+    table = Table("#", "branch", "seed", "status", *names, title="futures")
     for m in members:
         outcomes = m["outcomes"] or {}
         table.add_row(
@@ -277,8 +300,7 @@ def show(
             m["status"],
             *(_outcome_text(outcomes.get(k)) for k in names),
         )
-    console.print(table)
-    print_stats(stats)
+    return table
 
 
 @app.command("continue")
