@@ -13,6 +13,7 @@ from aegntix.analysis.rollouts import InjectionSpec, create_set, repository, run
 from aegntix.analysis.study import set_stats
 from aegntix.cli import app
 from aegntix.errors import InvalidRequest
+from aegntix.model.scenario import BrainConfig
 from aegntix.timeline import SqlStore
 from tests.engine.helpers import run_new
 from tests.support import example
@@ -57,6 +58,8 @@ def test_a_strong_intervention_is_detected_against_its_paired_control(
     assert mine["first_step"] == 1 and mine["rollouts"] == 8 and mine["steps"] >= 3
     assert mine["values"]["p50"][:2] == theirs["values"]["p50"][:2]
     assert mine["mean"][-1] > theirs["mean"][-1]
+    # at temperature 0 every future voted alike: the reader is told why, and what to change
+    assert stats["notes"] and "temperature" in stats["notes"][0]
 
 
 def test_the_control_alone_has_no_effect_to_report(store: SqlStore, study: tuple[str, str]):
@@ -101,3 +104,22 @@ def test_rollouts_show_prints_the_effect_in_words(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "with the intervention vs" in result.output
     assert "futures part at step 3" in result.output
+
+
+def test_at_temperature_futures_differ_by_chance_and_the_effect_still_shows(
+    store: SqlStore,
+) -> None:
+    scenario = example("town-hall").model_copy(
+        update={"brain": BrainConfig(kind="rules", temperature=1.0)}
+    )
+    parent = run_new(store, scenario, steps=3)
+    flood = InjectionSpec("The river burst its banks and flooded the car park.")
+    treated = create_set(store, parent, 2, 24, flood)
+    run_all(store, treated.id)
+    stats = set_stats(store, treated.id)
+    mean = stats["outcomes"]["mean_stance"]
+    # the control's futures now differ by chance alone ...
+    assert mean["effect"]["control"]["sd"] > 0.01 and mean["summary"]["sd"] > 0.01
+    # ... and the news still moves them, with an interval that excludes no change
+    assert mean["effect"]["detectable"] and mean["effect"]["ci_low"] > 0
+    assert stats["notes"] == []

@@ -17,7 +17,9 @@ def resident(agent_id: str, stance: float, **persona: Any) -> AgentSpec:
     return make_agent(agent_id, role="resident", stance=stance, goals=["keep taxes low"], **persona)
 
 
-def run(cast: list[AgentSpec], steps: int, seed: int = 0) -> dict[str, float]:
+def run(
+    cast: list[AgentSpec], steps: int, seed: int = 0, decider: RulesBrain = brain
+) -> dict[str, float]:
     """Everyone decides from the state at the start of the step (simultaneous update)."""
     stances = {a.id: a.stance for a in cast}
     for step in range(1, steps + 1):
@@ -31,7 +33,7 @@ def run(cast: list[AgentSpec], steps: int, seed: int = 0) -> dict[str, float]:
                 own={"stance": stances[agent.id]},
                 states={o.id: {"stance": stances[o.id]} for o in others},
             )
-            decision = brain.decide_now(obs, random.Random(f"{seed}:{step}:{agent.id}"))
+            decision = decider.decide_now(obs, random.Random(f"{seed}:{step}:{agent.id}"))
             assert decision.stance is not None
             new[agent.id] = decision.stance
         stances = new
@@ -163,3 +165,37 @@ def test_a_speaker_states_its_stance(observe: MakeObs) -> None:
     words_for = ("support", "behind", "all for", "vote for", "in favour", "back", "lean towards")
     assert any(w in decision.content for w in words_for), decision.content
     assert not any(w in decision.content for w in ("oppose", "against", "doubts"))
+
+
+# -- temperature: chance in the stances ----------------------------------------------------
+def town(neuroticism: float = 0.5) -> list[AgentSpec]:
+    return [resident(f"r{i}", -0.4 + 0.1 * i, neuroticism=neuroticism) for i in range(9)]
+
+
+def run_at(temperature: float, cast: list[AgentSpec], seed: int) -> dict[str, float]:
+    return run(cast, 8, seed, RulesBrain(temperature))
+
+
+def test_temperature_zero_draws_nothing_extra() -> None:
+    # the same decisions, and the same number of draws from the rng, as before the knob
+    cast = town()
+    for seed in range(5):
+        assert run_at(0.0, cast, seed) == run(cast, 8, seed)
+
+
+def test_temperature_gives_seeded_chance() -> None:
+    cast = town()
+    assert run_at(1.0, cast, 3) == run_at(1.0, cast, 3)  # replays exactly
+    finals = [sum(run_at(1.0, cast, seed).values()) / 9 for seed in range(30)]
+    calm = [sum(run(cast, 8, seed).values()) / 9 for seed in range(30)]
+    assert len(set(finals)) == 30  # every seed its own future
+    spread = max(finals) - min(finals)
+    assert spread > 5 * (max(calm) - min(calm) + 1e-9)
+
+
+def test_neurotic_agents_waver_more() -> None:
+    def spread(neuroticism: float) -> float:
+        finals = [sum(run_at(0.5, town(neuroticism), seed).values()) / 9 for seed in range(40)]
+        return max(finals) - min(finals)
+
+    assert spread(0.9) > spread(0.1)

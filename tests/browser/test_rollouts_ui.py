@@ -109,6 +109,8 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     assert _count(page, "[data-outcome=approved] [data-testid=rate-chart] .rc-bar") == 2
     assert _count(page, "[data-outcome=approved] [data-testid=rate-chart] .rc-ci") == 2
     assert "p " in approved.locator("[data-testid=effect-numbers]").inner_text()
+    # every future voted alike at temperature 0: the view says why and what to change
+    assert "temperature" in page.locator("[data-testid=rollout-note]").inner_text()
     strip = "[data-outcome=mean_stance] [data-testid=strip-chart]"
     assert _count(page, f"{strip} .sc-dot") == 2 * N  # every future of both sets
     assert _count(page, f"{strip} .sc-mean") == 2

@@ -26,6 +26,7 @@ from aegntix.analysis.rollouts import repository
 from aegntix.analysis.series import bands, split_step
 from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
 from aegntix.errors import InvalidRequest
+from aegntix.model.scenario import stored_scenario
 from aegntix.timeline.store import Store
 
 
@@ -83,7 +84,32 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
-    return copy.deepcopy(hit)  # the caller's to change
+    found = copy.deepcopy(hit)  # the caller's to change
+    found["notes"] = _notes(store, rollout.scenario_id, found)
+    return found
+
+
+#: Said when every future ended alike and the scenario's brains draw almost no chance.
+ALIKE_NOTE = (
+    "Every future ended with the same yes/no outcomes: this scenario's agents use the rules "
+    "brain at temperature 0, where chance decides only who speaks when. Set "
+    "`brain: {kind: rules, temperature: 0.5}` in the scenario for futures that differ by "
+    "chance (docs/rules-brain.md)."
+)
+
+
+def _notes(store: Store, scenario_id: str, found: dict[str, Any]) -> list[str]:
+    """Plain-language caveats a reader needs before trusting the numbers."""
+    yes_no = [e for e in found["outcomes"].values() if e.get("kind") == "yes/no"]
+    summaries = [e["summary"] for e in yes_no if e.get("summary")]
+    summaries += [e["effect"]["control"] for e in yes_no if (e.get("effect") or {}).get("control")]
+    if not summaries or any(s.get("mean") not in (0.0, 1.0) for s in summaries):
+        return []
+    scenario = stored_scenario(store.get_scenario(scenario_id).spec)
+    brains = [scenario.brain_for(agent) for agent in scenario.agents]
+    if all(b.kind == "rules" and b.temperature == 0.0 for b in brains):
+        return [ALIKE_NOTE]
+    return []
 
 
 def _state(heads: Sequence[MemberHead]) -> tuple[tuple[int, str, str, str], ...]:

@@ -41,7 +41,7 @@ def brain_for_config(
     if config.kind == "rules":
         from aegntix.brains.rules import RulesBrain
 
-        return RulesBrain()
+        return RulesBrain(config.temperature)
     if config.kind not in ("openai", "anthropic"):  # pragma: no cover - the schema forbids it
         raise InvalidRequest(f"unknown brain kind '{config.kind}'")
     from aegntix.brains.cache import Payer, cache_for

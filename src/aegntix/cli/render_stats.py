@@ -35,6 +35,8 @@ def print_stats(stats: dict[str, Any]) -> None:
             f"{summary.get('sd'):.3g}" if summary.get("sd") is not None else "—",
         )
     console.print(table)
+    for note in stats.get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     if stats.get("vs"):
         console.print(f"effect vs {stats['vs']} ({stats['comparison']}):")
     for name, entry in stats["outcomes"].items():

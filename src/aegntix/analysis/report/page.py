@@ -316,7 +316,8 @@ def _glance(data: ReportInput) -> str:
             "distribution across these futures.</p>"
         )
     items = "".join(f"<li>{esc(s)}</li>" for s in said)
-    return f'<h2>What it found</h2><ul class="glance">{items}</ul>'
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in data.stats.get("notes", []))
+    return f'<h2>What it found</h2><ul class="glance">{items}</ul>{notes}'
 
 
 def render(data: ReportInput) -> str:

@@ -22,12 +22,19 @@ class RulesBrain:
 
     name = "rules"
 
+    def __init__(self, temperature: float = 0.0) -> None:
+        # > 0: stances take a seeded random step each turn (see ``opinion.jitter``), so the
+        # futures of a rollout set differ by more than who happened to speak
+        self.temperature = temperature
+
     def decide_now(self, observation: Observation, rng: random.Random) -> Decision:
         """The decision, synchronously (the hot path; no I/O)."""
+        if self.temperature > 0.0 and mode(observation) == "opinion":
+            return opinion.decide(observation, rng, self.temperature)
         return decide(observation, rng)
 
     async def decide(self, observation: Observation, rng: random.Random) -> Decision:
-        return decide(observation, rng)
+        return self.decide_now(observation, rng)
 
 
 def mode(observation: Observation) -> str:

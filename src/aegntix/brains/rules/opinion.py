@@ -121,8 +121,24 @@ def speaking_chance(observation: Observation) -> float:
     return e + (1.0 - e) * 0.5 * e if addressed_to_me(observation) else e
 
 
-def decide(observation: Observation, rng: random.Random) -> Decision:
+#: Standard deviation of a stance's random step per turn at temperature 1 and neuroticism 0.5.
+JITTER = 0.1
+
+
+def jitter(observation: Observation, rng: random.Random, temperature: float) -> float:
+    """A seeded random step for this turn, sd = JITTER × temperature × (0.25 + 1.5 ×
+    neuroticism): a calm agent still wavers a little, a neurotic one most. At temperature 0
+    nothing is drawn, so scenarios without it replay exactly as before."""
+    if temperature <= 0.0:
+        return 0.0
+    wobble = 0.25 + 1.5 * observation.agent.persona.neuroticism
+    return rng.gauss(0.0, JITTER * temperature * wobble)
+
+
+def decide(observation: Observation, rng: random.Random, temperature: float = 0.0) -> Decision:
     stance = updated_stance(observation)
+    if temperature > 0.0:
+        stance = round(clamp(stance + jitter(observation, rng, temperature), -1.0, 1.0), 6)
     if rng.random() >= speaking_chance(observation):
         # a quiet agent still changes its mind: the engine applies ``stance`` from a pass
         return Decision(action="pass", stance=stance)

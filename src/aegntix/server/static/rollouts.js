@@ -344,6 +344,9 @@ export async function showRollouts(view, setId, ctx) {
         ? "This scenario declares no yes/no or number outcomes to count."
         : "No future has finished, so there is nothing to count yet."));
     }
+    for (const note of stats.notes || []) {
+      effects.append(h("p", { class: "roll-note", "data-testid": "rollout-note" }, note));
+    }
     const grid = h("div", { class: "roll-outcomes" });
     for (const [name, o] of counted) grid.append(outcomeCard(name, o));
     effects.append(grid);
