@@ -141,6 +141,8 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     rows.nth(3).click()
     page.wait_for_url(re.compile(rf"#/b/{member}$"))
     page.locator(f"[data-testid=branch-view][data-branch-id='{member}']").wait_for()
+    # the open future keeps its own row in the tree; its siblings stay folded in their set
+    page.locator(f"[data-testid=tree-node][data-branch-id='{member}']").wait_for()
 
     # the parent branch lists its rollout sets
     page.goto(f"{ui_server.base_url}/#/b/{root_id}")
@@ -150,7 +152,15 @@ def test_run_futures_from_the_fork_dialog_and_read_the_effect(
     page.locator("[data-testid=branch-rollouts]").screenshot(
         path=str(artifacts / "rollouts-branch-list.png")
     )
+    # the tree folds each set's futures into one row (the set and its control)
+    sets = page.locator("[data-testid=tree-set]")
+    sets.first.wait_for()
+    assert sets.count() == 2
+    assert page.locator("[data-testid=tree-node]").count() == 1  # just the parent
     ui.shot(artifacts, "rollouts-parent.png")
+    page.locator("[data-testid=tree-set]", has_text=set_id[:8]).locator(".tree-label").click()
+    page.wait_for_url(re.compile(rf"#/rollouts/{set_id[:8]}$"))
+    page.locator("[data-testid=effect-sentence]").first.wait_for()
     assert ui.errors == []
 
 

@@ -13,7 +13,7 @@ import {
   treeRoots, whoAmI,
 } from "./api.js";
 import { BranchStream } from "./stream.js";
-import { renderTree } from "./tree.js";
+import { renderTree, ROLLOUT_LABEL } from "./tree.js";
 import { Transcript, forkIcon } from "./transcript.js";
 import { openForkDialog, showProblem } from "./forkform.js";
 import { renderCompare } from "./compare.js";
@@ -694,7 +694,8 @@ async function showBranch(branchId) {
   const fillCompareSelect = () => {
     const prev = compareSelect.value;
     clear(compareSelect);
-    const others = st.flat.filter((b) => b.id !== branch.id);
+    // a rollout set's futures are compared from the set view (each against its twin)
+    const others = st.flat.filter((b) => b.id !== branch.id && !ROLLOUT_LABEL.test(b.label || ""));
     if (!others.length) {
       compareSelect.append(h("option", { value: "" }, "no other branch yet"));
       compareSelect.disabled = true;

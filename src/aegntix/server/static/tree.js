@@ -8,7 +8,40 @@ const ROW = 34;
 const TOP = 30;
 const LEFT = 18;
 
-function layout(tree) {
+/** A rollout set's members are labelled "rollout <set id prefix>#<index>". */
+export const ROLLOUT_LABEL = /^rollout ([0-9a-f]{4,})#\d+$/;
+
+/** One row per rollout set instead of one per future (a set may have 2,000 of them); a
+ * member that is open, or has forks of its own, keeps its row. */
+function foldSets(kids, currentId) {
+  const out = [];
+  const sets = new Map();
+  for (const c of kids) {
+    const m = ROLLOUT_LABEL.exec(c.label || "");
+    if (!m || c.id === currentId || (c.children || []).length) {
+      out.push(c);
+      continue;
+    }
+    let set = sets.get(m[1]);
+    if (!set) {
+      set = { folded: true, id: `set:${m[1]}`, setPrefix: m[1], label: "", fork_step: c.fork_step,
+              head_step: 0, members: [], children: [] };
+      sets.set(m[1], set);
+      out.push(set);
+    }
+    set.members.push(c);
+    set.head_step = Math.max(set.head_step, c.head_step || 0);
+  }
+  for (const set of sets.values()) {
+    const done = set.members.filter((b) => b.status === "done").length;
+    set.status = set.members.some((b) => b.status === "running") ? "running"
+      : done === set.members.length ? "done" : set.members.some((b) => b.status === "failed") ? "failed" : "paused";
+    set.done = done;
+  }
+  return out;
+}
+
+function layout(tree, currentId) {
   const rows = [];
   const walk = (node, parentRow) => {
     const row = { node, index: rows.length, parentRow };
@@ -16,7 +49,7 @@ function layout(tree) {
     const kids = [...(node.children || [])].sort(
       (a, b) => (a.fork_step - b.fork_step) || String(a.created_at || "").localeCompare(String(b.created_at || "")),
     );
-    for (const c of kids) walk(c, row);
+    for (const c of foldSets(kids, currentId)) walk(c, row);
   };
   for (const r of treeRoots(tree)) walk(r, null);
   return rows;
@@ -27,10 +60,11 @@ function layout(tree) {
  * @param {object} tree  the /v1/branches/tree answer
  * @param {{currentId?: string, pair?: string[], maxSteps?: number,
  *          onOpen: (id: string, ev: MouseEvent) => void}} opts
+ * A rollout set's futures are one row; clicking it opens the set view.
  */
 export function renderTree(container, tree, opts) {
   clear(container);
-  const rows = layout(tree);
+  const rows = layout(tree, opts.currentId);
   if (!rows.length) {
     container.append(h("p", { class: "muted pad" }, "No branches yet."));
     return;
@@ -77,9 +111,10 @@ export function renderTree(container, tree, opts) {
     const cls = ["tree-branch", `st-${b.status}`];
     if (current) cls.push("current");
     if (pairIndex >= 0) cls.push(pairIndex === 0 ? "pair-a" : "pair-b");
+    if (b.folded) cls.push("tree-set");
     const g = s("g", {
       class: cls.join(" "),
-      "data-testid": "tree-node",
+      "data-testid": b.folded ? "tree-set" : "tree-node",
       "data-branch-id": b.id,
       "data-label": b.label,
       "data-status": b.status,
@@ -87,7 +122,9 @@ export function renderTree(container, tree, opts) {
       role: "treeitem",
       "aria-selected": current ? "true" : "false",
     });
-    g.append(s("title", {}, `${b.label} · ${b.status} · steps ${start}–${end}${row.parentRow ? ` · forked at step ${b.fork_step}` : ""}`));
+    const name = b.folded ? `${b.members.length} futures` : b.label || shortId(b.id);
+    const meta = b.folded ? `set ${b.setPrefix} · ${b.done} done` : `${b.status} · ${end}`;
+    g.append(s("title", {}, b.folded ? `rollout set ${b.setPrefix}: ${b.members.length} futures from step ${b.fork_step} · open the set` : `${b.label} · ${b.status} · steps ${start}–${end}${row.parentRow ? ` · forked at step ${b.fork_step}` : ""}`));
     // hit area for the whole row
     g.append(s("rect", { x: 0, y: yy - ROW / 2, width, height: ROW, class: "tree-hit" }));
     if (row.parentRow) {
@@ -112,15 +149,16 @@ export function renderTree(container, tree, opts) {
     g.append(s("circle", { cx: x(end), cy: yy, r: current ? 7 : 6, class: "tree-head" }));
     if (b.status === "running") g.append(s("circle", { cx: x(end), cy: yy, r: 7, class: "tree-pulse" }));
     const label = s("text", { x: x(end) + 13, y: yy + 4, class: "tree-label" });
-    label.append(s("tspan", { class: "tree-label-name" }, b.label || shortId(b.id)));
-    if (!narrow) label.append(s("tspan", { class: "tree-label-meta", dx: 7 }, `${b.status} · ${end}`));
+    label.append(s("tspan", { class: "tree-label-name" }, name));
+    if (!narrow) label.append(s("tspan", { class: "tree-label-meta", dx: 7 }, meta));
     if (pairIndex >= 0) label.append(s("tspan", { class: "tree-label-pair", dx: 7 }, pairIndex === 0 ? "A" : "B"));
     g.append(label);
-    g.addEventListener("click", (ev) => opts.onOpen(b.id, ev));
+    const open = (ev) => (b.folded ? (location.hash = `#/rollouts/${b.setPrefix}`) : opts.onOpen(b.id, ev));
+    g.addEventListener("click", open);
     g.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" || ev.key === " ") {
         ev.preventDefault();
-        opts.onOpen(b.id, ev);
+        open(ev);
       }
     });
     svg.append(g);
