@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, true
@@ -59,6 +60,11 @@ def require_database(store: Store, what: str) -> SqlStore:
     if db is None:
         raise InvalidRequest(f"{what} need a SQL timeline store")
     return db
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as UTC (SQLite returns them without a zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def insert_new(

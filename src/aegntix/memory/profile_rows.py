@@ -21,7 +21,7 @@ from aegntix.memory.profile_repository import (
 from aegntix.memory.records import Memory
 from aegntix.model.events import canonical_json
 from aegntix.model.scenario import Persona
-from aegntix.repository import TenantRows, insert_new
+from aegntix.repository import TenantRows, aware, insert_new
 from aegntix.timeline.schema import (
     agent_profiles,
     profile_memories,
@@ -35,10 +35,6 @@ _M = profile_memories.c
 _U = profile_uses.c
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _profile(row: Any) -> Profile:
     return Profile(
         row.id,
@@ -48,8 +44,8 @@ def _profile(row: Any) -> Profile:
         json.loads(row.traits),
         int(row.version),
         int(row.lived_steps),
-        _aware(row.created_at),
-        _aware(row.updated_at),
+        aware(row.created_at),
+        aware(row.updated_at),
     )
 
 
@@ -62,7 +58,7 @@ def _version(row: Any) -> ProfileVersion:
         row.branch_id,
         row.agent_id,
         int(row.memories),
-        _aware(row.created_at),
+        aware(row.created_at),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from aegntix.repository import TenantRows, insert_new
+from aegntix.repository import TenantRows, aware, insert_new
 from aegntix.security.key_repository import ActiveKey, ApiKey, NewKey
 from aegntix.security.roles import Role
 from aegntix.timeline.schema import api_keys, tenants
@@ -17,16 +17,9 @@ _C = api_keys.c
 _LISTED = (_C.id, _C.tenant_id, _C.role, _C.name, _C.created_at, _C.revoked_at)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _listed(row: Any) -> ApiKey:
-    created = _aware(row.created_at)
-    assert created is not None  # the column is NOT NULL
-    return ApiKey(row.id, row.tenant_id, Role(row.role), row.name, created, _aware(row.revoked_at))
+    revoked = None if row.revoked_at is None else aware(row.revoked_at)
+    return ApiKey(row.id, row.tenant_id, Role(row.role), row.name, aware(row.created_at), revoked)
 
 
 class SqlKeys(TenantRows):
