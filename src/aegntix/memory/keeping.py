@@ -10,7 +10,7 @@ from aegntix.errors import InvalidRequest
 from aegntix.memory.profile_repository import Experience
 from aegntix.memory.profiles import ProfileStore, ProfileVersion
 from aegntix.memory.records import formed_memories, memory_events, traits_of
-from aegntix.model.scenario import stored_scenario
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.state import state_at
 
 
@@ -21,7 +21,7 @@ def keep_branch(
     a new version with the branch's memories and the persona it ended with."""
     branch = profiles.store.get_branch(branch_id)
     record = profiles.store.get_scenario(branch.scenario_id)
-    scenario = stored_scenario(record.spec)
+    scenario = scenario_from(record)
     chosen = [a for a in scenario.agents if a.profile is not None]
     if agents:
         unknown = sorted(set(agents) - {a.id for a in chosen})

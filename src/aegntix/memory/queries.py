@@ -20,13 +20,14 @@ from aegntix.memory.records import (
     recalled_for,
 )
 from aegntix.model.events import Event, EventKind
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.store import Store
 
 
 def _scenario(store: Store, branch_id: str) -> Scenario:
     branch = store.get_branch(branch_id)
-    return stored_scenario(store.get_scenario(branch.scenario_id).spec)
+    return scenario_from(store.get_scenario(branch.scenario_id))
 
 
 def branch_memories(
