@@ -83,9 +83,12 @@ def insert_new(
         stmt = postgresql.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - the stores open SQLite or PostgreSQL only
         raise NotImplementedError(f"no upsert for the '{name}' dialect")
+    # RETURNING lists the rows actually inserted (a driver's rowcount is not reliable for
+    # INSERT … ON CONFLICT: psycopg reports -1).
+    stmt = stmt.returning(*table.primary_key.columns)
     if len(values) == 1:
-        return int(conn.execute(stmt.values(**values[0])).rowcount)
-    return int(conn.execute(stmt, values).rowcount)
+        return len(conn.execute(stmt.values(**values[0])).all())
+    return len(conn.execute(stmt, values).all())
 
 
 class TenantRows:

@@ -13,7 +13,7 @@ from aegntix.memory.records import Memory
 from aegntix.model.scenario import Persona
 from aegntix.tenant_data import TenantData
 from aegntix.timeline import SqlStore
-from aegntix.timeline.schema import profile_memories, profile_versions
+from aegntix.timeline.schema import profile_memories, profile_uses, profile_versions
 
 from .racing import race
 
@@ -129,3 +129,14 @@ def test_two_writers_keeping_one_scenario_keep_one_branch(
     ]
     versions = TenantData(database, "acme").profiles.versions("mara")
     assert [v.version for v in versions] == [0, 1] and versions[1].branch_id in {"b1", "b2"}
+
+
+def test_recording_a_scenarios_uses_twice_keeps_one_row_each(database: SqlStore):
+    profiles = TenantData(database, "acme").profiles
+    for pid in ("mara", "theo"):
+        profiles.create(pid, pid.title(), "", CALM)
+    uses = [ProfileUse("mara", "s1", "seller", 0), ProfileUse("theo", "s1", "buyer", 0)]
+    profiles.record_uses("s1", uses)
+    profiles.record_uses("s1", uses)
+    assert profiles.uses("mara") == [uses[0]] and profiles.uses("theo") == [uses[1]]
+    assert _count(database, profile_uses) == 2
