@@ -24,11 +24,11 @@ class TenantData:
         self.tenant_id = tenant_id
 
     @classmethod
-    def of(cls, store: Store) -> TenantData | None:
+    def of(cls, store: Store | None) -> TenantData | None:
         """The data of the tenant ``store`` is scoped to (``default`` for an unscoped
         store); None if ``store`` has no SQL database."""
         database = database_of(store)
-        if database is None:
+        if store is None or database is None:
             return None
         return cls(database, tenant_of(store, DEFAULT_TENANT))
 
