@@ -34,6 +34,7 @@ import structlog
 
 from aegntix.engine.scheduler import Scheduler
 from aegntix.model.scenario import Scenario
+from aegntix.repository import database_of, tenant_of
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.sqlite import WriterQueue, open_sqlite_store
 from aegntix.timeline.store import Store
@@ -53,14 +54,13 @@ MIN_MEMBERS_FOR_PROCESSES = 64
 Work = Sequence[tuple[str, str]]
 
 
-def sqlite_path(store: Any) -> str | None:
+def sqlite_path(store: Store) -> str | None:
     """The SQLite file behind ``store`` (a SqlStore or TenantStore); None for anything else,
     which then runs in-process."""
-    backend = getattr(store, "backend", store)
-    engine = getattr(backend, "engine", None)
-    if engine is None or engine.dialect.name != "sqlite":
+    backend = database_of(store)
+    if backend is None or backend.engine.dialect.name != "sqlite":
         return None
-    database = engine.url.database
+    database = backend.engine.url.database
     return None if not database or database == ":memory:" else str(database)
 
 
@@ -83,7 +83,7 @@ def deal(work: Work, processes: int) -> list[list[tuple[str, str]]]:
 
 
 async def run_in_processes(
-    store: Any,
+    store: Store,
     path: str,
     work: Work,
     *,
@@ -96,8 +96,9 @@ async def run_in_processes(
     cancellation the workers are asked to stop after their current steps."""
     ctx = multiprocessing.get_context("spawn")
     progress: Any = ctx.Queue()
-    tenant = str(getattr(store, "tenant_id", DEFAULT_TENANT))
-    snapshot_every = int(getattr(getattr(store, "backend", store), "snapshot_every", 500))
+    tenant = tenant_of(store, DEFAULT_TENANT)
+    backend = database_of(store)
+    snapshot_every = backend.snapshot_every if backend is not None else 500
     workers: list[BaseProcess] = [
         ctx.Process(
             target=_worker,
@@ -131,7 +132,8 @@ async def run_in_processes(
         # Speed only, never correctness (see WriterQueue): a run still using it is unharmed.
         WriterQueue(Path(path)).path.unlink(missing_ok=True)
         # Another process wrote these branches: drop this process's cached heads of them.
-        getattr(store, "backend", store).forget_caches()
+        if backend is not None:
+            backend.forget_caches()
 
 
 def _stop(workers: Sequence[BaseProcess]) -> None:

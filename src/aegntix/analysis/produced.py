@@ -22,8 +22,9 @@ from typing import Any
 from aegntix.analysis.records import MemberHead, RolloutRepository
 from aegntix.model.events import BranchStatus, EventKind
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
 from aegntix.model.state import STEP_END
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 
@@ -47,7 +48,7 @@ def read_set(
 ) -> Produced:
     """``heads``: the members' rows if the caller has just read them."""
     rollout = repo.get(set_id)
-    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(rollout.scenario_id))
     heads = repo.member_heads(set_id) if heads is None else heads
     own = repo.step_ends(set_id)
     fork_seqs = {h.fork_seq for h in heads if h.parent_id == rollout.parent_id}

@@ -21,6 +21,7 @@ from aegntix.engine.seeding import derive_seed, rollout_seed
 from aegntix.errors import InvalidRequest, RolloutSetNotFound
 from aegntix.model.events import EventKind, canonical_json
 from aegntix.model.state import STEP_END
+from aegntix.repository import require_database, tenant_of
 from aegntix.timeline.ids import resolve_id
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
@@ -29,6 +30,7 @@ from aegntix.timeline.schema import (
     rollout_members,
     rollout_sets,
 )
+from aegntix.timeline.store import Store
 
 #: The most members a set may have (the CLI and API refuse more).
 MAX_ROLLOUTS = 1000
@@ -179,11 +181,9 @@ class SqlRollouts:
     """Rollout sets of one tenant. ``store``: a ``SqlStore`` (the default tenant) or a
     ``TenantStore`` (its tenant). Thread-safe."""
 
-    def __init__(self, store: Any) -> None:
-        self.tenant_id: str = getattr(store, "tenant_id", DEFAULT_TENANT)
-        self.backend = getattr(store, "backend", store)
-        if not hasattr(self.backend, "engine"):
-            raise InvalidRequest("rollout sets need a SQL timeline store")
+    def __init__(self, store: Store) -> None:
+        self.tenant_id = tenant_of(store, DEFAULT_TENANT)
+        self.backend = require_database(store, "rollout sets")
 
     def _where(self, set_id: str) -> Any:
         return and_(rollout_sets.c.tenant_id == self.tenant_id, rollout_sets.c.id == set_id)

@@ -34,8 +34,8 @@ from aegntix.errors import ForkOutOfRange, InvalidRequest
 from aegntix.inject.strategies import inject, validated
 from aegntix.model.events import BranchStatus, EventKind
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import stored_scenario
 from aegntix.model.state import STEP_END
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
@@ -106,7 +106,7 @@ def create_set(
     )
     payload: dict[str, Any] | None = None
     if injection is not None:
-        scenario = stored_scenario(store.get_scenario(parent.scenario_id).spec)
+        scenario = scenario_from(store.get_scenario(parent.scenario_id))
         validated(
             scenario,
             injection.content,
@@ -334,7 +334,7 @@ def set_outcomes(store: Store, set_id: str) -> dict[str, list[Any]]:
     control's (same seeds)."""
     repo = repository(store)
     rollout = repo.get(set_id)
-    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(rollout.scenario_id))
     values: dict[str, list[Any]] = {name: [] for name in scenario.outcomes}
     for member in repo.members(set_id):
         outcomes: Mapping[str, Any] = {}
@@ -351,7 +351,7 @@ def set_series(store: Store, set_id: str) -> dict[str, list[list[Any]]]:
     Members that terminated early have shorter lists."""
     repo = repository(store)
     rollout = repo.get(set_id)
-    scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(rollout.scenario_id))
     series: dict[str, list[list[Any]]] = {name: [] for name in scenario.outcomes}
     for member in repo.members(set_id):
         rows: dict[str, list[Any]] = {name: [] for name in series}

@@ -17,12 +17,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
-from aegntix.brains.cache import sql_backend
+from aegntix.brains.replies import UsageLedger
 from aegntix.model.events import EventKind
 from aegntix.model.scenario import Prices
-from aegntix.timeline.schema import llm_cache
+from aegntix.repository import database_of
+from aegntix.tenant_data import TenantData
+from aegntix.timeline.store import Store
+
+
+class _NoLedger:
+    """The ledger of a store without a database: nothing was billed."""
+
+    def billed(self, **where: str) -> dict[str, Any]:
+        return {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+
+    def grouped(self, by: str, **where: str) -> dict[str, dict[str, Any]]:
+        return {}
+
+
+def ledger_for(store: Store, tenant_id: str) -> UsageLedger:
+    """``tenant_id``'s ledger in ``store``'s database."""
+    database = database_of(store)
+    return _NoLedger() if database is None else TenantData(database, tenant_id).usage
 
 
 def call_cost(prices: Prices, tokens_in: int, tokens_out: int) -> float:
@@ -67,7 +83,7 @@ class Usage:
         return asdict(self)
 
 
-def recorded_usage(store: Any, branch_id: str, *, from_seq: int = 1) -> dict[str, Usage]:
+def recorded_usage(store: Store, branch_id: str, *, from_seq: int = 1) -> dict[str, Usage]:
     """Per agent, from the ``decision`` events of a branch's timeline (from ``from_seq``)."""
     per_agent: dict[str, Usage] = {}
     for event in store.events(branch_id, from_seq=from_seq):
@@ -76,62 +92,18 @@ def recorded_usage(store: Any, branch_id: str, *, from_seq: int = 1) -> dict[str
     return dict(sorted(per_agent.items()))
 
 
-def _billed(store: Any, tenant_id: str, **where: str) -> dict[str, Any]:
-    """Paid calls in the ledger of ``tenant_id`` matching ``where`` (column = value)."""
-    empty = {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0}
-    backend = sql_backend(store)
-    if backend is None:
-        return empty
-    c = llm_cache.c
-    query = select(
-        func.count(), func.sum(c.tokens_in), func.sum(c.tokens_out), func.sum(c.cost)
-    ).where(c.tenant_id == tenant_id, *(c[k] == v for k, v in where.items()))
-    with backend.engine.connect() as conn:
-        count, tin, tout, cost = conn.execute(query).one()
-    return {
-        "calls": int(count or 0),
-        "tokens_in": int(tin or 0),
-        "tokens_out": int(tout or 0),
-        "cost": round(float(cost or 0.0), 10),
-    }
-
-
-def _grouped(store: Any, tenant_id: str, by: str, **where: str) -> dict[str, dict[str, Any]]:
-    """The ledger of ``tenant_id`` summed per value of column ``by``."""
-    backend = sql_backend(store)
-    if backend is None:
-        return {}
-    c = llm_cache.c
-    sums = (func.count(), func.sum(c.tokens_in), func.sum(c.tokens_out), func.sum(c.cost))
-    query = (
-        select(c[by], *sums)
-        .where(c.tenant_id == tenant_id, *(c[k] == v for k, v in where.items()))
-        .group_by(c[by])
-    )
-    with backend.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return {
-        str(key or ""): {
-            "calls": int(n),
-            "tokens_in": int(tin or 0),
-            "tokens_out": int(tout or 0),
-            "cost": round(float(cost or 0.0), 10),
-        }
-        for key, n, tin, tout, cost in sorted(rows, key=lambda r: str(r[0] or ""))
-    }
-
-
-def billed_by_branch(store: Any, tenant_id: str) -> dict[str, dict[str, Any]]:
+def billed_by_branch(store: Store, tenant_id: str) -> dict[str, dict[str, Any]]:
     """The ledger summed per branch of a tenant (an overview of every branch)."""
-    return _grouped(store, tenant_id, "branch_id")
+    return ledger_for(store, tenant_id).grouped("branch_id")
 
 
-def usage_for(store: Any, branch_id: str) -> dict[str, Any]:
+def usage_for(store: Store, branch_id: str) -> dict[str, Any]:
     """A branch's usage as plain JSON: recorded per agent and in total, billed for the
     branch (per agent and in total), its scenario and its tenant. ``store`` may be a
     tenant-scoped store: a foreign branch raises ``BranchNotFound`` as a missing one does."""
     branch = store.get_branch(branch_id)
     tenant = branch.tenant_id
+    ledger = ledger_for(store, tenant)
     agents = recorded_usage(store, branch.id)
     total = Usage()
     for usage in agents.values():
@@ -151,9 +123,9 @@ def usage_for(store: Any, branch_id: str) -> dict[str, Any]:
             "own": own.as_dict(),  # after the fork point only
         },
         "billed": {
-            "agents": _grouped(store, tenant, "agent_id", branch_id=branch.id),
-            "branch": _billed(store, tenant, branch_id=branch.id),
-            "scenario": _billed(store, tenant, scenario_id=branch.scenario_id),
-            "tenant": _billed(store, tenant),
+            "agents": ledger.grouped("agent_id", branch_id=branch.id),
+            "branch": ledger.billed(branch_id=branch.id),
+            "scenario": ledger.billed(scenario_id=branch.scenario_id),
+            "tenant": ledger.billed(),
         },
     }

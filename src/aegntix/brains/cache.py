@@ -22,33 +22,18 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select
+from aegntix.brains.replies import CachedReply, PaidCall, Payer, ReplyRepository
+from aegntix.model.events import Event, EventKind, canonical_json
+from aegntix.repository import Database, database_of
+from aegntix.tenant_data import TenantData
+from aegntix.timeline.store import Store
 
-from aegntix.model.events import EventKind, canonical_json
-from aegntix.timeline.schema import DEFAULT_TENANT, llm_cache
+__all__ = ["CachedReply", "Payer", "RecordedReplies", "ResponseCache", "cache_for"]
 
 DEFAULT_CAPACITY = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class CachedReply:
-    text: str
-    tokens_in: int
-    tokens_out: int
-
-
-@dataclass(frozen=True, slots=True)
-class Payer:
-    """Who made a call: the cache row and the spend ledger name them."""
-
-    tenant_id: str = DEFAULT_TENANT
-    scenario_id: str | None = None
-    branch_id: str | None = None
-    agent_id: str | None = None
 
 
 def request_digest(provider: str, request: dict[str, Any], endpoint: str | None = None) -> str:
@@ -62,13 +47,14 @@ def request_digest(provider: str, request: dict[str, Any], endpoint: str | None 
 
 
 class ResponseCache:
-    """Thread-safe. ``backend``: a store with ``engine`` and ``write`` (``SqlStore``), or
-    None for a memory-only cache."""
+    """Thread-safe. ``database``: where the rows live (each tenant's through its own
+    :class:`ReplyRepository`), or None for a memory-only cache."""
 
-    def __init__(self, backend: Any | None = None, *, capacity: int = DEFAULT_CAPACITY) -> None:
-        # Weak: the process-wide table of caches is keyed by the store (see cache_for).
-        self._backend = weakref.ref(backend) if backend is not None else None
-        self._engine: Engine | None = getattr(backend, "engine", None)
+    def __init__(
+        self, database: Database | None = None, *, capacity: int = DEFAULT_CAPACITY
+    ) -> None:
+        # Weak: the process-wide table of caches is keyed by the database (see cache_for).
+        self._database = weakref.ref(database) if database is not None else None
         self.capacity = capacity
         self._lru: OrderedDict[tuple[str, str], CachedReply] = OrderedDict()
         self._lock = threading.Lock()
@@ -77,7 +63,12 @@ class ResponseCache:
     @property
     def persistent(self) -> bool:
         """Whether :meth:`put` writes to a database (and so blocks)."""
-        return self._backend is not None
+        return self._database is not None
+
+    def rows(self, tenant_id: str) -> ReplyRepository | None:
+        """``tenant_id``'s rows, or None (memory only, or the database is gone)."""
+        database = self._database() if self._database is not None else None
+        return None if database is None else TenantData(database, tenant_id).replies
 
     def get(self, tenant_id: str, key: str) -> CachedReply | None:
         """Memory first, then the database (which then fills memory)."""
@@ -88,7 +79,8 @@ class ResponseCache:
                 self._lru.move_to_end(slot)
                 self.memory_hits += 1
                 return hit
-        hit = self._read(tenant_id, key)
+        rows = self.rows(tenant_id)
+        hit = rows.find(key) if rows is not None else None
         if hit is None:
             self.misses += 1
             return None
@@ -118,74 +110,31 @@ class ResponseCache:
     def persist(
         self, payer: Payer, key: str, provider: str, model: str, reply: CachedReply, cost: float
     ) -> None:
-        """Write the row (blocks until committed: call it off the event loop)."""
-        backend = self._backend() if self._backend is not None else None
-        if backend is None:
-            return
-        row = {
-            "tenant_id": payer.tenant_id,
-            "key": key,
-            "provider": provider,
-            "model": model,
-            "reply": reply.text,
-            "tokens_in": reply.tokens_in,
-            "tokens_out": reply.tokens_out,
-            "cost": cost,
-            "scenario_id": payer.scenario_id,
-            "branch_id": payer.branch_id,
-            "agent_id": payer.agent_id,
-            "created_at": datetime.now(UTC),
-        }
-
-        def write(conn: Connection) -> None:
-            # One writer thread: check-then-insert cannot race within this process, and
-            # SQLite's BEGIN IMMEDIATE serializes it against other processes.
-            if conn.execute(_exists(payer.tenant_id, key)).first() is None:
-                conn.execute(insert(llm_cache).values(**row))
-
-        backend.write(write)
-
-    def _read(self, tenant_id: str, key: str) -> CachedReply | None:
-        if self._engine is None:
-            return None
-        query = select(llm_cache.c.reply, llm_cache.c.tokens_in, llm_cache.c.tokens_out).where(
-            and_(llm_cache.c.tenant_id == tenant_id, llm_cache.c.key == key)
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else CachedReply(row[0], int(row[1]), int(row[2]))
+        """Write the row unless the key has one (blocks until committed: call it off the
+        event loop)."""
+        rows = self.rows(payer.tenant_id)
+        if rows is not None:
+            rows.add(key, PaidCall(provider, model, reply, cost), payer)
 
 
-def _exists(tenant_id: str, key: str) -> Any:
-    return select(llm_cache.c.key).where(
-        and_(llm_cache.c.tenant_id == tenant_id, llm_cache.c.key == key)
-    )
-
-
-_caches: weakref.WeakKeyDictionary[Any, ResponseCache] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Database, ResponseCache] = weakref.WeakKeyDictionary()
 _memory_only = ResponseCache(None)
 _caches_lock = threading.Lock()
 
 
-def sql_backend(store: Any) -> Any | None:
-    """The SQL store under ``store`` (a ``TenantStore`` wraps one), or None."""
-    backend = getattr(store, "backend", store)
-    return backend if hasattr(backend, "engine") and hasattr(backend, "write") else None
-
-
-def cache_for(store: Any | None) -> ResponseCache:
+def cache_for(store: Store | None) -> ResponseCache:
     """The process's cache for ``store``'s database (memory-only without one)."""
-    backend = sql_backend(store) if store is not None else None
-    if backend is None:
+    database = database_of(store)
+    if database is None:
         return _memory_only
     with _caches_lock:
-        cache = _caches.get(backend)
+        cache = _caches.get(database)
         if cache is None:
-            cache = _caches[backend] = ResponseCache(backend)
+            cache = _caches[database] = ResponseCache(database)
         return cache
 
 
-def _collect(events: Any, into: dict[str, CachedReply]) -> None:
+def _collect(events: Iterable[Event], into: dict[str, CachedReply]) -> None:
     for event in events:
         if event.kind != EventKind.DECISION:
             continue
@@ -195,14 +144,14 @@ def _collect(events: Any, into: dict[str, CachedReply]) -> None:
             )
 
 
-def recorded_replies(store: Any, branch_id: str) -> dict[str, CachedReply]:
+def recorded_replies(store: Store, branch_id: str) -> dict[str, CachedReply]:
     """Every reply recorded in the ``decision`` events of a branch's timeline, by digest."""
     found: dict[str, CachedReply] = {}
     _collect(store.events(branch_id), found)
     return found
 
 
-def scenario_replies(store: Any, scenario_id: str) -> dict[str, CachedReply]:
+def scenario_replies(store: Store, scenario_id: str) -> dict[str, CachedReply]:
     """Every reply recorded in any branch of a scenario (each branch's own events once)."""
     found: dict[str, CachedReply] = {}
     for branch in store.list_branches(scenario_id):
@@ -215,7 +164,7 @@ class RecordedReplies:
     recorded anywhere in the scenario into the memory tier, once (a miss after that is a
     prompt nobody asked yet). Shared by a runner's brains; thread-safe."""
 
-    def __init__(self, store: Any, scenario_id: str, tenant_id: str, cache: ResponseCache):
+    def __init__(self, store: Store, scenario_id: str, tenant_id: str, cache: ResponseCache):
         self.store = store
         self.scenario_id = scenario_id
         self.tenant_id = tenant_id
@@ -237,7 +186,7 @@ class RecordedReplies:
         return self._loaded
 
 
-def warm_from_events(store: Any, branch_id: str, *, into: Any | None = None) -> int:
+def warm_from_events(store: Store, branch_id: str, *, into: Store | None = None) -> int:
     """Put a branch's recorded replies in memory — of ``store``'s cache, or of ``into``'s
     (another database) — so re-running the branch (a fork at step 0, a new root with its
     seed) needs neither the provider nor the cache table. Returns how many replies."""

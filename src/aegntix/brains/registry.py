@@ -14,6 +14,7 @@ from aegntix.brains.base import Brain
 from aegntix.errors import InvalidRequest
 from aegntix.model.scenario import AgentSpec, BrainConfig, Scenario
 from aegntix.timeline.schema import DEFAULT_TENANT
+from aegntix.timeline.store import Store
 
 BrainFactory = Callable[[Scenario, AgentSpec], Brain]
 
@@ -23,7 +24,7 @@ class BrainContext:
     """Where a run happens: model-backed brains cache replies in ``store``'s database
     (tenant-scoped) and name the scenario, branch and agent that paid for each call."""
 
-    store: Any = None
+    store: Store | None = None
     tenant_id: str = DEFAULT_TENANT
     scenario_id: str | None = None
     branch_id: str | None = None

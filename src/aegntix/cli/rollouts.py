@@ -36,7 +36,7 @@ from aegntix.cli.common import (
 )
 from aegntix.cli.render_stats import print_stats
 from aegntix.errors import InvalidRequest
-from aegntix.model.scenario import stored_scenario
+from aegntix.model.stored import scenario_from
 from aegntix.timeline import SqlStore
 from aegntix.timeline.prepare import check_seed
 
@@ -114,7 +114,7 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
-        scenario = stored_scenario(store.get_scenario(rollout.scenario_id).spec)
+        scenario = scenario_from(store.get_scenario(rollout.scenario_id))
         workers = processes or default_processes(sum(s.n for s in sets), scenario)
         return asyncio.run(
             run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)

@@ -33,7 +33,7 @@ from aegntix.errors import ForkOutOfRange, IntegrityError, InvalidRequest
 from aegntix.inject import inject as inject_into
 from aegntix.inject import preview
 from aegntix.model.events import Branch
-from aegntix.model.scenario import stored_scenario
+from aegntix.model.stored import scenario_from
 from aegntix.timeline import SqlStore, state_at
 from aegntix.timeline import compare as compare_branches
 from aegntix.timeline import verify as verify_store
@@ -160,7 +160,7 @@ def _explain(
             f"cannot inject at step {at}: "
             f"branch {parent.id} has completed steps 0..{parent.head_step}"
         )
-    scenario = stored_scenario(store.get_scenario(parent.scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(parent.scenario_id))
     found = preview(
         scenario,
         text,
@@ -269,7 +269,7 @@ def events(
     """Show a branch's events (its ancestors' up to the fork, then its own)."""
     with opened(db) as store:
         found = resolve_branch(store, branch)
-        scenario = stored_scenario(store.get_scenario(found.scenario_id).spec)
+        scenario = scenario_from(store.get_scenario(found.scenario_id))
         shown = 0
         for event in store.events(found.id, from_seq=from_seq):
             if limit is not None and shown >= limit:

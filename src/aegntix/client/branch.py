@@ -13,8 +13,9 @@ from aegntix.errors import InvalidRequest
 from aegntix.model.events import Branch as BranchRecord
 from aegntix.model.events import Event, Failure
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
+from aegntix.model.stored import scenario_from
 from aegntix.timeline import Comparison, compare, state_at
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class Branch:
     @property
     def scenario(self) -> Scenario:
         store = self._sandbox.store
-        return stored_scenario(store.get_scenario(self.record.scenario_id).spec)
+        return scenario_from(store.get_scenario(self.record.scenario_id))
 
     def __repr__(self) -> str:
         b = self.record

@@ -31,8 +31,9 @@ from aegntix.memory.records import Recall
 from aegntix.memory.stream import MemoryStream
 from aegntix.model.events import Branch, BranchStatus, Event, EventKind, Failure, NewEvent
 from aegntix.model.outcomes import compute_outcomes, is_terminal
-from aegntix.model.scenario import Scenario, TurnOrder, stored_scenario
+from aegntix.model.scenario import Scenario, TurnOrder
 from aegntix.model.state import STEP_END, State, apply_event, initial_patch
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
@@ -108,7 +109,7 @@ class Runner:
         self.store = store
         branch = store.get_branch(branch_id)
         record = store.get_scenario(branch.scenario_id)
-        self.scenario = stored_scenario(record.spec)
+        self.scenario = scenario_from(record)
         if branch.head_seq == 0:  # created but never started (a crash right after creation)
             _write_start(store, branch, self.scenario, record.spec_hash)
         factory = brains or brains_for(

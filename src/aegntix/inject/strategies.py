@@ -17,8 +17,9 @@ from aegntix.errors import BranchFinished, ExpressionFailed, ForkOutOfRange, Inv
 from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
 from aegntix.model.expressions import ExpressionError
 from aegntix.model.outcomes import compute_outcomes, is_terminal
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
+from aegntix.model.stored import scenario_from
 from aegntix.model.text import data_problem, text_problem
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
@@ -59,7 +60,7 @@ def inject(
     Everything is validated before anything is written: a bad injection changes nothing.
     """
     branch = store.get_branch(branch_id)
-    scenario = stored_scenario(store.get_scenario(branch.scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(branch.scenario_id))
     head_state = state_at(store, branch_id)
     completed = int(head_state["completed"])
     if at_step is None:

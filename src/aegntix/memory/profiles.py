@@ -16,7 +16,6 @@ per scenario; nothing is kept from the others.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,22 +25,31 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, and_, insert, select, update
 
 from aegntix.errors import Conflict, InvalidRequest, ProfileNotFound, ScenarioNotFound, printable
-from aegntix.memory.persona import consistency
+from aegntix.memory.profile_repository import (
+    Profile,
+    ProfileRepository,
+    ProfileUse,
+    ProfileVersion,
+)
 from aegntix.memory.records import Memory
-from aegntix.model.events import canonical_json
 from aegntix.model.parsing import load_yaml, yaml_error_line
 from aegntix.model.scenario import Identifier, Persona, ProfileRef, Scenario, stored_scenario
 from aegntix.model.text import SafeLine, SafeText, text_problem
-from aegntix.timeline.schema import (
-    DEFAULT_TENANT,
-    agent_profiles,
-    profile_memories,
-    profile_uses,
-    profile_versions,
-)
+from aegntix.tenant_data import TenantData
+from aegntix.timeline.store import Store
+
+__all__ = [
+    "Participation",
+    "Profile",
+    "ProfileSpec",
+    "ProfileStore",
+    "ProfileVersion",
+    "committed_memories",
+    "load_profile_file",
+    "profile_spec",
+]
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -95,61 +103,6 @@ def _check_text(*, name: str | None, description: str | None) -> None:
             raise InvalidRequest(f"{key}: {problem}")
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    id: str
-    name: str
-    description: str
-    persona: Persona  # the core persona
-    traits: dict[str, float]  # current Big Five
-    version: int
-    lived_steps: int
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def consistency(self) -> float:
-        return consistency(self.traits, self.persona.big_five())
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "persona": self.persona.model_dump(mode="json"),
-            "traits": self.traits,
-            "consistency": self.consistency,
-            "version": self.version,
-            "lived_steps": self.lived_steps,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileVersion:
-    version: int
-    traits: dict[str, float]
-    lived_steps: int
-    scenario_id: str | None
-    branch_id: str | None
-    agent_id: str | None
-    memories: int
-    created_at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "traits": self.traits,
-            "lived_steps": self.lived_steps,
-            "scenario_id": self.scenario_id,
-            "branch_id": self.branch_id,
-            "agent_id": self.agent_id,
-            "memories": self.memories,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
 @dataclass(slots=True)
 class Participation:
     """A scenario the agent took part in: as which agent, from which version, its branches
@@ -173,43 +126,18 @@ class Participation:
         }
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _profile(row: Any) -> Profile:
-    return Profile(
-        row.id,
-        row.name,
-        row.description,
-        Persona.model_validate(json.loads(row.persona)),
-        json.loads(row.traits),
-        int(row.version),
-        int(row.lived_steps),
-        _aware(row.created_at),
-        _aware(row.updated_at),
-    )
-
-
 class ProfileStore:
     """Profiles of one tenant, in the timeline's database. ``store``: a ``SqlStore`` (the
     default tenant) or a ``TenantStore`` (its tenant). Thread-safe; writes go through the
     store's single writer."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.tenant_id: str = getattr(store, "tenant_id", DEFAULT_TENANT)
-        self.backend = getattr(store, "backend", store)
-        if not hasattr(self.backend, "engine"):
+    def __init__(self, store: Store) -> None:
+        data = TenantData.of(store)
+        if data is None:
             raise InvalidRequest("persistent agents need a SQL timeline store")
-
-    def where(self, profile_id: str) -> Any:
-        """The live (not deleted) row of ``profile_id`` in this tenant."""
-        return and_(
-            agent_profiles.c.tenant_id == self.tenant_id,
-            agent_profiles.c.id == profile_id,
-            agent_profiles.c.deleted_at.is_(None),
-        )
+        self.store = store
+        self.tenant_id = data.tenant_id
+        self.rows: ProfileRepository = data.profiles
 
     # -- CRUD -------------------------------------------------------------------------------
 
@@ -220,63 +148,18 @@ class ProfileStore:
             raise InvalidRequest("id: 1-64 letters, digits, '-' or '_', starting with a letter")
         _check_text(name=name, description=description)
         ref = ProfileRef(id=profile_id)
-        persona = persona or Persona()
-        now = datetime.now(UTC)
-        traits = persona.big_five()
-        row = {
-            "tenant_id": self.tenant_id,
-            "id": ref.id,
-            "name": name,
-            "description": description,
-            "persona": canonical_json(persona.model_dump(mode="json")),
-            "traits": canonical_json(traits),
-            "version": 0,
-            "lived_steps": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-
-        def op(conn: Connection) -> None:
-            exists = conn.execute(
-                select(agent_profiles.c.id).where(
-                    agent_profiles.c.tenant_id == self.tenant_id, agent_profiles.c.id == ref.id
-                )
-            ).first()
-            if exists is not None:
-                raise Conflict(f"profile '{ref.id}' already exists (ids are never reused)")
-            conn.execute(insert(agent_profiles).values(**row))
-            conn.execute(
-                insert(profile_versions).values(
-                    tenant_id=self.tenant_id,
-                    profile_id=ref.id,
-                    version=0,
-                    traits=row["traits"],
-                    lived_steps=0,
-                    memories=0,
-                    created_at=now,
-                )
-            )
-
-        self.backend.write(op)
+        if not self.rows.create(ref.id, name, description, persona or Persona()):
+            raise Conflict(f"profile '{ref.id}' already exists (ids are never reused)")
         return self.get(ref.id)
 
     def get(self, profile_id: str) -> Profile:
-        with self.backend.engine.connect() as conn:
-            row = conn.execute(select(agent_profiles).where(self.where(profile_id))).first()
-        if row is None:
+        found = self.rows.get(profile_id)
+        if found is None:
             raise ProfileNotFound(f"no persistent agent '{profile_id}'")
-        return _profile(row)
+        return found
 
     def list_profiles(self) -> list[Profile]:
-        query = (
-            select(agent_profiles)
-            .where(
-                agent_profiles.c.tenant_id == self.tenant_id, agent_profiles.c.deleted_at.is_(None)
-            )
-            .order_by(agent_profiles.c.id)
-        )
-        with self.backend.engine.connect() as conn:
-            return [_profile(r) for r in conn.execute(query)]
+        return self.rows.list_profiles()
 
     def update(
         self, profile_id: str, *, name: str | None = None, description: str | None = None
@@ -289,49 +172,19 @@ class ProfileStore:
             values["name"] = name
         if description is not None:
             values["description"] = description
-        self.backend.write(
-            lambda conn: conn.execute(
-                update(agent_profiles).where(self.where(profile_id)).values(**values)
-            )
-        )
+        self.rows.update(profile_id, values)
         return self.get(profile_id)
 
     def delete(self, profile_id: str) -> None:
         """Soft delete: scenarios that used it keep replaying (their spec pins it)."""
         self.get(profile_id)
-        now = datetime.now(UTC)
-        self.backend.write(
-            lambda conn: conn.execute(
-                update(agent_profiles).where(self.where(profile_id)).values(deleted_at=now)
-            )
-        )
+        self.rows.update(profile_id, {"deleted_at": datetime.now(UTC)})
 
     # -- what it has lived ------------------------------------------------------------------
 
     def versions(self, profile_id: str) -> list[ProfileVersion]:
         self.get(profile_id)
-        query = (
-            select(profile_versions)
-            .where(
-                profile_versions.c.tenant_id == self.tenant_id,
-                profile_versions.c.profile_id == profile_id,
-            )
-            .order_by(profile_versions.c.version)
-        )
-        with self.backend.engine.connect() as conn:
-            return [
-                ProfileVersion(
-                    int(r.version),
-                    json.loads(r.traits),
-                    int(r.lived_steps),
-                    r.scenario_id,
-                    r.branch_id,
-                    r.agent_id,
-                    int(r.memories),
-                    _aware(r.created_at),
-                )
-                for r in conn.execute(query)
-            ]
+        return self.rows.versions(profile_id)
 
     def memories(
         self, profile_id: str, version: int | None = None, *, check: bool = True
@@ -339,46 +192,12 @@ class ProfileStore:
         """Committed memories up to ``version`` (default: the newest), oldest first."""
         if check:
             self.get(profile_id)
-        cond = [
-            profile_memories.c.tenant_id == self.tenant_id,
-            profile_memories.c.profile_id == profile_id,
-        ]
-        if version is not None:
-            cond.append(profile_memories.c.version <= version)
-        query = (
-            select(profile_memories)
-            .where(*cond)
-            .order_by(profile_memories.c.version, profile_memories.c.ord)
-        )
-        with self.backend.engine.connect() as conn:
-            return [
-                Memory(
-                    ref=f"p{r.version}.{r.ord}",
-                    agent_id=profile_id,
-                    kind=r.kind,
-                    text=r.text,
-                    importance=float(r.importance),
-                    time=float(r.time),
-                    step=None,
-                    cites=tuple(json.loads(r.cites)),
-                    origin=f"{r.scenario_id}/{r.branch_id}",
-                )
-                for r in conn.execute(query)
-            ]
+        return self.rows.memories(profile_id, version)
 
     def history(self, profile_id: str) -> list[Participation]:
         """The scenarios it took part in (oldest first), their branches, the one kept."""
         self.get(profile_id)
-        uses = (
-            select(profile_uses)
-            .where(
-                profile_uses.c.tenant_id == self.tenant_id,
-                profile_uses.c.profile_id == profile_id,
-            )
-            .order_by(profile_uses.c.created_at, profile_uses.c.scenario_id)
-        )
-        with self.backend.engine.connect() as conn:
-            rows = list(conn.execute(uses))
+        rows = self.rows.uses(profile_id)
         kept = {v.scenario_id: v.branch_id for v in self.versions(profile_id) if v.scenario_id}
         out: list[Participation] = []
         for row in rows:
@@ -436,20 +255,14 @@ class ProfileStore:
         return stored_scenario(data)
 
     def record_uses(self, scenario_id: str, scenario: Scenario) -> None:
-        rows = [
-            {
-                "tenant_id": self.tenant_id,
-                "profile_id": a.profile.id,
-                "scenario_id": scenario_id,
-                "agent_id": a.id,
-                "version": a.profile.version or 0,
-                "created_at": datetime.now(UTC),
-            }
-            for a in scenario.agents
-            if a.profile is not None
-        ]
-        if rows:
-            self.backend.write(lambda conn: conn.execute(insert(profile_uses), rows))
+        self.rows.record_uses(
+            scenario_id,
+            [
+                ProfileUse(a.profile.id, scenario_id, a.id, a.profile.version or 0)
+                for a in scenario.agents
+                if a.profile is not None
+            ],
+        )
 
     def commit(self, branch_id: str, agents: Sequence[str] | None = None) -> list[ProfileVersion]:
         """Keep ``branch_id``'s experience (see :func:`aegntix.memory.keeping.keep_branch`)."""
@@ -459,7 +272,7 @@ class ProfileStore:
 
 
 def committed_memories(
-    store: Any, scenario: Scenario, agent_id: str | None = None
+    store: Store, scenario: Scenario, agent_id: str | None = None
 ) -> dict[str, list[Memory]]:
     """What the scenario's persistent agents (or ``agent_id`` alone) started with: their
     committed memories at the pinned versions, by the agent id they play."""

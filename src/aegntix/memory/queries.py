@@ -20,16 +20,18 @@ from aegntix.memory.records import (
     recalled_for,
 )
 from aegntix.model.events import Event, EventKind
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
+from aegntix.model.stored import scenario_from
+from aegntix.timeline.store import Store
 
 
-def _scenario(store: Any, branch_id: str) -> Scenario:
+def _scenario(store: Store, branch_id: str) -> Scenario:
     branch = store.get_branch(branch_id)
-    return stored_scenario(store.get_scenario(branch.scenario_id).spec)
+    return scenario_from(store.get_scenario(branch.scenario_id))
 
 
 def branch_memories(
-    store: Any,
+    store: Store,
     branch_id: str,
     *,
     agent_id: str | None = None,
@@ -74,7 +76,7 @@ class Why:
         }
 
 
-def why(store: Any, branch_id: str, seq: int) -> Why:
+def why(store: Store, branch_id: str, seq: int) -> Why:
     """What ``seq``'s agent recalled when it decided to say or do it."""
     target = next(iter(store.events(branch_id, from_seq=seq, to_seq=seq)), None)
     if target is None:

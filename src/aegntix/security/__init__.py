@@ -1,23 +1,6 @@
-"""Security: tenants, API keys and roles (DESIGN §6)."""
+"""Security: tenants, API keys and roles (DESIGN §6). Keys: :mod:`aegntix.security.keys`
+(imported on use: it reaches the data layer, which imports this package's protocols)."""
 
-from aegntix.security.keys import (
-    ApiKey,
-    authenticate,
-    create_key,
-    ensure_bootstrap_key,
-    list_keys,
-    revoke_key,
-)
 from aegntix.security.roles import Action, Principal, Role
 
-__all__ = [
-    "Action",
-    "ApiKey",
-    "Principal",
-    "Role",
-    "authenticate",
-    "create_key",
-    "ensure_bootstrap_key",
-    "list_keys",
-    "revoke_key",
-]
+__all__ = ["Action", "Principal", "Role"]

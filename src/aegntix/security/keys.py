@@ -14,16 +14,17 @@ import secrets
 import threading
 import time
 import weakref
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, select, update
-
 from aegntix.errors import InvalidRequest, KeyNotFound
+from aegntix.repository import Database
+from aegntix.security.key_repository import ApiKey, KeyRepository, NewKey
 from aegntix.security.roles import Principal, Role
-from aegntix.timeline.schema import DEFAULT_TENANT, api_keys, tenants
-from aegntix.timeline.sqlstore import SqlStore, tenant_name
+from aegntix.tenant_data import TenantData
+from aegntix.timeline.schema import DEFAULT_TENANT
+from aegntix.timeline.sqlstore import tenant_name
+
+__all__ = ["ApiKey", "authenticate", "create_key", "get_key", "list_keys", "revoke_key"]
 
 PREFIX = "agx"
 _ID_HEX = 16
@@ -33,20 +34,9 @@ _MAX_KEY_LEN = 200
 _MAX_NAME = 200
 
 
-@dataclass(frozen=True)
-class ApiKey:
-    """A key as listed: never its secret."""
-
-    id: str
-    tenant_id: str
-    role: Role
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
+def keys_of(db: Database, tenant_id: str | None) -> KeyRepository:
+    """``tenant_id``'s keys (None: every tenant's, read and revoke only)."""
+    return TenantData(db, tenant_id).keys
 
 
 class _Cache:
@@ -55,11 +45,11 @@ class _Cache:
         self.entries: dict[str, tuple[Principal, float]] = {}  # sha256(full key) -> ...
 
 
-_caches: weakref.WeakKeyDictionary[SqlStore, _Cache] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Database, _Cache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
-def _cache(store: SqlStore) -> _Cache:
+def _cache(store: Database) -> _Cache:
     with _caches_lock:
         cache = _caches.get(store)
         if cache is None:
@@ -79,37 +69,21 @@ def _role(value: object) -> Role:
         raise InvalidRequest(f"role: '{value}' is not one of {choices}") from None
 
 
-def _ensure_tenant(conn: Connection, tenant_id: str, now: datetime) -> None:
-    found = conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first()
-    if found is None:
-        conn.execute(insert(tenants).values(id=tenant_id, name=tenant_id, created_at=now))
-
-
-def _insert_key(conn: Connection, tenant_id: str, role: Role, name: str) -> tuple[str, str]:
-    now = datetime.now(UTC)
-    _ensure_tenant(conn, tenant_id, now)
+def _mint(
+    keys: KeyRepository, role: Role, name: str, *, only_if_none: bool = False
+) -> tuple[str, str] | None:
+    """Store a new key: ``(key_id, key)``, or None if ``only_if_none`` and one exists."""
+    secret = secrets.token_urlsafe(32)
     while True:
         key_id = secrets.token_hex(_ID_HEX // 2)
-        taken = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first()
-        if taken is None:
-            break
-    secret = secrets.token_urlsafe(32)
-    conn.execute(
-        insert(api_keys).values(
-            id=key_id,
-            tenant_id=tenant_id,
-            role=role.value,
-            name=name,
-            secret_hash=_digest(secret),
-            created_at=now,
-            revoked_at=None,
-        )
-    )
-    return key_id, f"{PREFIX}_{key_id}_{secret}"
+        if keys.add(NewKey(key_id, role, name, _digest(secret)), only_if_none=only_if_none):
+            return key_id, f"{PREFIX}_{key_id}_{secret}"
+        if only_if_none:  # refused: the database holds a key (even a clashing id is one)
+            return None
 
 
 def create_key(
-    store: SqlStore, tenant_id: str, role: Role | str, name: str = ""
+    store: Database, tenant_id: str, role: Role | str, name: str = ""
 ) -> tuple[str, str]:
     """Mint a key; returns ``(key_id, key)``. The key is not stored and cannot be shown
     again. Creates the tenant if it does not exist yet."""
@@ -117,8 +91,9 @@ def create_key(
     checked = _role(role)
     if not isinstance(name, str) or len(name) > _MAX_NAME:
         raise InvalidRequest(f"name: at most {_MAX_NAME} characters")
-    label = name or f"{checked.value} key"
-    return store.write(lambda c: _insert_key(c, tenant_id, checked, label))
+    minted = _mint(keys_of(store, tenant_id), checked, name or f"{checked.value} key")
+    assert minted is not None  # an id clash is retried; nothing else refuses a key
+    return minted
 
 
 def _parse(key: str) -> tuple[str, str] | None:
@@ -133,7 +108,7 @@ def _parse(key: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-def authenticate(store: SqlStore, key: str) -> Principal | None:
+def authenticate(store: Database, key: str) -> Principal | None:
     """The principal of an active key, or None (malformed, unknown, wrong secret, revoked)."""
     parsed = _parse(key)
     if parsed is None:
@@ -146,14 +121,10 @@ def authenticate(store: SqlStore, key: str) -> Principal | None:
         hit = cache.entries.get(token)
     if hit is not None and hit[1] > now:
         return hit[0]
-    query = select(api_keys.c.tenant_id, api_keys.c.role, api_keys.c.secret_hash).where(
-        api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
+    found = keys_of(store, None).active(key_id)
+    if found is None or not hmac.compare_digest(found.secret_hash, _digest(secret)):
         return None
-    principal = Principal(row.tenant_id, Role(row.role), key_id)
+    principal = Principal(found.tenant_id, found.role, key_id)
     with cache.lock:
         if len(cache.entries) >= _CACHE_MAX:
             cache.entries.clear()
@@ -161,62 +132,25 @@ def authenticate(store: SqlStore, key: str) -> Principal | None:
     return principal
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _to_key(row: object) -> ApiKey:
-    m = row._mapping  # type: ignore[attr-defined]
-    created = _aware(m["created_at"])
-    assert created is not None
-    return ApiKey(
-        m["id"], m["tenant_id"], Role(m["role"]), m["name"], created, _aware(m["revoked_at"])
-    )
-
-
-_KEY_COLUMNS = (
-    api_keys.c.id,
-    api_keys.c.tenant_id,
-    api_keys.c.role,
-    api_keys.c.name,
-    api_keys.c.created_at,
-    api_keys.c.revoked_at,
-)
-
-
-def list_keys(store: SqlStore, tenant_id: str | None = None) -> list[ApiKey]:
+def list_keys(store: Database, tenant_id: str | None = None) -> list[ApiKey]:
     """Keys (active and revoked) of one tenant, or of all tenants; oldest first."""
-    query = select(*_KEY_COLUMNS).order_by(api_keys.c.created_at, api_keys.c.id)
-    if tenant_id is not None:
-        query = query.where(api_keys.c.tenant_id == tenant_id)
-    with store.engine.connect() as conn:
-        return [_to_key(r) for r in conn.execute(query)]
+    return keys_of(store, tenant_id).list_keys()
 
 
-def get_key(store: SqlStore, key_id: str, tenant_id: str | None = None) -> ApiKey:
+def get_key(store: Database, key_id: str, tenant_id: str | None = None) -> ApiKey:
     """Raises ``KeyNotFound`` (also for another tenant's key when ``tenant_id`` is given)."""
-    query = select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+    key = keys_of(store, tenant_id).get(key_id)
+    if key is None:
         raise KeyNotFound(f"no API key '{key_id}'")
-    return _to_key(row)
+    return key
 
 
-def revoke_key(store: SqlStore, key_id: str, tenant_id: str | None = None) -> ApiKey:
+def revoke_key(store: Database, key_id: str, tenant_id: str | None = None) -> ApiKey:
     """Revoke a key (idempotent); raises ``KeyNotFound``. Takes effect at once here."""
+    keys = keys_of(store, tenant_id)
+    if get_key(store, key_id, tenant_id).active:
+        keys.revoke(key_id)
     key = get_key(store, key_id, tenant_id)
-    if key.active:
-        now = datetime.now(UTC)
-        stmt = (
-            update(api_keys)
-            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        store.write(lambda c: c.execute(stmt))
-        key = get_key(store, key_id, tenant_id)
     cache = _cache(store)
     with cache.lock:
         for token, (principal, _) in list(cache.entries.items()):
@@ -225,18 +159,12 @@ def revoke_key(store: SqlStore, key_id: str, tenant_id: str | None = None) -> Ap
     return key
 
 
-def _bootstrap(conn: Connection) -> tuple[str, str] | None:
-    count = conn.execute(select(func.count()).select_from(api_keys)).scalar_one()
-    if count:
-        return None
-    return _insert_key(conn, DEFAULT_TENANT, Role.OWNER, "bootstrap owner key")
-
-
-def ensure_bootstrap_key(store: SqlStore, key_file: Path) -> str | None:
+def ensure_bootstrap_key(store: Database, key_file: Path) -> str | None:
     """If the database has no API key at all, mint an owner key of tenant ``default``, save
     it to ``key_file`` (mode 0600, created so, never widened) and return it; else None.
     The check and the insert are one transaction, so two servers starting at once mint one."""
-    created = store.write(_bootstrap)
+    keys = keys_of(store, DEFAULT_TENANT)
+    created = _mint(keys, Role.OWNER, "bootstrap owner key", only_if_none=True)
     if created is None:
         return None
     key = created[1]

@@ -15,8 +15,9 @@ from aegntix.inject.preview import preview
 from aegntix.inject.strategies import Injected, inject
 from aegntix.model.events import Branch, EventKind
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
 from aegntix.model.state import STEP_END
+from aegntix.model.stored import scenario_from
 from aegntix.server.deps import BranchId, ReadStore, Runs, WriteStore, resolved
 from aegntix.server.problems import Problem
 from aegntix.server.schemas import (
@@ -290,7 +291,7 @@ def branch_events(
 
 
 def _scenario(store: TenantStore, branch: Branch) -> Scenario:
-    return stored_scenario(store.get_scenario(branch.scenario_id).spec)
+    return scenario_from(store.get_scenario(branch.scenario_id))
 
 
 @router.get("/branches/{branch_id}/state", response_model=StateOut)
