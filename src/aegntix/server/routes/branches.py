@@ -158,7 +158,7 @@ async def inject_branch(
     """Inject now (after the last completed step), or at a past ``at_step``, which forks
     first so the original future stays intact. A running branch only takes an injection at
     an ``at_step`` (into a fork); pause it to inject into it."""
-    running = runs.is_running(branch_id)
+    running = await runs.running(branch_id)
     if running and body.at_step is None:
         await asyncio.to_thread(store.get_branch, branch_id)  # a foreign id stays a 404
         raise BranchBusy(
@@ -169,7 +169,6 @@ async def inject_branch(
             store, branch_id, body, at_step=body.at_step, label=body.label, new_branch=running
         )
     )
-    runs.publish(done.branch.id, done.events)
     return {
         "branch": branch_json(done.branch),
         "forked": done.forked,

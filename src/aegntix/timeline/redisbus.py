@@ -1,0 +1,176 @@
+"""A :class:`~aegntix.timeline.bus.Bus` over Redis pub/sub, for processes sharing a database.
+
+One background thread runs an event loop with the ``redis.asyncio`` client: a publisher that
+drains what the writer thread queued (pipelined, one round trip per burst) and a subscriber on
+one channel. This process's own publications reach its listeners at once, in the writer
+thread, and are skipped when they come back from Redis (each message names its origin).
+
+Pub/sub is fire-and-forget: a message published while a subscriber is reconnecting is lost.
+Readers notice the gap in seqs and fill it from the store, so nothing reaches a client twice
+or out of order (``server/stream.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from aegntix.errors import StoreError
+from aegntix.model.events import Event
+from aegntix.timeline.bus import Listener, Listeners, event_from_wire, event_to_wire
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CHANNEL = "aegntix:events"
+#: How long opening waits for Redis, and closing for the last publications (seconds).
+CONNECT_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 5.0
+_RETRY_PAUSE = 0.5
+_BURST = 256  # messages per pipeline
+
+
+class RedisBus:
+    def __init__(self, url: str, *, channel: str = DEFAULT_CHANNEL) -> None:
+        """Connects and subscribes before returning: ``StoreError`` if Redis is out of
+        reach, so a wrong URL is one line at start, not silence later."""
+        self.url = url
+        self.channel = channel
+        self.origin = secrets.token_hex(8)
+        self._listeners = Listeners()
+        self._loop = asyncio.new_event_loop()
+        self._outbox: asyncio.Queue[str | None] | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, name="aegntix-redis-bus", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(CONNECT_TIMEOUT + 1) or self._error is not None:
+            self.close()
+            reason = self._error or "timed out"
+            raise StoreError(f"bus: cannot reach Redis at {url}: {reason}")
+
+    # -- Bus -------------------------------------------------------------------------------
+    def publish(self, branch_id: str, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        self._listeners.deliver(branch_id, events)
+        text = json.dumps(
+            {"o": self.origin, "b": branch_id, "e": [event_to_wire(e) for e in events]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        with self._lock:
+            if self._closed or self._outbox is None:
+                return
+            outbox = self._outbox
+            self._loop.call_soon_threadsafe(outbox.put_nowait, text)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self._listeners.add(listener)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._outbox is not None and not self._loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop already stopped
+                    self._loop.call_soon_threadsafe(self._outbox.put_nowait, None)
+        self._thread.join(CLOSE_TIMEOUT)
+
+    # -- the bus thread ----------------------------------------------------------------------
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to the opener, or logged
+            if not self._ready.is_set():
+                self._error = exc
+            else:
+                log.error("redis bus stopped", error=repr(exc))
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT)
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            await asyncio.wait_for(pubsub.subscribe(self.channel), CONNECT_TIMEOUT)
+            self._outbox = asyncio.Queue()
+            self._ready.set()
+            reader = asyncio.create_task(self._read(pubsub))
+            try:
+                await self._write(client, self._outbox)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def _write(self, client: aioredis.Redis, outbox: asyncio.Queue[str | None]) -> None:
+        """Publish queued messages in bursts until the stop marker."""
+        while True:
+            burst: list[str] = []
+            item = await outbox.get()
+            stop = item is None
+            if item is not None:
+                burst.append(item)
+            while not stop and len(burst) < _BURST and not outbox.empty():
+                nxt = outbox.get_nowait()
+                stop = nxt is None
+                if nxt is not None:
+                    burst.append(nxt)
+            if burst:
+                await self._send(client, burst)
+            if stop:
+                return
+
+    async def _send(self, client: aioredis.Redis, burst: list[str]) -> None:
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for text in burst:
+                    pipe.publish(self.channel, text)
+                await pipe.execute()
+        except Exception as exc:  # readers fill the gap from the store
+            log.warning("redis bus: publish failed", error=repr(exc), lost=len(burst))
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis bus: receive failed, resubscribing", error=repr(exc))
+                await asyncio.sleep(_RETRY_PAUSE)
+                with contextlib.suppress(Exception):
+                    await pubsub.subscribe(self.channel)
+                continue
+            if message is not None and message.get("type") == "message":
+                self._receive(message["data"])
+
+    def _receive(self, data: bytes | str) -> None:
+        try:
+            body = json.loads(data)
+            if body.get("o") == self.origin:
+                return  # ours: delivered when published
+            events = [event_from_wire(m) for m in body["e"]]
+            branch_id = str(body["b"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("redis bus: unreadable message skipped", error=repr(exc))
+            return
+        self._listeners.deliver(branch_id, events)
