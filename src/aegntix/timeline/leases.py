@@ -12,12 +12,15 @@ assumed to have roughly synchronised clocks; the TTL dwarfs any skew).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import time
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Insert, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,7 +69,10 @@ def _insert_if_absent(conn: Connection) -> Insert:
 
 def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -> None:
     """Hold ``branch_id`` until ``now + ttl``, or ``BranchBusy`` if another owner's lease is
-    live. Runs in the caller's write transaction."""
+    live; ``BranchNotFound`` if there is no such branch. Runs in the caller's write
+    transaction."""
+    if conn.execute(select(branches.c.id).where(branches.c.id == branch_id)).first() is None:
+        raise BranchNotFound(f"no branch '{branch_id}'")
     until = now + ttl
     taken = conn.execute(
         update(run_leases)
@@ -168,3 +174,29 @@ class RunLeases:
         if row is None or row.expires_at <= time.time():
             return None
         return Lease(branch_id, row.owner, float(row.expires_at))
+
+
+@asynccontextmanager
+async def holding(leases: RunLeases, branch_id: str) -> AsyncIterator[None]:
+    """Hold ``branch_id``'s lease for the body (``BranchBusy`` if someone else runs it),
+    renewing it a few times per TTL; the body's task is cancelled if the lease is lost."""
+    await asyncio.to_thread(leases.take, branch_id)
+    renewer = asyncio.create_task(_renew(leases, branch_id, asyncio.current_task()))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+        await asyncio.to_thread(leases.release, branch_id)
+
+
+async def _renew(leases: RunLeases, branch_id: str, owner: asyncio.Task[Any] | None) -> None:
+    while True:
+        await asyncio.sleep(leases.ttl / 3)
+        try:
+            lost = await asyncio.to_thread(leases.renew, [branch_id])
+        except Exception:  # a locked database now and then: next round
+            continue
+        if lost and owner is not None:
+            owner.cancel()  # another process took it over: stop writing to it
+            return
