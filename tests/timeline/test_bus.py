@@ -1,0 +1,124 @@
+"""The event bus: the store announces what it committed, once, in order; Redis carries it to
+other processes' listeners (the Redis server at 127.0.0.1:6379 is used for real)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from aegntix.errors import BranchBusy, InvalidRequest, StoreError
+from aegntix.model.events import Event
+from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline.bus import BUS_ENV, LocalBus, open_bus
+from aegntix.timeline.opening import opened
+from aegntix.timeline.redisbus import RedisBus
+from tests.timeline.helpers import msg, root
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Heard:
+    """A listener that records what it was told, from whatever thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[Event]]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, branch_id: str, events: Sequence[Event]) -> None:
+        with self._lock:
+            self.calls.append((branch_id, list(events)))
+
+    def events(self, branch_id: str) -> list[Event]:
+        with self._lock:
+            return [e for b, got in self.calls if b == branch_id for e in got]
+
+    def wait_for(self, branch_id: str, count: int, limit: float = 20.0) -> list[Event]:
+        deadline = time.monotonic() + limit
+        while len(self.events(branch_id)) < count:
+            assert time.monotonic() < deadline, f"heard {len(self.events(branch_id))}/{count}"
+            time.sleep(0.01)
+        return self.events(branch_id)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    s = open_sqlite_store(tmp_path / "bus.db")
+    yield s
+    s.close()
+
+
+def test_the_store_announces_each_commit_once_per_branch_in_order(store: SqlStore) -> None:
+    heard = Heard()
+    store.publish_to(LocalBus()).subscribe(heard)
+    a, b = root(store), root(store)
+    written = store.append(a, [msg(1, "one"), msg(1, "two")])
+    written += store.append(a, [msg(2, "three")])
+    other = store.append(b, [msg(1, "elsewhere")])
+    with pytest.raises(BranchBusy):  # a refused append announces nothing
+        store.append(a, [msg(3, "stale")], expect_seq=1)
+    assert heard.events(a) == written
+    assert heard.events(b) == other
+    assert all(len({e.branch_id for e in got}) == 1 for _, got in heard.calls)
+
+
+def test_redis_carries_events_to_another_bus_and_not_back_to_their_origin(
+    store: SqlStore,
+) -> None:
+    channel = f"aegntix-test:{secrets.token_hex(6)}"
+    here, there = RedisBus(REDIS_URL, channel=channel), RedisBus(REDIS_URL, channel=channel)
+    try:
+        heard_here, heard_there = Heard(), Heard()
+        here.subscribe(heard_here)
+        there.subscribe(heard_there)
+        store.publish_to(here)
+        branch_id = root(store)
+        written = [e for step in range(1, 21) for e in store.append(branch_id, [msg(step)])]
+        assert heard_there.wait_for(branch_id, len(written)) == written
+        assert heard_here.events(branch_id) == written  # at once, and no echo
+        time.sleep(0.2)  # an echo would have arrived by now
+        assert heard_here.events(branch_id) == written
+    finally:
+        store.close()
+        here.close()
+        there.close()
+
+
+def test_closing_the_publisher_delivers_what_it_still_held(store: SqlStore) -> None:
+    channel = f"aegntix-test:{secrets.token_hex(6)}"
+    listener_bus = RedisBus(REDIS_URL, channel=channel)
+    heard = Heard()
+    listener_bus.subscribe(heard)
+    publisher = RedisBus(REDIS_URL, channel=channel)
+    try:
+        store.publish_to(publisher)
+        branch_id = root(store)
+        written = store.append(branch_id, [msg(1, f"m{i}") for i in range(500)])
+        store.close()
+        publisher.close()  # right away: nothing queued may be dropped
+        assert heard.wait_for(branch_id, len(written)) == written
+    finally:
+        listener_bus.close()
+
+
+def test_bus_urls_are_checked_with_one_line_errors() -> None:
+    assert isinstance(open_bus(""), LocalBus) and isinstance(open_bus("local"), LocalBus)
+    with pytest.raises(InvalidRequest, match="unknown bus"):
+        open_bus("kafka://127.0.0.1:9092")
+    with pytest.raises(StoreError, match="cannot reach Redis"):
+        RedisBus("redis://127.0.0.1:1/0")
+
+
+def test_opened_takes_the_bus_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BUS_ENV, REDIS_URL)
+    with opened(str(tmp_path / "env.db"), create=True) as store:
+        assert isinstance(store.bus, RedisBus)
+    monkeypatch.delenv(BUS_ENV)
+    with opened(str(tmp_path / "env.db")) as store:
+        assert store.bus is None
