@@ -1,7 +1,8 @@
-"""Across processes: ``aegntix serve --bus redis://…`` and an ``aegntix continue`` in another
-process on the same SQLite file. The WebSocket client connected before the run started gets
-every event the other process wrote, live, exactly once and in order; status reads the
-other process's lease. Needs the Redis server at 127.0.0.1:6379."""
+"""Across processes: ``aegntix serve --bus URL`` and an ``aegntix continue`` in another
+process on the same SQLite file, with the Redis and the PostgreSQL bus. The WebSocket client
+connected before the run started gets every event the other process wrote, live, exactly
+once and in order; status reads the other process's lease. Needs Redis at 127.0.0.1:6379
+and PostgreSQL at 127.0.0.1:5432 (database ``test``)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from aegntix.timeline.redisbus import RedisBus
+from aegntix.timeline.bus import open_bus
 from tests.server.api_support import example_text
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+PG_URL = "postgresql://127.0.0.1:5432/test"
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ServeProcess:
     base_url: str
     key: str
     db: Path
+    bus_url: str
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -45,20 +48,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def redis_up() -> None:
+@pytest.fixture(params=[REDIS_URL, PG_URL], ids=["redis", "postgresql"])
+def bus_url(request: pytest.FixtureRequest) -> str:
+    url = str(request.param)
     try:
-        RedisBus(REDIS_URL).close()
+        open_bus(url).close()
     except Exception as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is needed: {exc}", pytrace=False)
+        pytest.fail(f"the bus at {url} is needed: {exc}", pytrace=False)
+    return url
 
 
 @pytest.fixture
-def serve(tmp_path: Path, redis_up: None) -> Iterator[ServeProcess]:
+def serve(tmp_path: Path, bus_url: str) -> Iterator[ServeProcess]:
     db, key_file, port = tmp_path / "shared.db", tmp_path / "owner.key", _free_port()
     args = ["serve", "--db", str(db), "--port", str(port), "--key-file", str(key_file)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", *args, "--bus", REDIS_URL],
+        [sys.executable, "-m", "aegntix", *args, "--bus", bus_url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -75,7 +80,7 @@ def serve(tmp_path: Path, redis_up: None) -> Iterator[ServeProcess]:
                 pass
             assert time.monotonic() < deadline, "aegntix serve did not start"
             time.sleep(0.1)
-        yield ServeProcess(base, key_file.read_text().strip(), db)
+        yield ServeProcess(base, key_file.read_text().strip(), db, bus_url)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -120,7 +125,7 @@ def test_a_cli_run_in_another_process_streams_live_to_a_websocket_client(
         final: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(_collect(url, started, final))
         await asyncio.wait_for(started.wait(), 30)
-        env = {**os.environ, "AEGNTIX_BUS": REDIS_URL}
+        env = {**os.environ, "AEGNTIX_BUS": serve.bus_url}
         cli = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

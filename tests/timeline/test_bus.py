@@ -1,12 +1,13 @@
-"""The event bus: the store announces what it committed, once, in order; Redis carries it to
-other processes' listeners (the Redis server at 127.0.0.1:6379 is used for real)."""
+"""The event bus: the store announces what it committed, once, in order; Redis and
+PostgreSQL carry it to other processes' listeners (the servers at 127.0.0.1:6379 and
+127.0.0.1:5432, database ``test``, are used for real)."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,24 @@ import pytest
 from aegntix.errors import BranchBusy, InvalidRequest, StoreError
 from aegntix.model.events import Event
 from aegntix.timeline import SqlStore, open_sqlite_store
-from aegntix.timeline.bus import BUS_ENV, LocalBus, open_bus
+from aegntix.timeline.bus import BUS_ENV, Bus, LocalBus, open_bus
 from aegntix.timeline.opening import opened
+from aegntix.timeline.pgbus import PgBus
 from aegntix.timeline.redisbus import RedisBus
 from tests.timeline.helpers import msg, root
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+PG_URL = "postgresql://127.0.0.1:5432/test"
+
+SharedBus = Callable[[str], Bus]
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+def shared_bus(request: pytest.FixtureRequest) -> SharedBus:
+    """Makes buses of one kind on a channel; every test uses a channel of its own."""
+    if request.param == "redis":
+        return lambda channel: RedisBus(REDIS_URL, channel=channel)
+    return lambda channel: PgBus(PG_URL, channel=channel.replace(":", "_").replace("-", "_"))
 
 
 class Heard:
@@ -66,11 +79,11 @@ def test_the_store_announces_each_commit_once_per_branch_in_order(store: SqlStor
     assert all(len({e.branch_id for e in got}) == 1 for _, got in heard.calls)
 
 
-def test_redis_carries_events_to_another_bus_and_not_back_to_their_origin(
-    store: SqlStore,
+def test_a_shared_bus_carries_events_to_another_bus_and_not_back_to_their_origin(
+    store: SqlStore, shared_bus: SharedBus
 ) -> None:
-    channel = f"aegntix-test:{secrets.token_hex(6)}"
-    here, there = RedisBus(REDIS_URL, channel=channel), RedisBus(REDIS_URL, channel=channel)
+    channel = f"aegntix_test_{secrets.token_hex(6)}"
+    here, there = shared_bus(channel), shared_bus(channel)
     try:
         heard_here, heard_there = Heard(), Heard()
         here.subscribe(heard_here)
@@ -88,12 +101,14 @@ def test_redis_carries_events_to_another_bus_and_not_back_to_their_origin(
         there.close()
 
 
-def test_closing_the_publisher_delivers_what_it_still_held(store: SqlStore) -> None:
-    channel = f"aegntix-test:{secrets.token_hex(6)}"
-    listener_bus = RedisBus(REDIS_URL, channel=channel)
+def test_closing_the_publisher_delivers_what_it_still_held(
+    store: SqlStore, shared_bus: SharedBus
+) -> None:
+    channel = f"aegntix_test_{secrets.token_hex(6)}"
+    listener_bus = shared_bus(channel)
     heard = Heard()
     listener_bus.subscribe(heard)
-    publisher = RedisBus(REDIS_URL, channel=channel)
+    publisher = shared_bus(channel)
     try:
         store.publish_to(publisher)
         branch_id = root(store)
@@ -105,12 +120,34 @@ def test_closing_the_publisher_delivers_what_it_still_held(store: SqlStore) -> N
         listener_bus.close()
 
 
+def test_postgresql_splits_what_one_notify_cannot_hold(store: SqlStore) -> None:
+    channel = f"aegntix_test_{secrets.token_hex(6)}"
+    listener_bus, publisher = PgBus(PG_URL, channel=channel), PgBus(PG_URL, channel=channel)
+    heard = Heard()
+    listener_bus.subscribe(heard)
+    try:
+        store.publish_to(publisher)
+        branch_id = root(store)
+        big = store.append(branch_id, [msg(1, "x" * 3_000) for _ in range(10)])  # ~30 kB
+        store.append(branch_id, [msg(2, "y" * 9_000)])  # more than any NOTIFY holds
+        last = store.append(branch_id, [msg(3, "after")])
+        assert heard.wait_for(branch_id, len(big) + 1) == [*big, *last]
+    finally:
+        store.close()
+        publisher.close()
+        listener_bus.close()
+
+
 def test_bus_urls_are_checked_with_one_line_errors() -> None:
     assert isinstance(open_bus(""), LocalBus) and isinstance(open_bus("local"), LocalBus)
     with pytest.raises(InvalidRequest, match="unknown bus"):
         open_bus("kafka://127.0.0.1:9092")
     with pytest.raises(StoreError, match="cannot reach Redis"):
         RedisBus("redis://127.0.0.1:1/0")
+    with pytest.raises(StoreError, match="cannot reach PostgreSQL"):
+        open_bus("postgresql://nobody:secret@127.0.0.1:1/test")
+    with pytest.raises(InvalidRequest, match="bus channel"):
+        PgBus(PG_URL, channel="Robert'); DROP TABLE events;--")
 
 
 def test_opened_takes_the_bus_from_the_environment(

@@ -38,6 +38,7 @@ from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
 from aegntix.server.hub import Batch, EventHub, Subscription, event_message, status_message
 from aegntix.server.hub import to_json as dumps
+from aegntix.server.runs import RunManager
 from aegntix.timeline.tenancy import TenantStore
 
 router = APIRouter()
@@ -128,28 +129,29 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
         await _close(websocket, code, reason, config.close_timeout)
         return
     sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
+    runs: RunManager = app.state.runs
     try:
         try:
-            branch = await asyncio.to_thread(store.get_branch, branch_id)
+            state = await runs.status(store, branch_id)  # the row and its lease, in one read
         except BranchNotFound:
             await _close(websocket, CLOSE_NOT_FOUND, "no such branch", config.close_timeout)
             return
-        head = max(branch.head_seq, hub.last_seq(branch_id))
+        head = max(state.head_seq, hub.last_seq(branch_id))
         hello: dict[str, Any] = {
             "type": "hello",
             "branch_id": branch_id,
             "from_seq": from_seq,
             "head_seq": head,
-            "status": branch.status.value,
+            "status": state.status,
         }
-        if branch.failure is not None:
-            hello["failure"] = branch.failure.to_json()
+        if state.failure is not None:
+            hello["failure"] = state.failure.to_json()
         try:
             await websocket.send_text(dumps(hello))
         except (WebSocketDisconnect, OSError):
             return  # gone already
-        conn = _Connection(websocket, store, sub, branch_id, config)
-        end = await conn.run(from_seq - 1, branch.status.value)
+        conn = _Connection(websocket, store, runs, sub, branch_id, config)
+        end = await conn.run(from_seq - 1, state.status)
     finally:
         sub.close()
     closing = _CLOSE_FOR.get(end)
@@ -192,12 +194,14 @@ class _Connection:
         self,
         websocket: WebSocket,
         store: TenantStore,
+        runs: RunManager,
         sub: Subscription,
         branch_id: str,
         config: StreamConfig,
     ) -> None:
         self.ws = websocket
         self.store = store
+        self.runs = runs
         self.sub = sub
         self.branch_id = branch_id
         self.config = config
@@ -267,10 +271,10 @@ class _Connection:
     async def _resend_status(self, status: str) -> str:
         """After a store re-read the status messages in between may have been dropped: send
         the branch's current status if it changed."""
-        branch = await asyncio.to_thread(self.store.get_branch, self.branch_id)
-        current = branch.status.value
+        state = await self.runs.status(self.store, self.branch_id)
+        current = state.status
         if current != status:
-            failure = None if branch.failure is None else branch.failure.to_json()
+            failure = None if state.failure is None else state.failure.to_json()
             await self.ws.send_text(status_message(current, failure))
         return current
 

@@ -10,9 +10,8 @@ Implementations:
 - :class:`LocalBus` (default): in-process, synchronous, for one process on a SQLite file.
 - :class:`~aegntix.timeline.redisbus.RedisBus`: Redis pub/sub, so processes sharing a
   database (``aegntix serve`` and an ``aegntix run``) see each other's events.
-- PostgreSQL ``LISTEN/NOTIFY`` fits the same protocol (``pgbus`` slot, see
-  ``docs/streaming.md``): publish with ``pg_notify`` after the commit, listen on one
-  connection in a thread.
+- :class:`~aegntix.timeline.pgbus.PgBus`: PostgreSQL ``LISTEN/NOTIFY``, the same across
+  processes without another server when the database is PostgreSQL.
 
 A bus is best-effort: a lost message is a gap that stream readers fill from the store (they
 dedupe by seq), so delivery needs no acknowledgement.
@@ -20,6 +19,7 @@ dedupe by seq), so delivery needs no acknowledgement.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -112,7 +112,13 @@ def open_bus(url: str | None) -> Bus:
         from aegntix.timeline.redisbus import RedisBus
 
         return RedisBus(url)
-    raise InvalidRequest(f"bus: unknown bus '{url}' (use 'local' or redis://host:port/db)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from aegntix.timeline.pgbus import PgBus
+
+        return PgBus(url)
+    raise InvalidRequest(
+        f"bus: unknown bus '{url}' (use 'local', redis://host:port/db or postgresql://…)"
+    )
 
 
 def bus_from_env() -> Bus | None:
@@ -122,6 +128,24 @@ def bus_from_env() -> Bus | None:
 
 
 # -- the wire form (shared buses) ------------------------------------------------------------
+def encode_message(origin: str, branch_id: str, events: Sequence[Event]) -> str:
+    """One publication as compact JSON text, naming the process it comes from."""
+    body = {"o": origin, "b": branch_id, "e": [event_to_wire(e) for e in events]}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_message(data: bytes | str, origin: str) -> tuple[str, list[Event]] | None:
+    """``(branch_id, events)`` of a publication from another process; None for one of
+    ``origin``'s own (delivered when published). ``ValueError`` if unreadable."""
+    try:
+        body = json.loads(data)
+        if body.get("o") == origin:
+            return None
+        return str(body["b"]), [event_from_wire(m) for m in body["e"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a bus message: {exc!r}") from None
+
+
 def event_to_wire(e: Event) -> dict[str, Any]:
     return {
         "branch_id": e.branch_id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ import structlog
 
 from aegntix.errors import StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, event_from_wire, event_to_wire
+from aegntix.timeline.bus import Listener, Listeners, decode_message, encode_message
 
 log = structlog.get_logger(__name__)
 
@@ -63,11 +62,7 @@ class RedisBus:
         if not events:
             return
         self._listeners.deliver(branch_id, events)
-        text = json.dumps(
-            {"o": self.origin, "b": branch_id, "e": [event_to_wire(e) for e in events]},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        text = encode_message(self.origin, branch_id, events)
         with self._lock:
             if self._closed or self._outbox is None:
                 return
@@ -165,12 +160,9 @@ class RedisBus:
 
     def _receive(self, data: bytes | str) -> None:
         try:
-            body = json.loads(data)
-            if body.get("o") == self.origin:
-                return  # ours: delivered when published
-            events = [event_from_wire(m) for m in body["e"]]
-            branch_id = str(body["b"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            message = decode_message(data, self.origin)
+        except ValueError as exc:
             log.warning("redis bus: unreadable message skipped", error=repr(exc))
             return
-        self._listeners.deliver(branch_id, events)
+        if message is not None:  # None: ours, delivered when published
+            self._listeners.deliver(*message)
