@@ -9,8 +9,9 @@ from which nothing arrives for ``idle_timeout`` seconds is closed with 4408.
 
 Exactly once: the connection subscribes to the hub *before* reading the store, so every event
 is in the store read, in the live buffer, or both; it tracks the last seq it sent and skips
-anything at or below it. A gap in the live feed (an event appended but not published here, or
-a dropped buffer) sends it back to the store from ``last + 1``.
+anything at or below it. A gap in the live feed (a message the bus lost, or a dropped buffer)
+sends it back to the store from ``last + 1``; so does a quiet ``ping_interval``, which also
+picks up status changes made by another process.
 """
 
 from __future__ import annotations
@@ -234,12 +235,16 @@ class _Connection:
     # -- writer ----------------------------------------------------------------------------
     async def _writer(self, last: int, status: str) -> _End:
         """Send the backlog after ``last``, then live messages; back to the store on a gap
-        or an overflow."""
+        or an overflow, and after ``ping_interval`` without live messages (what a shared
+        bus lost, and status changes made by another process, arrive that way)."""
         send = self.ws.send_text
         sub = self.sub
         last = await self._backlog(last)
         while True:
-            await sub.wait()
+            if not await sub.wait(self.config.ping_interval):
+                last = await self._backlog(last)
+                status = await self._resend_status(status)
+                continue
             if sub.closed:
                 return _End.HUB_CLOSED
             batches, overflowed = sub.take()
