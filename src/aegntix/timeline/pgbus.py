@@ -49,7 +49,7 @@ class PgBus:
         self.channel = channel
         self.origin = secrets.token_hex(8)
         self._listeners = Listeners()
-        self._outbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[tuple[str, Sequence[Event]] | None] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._lock = threading.Lock()
         try:
@@ -78,10 +78,8 @@ class PgBus:
             return
         self._listeners.deliver(branch_id, events)
         with self._lock:
-            if self._closed.is_set():
-                return
-            for payload in self._payloads(branch_id, events):
-                self._outbox.put(payload)
+            if not self._closed.is_set():
+                self._outbox.put((branch_id, events))  # encoded in the sender thread
 
     def _payloads(self, branch_id: str, events: Sequence[Event]) -> Iterator[str]:
         """Messages of at most :data:`MAX_PAYLOAD` bytes carrying ``events`` in order."""
@@ -121,17 +119,17 @@ class PgBus:
         while not stop:
             burst: list[str] = []
             item = self._outbox.get()
-            stop = item is None
-            if item is not None:
-                burst.append(item)
-            while not stop and len(burst) < _BURST:
+            while True:
+                if item is None:
+                    stop = True
+                    break
+                burst.extend(self._payloads(*item))
+                if len(burst) >= _BURST:
+                    break
                 try:
-                    nxt = self._outbox.get_nowait()
+                    item = self._outbox.get_nowait()
                 except queue.Empty:
                     break
-                stop = nxt is None
-                if nxt is not None:
-                    burst.append(nxt)
             if burst:
                 self._send(burst)
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import secrets
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,8 @@ CLOSE_TIMEOUT = 5.0
 _RETRY_PAUSE = 0.5
 _BURST = 256  # messages per pipeline
 
+_Item = tuple[str, Sequence[Event]]
+
 
 class RedisBus:
     def __init__(self, url: str, *, channel: str = DEFAULT_CHANNEL) -> None:
@@ -45,7 +48,10 @@ class RedisBus:
         self.origin = secrets.token_hex(8)
         self._listeners = Listeners()
         self._loop = asyncio.new_event_loop()
-        self._outbox: asyncio.Queue[str | None] | None = None
+        self._pending: deque[_Item | None] = deque()  # guarded by _lock
+        self._wake: asyncio.Event | None = None
+        self._wake_pending = False
+        self._stopping = False
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
@@ -62,12 +68,22 @@ class RedisBus:
         if not events:
             return
         self._listeners.deliver(branch_id, events)
-        text = encode_message(self.origin, branch_id, events)
+        self._enqueue((branch_id, events))
+
+    def _enqueue(self, item: _Item | None) -> None:
+        """Queue for the bus thread; one loop wake-up per burst, not per publication (and
+        the JSON encoding happens there, not in the writer thread)."""
         with self._lock:
-            if self._closed or self._outbox is None:
+            if self._stopping or self._wake is None:
                 return
-            outbox = self._outbox
-            self._loop.call_soon_threadsafe(outbox.put_nowait, text)
+            self._pending.append(item)
+            self._stopping = item is None
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+            wake = self._wake
+        with contextlib.suppress(RuntimeError):  # the loop already stopped
+            self._loop.call_soon_threadsafe(wake.set)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self._listeners.add(listener)
@@ -77,9 +93,7 @@ class RedisBus:
             if self._closed:
                 return
             self._closed = True
-            if self._outbox is not None and not self._loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # the loop already stopped
-                    self._loop.call_soon_threadsafe(self._outbox.put_nowait, None)
+        self._enqueue(None)
         self._thread.join(CLOSE_TIMEOUT)
 
     # -- the bus thread ----------------------------------------------------------------------
@@ -101,11 +115,12 @@ class RedisBus:
         try:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             await asyncio.wait_for(pubsub.subscribe(self.channel), CONNECT_TIMEOUT)
-            self._outbox = asyncio.Queue()
+            with self._lock:
+                self._wake = asyncio.Event()
             self._ready.set()
             reader = asyncio.create_task(self._read(pubsub))
             try:
-                await self._write(client, self._outbox)
+                await self._write(client, self._wake)
             finally:
                 reader.cancel()
                 with contextlib.suppress(BaseException):
@@ -116,22 +131,19 @@ class RedisBus:
             with contextlib.suppress(Exception):
                 await client.aclose()
 
-    async def _write(self, client: aioredis.Redis, outbox: asyncio.Queue[str | None]) -> None:
-        """Publish queued messages in bursts until the stop marker."""
+    async def _write(self, client: aioredis.Redis, wake: asyncio.Event) -> None:
+        """Publish what was queued, burst by burst, until the stop marker."""
         while True:
-            burst: list[str] = []
-            item = await outbox.get()
-            stop = item is None
-            if item is not None:
-                burst.append(item)
-            while not stop and len(burst) < _BURST and not outbox.empty():
-                nxt = outbox.get_nowait()
-                stop = nxt is None
-                if nxt is not None:
-                    burst.append(nxt)
-            if burst:
-                await self._send(client, burst)
-            if stop:
+            await wake.wait()
+            wake.clear()
+            with self._lock:
+                items = list(self._pending)
+                self._pending.clear()
+                self._wake_pending = False
+            texts = [encode_message(self.origin, *item) for item in items if item is not None]
+            for start in range(0, len(texts), _BURST):
+                await self._send(client, texts[start : start + _BURST])
+            if None in items:
                 return
 
     async def _send(self, client: aioredis.Redis, burst: list[str]) -> None:
