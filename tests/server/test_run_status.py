@@ -1,8 +1,11 @@
 """Run status from one read of the branch row and its lease: consistent under many short
-runs, honest after a crash, and a branch another process runs is busy here."""
+runs, honest after a crash, and a branch another process runs is busy here; the stream
+catches up with what no bus announced."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -10,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
-from aegntix.model.events import BranchStatus
+from aegntix.model.events import BranchStatus, EventKind, NewEvent
+from aegntix.server.stream import StreamConfig
+from aegntix.timeline import open_sqlite_store
 from aegntix.timeline.leases import RunLeases
 from tests.server.api_support import assert_problem, create, wait_idle
 from tests.server.conftest import LiveServer, serving
@@ -117,3 +123,39 @@ def test_a_branch_run_by_another_process_is_busy_here(server: LiveServer) -> Non
         r = client.post(f"/v1/branches/{branch_id}/run")
         assert r.status_code == 202, r.text
         wait_idle(client, branch_id)
+
+
+def test_a_quiet_stream_picks_up_what_no_bus_announced(server: LiveServer, tmp_path: Path) -> None:
+    """Another process writing without a bus (or a message the bus lost): the stream finds
+    the events and the new status at its next quiet re-read, once each, in order."""
+    server.app.state.stream_config = StreamConfig(ping_interval=0.2)
+    with server.client(server.owner_key) as client:
+        branch_id = create(client)["root_branch"]["id"]
+    url = f"{server.ws_url}/v1/branches/{branch_id}/stream?api_key={server.owner_key}"
+    other = open_sqlite_store(tmp_path / "server.db")  # no bus: nothing is announced
+
+    async def scenario() -> tuple[int, list[int], list[str]]:
+        seqs: list[int] = []
+        statuses: list[str] = []
+        async with connect(url) as ws:
+            hello = json.loads(await ws.recv())
+            written = await asyncio.to_thread(
+                other.append, branch_id, [NewEvent(1, EventKind.MESSAGE, {"text": "hi"}, "buyer")]
+            )
+            await asyncio.to_thread(other.set_status, branch_id, BranchStatus.DONE)
+            while not (seqs and seqs[-1] == written[-1].seq and statuses):
+                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if message["type"] == "event":
+                    seqs.append(message["event"]["seq"])
+                elif message["type"] == "status":
+                    statuses.append(message["status"])
+                elif message["type"] == "ping":
+                    await ws.send(json.dumps({"type": "pong"}))
+        return int(hello["head_seq"]), seqs, statuses
+
+    try:
+        head, seqs, statuses = asyncio.run(scenario())
+    finally:
+        other.close()
+    assert seqs == list(range(1, head + 2))
+    assert statuses == ["done"]
