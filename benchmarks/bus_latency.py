@@ -6,7 +6,8 @@ For each bus (in-process, Redis pub/sub at 127.0.0.1:6379, PostgreSQL LISTEN/NOT
 channel listens, as another process would (the in-process bus has one instance). Latency:
 one append of one step (11 events) at a time, from ``append`` returning (the events are
 durable) to the listener's call. Cost: 11-event appends from 64 threads, with and without
-the bus. Prints a table and one JSON line ``{"bench": "bus_latency", ...}``.
+the bus (the listening instance closed first: its decoding is another process's work).
+Prints a table and one JSON line ``{"bench": "bus_latency", ...}``.
 
     .venv/bin/python benchmarks/bus_latency.py
     .venv/bin/python benchmarks/bus_latency.py --quick
@@ -109,6 +110,8 @@ def main() -> None:
             store.publish_to(publisher)
             try:
                 latency = _latency(store, listener, rounds)
+                if listener is not publisher:
+                    listener.close()  # its decoding belongs to the other process, not here
                 rate = _throughput(store, appenders, per)
             finally:
                 store.close()

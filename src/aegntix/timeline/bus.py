@@ -130,8 +130,21 @@ def bus_from_env() -> Bus | None:
 # -- the wire form (shared buses) ------------------------------------------------------------
 def encode_message(origin: str, branch_id: str, events: Sequence[Event]) -> str:
     """One publication as compact JSON text, naming the process it comes from."""
-    body = {"o": origin, "b": branch_id, "e": [event_to_wire(e) for e in events]}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return join_message(origin, branch_id, [event_text(e) for e in events])
+
+
+def event_text(e: Event) -> str:
+    """One event's part of a message (so a bus can size messages without re-encoding)."""
+    return _compact(event_to_wire(e))
+
+
+def join_message(origin: str, branch_id: str, texts: Sequence[str]) -> str:
+    """The message of events already encoded with :func:`event_text`."""
+    return f'{{"o":{_compact(origin)},"b":{_compact(branch_id)},"e":[{",".join(texts)}]}}'
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_message(data: bytes | str, origin: str) -> tuple[str, list[Event]] | None:

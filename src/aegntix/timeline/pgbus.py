@@ -1,9 +1,9 @@
 """A :class:`~aegntix.timeline.bus.Bus` over PostgreSQL ``LISTEN/NOTIFY`` (psycopg 3).
 
 Two connections of its own, each served by one thread: a sender that drains what the writer
-thread queued (one transaction per burst, so a burst costs one commit) and a listener blocked
-in ``LISTEN``. This process's publications reach its listeners at once, in the writer thread,
-and are skipped when PostgreSQL delivers them back.
+thread queued (one statement per burst, so a burst costs one round trip and one commit) and a
+listener blocked in ``LISTEN``. This process's publications reach its listeners at once, in
+the writer thread, and are skipped when PostgreSQL delivers them back.
 
 A NOTIFY payload holds at most 8000 bytes: a publication is split into several messages,
 and an event too large for one by itself is not sent (readers fill that gap from the store
@@ -25,7 +25,7 @@ import structlog
 
 from aegntix.errors import InvalidRequest, StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, decode_message, encode_message
+from aegntix.timeline.bus import Listener, Listeners, decode_message, event_text, join_message
 
 log = structlog.get_logger(__name__)
 
@@ -82,21 +82,24 @@ class PgBus:
                 self._outbox.put((branch_id, events))  # encoded in the sender thread
 
     def _payloads(self, branch_id: str, events: Sequence[Event]) -> Iterator[str]:
-        """Messages of at most :data:`MAX_PAYLOAD` bytes carrying ``events`` in order."""
-        chunk: list[Event] = []
+        """Messages of at most :data:`MAX_PAYLOAD` bytes carrying ``events`` in order (each
+        event encoded once)."""
+        envelope = len(join_message(self.origin, branch_id, []).encode())
+        chunk: list[str] = []
+        size = envelope
         for event in events:
-            text = encode_message(self.origin, branch_id, [*chunk, event])
-            if len(text.encode()) <= MAX_PAYLOAD:
-                chunk.append(event)
-                continue
-            if chunk:
-                yield encode_message(self.origin, branch_id, chunk)
-            chunk = [event]
-            if len(encode_message(self.origin, branch_id, chunk).encode()) > MAX_PAYLOAD:
+            text = event_text(event)
+            length = len(text.encode()) + 1  # and its comma
+            if envelope + length > MAX_PAYLOAD:
                 log.warning("pg bus: event too large to notify", branch=branch_id, seq=event.seq)
-                chunk = []
+                continue
+            if size + length > MAX_PAYLOAD:
+                yield join_message(self.origin, branch_id, chunk)
+                chunk, size = [], envelope
+            chunk.append(text)
+            size += length
         if chunk:
-            yield encode_message(self.origin, branch_id, chunk)
+            yield join_message(self.origin, branch_id, chunk)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self._listeners.add(listener)
@@ -135,9 +138,12 @@ class PgBus:
 
     def _send(self, burst: list[str]) -> None:
         try:
-            with self._sender.transaction():  # one commit delivers the whole burst
-                for payload in burst:
-                    self._sender.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+            # one statement and one commit deliver the whole burst, in order
+            self._sender.execute(
+                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) WITH ORDINALITY AS t(p, i)"
+                " ORDER BY i",
+                (self.channel, burst),
+            )
         except psycopg.Error as exc:  # readers fill the gap from the store
             log.warning("pg bus: notify failed", error=repr(exc), lost=len(burst))
             with contextlib.suppress(psycopg.Error):
