@@ -147,14 +147,18 @@ def _compact(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode_message(data: bytes | str, origin: str) -> tuple[str, list[Event]] | None:
-    """``(branch_id, events)`` of a publication from another process; None for one of
-    ``origin``'s own (delivered when published). ``ValueError`` if unreadable."""
+def decode_message(data: bytes | str, origin: str) -> list[tuple[str, list[Event]]]:
+    """The ``(branch_id, events)`` publications of a message (one, or a JSON array of them)
+    from another process; none for ``origin``'s own (delivered when published).
+    ``ValueError`` if unreadable."""
     try:
         body = json.loads(data)
-        if body.get("o") == origin:
-            return None
-        return str(body["b"]), [event_from_wire(m) for m in body["e"]]
+        parts = body if isinstance(body, list) else [body]
+        return [
+            (str(part["b"]), [event_from_wire(m) for m in part["e"]])
+            for part in parts
+            if part.get("o") != origin
+        ]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a bus message: {exc!r}") from None
 

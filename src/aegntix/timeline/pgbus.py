@@ -166,12 +166,12 @@ class PgBus:
 
     def _receive(self, payload: str) -> None:
         try:
-            message = decode_message(payload, self.origin)
+            publications = decode_message(payload, self.origin)
         except ValueError as exc:
             log.warning("pg bus: unreadable message skipped", error=repr(exc))
             return
-        if message is not None:
-            self._listeners.deliver(*message)
+        for branch_id, events in publications:  # ours are left out: delivered when published
+            self._listeners.deliver(branch_id, events)
 
 
 def _safe(url: str) -> str:

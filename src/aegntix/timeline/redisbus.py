@@ -1,9 +1,10 @@
 """A :class:`~aegntix.timeline.bus.Bus` over Redis pub/sub, for processes sharing a database.
 
 One background thread runs an event loop with the ``redis.asyncio`` client: a publisher that
-drains what the writer thread queued (pipelined, one round trip per burst) and a subscriber on
-one channel. This process's own publications reach its listeners at once, in the writer
-thread, and are skipped when they come back from Redis (each message names its origin).
+drains what the writer thread queued (one PUBLISH per burst, its publications in a JSON
+array) and a subscriber on one channel. This process's own publications reach its listeners
+at once, in the writer thread, and are skipped when they come back from Redis (each
+publication names its origin).
 
 Pub/sub is fire-and-forget: a message published while a subscriber is reconnecting is lost.
 Readers notice the gap in seqs and fill it from the store, so nothing reaches a client twice
@@ -34,7 +35,7 @@ DEFAULT_CHANNEL = "aegntix:events"
 CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
 _RETRY_PAUSE = 0.5
-_BURST = 256  # messages per pipeline
+_BURST = 256  # publications per PUBLISH
 
 _Item = tuple[str, Sequence[Event]]
 
@@ -141,19 +142,17 @@ class RedisBus:
                 self._pending.clear()
                 self._wake_pending = False
             texts = [encode_message(self.origin, *item) for item in items if item is not None]
+            # one PUBLISH per burst: a JSON array of its publications
             for start in range(0, len(texts), _BURST):
-                await self._send(client, texts[start : start + _BURST])
+                await self._send(client, "[" + ",".join(texts[start : start + _BURST]) + "]")
             if None in items:
                 return
 
-    async def _send(self, client: aioredis.Redis, burst: list[str]) -> None:
+    async def _send(self, client: aioredis.Redis, message: str) -> None:
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for text in burst:
-                    pipe.publish(self.channel, text)
-                await pipe.execute()
+            await client.publish(self.channel, message)
         except Exception as exc:  # readers fill the gap from the store
-            log.warning("redis bus: publish failed", error=repr(exc), lost=len(burst))
+            log.warning("redis bus: publish failed", error=repr(exc))
 
     async def _read(self, pubsub: Any) -> None:
         while True:
@@ -172,9 +171,9 @@ class RedisBus:
 
     def _receive(self, data: bytes | str) -> None:
         try:
-            message = decode_message(data, self.origin)
+            publications = decode_message(data, self.origin)
         except ValueError as exc:
             log.warning("redis bus: unreadable message skipped", error=repr(exc))
             return
-        if message is not None:  # None: ours, delivered when published
-            self._listeners.deliver(*message)
+        for branch_id, events in publications:  # ours are left out: delivered when published
+            self._listeners.deliver(branch_id, events)
