@@ -71,7 +71,10 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
     """Hold ``branch_id`` until ``now + ttl``, or ``BranchBusy`` if another owner's lease is
     live; ``BranchNotFound`` if there is no such branch. Runs in the caller's write
     transaction."""
-    if conn.execute(select(branches.c.id).where(branches.c.id == branch_id)).first() is None:
+    tenant_id = conn.execute(
+        select(branches.c.tenant_id).where(branches.c.id == branch_id)
+    ).scalar()
+    if tenant_id is None:
         raise BranchNotFound(f"no branch '{branch_id}'")
     until = now + ttl
     taken = conn.execute(
@@ -84,7 +87,9 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
     ).rowcount
     if not taken:
         taken = conn.execute(
-            _insert_if_absent(conn).values(branch_id=branch_id, owner=owner, expires_at=until)
+            _insert_if_absent(conn).values(
+                branch_id=branch_id, tenant_id=tenant_id, owner=owner, expires_at=until
+            )
         ).rowcount
     if not taken:
         raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")

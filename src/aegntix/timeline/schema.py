@@ -230,6 +230,7 @@ run_leases = Table(
     "run_leases",
     metadata,
     Column("branch_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),  # the branch's
     Column("owner", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),  # seconds since the epoch
 )

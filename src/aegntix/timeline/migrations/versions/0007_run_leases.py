@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "run_leases",
         sa.Column("branch_id", sa.String(32), primary_key=True),
+        sa.Column("tenant_id", sa.String(64), nullable=False),  # the branch's
         sa.Column("owner", sa.String(64), nullable=False),
         # seconds since the epoch (UTC): compared with the taker's clock, no time zones
         sa.Column("expires_at", sa.Float, nullable=False),
