@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from aegntix.cli import app
 from aegntix.errors import BranchBusy, InvalidRequest, StoreError
 from aegntix.model.events import Event
 from aegntix.timeline import SqlStore, open_sqlite_store
@@ -19,6 +21,7 @@ from aegntix.timeline.bus import BUS_ENV, Bus, LocalBus, open_bus
 from aegntix.timeline.opening import opened
 from aegntix.timeline.pgbus import PgBus
 from aegntix.timeline.redisbus import RedisBus
+from tests.support import EXAMPLES
 from tests.timeline.helpers import msg, root
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -159,3 +162,15 @@ def test_opened_takes_the_bus_from_the_environment(
     monkeypatch.delenv(BUS_ENV)
     with opened(str(tmp_path / "env.db")) as store:
         assert store.bus is None
+
+
+def test_a_bad_bus_is_one_line_and_creates_no_database(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    for bad in ("bogus://x", "redis://127.0.0.1:1/0"):
+        done = CliRunner().invoke(
+            app, ["run", str(EXAMPLES / "town-hall.yaml"), "--db", str(db)], env={BUS_ENV: bad}
+        )
+        assert done.exit_code != 0
+        lines = done.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: bus:"), done.output
+    assert not db.exists()

@@ -20,17 +20,15 @@ def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator
     appends are announced on the bus ``bus`` names, else ``AEGNTIX_BUS``'s (if set)."""
     if not create and not Path(db).exists():
         raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
+    shared = open_bus(bus) if bus else bus_from_env()  # first: a bad bus creates nothing
     try:
         store = open_sqlite_store(db)
-    except AegntixError:
-        raise
-    except Exception as exc:
+    except BaseException as exc:
+        if shared is not None:
+            shared.close()
+        if isinstance(exc, AegntixError) or not isinstance(exc, Exception):
+            raise
         raise StoreError(f"cannot open database '{db}': {exc}") from None
-    try:
-        shared = open_bus(bus) if bus else bus_from_env()
-    except BaseException:
-        store.close()
-        raise
     if shared is not None:
         store.publish_to(shared)
     try:
