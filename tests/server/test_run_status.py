@@ -94,6 +94,7 @@ def test_a_dead_owner_s_branch_reads_not_running_and_can_be_run_again(
         server.store.set_status(branch_id, BranchStatus.RUNNING)
         first = client.get(f"/v1/branches/{branch_id}/status").json()
         assert first["running"] and first["status"] == "running"
+        assert client.get(f"/v1/branches/{branch_id}").json()["status"] == "running"
         assert_problem(client.post(f"/v1/branches/{branch_id}/run"), 409)
         deadline = time.monotonic() + 30
         while client.get(f"/v1/branches/{branch_id}/status").json()["running"]:
@@ -101,6 +102,7 @@ def test_a_dead_owner_s_branch_reads_not_running_and_can_be_run_again(
             time.sleep(0.05)
         after = client.get(f"/v1/branches/{branch_id}/status").json()
         assert after["status"] == "paused" and not after["running"]
+        assert client.get(f"/v1/branches/{branch_id}").json()["status"] == "paused"
         r = client.post(f"/v1/branches/{branch_id}/run")
         assert r.status_code == 202, r.text
         assert wait_idle(client, branch_id)["status"] == "done"

@@ -21,7 +21,7 @@ from aegntix.engine.runner import Runner, RunSummary, StepResult
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus, Failure
-from aegntix.timeline.leases import RunLeases
+from aegntix.timeline.leases import RunLeases, as_running
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 
@@ -251,16 +251,9 @@ class RunManager:
     async def status(self, store: TenantStore, branch_id: str) -> RunState:
         """From ONE read of the branch row and its lease: never "running" with a stale
         head, and a dead owner's expired lease reads as not running."""
-        branch, lease = await asyncio.to_thread(self.leases.read, branch_id, store.tenant_id)
-        running = lease is not None and lease.live(time.time())
-        if running:
-            status = BranchStatus.RUNNING.value
-        elif branch.status is BranchStatus.RUNNING:
-            status = BranchStatus.PAUSED.value  # its owner died mid-run: resumable
-        else:
-            status = branch.status.value
-        failure = None if running else branch.failure
-        return RunState(branch_id, status, running, branch.head_seq, branch.head_step, failure)
+        stored, lease = await asyncio.to_thread(self.leases.read, branch_id, store.tenant_id)
+        b, running = as_running(stored, lease, time.time())
+        return RunState(branch_id, b.status.value, running, b.head_seq, b.head_step, b.failure)
 
     async def stop_scenario(self, branch_ids: list[str]) -> None:
         """Stop the runs of these branches (their scenario is being deleted)."""

@@ -19,14 +19,14 @@ import socket
 import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Insert, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aegntix.errors import BranchBusy, BranchNotFound
-from aegntix.model.events import Branch
+from aegntix.model.events import Branch, BranchStatus
 from aegntix.timeline import queries as q
 from aegntix.timeline.schema import branches, run_leases, scenarios
 from aegntix.timeline.sqlstore import SqlStore
@@ -142,6 +142,17 @@ def branch_and_lease(
     if m["lease_owner"] is not None:
         lease = Lease(branch_id, m["lease_owner"], float(m["expires_at"]))
     return q.row_to_branch(row), lease
+
+
+def as_running(branch: Branch, lease: Lease | None, now: float) -> tuple[Branch, bool]:
+    """The branch as it stands, given its lease: ``running`` (no failure) while a live lease
+    holds it; ``paused`` if its row says running but nobody holds it (the owner died
+    mid-run: it can be resumed). Also whether it is running."""
+    if lease is not None and lease.live(now):
+        return replace(branch, status=BranchStatus.RUNNING, failure=None), True
+    if branch.status is BranchStatus.RUNNING:
+        return replace(branch, status=BranchStatus.PAUSED), False
+    return branch, False
 
 
 class RunLeases:

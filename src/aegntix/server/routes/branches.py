@@ -4,6 +4,7 @@ inject; and compare two branches."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -45,6 +46,7 @@ from aegntix.server.schemas import (
     step_json,
 )
 from aegntix.timeline.compare import compare as compare_branches
+from aegntix.timeline.leases import as_running
 from aegntix.timeline.state import state_at
 from aegntix.timeline.tenancy import TenantStore
 
@@ -89,8 +91,10 @@ def branch_tree(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[s
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut)
-def get_branch(branch_id: BranchId, store: ReadStore) -> dict[str, Any]:
-    return branch_json(store.get_branch(branch_id))
+def get_branch(branch_id: BranchId, store: ReadStore, runs: Runs) -> dict[str, Any]:
+    """The branch, its status read with its run lease (as ``/status``)."""
+    stored, lease = runs.leases.read(branch_id, store.tenant_id)
+    return branch_json(as_running(stored, lease, time.time())[0])
 
 
 # -- fork and inject -----------------------------------------------------------------------
