@@ -27,6 +27,7 @@ from aegntix.engine.runner import StepCallback
 from aegntix.errors import RunFailed
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore
+from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.prepare import check_seed
 
 StepsOption = Annotated[
@@ -113,7 +114,7 @@ def drive_run(
                     }
                 )
 
-        summary = _run(runner, steps, report, json_out=True)
+        summary = _run(store, runner, steps, report, json_out=True)
         emit_json({"type": "summary", **_summary_dict(summary)})
         return
 
@@ -136,15 +137,25 @@ def drive_run(
                         progress.console.print(line, soft_wrap=True)
             progress.advance(task)
 
-        summary = _run(runner, steps, show, json_out=False)
+        summary = _run(store, runner, steps, show, json_out=False)
     _print_summary(summary)
 
 
-def _run(runner: Runner, steps: int | None, on_step: StepCallback, *, json_out: bool) -> RunSummary:
-    """Run; a run that fails leaves as one line naming the branch, the step and the reason
-    (recorded on the branch), with the original error's exit code."""
+async def _leased_run(
+    store: SqlStore, runner: Runner, steps: int | None, on_step: StepCallback
+) -> RunSummary:
+    async with holding(RunLeases(store), runner.branch.id):  # BranchBusy if run elsewhere
+        return await runner.run(steps, on_step)
+
+
+def _run(
+    store: SqlStore, runner: Runner, steps: int | None, on_step: StepCallback, *, json_out: bool
+) -> RunSummary:
+    """Run, holding the branch's lease; a run that fails leaves as one line naming the
+    branch, the step and the reason (recorded on the branch), with the original error's
+    exit code."""
     try:
-        return asyncio.run(runner.run(steps, on_step))
+        return asyncio.run(_leased_run(store, runner, steps, on_step))
     except Exception as exc:
         error = as_project_error(exc)
         if runner.failure is None:  # not a step failure (another writer took the branch)

@@ -57,6 +57,13 @@ def serve(
         bool, typer.Option("--examples", help="Load the example scenarios (tenant 'default').")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            help="Event bus shared with other processes on this database, e.g. "
+            "redis://127.0.0.1:6379/0 (default: AEGNTIX_BUS, else in-process only).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs), the WebSocket stream and the web UI (/)."""
     import uvicorn
@@ -68,7 +75,7 @@ def serve(
     port = sock.getsockname()[1]  # --port 0: the one the system picked
     try:
         target = key_file if key_file is not None else default_key_file(db)
-        with opened(db, create=True) as store:
+        with opened(db, create=True, bus=bus) as store:
             app = create_app(store, bootstrap=True, key_file=target)
             key = app.state.bootstrap_key
             if key is not None:

@@ -26,13 +26,14 @@ from aegntix.analysis.rollouts import (
 from aegntix.client._sync import run_blocking
 from aegntix.client.branch import Branch
 from aegntix.client.sets import RolloutSet
-from aegntix.engine import Runner, start_scenario
+from aegntix.engine import Runner, RunSummary, start_scenario
 from aegntix.engine.failures import as_project_error
 from aegntix.errors import InvalidRequest, RunFailed, StoreError
 from aegntix.inject import inject as inject_into
 from aegntix.model.loading import load_scenario, validate_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.timeline import SqlStore
+from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.opening import opened, resolve_branch
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.tenancy import TenantStore
@@ -149,8 +150,14 @@ class Sandbox:
         and the reason (recorded on the branch), as ``aegntix run`` says it."""
         _check_steps(steps)
         runner = Runner(self.store, branch_id)
+        leases = RunLeases(self._store.backend)
+
+        async def leased() -> RunSummary:  # BranchBusy if another process runs it
+            async with holding(leases, branch_id):
+                return await runner.run(steps)
+
         try:
-            run_blocking(runner.run(steps))
+            run_blocking(leased())
         except Exception as exc:
             error = as_project_error(exc)
             if runner.failure is None:  # not a step failure (another writer took the branch)

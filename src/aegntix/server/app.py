@@ -24,6 +24,7 @@ from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
 from aegntix.server.routes import agents, branches, keys, rollouts, scenarios
 from aegntix.server.runs import RunManager
 from aegntix.server.schemas import Health, Me
+from aegntix.timeline.bus import LocalBus
 from aegntix.timeline.sqlstore import SqlStore
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -81,6 +82,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Events reach the hub from the store on commit, whoever wrote them.
+        unfollow = hub.follow(store.bus if store.bus is not None else store.publish_to(LocalBus()))
         runs = RunManager(store, hub)
         app.state.runs = runs
         app.state.rollouts = rollouts.RolloutTasks()
@@ -89,6 +92,7 @@ def create_app(
         finally:
             await app.state.rollouts.close()
             await runs.close()
+            unfollow()
             hub.close()
 
     # /docs (Swagger UI) and /redoc from assets that fastapi-offline ships (MIT; Swagger UI

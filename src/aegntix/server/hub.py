@@ -1,8 +1,9 @@
 """The live fan-out of a branch's events to its WebSocket subscribers (DESIGN §8).
 
-One :class:`EventHub` per server process (``app.state.hub``). The run manager calls
-:meth:`EventHub.publish_events` right after each append returned, and
-:meth:`EventHub.publish_status` on status changes, from the event loop thread. Publishing is
+One :class:`EventHub` per server process (``app.state.hub``). It follows the store's bus
+(:meth:`EventHub.follow`): every committed append, from this process or (with a shared bus)
+another, reaches :meth:`EventHub.publish_events` on the event loop thread, in commit order.
+The run manager calls :meth:`EventHub.publish_status` on status changes. Publishing is
 synchronous and O(subscribers): each event is serialized to JSON text **once**, and every
 subscriber of the branch gets a reference to the same batch in its own bounded buffer. The
 hub never awaits and never waits for a client.
@@ -19,14 +20,17 @@ Everything here runs on one event loop thread; nothing is locked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aegntix.model.events import Event
 from aegntix.server.schemas import event_json, finite
+from aegntix.timeline.bus import Bus
 
 DEFAULT_MAX_QUEUE = 1_000
 
@@ -238,6 +242,37 @@ class EventHub:
             stats.deliveries += 1
             if not sub._offer(batch):
                 stats.overflows += 1
+
+    def follow(self, bus: Bus) -> Callable[[], None]:
+        """Publish what ``bus`` announces; call in the event loop. Returns the unfollow.
+
+        Announcements come from other threads (the writer, a bus's reader): they are queued
+        and handed over with one loop wake-up per burst, in arrival order."""
+        loop = asyncio.get_running_loop()
+        inbox: deque[tuple[str, Sequence[Event]]] = deque()
+        lock = threading.Lock()
+        scheduled = False
+
+        def drain() -> None:
+            nonlocal scheduled
+            with lock:
+                items = list(inbox)
+                inbox.clear()
+                scheduled = False
+            for branch_id, events in items:
+                self.publish_events(branch_id, events)
+
+        def listener(branch_id: str, events: Sequence[Event]) -> None:
+            nonlocal scheduled
+            with lock:
+                inbox.append((branch_id, events))
+                if scheduled:
+                    return
+                scheduled = True
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody listens any more
+                loop.call_soon_threadsafe(drain)
+
+        return bus.subscribe(listener)
 
     def close(self) -> None:
         """Close every subscription (server shutdown)."""

@@ -9,8 +9,9 @@ from which nothing arrives for ``idle_timeout`` seconds is closed with 4408.
 
 Exactly once: the connection subscribes to the hub *before* reading the store, so every event
 is in the store read, in the live buffer, or both; it tracks the last seq it sent and skips
-anything at or below it. A gap in the live feed (an event appended but not published here, or
-a dropped buffer) sends it back to the store from ``last + 1``.
+anything at or below it. A gap in the live feed (a message the bus lost, or a dropped buffer)
+sends it back to the store from ``last + 1``; so does a quiet ``ping_interval``, which also
+picks up status changes made by another process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
 from aegntix.server.hub import Batch, EventHub, Subscription, event_message, status_message
 from aegntix.server.hub import to_json as dumps
+from aegntix.server.runs import RunManager
 from aegntix.timeline.tenancy import TenantStore
 
 router = APIRouter()
@@ -128,28 +130,29 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
         await _close(websocket, code, reason, config.close_timeout)
         return
     sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
+    runs: RunManager = app.state.runs
     try:
         try:
-            branch = await asyncio.to_thread(store.get_branch, branch_id)
+            state = await runs.status(store, branch_id)  # the row and its lease, in one read
         except BranchNotFound:
             await _close(websocket, CLOSE_NOT_FOUND, "no such branch", config.close_timeout)
             return
-        head = max(branch.head_seq, hub.last_seq(branch_id))
+        head = max(state.head_seq, hub.last_seq(branch_id))
         hello: dict[str, Any] = {
             "type": "hello",
             "branch_id": branch_id,
             "from_seq": from_seq,
             "head_seq": head,
-            "status": branch.status.value,
+            "status": state.status,
         }
-        if branch.failure is not None:
-            hello["failure"] = branch.failure.to_json()
+        if state.failure is not None:
+            hello["failure"] = state.failure.to_json()
         try:
             await websocket.send_text(dumps(hello))
         except (WebSocketDisconnect, OSError):
             return  # gone already
-        conn = _Connection(websocket, store, sub, branch_id, config)
-        end = await conn.run(from_seq - 1, branch.status.value)
+        conn = _Connection(websocket, store, runs, sub, branch_id, config)
+        end = await conn.run(from_seq - 1, state.status)
     finally:
         sub.close()
     closing = _CLOSE_FOR.get(end)
@@ -192,12 +195,14 @@ class _Connection:
         self,
         websocket: WebSocket,
         store: TenantStore,
+        runs: RunManager,
         sub: Subscription,
         branch_id: str,
         config: StreamConfig,
     ) -> None:
         self.ws = websocket
         self.store = store
+        self.runs = runs
         self.sub = sub
         self.branch_id = branch_id
         self.config = config
@@ -230,12 +235,16 @@ class _Connection:
     # -- writer ----------------------------------------------------------------------------
     async def _writer(self, last: int, status: str) -> _End:
         """Send the backlog after ``last``, then live messages; back to the store on a gap
-        or an overflow."""
+        or an overflow, and after ``ping_interval`` without live messages (what a shared
+        bus lost, and status changes made by another process, arrive that way)."""
         send = self.ws.send_text
         sub = self.sub
         last = await self._backlog(last)
         while True:
-            await sub.wait()
+            if not await sub.wait(self.config.ping_interval):
+                last = await self._backlog(last)
+                status = await self._resend_status(status)
+                continue
             if sub.closed:
                 return _End.HUB_CLOSED
             batches, overflowed = sub.take()
@@ -267,10 +276,10 @@ class _Connection:
     async def _resend_status(self, status: str) -> str:
         """After a store re-read the status messages in between may have been dropped: send
         the branch's current status if it changed."""
-        branch = await asyncio.to_thread(self.store.get_branch, self.branch_id)
-        current = branch.status.value
+        state = await self.runs.status(self.store, self.branch_id)
+        current = state.status
         if current != status:
-            failure = None if branch.failure is None else branch.failure.to_json()
+            failure = None if state.failure is None else state.failure.to_json()
             await self.ws.send_text(status_message(current, failure))
         return current
 

@@ -9,25 +9,34 @@ from pathlib import Path
 
 from aegntix.errors import AegntixError, AmbiguousId, BranchNotFound, StoreError
 from aegntix.model.events import Branch
+from aegntix.timeline.bus import bus_from_env, open_bus
 from aegntix.timeline.sqlite import open_sqlite_store
 from aegntix.timeline.sqlstore import SqlStore
 
 
 @contextmanager
-def opened(db: str, *, create: bool = False) -> Iterator[SqlStore]:
-    """Open the store; read-only commands refuse to create a database by accident."""
+def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator[SqlStore]:
+    """Open the store; read-only commands refuse to create a database by accident. Its
+    appends are announced on the bus ``bus`` names, else ``AEGNTIX_BUS``'s (if set)."""
     if not create and not Path(db).exists():
         raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
+    shared = open_bus(bus) if bus else bus_from_env()  # first: a bad bus creates nothing
     try:
         store = open_sqlite_store(db)
-    except AegntixError:
-        raise
-    except Exception as exc:
+    except BaseException as exc:
+        if shared is not None:
+            shared.close()
+        if isinstance(exc, AegntixError) or not isinstance(exc, Exception):
+            raise
         raise StoreError(f"cannot open database '{db}': {exc}") from None
+    if shared is not None:
+        store.publish_to(shared)
     try:
         yield store
     finally:
-        store.close()
+        store.close()  # flushes the last appends to the bus first
+        if shared is not None:
+            shared.close()
 
 
 def resolve_branch(store: SqlStore, ref: str) -> Branch:

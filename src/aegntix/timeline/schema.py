@@ -224,3 +224,13 @@ rollout_members = Table(
     Column("branch_id", String(32), nullable=False),
     Column("seed", BigInteger, nullable=False),
 )
+
+# Who runs a branch, until when (migration 0007; ``timeline/leases.py``).
+run_leases = Table(
+    "run_leases",
+    metadata,
+    Column("branch_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),  # the branch's
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch
+)

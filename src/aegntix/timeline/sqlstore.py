@@ -28,6 +28,7 @@ from aegntix.model.events import (
 )
 from aegntix.model.text import text_problem
 from aegntix.timeline import queries as q
+from aegntix.timeline.bus import Bus, publish_committed
 from aegntix.timeline.dberrors import map_db_errors
 from aegntix.timeline.ids import resolve_id
 from aegntix.timeline.migrate import upgrade
@@ -99,6 +100,7 @@ class SqlStore:
         # Lineages never change once committed, so readers cache them (heads are read fresh).
         self._lineages: dict[str, q.Lineage] = {}
         self._closed = False
+        self.bus: Bus | None = None
 
     @property
     def engine(self) -> Engine:
@@ -109,6 +111,12 @@ class SqlStore:
         """A pooled connection for reads; driver errors leave as one-line project errors."""
         with map_db_errors(), self._engine.connect() as conn:
             yield conn
+
+    def publish_to(self, bus: Bus) -> Bus:
+        """Announce every committed append on ``bus`` from now on (one bus per store)."""
+        self.bus = bus
+        self._writer.on_appended = lambda appended: publish_committed(bus, appended)
+        return bus
 
     @property
     def snapshot_every(self) -> int:

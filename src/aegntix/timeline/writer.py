@@ -97,6 +97,8 @@ class Writer:
         self._lock = threading.Lock()
         self._closed = False
         self._conn: Connection | None = None
+        #: Called after each commit with the events it appended, in order (the store's bus).
+        self.on_appended: Callable[[list[Any]], None] | None = None
         self._stats = {
             "commits": 0,
             "requests": 0,
@@ -199,6 +201,13 @@ class Writer:
             # Maintenance only: the batch is committed whatever happens here.
             with contextlib.suppress(Exception):
                 self._after_commit(conn)
+        if self.on_appended is not None:
+            appended = [
+                e for req, result, error in done if req.size and error is None for e in result
+            ]
+            if appended:
+                with contextlib.suppress(Exception):  # announcing never fails a commit
+                    self.on_appended(appended)
         stats = self._stats
         stats["commits"] += 1
         stats["requests"] += len(live)

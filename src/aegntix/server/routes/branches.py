@@ -4,6 +4,7 @@ inject; and compare two branches."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -46,6 +47,7 @@ from aegntix.server.schemas import (
     step_json,
 )
 from aegntix.timeline.compare import compare as compare_branches
+from aegntix.timeline.leases import as_running
 from aegntix.timeline.state import state_at
 from aegntix.timeline.tenancy import TenantStore
 
@@ -90,8 +92,10 @@ def branch_tree(store: ReadStore, scenario_id: OptionalId = None) -> list[dict[s
 
 
 @router.get("/branches/{branch_id}", response_model=BranchOut)
-def get_branch(branch_id: BranchId, store: ReadStore) -> dict[str, Any]:
-    return branch_json(store.get_branch(branch_id))
+def get_branch(branch_id: BranchId, store: ReadStore, runs: Runs) -> dict[str, Any]:
+    """The branch, its status read with its run lease (as ``/status``)."""
+    stored, lease = runs.leases.read(branch_id, store.tenant_id)
+    return branch_json(as_running(stored, lease, time.time())[0])
 
 
 # -- fork and inject -----------------------------------------------------------------------
@@ -159,7 +163,7 @@ async def inject_branch(
     """Inject now (after the last completed step), or at a past ``at_step``, which forks
     first so the original future stays intact. A running branch only takes an injection at
     an ``at_step`` (into a fork); pause it to inject into it."""
-    running = runs.is_running(branch_id)
+    running = await runs.running(branch_id)
     if running and body.at_step is None:
         await asyncio.to_thread(store.get_branch, branch_id)  # a foreign id stays a 404
         raise BranchBusy(
@@ -170,7 +174,6 @@ async def inject_branch(
             store, branch_id, body, at_step=body.at_step, label=body.label, new_branch=running
         )
     )
-    runs.publish(done.branch.id, done.events)
     return {
         "branch": branch_json(done.branch),
         "forked": done.forked,

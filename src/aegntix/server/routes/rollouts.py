@@ -31,7 +31,7 @@ from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
 from aegntix.security.roles import Principal
 from aegntix.server.auth import principal_from_request
-from aegntix.server.deps import BranchId, Hub, ReadStore, WriteStore, get_hub, tenant_store
+from aegntix.server.deps import BranchId, ReadStore, WriteStore, tenant_store
 from aegntix.server.rollout_stream import ProgressBoard, board_of, set_out, stream_rollout
 from aegntix.server.schemas import INT64, MAX_ID, Injection, finite, problem_responses
 from aegntix.timeline.tenancy import TenantStore
@@ -122,9 +122,7 @@ class RolloutTasks:
             statuses = repo.member_statuses(s.id)
             done = sum(1 for v in statuses.values() if v == BranchStatus.DONE.value)
             board.begin(s.id, done=done, total=s.n, forked=len(statuses))
-        task = asyncio.create_task(
-            _fork_and_run(store, sets, board, get_hub(app)), name=f"rollouts:{rollout.id}"
-        )
+        task = asyncio.create_task(_fork_and_run(store, sets, board), name=f"rollouts:{rollout.id}")
         for s in sets:
             self._tasks[s.id] = task
         self._tenants[store.tenant_id] = task
@@ -157,9 +155,7 @@ class _Stopped(Exception):
     """Raised in the forking thread when the set's task was cancelled (server shutdown)."""
 
 
-async def _fork_and_run(
-    store: TenantStore, sets: list[RolloutSet], board: ProgressBoard, hub: Hub
-) -> None:
+async def _fork_and_run(store: TenantStore, sets: list[RolloutSet], board: ProgressBoard) -> None:
     """Fork the members the sets lack (control first, as ``create_set`` does), then run
     every unfinished member. A fork that fails marks the sets failed; a shutdown while
     forking stops after the member being forked and leaves the sets partial (``continue``
@@ -196,12 +192,11 @@ async def _fork_and_run(
 
     set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
 
-    def publish(result: StepResult) -> None:  # members stream like any branch
-        hub.publish_events(result.branch_id, result.events)
+    def stepped(result: StepResult) -> None:  # (members' events reach streams from the bus)
         if (set_id := set_of.get(result.branch_id)) is not None:
             board.stepped(set_id, result.branch_id, result.step)
 
-    await run_sets(store, sets, on_step=publish, on_progress=board.running)
+    await run_sets(store, sets, on_step=stepped, on_progress=board.running)
 
 
 def tasks_of(app: FastAPI) -> RolloutTasks:

@@ -1,0 +1,218 @@
+"""Run ownership: a lease per running branch, in the database (table ``run_leases``).
+
+A process takes a branch to run with one conditional write (it succeeds when nobody holds
+the branch, the holder's lease expired, or the holder is itself); while it runs it renews
+the lease; when it stops it releases it. Two processes can never run one branch: the second
+gets ``BranchBusy``. A process that dies stops renewing, its lease expires, and the branch
+reads "not running" and can be taken over.
+
+Times are seconds since the epoch from the caller's clock (processes sharing a database are
+assumed to have roughly synchronised clocks; the TTL dwarfs any skew).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, Insert, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aegntix.errors import BranchBusy, BranchNotFound
+from aegntix.model.events import Branch, BranchStatus
+from aegntix.timeline import queries as q
+from aegntix.timeline.schema import branches, run_leases, scenarios
+from aegntix.timeline.sqlstore import SqlStore
+
+#: Seconds a lease lasts without renewal (``AEGNTIX_LEASE_SECONDS`` overrides it).
+DEFAULT_TTL = 15.0
+LEASE_ENV = "AEGNTIX_LEASE_SECONDS"
+
+
+def lease_ttl() -> float:
+    """``AEGNTIX_LEASE_SECONDS`` if it is a positive number, else :data:`DEFAULT_TTL`."""
+    try:
+        value = float(os.environ.get(LEASE_ENV, ""))
+    except ValueError:
+        return DEFAULT_TTL
+    return value if 0 < value < 86_400 else DEFAULT_TTL
+
+
+def new_owner_id() -> str:
+    """Who this process is, readably: ``host:pid:random`` (at most 64 characters)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    branch_id: str
+    owner: str
+    expires_at: float
+
+    def live(self, now: float) -> bool:
+        return self.expires_at > now
+
+
+def _insert_if_absent(conn: Connection) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect (race-free)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(run_leases).on_conflict_do_nothing(index_elements=["branch_id"])
+    return sqlite.insert(run_leases).on_conflict_do_nothing(index_elements=["branch_id"])
+
+
+def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -> None:
+    """Hold ``branch_id`` until ``now + ttl``, or ``BranchBusy`` if another owner's lease is
+    live; ``BranchNotFound`` if there is no such branch. Runs in the caller's write
+    transaction."""
+    tenant_id = conn.execute(
+        select(branches.c.tenant_id).where(branches.c.id == branch_id)
+    ).scalar()
+    if tenant_id is None:
+        raise BranchNotFound(f"no branch '{branch_id}'")
+    until = now + ttl
+    taken = conn.execute(
+        update(run_leases)
+        .where(
+            run_leases.c.branch_id == branch_id,
+            or_(run_leases.c.owner == owner, run_leases.c.expires_at <= now),
+        )
+        .values(owner=owner, expires_at=until)
+    ).rowcount
+    if not taken:
+        taken = conn.execute(
+            _insert_if_absent(conn).values(
+                branch_id=branch_id, tenant_id=tenant_id, owner=owner, expires_at=until
+            )
+        ).rowcount
+    if not taken:
+        raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
+
+
+def renew(
+    conn: Connection, branch_ids: Collection[str], owner: str, now: float, ttl: float
+) -> list[str]:
+    """Extend ``owner``'s leases on ``branch_ids``; returns the ones it no longer holds."""
+    if not branch_ids:
+        return []
+    ids = list(branch_ids)
+    mine = (run_leases.c.owner == owner, run_leases.c.branch_id.in_(ids))
+    conn.execute(update(run_leases).where(*mine).values(expires_at=now + ttl))
+    held = set(conn.execute(select(run_leases.c.branch_id).where(*mine)).scalars())
+    return [b for b in ids if b not in held]
+
+
+def release(conn: Connection, branch_id: str, owner: str) -> None:
+    """Give ``branch_id`` up (nothing happens if ``owner`` no longer holds it)."""
+    conn.execute(
+        delete(run_leases).where(run_leases.c.branch_id == branch_id, run_leases.c.owner == owner)
+    )
+
+
+_BRANCH_AND_LEASE = (
+    select(branches, run_leases.c.owner.label("lease_owner"), run_leases.c.expires_at)
+    .select_from(
+        branches.join(scenarios, scenarios.c.id == branches.c.scenario_id).outerjoin(
+            run_leases, run_leases.c.branch_id == branches.c.id
+        )
+    )
+    .where(scenarios.c.deleted_at.is_(None))
+)
+
+
+def branch_and_lease(
+    conn: Connection, branch_id: str, tenant_id: str | None = None
+) -> tuple[Branch, Lease | None]:
+    """The branch row and its lease in ONE statement (one consistent snapshot), so the two
+    never disagree; ``BranchNotFound`` if missing, deleted, or another tenant's."""
+    query = _BRANCH_AND_LEASE.where(branches.c.id == branch_id)
+    if tenant_id is not None:
+        query = query.where(branches.c.tenant_id == tenant_id)
+    row = conn.execute(query).first()
+    if row is None:
+        raise BranchNotFound(f"no branch '{branch_id}'")
+    m = row._mapping
+    lease = None
+    if m["lease_owner"] is not None:
+        lease = Lease(branch_id, m["lease_owner"], float(m["expires_at"]))
+    return q.row_to_branch(row), lease
+
+
+def as_running(branch: Branch, lease: Lease | None, now: float) -> tuple[Branch, bool]:
+    """The branch as it stands, given its lease: ``running`` (no failure) while a live lease
+    holds it; ``paused`` if its row says running but nobody holds it (the owner died
+    mid-run: it can be resumed). Also whether it is running."""
+    if lease is not None and lease.live(now):
+        return replace(branch, status=BranchStatus.RUNNING, failure=None), True
+    if branch.status is BranchStatus.RUNNING:
+        return replace(branch, status=BranchStatus.PAUSED), False
+    return branch, False
+
+
+class RunLeases:
+    """One process's leases on one store: take, renew, release, and read them."""
+
+    def __init__(self, store: SqlStore, *, owner: str | None = None, ttl: float | None = None):
+        self.store = store
+        self.owner = owner or new_owner_id()
+        self.ttl = ttl if ttl is not None else lease_ttl()
+
+    def take(self, branch_id: str) -> None:
+        owner, ttl = self.owner, self.ttl
+        self.store.write(lambda c: take(c, branch_id, owner, time.time(), ttl))
+
+    def renew(self, branch_ids: Collection[str]) -> list[str]:
+        """Renew the leases of ``branch_ids``; the ones lost (taken over after expiring)."""
+        owner, ttl, ids = self.owner, self.ttl, list(branch_ids)
+        return self.store.write(lambda c: renew(c, ids, owner, time.time(), ttl))
+
+    def release(self, branch_id: str) -> None:
+        owner = self.owner
+        self.store.write(lambda c: release(c, branch_id, owner))
+
+    def read(self, branch_id: str, tenant_id: str | None = None) -> tuple[Branch, Lease | None]:
+        """The branch and its lease, read together (see :func:`branch_and_lease`)."""
+        with self.store.reading() as conn:
+            return branch_and_lease(conn, branch_id, tenant_id)
+
+    def holder(self, branch_id: str) -> Lease | None:
+        """The live lease on ``branch_id`` (anyone's), or None."""
+        with self.store.reading() as conn:
+            row = conn.execute(
+                select(run_leases).where(run_leases.c.branch_id == branch_id)
+            ).first()
+        if row is None or row.expires_at <= time.time():
+            return None
+        return Lease(branch_id, row.owner, float(row.expires_at))
+
+
+@asynccontextmanager
+async def holding(leases: RunLeases, branch_id: str) -> AsyncIterator[None]:
+    """Hold ``branch_id``'s lease for the body (``BranchBusy`` if someone else runs it),
+    renewing it a few times per TTL; the body's task is cancelled if the lease is lost."""
+    await asyncio.to_thread(leases.take, branch_id)
+    renewer = asyncio.create_task(_renew(leases, branch_id, asyncio.current_task()))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+        await asyncio.to_thread(leases.release, branch_id)
+
+
+async def _renew(leases: RunLeases, branch_id: str, owner: asyncio.Task[Any] | None) -> None:
+    while True:
+        await asyncio.sleep(leases.ttl / 3)
+        try:
+            lost = await asyncio.to_thread(leases.renew, [branch_id])
+        except Exception:  # a locked database now and then: next round
+            continue
+        if lost and owner is not None:
+            owner.cancel()  # another process took it over: stop writing to it
+            return
