@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, settings
 
 from aegntix.timeline import SqlStore, open_sqlite_store
 
+from .postgres import TestDatabase
+
 settings.register_profile(
     "default",
     max_examples=int(os.environ.get("AEGNTIX_HYPOTHESIS_EXAMPLES", "25")),
@@ -25,3 +27,21 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     s = open_sqlite_store(tmp_path / "timeline.db", snapshot_every=50)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[TestDatabase]:
+    """This session's PostgreSQL database (created on first use, dropped at the end). The
+    tests that use it fail, never skip, when PostgreSQL is not reachable."""
+    try:
+        db = TestDatabase()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def pg_url(pg_database: TestDatabase) -> str:
+    """A PostgreSQL URL of a fresh, empty schema (``--db`` / ``AEGNTIX_DB`` take it)."""
+    return pg_database.new_url()
