@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from aegntix.timeline import SqlStore, open_sqlite_store
 
-from .postgres import TestDatabase
+from .postgres import SessionDatabase
 
 settings.register_profile(
     "default",
@@ -30,11 +30,11 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[TestDatabase]:
+def pg_database() -> Iterator[SessionDatabase]:
     """This session's PostgreSQL database (created on first use, dropped at the end). The
     tests that use it fail, never skip, when PostgreSQL is not reachable."""
     try:
-        db = TestDatabase()
+        db = SessionDatabase()
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield db
@@ -42,6 +42,6 @@ def pg_database() -> Iterator[TestDatabase]:
 
 
 @pytest.fixture
-def pg_url(pg_database: TestDatabase) -> str:
+def pg_url(pg_database: SessionDatabase) -> str:
     """A PostgreSQL URL of a fresh, empty schema (``--db`` / ``AEGNTIX_DB`` take it)."""
     return pg_database.new_url()

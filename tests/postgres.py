@@ -42,7 +42,7 @@ def _admin_url() -> str:
     )
 
 
-class TestDatabase:
+class SessionDatabase:
     """A database made for this test session (``aegntix_test_<random>``), dropped by
     :meth:`drop`. :meth:`new_url` hands out URLs of fresh, empty schemas in it."""
 

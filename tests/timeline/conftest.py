@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
 
-from ..postgres import TestDatabase
+from ..postgres import SessionDatabase
 
 StoreFactory = Callable[..., SqlStore]
 
@@ -49,7 +49,7 @@ def make_store(
         if backend == "sqlite":
             s = open_sqlite_store(target / "timeline.db", snapshot_every=snapshot_every)
         else:
-            pg: TestDatabase = request.getfixturevalue("pg_database")
+            pg: SessionDatabase = request.getfixturevalue("pg_database")
             url = schemas.setdefault(target, pg.new_url())
             s = open_postgres_store(url, snapshot_every=snapshot_every)
         opened.append(s)

@@ -67,6 +67,9 @@ _UPDATE_HEAD = (
         updated_at=bindparam("b_at"),
     )
 )
+# Taken when a branch is loaded into the cache on PostgreSQL: the head just read stays the
+# head until this transaction ends, so a batch re-run after HeadMoved cannot lose again.
+_LOCK_BRANCH = select(branches.c.id).where(branches.c.id == bindparam("id")).with_for_update()
 _HEAD_OF = select(branches.c.head_seq).where(branches.c.id == bindparam("id"))
 _HEAD_KEYS = ("b_id", "b_seq", "b_step", "b_hash", "b_at", "b_old")
 _EVENT_KEYS = (
@@ -233,6 +236,8 @@ class WriteOps:
             self._infos.move_to_end(branch_id)
             return info
         self.flush(conn)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_BRANCH, {"id": branch_id})
         members = q.lineage_rows(conn, branch_id)
         b = members[0]
         info = _Info(
