@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
 
 from .postgres import SessionDatabase
 
@@ -45,3 +45,12 @@ def pg_database() -> Iterator[SessionDatabase]:
 def pg_url(pg_database: SessionDatabase) -> str:
     """A PostgreSQL URL of a fresh, empty schema (``--db`` / ``AEGNTIX_DB`` take it)."""
     return pg_database.new_url()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[SqlStore]:
+    """``store``'s PostgreSQL twin: modules re-running store-heavy tests on PostgreSQL
+    override ``store`` with it."""
+    s = open_postgres_store(pg_url, snapshot_every=50)
+    yield s
+    s.close()

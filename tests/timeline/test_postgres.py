@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
 
 from aegntix.errors import StoreError
-from aegntix.timeline import SqlStore, open_postgres_store, open_store, verify
+from aegntix.timeline import SqlStore, open_store, verify
 from aegntix.timeline.migrate import HEAD_REVISION, current_revision
 from aegntix.timeline.postgres import postgres_url
 from aegntix.timeline.schema import branches, metadata
@@ -64,17 +63,6 @@ def test_truncate_of_events_is_refused(pg_store: SqlStore) -> None:
     ):
         conn.execute(text("TRUNCATE events CASCADE"))
     assert len(list(pg_store.events(b))) == 1
-
-
-def test_concurrent_first_opens_migrate_once(pg_url: str) -> None:
-    with ThreadPoolExecutor(4) as pool:
-        stores = list(pool.map(lambda _: open_postgres_store(pg_url), range(4)))
-    try:
-        scenario = stores[0].create_scenario("s", {})
-        assert [s.get_scenario(scenario.id).id for s in stores] == [scenario.id] * 4
-    finally:
-        for s in stores:
-            s.close()
 
 
 def test_id_prefix_is_an_index_range_scan(pg_store: SqlStore) -> None:
