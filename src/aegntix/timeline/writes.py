@@ -112,10 +112,28 @@ class _Raw:
         return int(conn.exec_driver_sql(self.sql, params).rowcount)
 
 
+class _Copy:
+    """PostgreSQL: rows through ``COPY … FROM STDIN`` on the writer's own connection (inside
+    its transaction): one stream instead of a statement per row (measured: 2x the rate of
+    psycopg's pipelined executemany)."""
+
+    def __init__(self, table: str, keys: tuple[str, ...]) -> None:
+        self.sql = f"COPY {table} ({', '.join(keys)}) FROM STDIN"
+
+    def execute(self, conn: Connection, rows: list[Any]) -> int:
+        driver: Any = conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(self.sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return len(rows)
+
+
 class _FastPath:
     def __init__(self, dialect: Dialect) -> None:
-        self.insert_events = _Raw(
-            insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS)
+        self.insert_events: _Raw | _Copy = (
+            _Copy(events.name, _EVENT_KEYS)
+            if dialect.name == "postgresql"
+            else _Raw(insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS))
         )
         self.update_heads = _Raw(_UPDATE_HEAD, dialect, _HEAD_KEYS)
         impl = events.c.created_at.type.dialect_impl(dialect)
