@@ -8,7 +8,9 @@ Each request is atomic on its own inside that transaction (a SAVEPOINT each; app
 only buffer until the batch's flush, undo in memory): a request that raises — before or after
 writing — leaves nothing, and the others of its batch commit as if it had never been there.
 Only a failure of the transaction itself (the flush of the batch's appends, the commit, a
-broken connection) fails the whole batch.
+broken connection) fails the whole batch — except when another process moved a head the batch
+appends to (``HeadMoved``, see ``writes.py``) or PostgreSQL broke a deadlock: then the batch
+is rolled back and run again on heads read afresh.
 
 Async callers get an ``asyncio.Future`` resolved with ONE ``call_soon_threadsafe`` per event
 loop per batch (``asyncio.wrap_future`` costs a self-pipe write per request, which measured as
