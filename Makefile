@@ -40,9 +40,11 @@ demo: $(STAMP)
 	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
 
-## test: the whole suite; the browser tests need /usr/bin/chromium (installed here when root)
+## test: the whole suite; the browser tests need /usr/bin/chromium and the PostgreSQL tests a
+## server on 127.0.0.1:5432 (both installed or started here when root)
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

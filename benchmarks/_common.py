@@ -4,25 +4,51 @@ JSON line each benchmark prints, and fast history building (through the real wri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from aegntix.model.events import EventKind, NewEvent
-from aegntix.timeline import SqlStore
+from aegntix.timeline import SqlStore, open_store
 
 AGENTS = ("a0", "a1", "a2", "a3", "a4")
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, db: bool = False) -> argparse.Namespace:
+    """``db``: the benchmark measures a store and takes ``--db`` (read by :func:`bench_store`)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    if not db:
+        return parser.parse_args()
+    parser.add_argument(
+        "--db",
+        help="the database to measure: a postgresql:// URL (an empty database or schema) or "
+        "a SQLite path; default a new SQLite file in a temporary directory",
+    )
     return parser.parse_args()
+
+
+@contextlib.contextmanager
+def bench_store(args: argparse.Namespace, snapshot_every: int = 500) -> Iterator[SqlStore]:
+    """The store under measure (``--db``, else a temporary SQLite file), closed at the end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(args.db or Path(tmp) / "bench.db", snapshot_every=snapshot_every)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def backend_name(store: SqlStore) -> str:
+    return str(store.engine.dialect.name)
 
 
 def percentiles_ms(samples_s: Sequence[float]) -> dict[str, float]:
@@ -84,10 +110,17 @@ EVENTS_PER_STEP = len(step_events(0))
 
 def settle(store: SqlStore) -> None:
     """After building history (setup, not measured): checkpoint the WAL and collect garbage,
-    so the measured phase starts from the steady state a long-running store would be in."""
+    so the measured phase starts from the steady state a long-running store would be in.
+    PostgreSQL: fresh planner statistics instead (autovacuum would get there, later)."""
     raw = store.engine.raw_connection()
+    sql = (
+        "ANALYZE"
+        if store.engine.dialect.name == "postgresql"
+        else "PRAGMA wal_checkpoint(TRUNCATE)"
+    )
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        raw.driver_connection.execute(sql)  # type: ignore[union-attr]
+        raw.commit()
     finally:
         raw.close()
     gc.collect()

@@ -10,20 +10,19 @@ path benchmarks use to build history) is the ceiling. Prints a table and one JSO
 
     .venv/bin/python benchmarks/bench_append.py
     .venv/bin/python benchmarks/bench_append.py --quick
+    .venv/bin/python benchmarks/bench_append.py --quick --db postgresql://postgres@127.0.0.1/bench
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from _common import build_history, emit, parse_args, step_events, table
+from _common import backend_name, bench_store, build_history, emit, parse_args, step_events, table
 from aegntix.model.events import EventKind, NewEvent
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore
 
 TARGET_EVENTS_PER_S = 50_000
 
@@ -85,7 +84,7 @@ def _measure(store: SqlStore, mode: str, appenders: int, k: int, total: int) -> 
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", db=True)
     total = 40_000 if args.quick else 300_000
     cases = [
         ("threads", 64, 1),
@@ -99,8 +98,8 @@ def main() -> None:
     if args.quick:
         cases = [("threads", 32, 11), ("asyncio", 128, 1), ("asyncio", 128, 11)]
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_sqlite_store(Path(tmp) / "bench.db")
+    with bench_store(args) as store:
+        backend = backend_name(store)
         scenario = store.create_scenario("bulk", {})
         bulk_branch = store.create_branch(scenario.id, seed=1).id
         before = store.stats()
@@ -121,7 +120,6 @@ def main() -> None:
         )
         for mode, appenders, k in cases:
             results.append(_measure(store, mode, appenders, k, total))
-        store.close()
     table(
         [
             "mode",
@@ -150,9 +148,10 @@ def main() -> None:
     concurrent = [r for r in results if r["mode"] != "bulk"]
     best = max(r["events_per_s"] for r in concurrent)
     step_rates = [r["events_per_s"] for r in concurrent if r["events_per_call"] == 11]
-    print(f"target >= {TARGET_EVENTS_PER_S:,} events/s; best concurrent {best:,}")
+    print(f"{backend}: target >= {TARGET_EVENTS_PER_S:,} events/s; best concurrent {best:,}")
     emit(
         "append",
+        backend=backend,
         quick=args.quick,
         target_events_per_s=TARGET_EVENTS_PER_S,
         best_concurrent_events_per_s=best,

@@ -6,17 +6,18 @@ Prints a table and one JSON line ``{"bench": "fork", ...}``.
 
     .venv/bin/python benchmarks/bench_fork.py           # 100, 10k, 100k, 1M events
     .venv/bin/python benchmarks/bench_fork.py --quick   # 100, 10k
+    .venv/bin/python benchmarks/bench_fork.py --quick --db postgresql://postgres@127.0.0.1/bench
 """
 
 from __future__ import annotations
 
 import random
-import tempfile
 import time
-from pathlib import Path
 
 from _common import (
     EVENTS_PER_STEP,
+    backend_name,
+    bench_store,
     build_history,
     emit,
     parse_args,
@@ -24,19 +25,18 @@ from _common import (
     settle,
     table,
 )
-from aegntix.timeline import open_sqlite_store
 
 TARGET_P99_MS = 1.0
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", db=True)
     sizes = [100, 10_000] if args.quick else [100, 10_000, 100_000, 1_000_000]
     forks = 200 if args.quick else 500
     rng = random.Random(7)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_sqlite_store(Path(tmp) / "bench.db")
+    with bench_store(args) as store:
+        backend = backend_name(store)
         scenario = store.create_scenario("bench", {})
         for size in sizes:
             root = store.create_branch(scenario.id, seed=1).id
@@ -61,7 +61,6 @@ def main() -> None:
                     "at_head_p50_ms": percentiles_ms(at_head)["p50_ms"],
                 }
             )
-        store.close()
     table(
         ["history", "forks", "p50 ms", "p99 ms", "max ms", "head p50 ms", "build ev/s"],
         [
@@ -79,10 +78,13 @@ def main() -> None:
     )
     worst = max(r["p99_ms"] for r in results)
     flat = round(results[-1]["p99_ms"] / max(results[0]["p99_ms"], 1e-9), 2)
-    print(f"events per step: {EVENTS_PER_STEP}; worst p99 {worst:.3f} ms (target < 1 ms);")
+    print(
+        f"{backend}, events per step: {EVENTS_PER_STEP}; worst p99 {worst:.3f} ms (target < 1 ms);"
+    )
     print(f"p99 at the largest / smallest history: {flat}x")
     emit(
         "fork",
+        backend=backend,
         quick=args.quick,
         target_p99_ms=TARGET_P99_MS,
         worst_p99_ms=worst,

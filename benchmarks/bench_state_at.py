@@ -7,17 +7,18 @@ table and one JSON line ``{"bench": "state_at", ...}``.
 
     .venv/bin/python benchmarks/bench_state_at.py           # 1,000,000 events
     .venv/bin/python benchmarks/bench_state_at.py --quick   # 100,000 events
+    .venv/bin/python benchmarks/bench_state_at.py --quick --db postgresql://postgres@127.0.0.1/bench
 """
 
 from __future__ import annotations
 
 import random
-import tempfile
 import time
-from pathlib import Path
 
 from _common import (
     EVENTS_PER_STEP,
+    backend_name,
+    bench_store,
     build_history,
     emit,
     parse_args,
@@ -25,7 +26,7 @@ from _common import (
     settle,
     table,
 )
-from aegntix.timeline import SqlStore, open_sqlite_store, state_at
+from aegntix.timeline import SqlStore, state_at
 
 TARGET_P99_MS = 10.0
 
@@ -43,13 +44,13 @@ def _sample(
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "")
+    args = parse_args(__doc__ or "", db=True)
     size = 100_000 if args.quick else 1_000_000
     own = size // 10
     n = 300 if args.quick else 1000
     rng = random.Random(11)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_sqlite_store(Path(tmp) / "bench.db", snapshot_every=500)
+    with bench_store(args, snapshot_every=500) as store:
+        backend = backend_name(store)
         scenario = store.create_scenario("bench", {})
         root = store.create_branch(scenario.id, seed=1).id
         t0 = time.perf_counter()
@@ -80,19 +81,19 @@ def main() -> None:
                 ),
             ),
         ]
-        store.close()
     table(
         ["branch / steps", "reads", "p50 ms", "p99 ms", "max ms", "mean ms"],
         [(name, s["n"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["mean_ms"]) for name, s in rows],
     )
     worst = max(s["p99_ms"] for _, s in rows)
     print(
-        f"history {size:,} events ({EVENTS_PER_STEP}/step) + fork with {own:,} own; "
+        f"{backend}: history {size:,} events ({EVENTS_PER_STEP}/step) + fork with {own:,} own; "
         f"built in {build_s:.1f} s ({rate:,.0f} ev/s root, {build_rate_child:,.0f} ev/s fork); "
         f"worst p99 {worst:.3f} ms (target < {TARGET_P99_MS:g} ms)"
     )
     emit(
         "state_at",
+        backend=backend,
         quick=args.quick,
         history_events=size,
         fork_own_events=own,

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
+
+from .postgres import SessionDatabase
 
 settings.register_profile(
     "default",
@@ -23,5 +25,32 @@ settings.load_profile("default")
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
     s = open_sqlite_store(tmp_path / "timeline.db", snapshot_every=50)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[SessionDatabase]:
+    """This session's PostgreSQL database (created on first use, dropped at the end). The
+    tests that use it fail, never skip, when PostgreSQL is not reachable."""
+    try:
+        db = SessionDatabase()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def pg_url(pg_database: SessionDatabase) -> str:
+    """A PostgreSQL URL of a fresh, empty schema (``--db`` / ``AEGNTIX_DB`` take it)."""
+    return pg_database.new_url()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[SqlStore]:
+    """``store``'s PostgreSQL twin: modules re-running store-heavy tests on PostgreSQL
+    override ``store`` with it."""
+    s = open_postgres_store(pg_url, snapshot_every=50)
     yield s
     s.close()

@@ -154,6 +154,12 @@ class BranchBusy(AegntixError):
     exit_code = 5
 
 
+class HeadMoved(BranchBusy):
+    """A branch's head in the database is not the one the writer had cached: another process
+    appended. The writer retries its batch with fresh heads; a caller sees this only if the
+    branch kept moving through every retry."""
+
+
 class BranchFinished(AegntixError):
     """The branch has reached its end: nothing more will run on it (fork it instead)."""
 

@@ -22,7 +22,7 @@ from aegntix.analysis.rollouts import (
 )
 from aegntix.errors import InvalidRequest
 from aegntix.model.events import BranchStatus
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 from aegntix.timeline.sqlite import WriterQueue
 from aegntix.timeline.store import Store
 from aegntix.timeline.tenancy import TenantStore
@@ -60,10 +60,15 @@ def _study(store: Store, processes: int) -> tuple[list[object], list[tuple[int, 
     return found, [(d, t) for s, d, t in seen if s == made.id]
 
 
-def test_two_processes_give_the_members_one_process_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_processes_give_the_members_one_process_gives(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     results = []
     for processes in (1, 2):
-        store = open_sqlite_store(tmp_path / f"p{processes}.db", snapshot_every=7)
+        where = tmp_path / f"p{processes}.db"
+        db = str(where) if backend == "sqlite" else request.getfixturevalue("pg_database").new_url()
+        store = open_store(db, snapshot_every=7)
         try:
             results.append(_study(store, processes))
         finally:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from tests.support import EXAMPLES
 
 cli = CliRunner()
@@ -26,8 +26,8 @@ def json_lines(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def database_fingerprint(db: Path) -> list:
-    store = open_sqlite_store(db)
+def database_fingerprint(db: Path | str) -> list:
+    store = open_store(db)
     try:
         branches = store.list_branches()
         return [

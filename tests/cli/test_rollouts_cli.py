@@ -41,8 +41,12 @@ def heads(db: Path, set_id: str) -> list[tuple[int, str, str]]:
     return [(m["index"], m["head_hash"], m["status"]) for m in shown["members"]]
 
 
-def test_create_show_list_extend(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "r.db"
+
+
+def test_create_show_list_extend(db: Path) -> None:
     parent = root(db)
     out = json_lines(
         aegntix(

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from aegntix.security.keys import create_key
 from aegntix.security.roles import Role
 from aegntix.server.app import create_app
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 
 
 @dataclass
@@ -69,10 +69,13 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
 
 
 @contextmanager
-def serving(folder: Path, wrap: Callable[[SqlStore], Any] = lambda s: s) -> Iterator[LiveServer]:
-    """The real app on a loopback port with a fresh store in ``folder``; ``wrap`` lets a
-    test hand the app a decorated store (the browser test slows appends with it)."""
-    store = open_sqlite_store(folder / "server.db")
+def serving(
+    folder: Path, wrap: Callable[[SqlStore], Any] = lambda s: s, *, db: str | None = None
+) -> Iterator[LiveServer]:
+    """The real app on a loopback port with a fresh store in ``folder`` (or at ``db``, a
+    PostgreSQL URL); ``wrap`` lets a test hand the app a decorated store (the browser test
+    slows appends with it)."""
+    store = open_store(db or folder / "server.db")
     key_file = folder / "owner.key"
     app = create_app(wrap(store), bootstrap=True, key_file=key_file)
     owner_key = app.state.bootstrap_key

@@ -1,5 +1,6 @@
-"""Timeline fixtures. Stores are real databases in tmp_path, parametrized over backends so
-PostgreSQL joins the same contract suite later by adding one entry to ``BACKENDS``."""
+"""Timeline fixtures. Stores are real databases, parametrized over ``BACKENDS``: a SQLite
+file in tmp_path, or a fresh schema of this session's PostgreSQL database. Every test taking
+``store``, ``make_store`` or ``backend`` runs on both: the Store conformance suite."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
+
+from ..postgres import SessionDatabase
 
 StoreFactory = Callable[..., SqlStore]
 
@@ -23,13 +26,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-BACKENDS = ["sqlite"]
-
-
-def _open(backend: str, where: Path, snapshot_every: int) -> SqlStore:
-    if backend == "sqlite":
-        return open_sqlite_store(where / "timeline.db", snapshot_every=snapshot_every)
-    raise AssertionError(f"unknown backend {backend}")  # pragma: no cover
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,14 +35,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(backend: str, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens stores (each in its own directory); closes them all at teardown."""
+def make_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreFactory]:
+    """Opens stores, each in its own directory (SQLite) or schema (PostgreSQL); ``where``
+    names one already used, to open the same database again. Closes them all at teardown."""
     opened: list[SqlStore] = []
+    schemas: dict[Path, str] = {}
 
     def make(snapshot_every: int = 500, *, where: Path | None = None) -> SqlStore:
         target = where or tmp_path / f"db{len(opened)}"
         target.mkdir(parents=True, exist_ok=True)
-        s = _open(backend, target, snapshot_every)
+        if backend == "sqlite":
+            s = open_sqlite_store(target / "timeline.db", snapshot_every=snapshot_every)
+        else:
+            pg: SessionDatabase = request.getfixturevalue("pg_database")
+            url = schemas.setdefault(target, pg.new_url())
+            s = open_postgres_store(url, snapshot_every=snapshot_every)
         opened.append(s)
         return s
 

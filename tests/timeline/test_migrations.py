@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from aegntix.model.events import BranchStatus, Failure
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_sqlite_store, open_store
 from aegntix.timeline.migrate import HEAD_REVISION, alembic_config, current_revision
 from aegntix.timeline.schema import metadata
 
@@ -45,9 +45,14 @@ def test_reopen_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.Monke
     assert calls == []
 
 
-def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_first_opens_migrate_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """SQLite's write lock, PostgreSQL's advisory lock: one of them migrates."""
+    db = str(tmp_path / "t.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
     with ThreadPoolExecutor(4) as pool:
-        stores = list(pool.map(lambda _: open_sqlite_store(tmp_path / "t.db"), range(4)))
+        stores = list(pool.map(lambda _: open_store(db), range(4)))
     try:
         scenario = stores[0].create_scenario("s", {})
         assert [s.get_scenario(scenario.id).id for s in stores] == [scenario.id] * 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -248,17 +249,13 @@ def test_append_async_errors(store: SqlStore) -> None:
         asyncio.run(go())
 
 
-def test_reopen_keeps_everything(make_store: StoreFactory, tmp_path: object) -> None:
-    first = make_store()
+def test_reopen_keeps_everything(make_store: StoreFactory, tmp_path: Path) -> None:
+    first = make_store(where=tmp_path / "kept")
     b = root(first)
     steps(first, b, 0, 3)
     child = first.fork(b, 1)
-    where = first.engine.url.database
     first.close()
-    assert where is not None
-    from pathlib import Path
-
-    again = make_store(where=Path(where).parent)
+    again = make_store(where=tmp_path / "kept")
     assert again.get_branch(child.id).head_seq == 4
     got = again.append(child.id, [msg(1, "after reopen")])
     assert got[0].seq == 5

@@ -35,6 +35,7 @@ import structlog
 from aegntix.engine.scheduler import Scheduler
 from aegntix.model.scenario import Scenario
 from aegntix.repository import database_of, tenant_of
+from aegntix.timeline.postgres import is_postgres_url, open_postgres_store
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.sqlite import WriterQueue, open_sqlite_store
 from aegntix.timeline.store import Store
@@ -54,11 +55,16 @@ MIN_MEMBERS_FOR_PROCESSES = 64
 Work = Sequence[tuple[str, str]]
 
 
-def sqlite_path(store: Store) -> str | None:
-    """The SQLite file behind ``store`` (a SqlStore or TenantStore); None for anything else,
-    which then runs in-process."""
+def shared_database(store: Store) -> str | None:
+    """What worker processes open to reach ``store``'s database (a SqlStore or TenantStore):
+    its SQLite file or PostgreSQL URL; None for anything else, which then runs in-process."""
     backend = database_of(store)
-    if backend is None or backend.engine.dialect.name != "sqlite":
+    if backend is None:
+        return None
+    engine = backend.engine
+    if engine.dialect.name == "postgresql":
+        return str(engine.url.render_as_string(hide_password=False))
+    if engine.dialect.name != "sqlite":
         return None
     database = backend.engine.url.database
     return None if not database or database == ":memory:" else str(database)
@@ -129,8 +135,9 @@ async def run_in_processes(
         progress.put(None)  # after what the workers sent (each flushed its queue on exit)
         await asyncio.shield(asyncio.to_thread(reader.join))
         progress.close()
-        # Speed only, never correctness (see WriterQueue): a run still using it is unharmed.
-        WriterQueue(Path(path)).path.unlink(missing_ok=True)
+        if not is_postgres_url(path):
+            # Speed only, never correctness (see WriterQueue): a run still using it is unharmed.
+            WriterQueue(Path(path)).path.unlink(missing_ok=True)
         # Another process wrote these branches: drop this process's cached heads of them.
         if backend is not None:
             backend.forget_caches()
@@ -178,7 +185,10 @@ def _worker(
     parent_pid: int,
 ) -> None:
     _die_with_parent(parent_pid)
-    backend = open_sqlite_store(path, snapshot_every=snapshot_every, writer_queue=True)
+    if is_postgres_url(path):  # row locks order the writers of several processes there
+        backend = open_postgres_store(path, snapshot_every=snapshot_every, pool_size=2)
+    else:
+        backend = open_sqlite_store(path, snapshot_every=snapshot_every, writer_queue=True)
     store: Store = backend
     if tenant != DEFAULT_TENANT:
         from aegntix.timeline.tenancy import TenantStore

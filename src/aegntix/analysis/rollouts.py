@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aegntix.analysis.parallel import run_in_processes, sqlite_path
+from aegntix.analysis.parallel import run_in_processes, shared_database
 from aegntix.analysis.produced import read_set
 from aegntix.analysis.records import (
     Member,
@@ -268,11 +268,11 @@ async def run_sets(
     set's status is settled at the end, also when interrupted.
 
     ``processes`` > 1 splits the members across that many worker processes on the same
-    SQLite file (``parallel``), ``concurrency`` steps in flight in each; ``on_step`` then
-    cannot be called (steps happen in other processes). None or 1, or a store that is not a
-    SQLite file: in this process, as before."""
+    database (a SQLite file or PostgreSQL, ``parallel``), ``concurrency`` steps in flight in
+    each; ``on_step`` then cannot be called (steps happen in other processes). None or 1,
+    or another store: in this process, as before."""
     repo = repo or repository(store)
-    path = sqlite_path(store) if processes is not None and processes > 1 else None
+    path = shared_database(store) if processes is not None and processes > 1 else None
     if path is not None and on_step is not None:
         raise InvalidRequest("processes: on_step needs the members run in-process (1)")
     scheduler = Scheduler(store, concurrency=concurrency, on_step=on_step)

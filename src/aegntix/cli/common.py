@@ -56,7 +56,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="AEGNTIX_DB",
-        help="Timeline database (SQLite file). Env: AEGNTIX_DB.",
+        help="Timeline database: a SQLite file or a postgresql://user@host/db URL. "
+        "Env: AEGNTIX_DB.",
         show_default=True,
     ),
 ]

@@ -13,12 +13,17 @@ from aegntix.errors import ProfileNotFound
 from aegntix.model.loading import load_scenario
 from aegntix.ports import bind
 from aegntix.timeline import SqlStore
+from aegntix.timeline.opening import describe
+from aegntix.timeline.postgres import is_postgres_url, postgres_url
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.tenancy import TenantStore
 
 
 def default_key_file(db: str) -> Path:
-    """Where the bootstrap key goes: beside the database (``aegntix.db`` → ``aegntix.key``)."""
+    """Where the bootstrap key goes: beside the database (``aegntix.db`` → ``aegntix.key``);
+    for a PostgreSQL URL, ``<database name>.key`` in the working directory."""
+    if is_postgres_url(db):
+        return Path(f"{postgres_url(db).database}.key")
     return Path(db).with_suffix(".key")
 
 
@@ -90,7 +95,9 @@ def serve(
                     console.print(f"loaded examples: {', '.join(added)}")
             shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
             base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-            console.print(f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {db}")
+            console.print(
+                f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {describe(db)}"
+            )
             config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
             server = uvicorn.Server(config)
             server.run(sockets=[sock])

@@ -34,7 +34,7 @@ from aegntix.model.loading import load_scenario, validate_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.timeline import SqlStore
 from aegntix.timeline.leases import RunLeases, holding
-from aegntix.timeline.opening import opened, resolve_branch
+from aegntix.timeline.opening import describe, opened, resolve_branch
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.tenancy import TenantStore
 
@@ -45,9 +45,10 @@ class Sandbox:
     """One timeline database, seen as one tenant.
 
     ``Sandbox("study.db")`` opens (or creates) a SQLite file the CLI, server and web UI can
-    open too; ``Sandbox()`` (or ``":memory:"``) uses a temporary database deleted by
-    ``close()``. Use it as a context manager, or call ``close()`` (a sandbox dropped
-    without it is closed when garbage-collected).
+    open too, ``Sandbox("postgresql://host/db")`` a PostgreSQL database; ``Sandbox()`` (or
+    ``":memory:"``) uses a temporary database deleted by ``close()``. Use it as a context
+    manager, or call ``close()`` (a sandbox dropped without it is closed when
+    garbage-collected).
     """
 
     def __init__(self, db: str | Path | None = None, *, tenant: str = "default") -> None:
@@ -56,7 +57,8 @@ class Sandbox:
             if db is None or str(db) == ":memory:":  # SQLite in WAL mode needs a file
                 folder = self._exit.enter_context(tempfile.TemporaryDirectory(prefix="aegntix-"))
                 db = Path(folder) / "sandbox.db"
-            self.path = Path(db)
+            self.path = Path(db)  # a SQLite file (for a URL, see ``database``)
+            self.database = describe(str(db))  # as shown: a URL without its password
             backend: SqlStore = self._exit.enter_context(opened(str(db), create=True))
             self._store = TenantStore(backend, tenant)
         except BaseException:
@@ -83,7 +85,7 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = "open" if self._finalizer.alive else "closed"
-        return f"<Sandbox {str(self.path)!r} tenant={self.tenant!r} {state}>"
+        return f"<Sandbox {self.database!r} tenant={self.tenant!r} {state}>"
 
     @property
     def tenant(self) -> str:
@@ -104,7 +106,7 @@ class Sandbox:
 
     def _check_open(self) -> None:
         if not self._finalizer.alive:
-            raise StoreError(f"the sandbox on '{self.path}' is closed")
+            raise StoreError(f"the sandbox on '{self.database}' is closed")
 
     # -- branches --------------------------------------------------------------------------
     def run(

@@ -18,7 +18,8 @@ MIN_PREFIX = 4
 #: Ids named in an ambiguity error.
 _SHOWN = 5
 # Above every character of an id (ids are ASCII), so ``[ref, ref + _TOP)`` is exactly the ids
-# starting with ``ref`` in bytewise order (SQLite's BINARY collation): an index range scan.
+# starting with ``ref`` in bytewise order (SQLite's BINARY collation; on PostgreSQL the id
+# columns are ``COLLATE "C"``, see ``schema.id_string``): an index range scan.
 _TOP = "\U0010ffff"
 
 
@@ -38,10 +39,12 @@ def resolve_id(
         return ref
     if len(ref) < MIN_PREFIX:
         raise missing(f"no {what} '{ref}' (an id prefix needs at least {MIN_PREFIX} characters)")
+    # Bytewise whatever the column's collation (a locale one would order ``_TOP`` anywhere).
+    key = column.collate("C") if conn.dialect.name == "postgresql" else column
     found = [
         str(r[0])
         for r in conn.execute(
-            ids.where(column >= ref, column < ref + _TOP).order_by(column).limit(_SHOWN + 1)
+            ids.where(key >= ref, key < ref + _TOP).order_by(key).limit(_SHOWN + 1)
         )
     ]
     if len(found) == 1:

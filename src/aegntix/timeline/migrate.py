@@ -11,12 +11,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 #: Head revision of ``migrations/versions``; a test checks it against Alembic's own view.
 HEAD_REVISION = "0007"
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+#: PostgreSQL advisory lock key held while migrating (any constant; "aegntix" in ASCII):
+#: processes starting at once on a new database queue on it, and each later one finds the
+#: schema done. Per database: stores in other schemas of it wait their turn too.
+MIGRATION_LOCK = 0x61_65_67_6E_74_69_78
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # released by the commit
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -36,11 +42,14 @@ def upgrade(engine: Engine) -> None:
         if current_revision(conn) == HEAD_REVISION:
             return
     with engine.connect() as conn:
-        # Writer-flagged so SQLite takes the write lock up front: two processes opening a new
-        # file at once serialize here, and the second sees the first one's schema.
+        # Writer-flagged so SQLite takes the write lock up front (PostgreSQL: the advisory
+        # lock): two processes opening a new database at once serialize here, and the second
+        # sees the first one's schema.
         conn.info["aegntix_writer"] = True
         try:
             with conn.begin():
+                if conn.dialect.name == "postgresql":  # DDL is transactional there
+                    conn.execute(_LOCK, {"key": MIGRATION_LOCK})
                 if current_revision(conn) != HEAD_REVISION:
                     command.upgrade(alembic_config(conn), "head")
         finally:

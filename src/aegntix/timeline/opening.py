@@ -1,5 +1,6 @@
-"""Opening a SQLite database file and finding a branch by what a person types (id, id
-prefix, or label): shared by the CLI and the Python library."""
+"""Opening a timeline database (a SQLite file or a PostgreSQL URL) and finding a branch by
+what a person types (id, id prefix, or label): shared by the CLI, the server and the Python
+library."""
 
 from __future__ import annotations
 
@@ -10,25 +11,51 @@ from pathlib import Path
 from aegntix.errors import AegntixError, AmbiguousId, BranchNotFound, StoreError
 from aegntix.model.events import Branch
 from aegntix.timeline.bus import bus_from_env, open_bus
+from aegntix.timeline.postgres import is_postgres_url, open_postgres_store, shown_url
 from aegntix.timeline.sqlite import open_sqlite_store
 from aegntix.timeline.sqlstore import SqlStore
+
+_SQLITE_URL = "sqlite:///"
+
+
+def open_store(db: str | Path, *, snapshot_every: int = 500) -> SqlStore:
+    """The one way in: ``db`` is a SQLite file path (or ``sqlite:///path``) or a
+    ``postgresql://user@host:port/dbname`` URL; the same :class:`SqlStore` either way."""
+    text = str(db)
+    if is_postgres_url(text):
+        return open_postgres_store(text, snapshot_every=snapshot_every)
+    if text.startswith(_SQLITE_URL):
+        text = text[len(_SQLITE_URL) :]
+    elif "://" in text:
+        raise StoreError(
+            f"unsupported database '{text.partition('://')[0]}://…' "
+            "(a SQLite file path or a postgresql:// URL)"
+        )
+    return open_sqlite_store(text, snapshot_every=snapshot_every)
+
+
+def describe(db: str | Path) -> str:
+    """``db`` as shown to people: a URL loses its password."""
+    text = str(db)
+    return shown_url(text) if is_postgres_url(text) else text
 
 
 @contextmanager
 def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator[SqlStore]:
     """Open the store; read-only commands refuse to create a database by accident. Its
     appends are announced on the bus ``bus`` names, else ``AEGNTIX_BUS``'s (if set)."""
-    if not create and not Path(db).exists():
+    local = not is_postgres_url(db) and "://" not in db
+    if local and not create and not Path(db).exists():
         raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
     shared = open_bus(bus) if bus else bus_from_env()  # first: a bad bus creates nothing
     try:
-        store = open_sqlite_store(db)
+        store = open_store(db)
     except BaseException as exc:
         if shared is not None:
             shared.close()
         if isinstance(exc, AegntixError) or not isinstance(exc, Exception):
             raise
-        raise StoreError(f"cannot open database '{db}': {exc}") from None
+        raise StoreError(f"cannot open database '{describe(db)}': {exc}") from None
     if shared is not None:
         store.publish_to(shared)
     try:

@@ -22,6 +22,13 @@ DEFAULT_TENANT = "default"
 metadata = MetaData()
 
 
+def id_string(length: int = 32) -> String:
+    """An id column's type: bytewise collation on PostgreSQL (``COLLATE "C"``), so an id
+    prefix is an index range scan there as under SQLite's BINARY default (``timeline/ids.py``).
+    The migrations use it too; SQLite is unchanged."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def _tenant() -> Column[str]:
     # Server-side default only: no per-row Python work on the hot insert path.
     return Column("tenant_id", String(64), nullable=False, server_default=DEFAULT_TENANT)
@@ -30,7 +37,7 @@ def _tenant() -> Column[str]:
 scenarios = Table(
     "scenarios",
     metadata,
-    Column("id", String(32), primary_key=True),
+    Column("id", id_string(), primary_key=True),
     _tenant(),
     Column("name", String(200), nullable=False),
     Column("spec", Text, nullable=False),  # canonical JSON
@@ -43,10 +50,10 @@ scenarios = Table(
 branches = Table(
     "branches",
     metadata,
-    Column("id", String(32), primary_key=True),
+    Column("id", id_string(), primary_key=True),
     _tenant(),
-    Column("scenario_id", String(32), ForeignKey("scenarios.id"), nullable=False),
-    Column("parent_id", String(32), ForeignKey("branches.id"), nullable=True),
+    Column("scenario_id", id_string(), ForeignKey("scenarios.id"), nullable=False),
+    Column("parent_id", id_string(), ForeignKey("branches.id"), nullable=True),
     Column("fork_seq", BigInteger, nullable=False),
     Column("fork_step", BigInteger, nullable=False),
     Column("seed", BigInteger, nullable=False),
@@ -67,7 +74,7 @@ branches = Table(
 events = Table(
     "events",
     metadata,
-    Column("branch_id", String(32), ForeignKey("branches.id"), primary_key=True),
+    Column("branch_id", id_string(), ForeignKey("branches.id"), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     _tenant(),
     Column("step", BigInteger, nullable=False),
@@ -83,7 +90,7 @@ events = Table(
 snapshots = Table(
     "snapshots",
     metadata,
-    Column("branch_id", String(32), ForeignKey("branches.id"), primary_key=True),
+    Column("branch_id", id_string(), ForeignKey("branches.id"), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     _tenant(),
     Column("step", BigInteger, nullable=False),
@@ -202,7 +209,7 @@ rollout_sets = Table(
     "rollout_sets",
     metadata,
     Column("tenant_id", String(64), primary_key=True),
-    Column("id", String(32), primary_key=True),
+    Column("id", id_string(), primary_key=True),
     Column("scenario_id", String(32), nullable=False),
     Column("parent_id", String(32), nullable=False),
     Column("fork_step", BigInteger, nullable=False),

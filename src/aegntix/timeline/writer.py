@@ -8,7 +8,9 @@ Each request is atomic on its own inside that transaction (a SAVEPOINT each; app
 only buffer until the batch's flush, undo in memory): a request that raises — before or after
 writing — leaves nothing, and the others of its batch commit as if it had never been there.
 Only a failure of the transaction itself (the flush of the batch's appends, the commit, a
-broken connection) fails the whole batch.
+broken connection) fails the whole batch — except when another process moved a head the batch
+appends to (``HeadMoved``, see ``writes.py``) or PostgreSQL broke a deadlock: then the batch
+is rolled back and run again on heads read afresh.
 
 Async callers get an ``asyncio.Future`` resolved with ONE ``call_soon_threadsafe`` per event
 loop per batch (``asyncio.wrap_future`` costs a self-pipe write per request, which measured as
@@ -26,8 +28,9 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 
-from aegntix.errors import AegntixError, StoreError
+from aegntix.errors import AegntixError, HeadMoved, StoreError
 from aegntix.timeline.dberrors import db_error
 from aegntix.timeline.writes import WriteOps
 
@@ -38,6 +41,18 @@ WRITER_FLAG = "aegntix_writer"
 _SAVEPOINT = "SAVEPOINT aegntix_request"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT aegntix_request"
 _RELEASE = "RELEASE SAVEPOINT aegntix_request"
+#: Times a batch is re-run after another process moved a head it appends to (or PostgreSQL
+#: broke a deadlock or a serialization conflict); each run starts from fresh heads.
+RETRIES = 8
+# PostgreSQL's SQLSTATEs for "run the transaction again": serialization failure, deadlock.
+_RETRY_STATES = {"40001", "40P01"}
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, HeadMoved):
+        return True
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in _RETRY_STATES
 
 
 class _Request:
@@ -107,6 +122,7 @@ class Writer:
             "max_batch": 0,
             "failed_commits": 0,
             "failed_requests": 0,
+            "retried_batches": 0,
         }
         self._thread = threading.Thread(target=self._run, name="aegntix-writer", daemon=True)
         self._thread.start()
@@ -188,15 +204,23 @@ class Writer:
         live = [r for r in batch if r.start()]
         if not live:
             return
-        done: list[tuple[_Request, Any, BaseException | None]] = []
-        try:
-            conn = self._connection()
-            with self._transaction_lock, conn.begin():
-                done.extend(self._one(conn, req) for req in live)
-                self.ops.flush(conn)
-        except Exception as exc:
-            self._fail(live, exc)
-            return
+        for attempt in range(RETRIES + 1):
+            done: list[tuple[_Request, Any, BaseException | None]] = []
+            try:
+                conn = self._connection()
+                with self._transaction_lock, conn.begin():
+                    done.extend(self._one(conn, req) for req in live)
+                    self.ops.flush(conn)
+                break
+            except Exception as exc:
+                if attempt < RETRIES and _retryable(exc):
+                    # Rolled back: run every request again on heads read afresh. A request
+                    # whose expect_seq is now behind gets BranchBusy; the others land.
+                    self.ops.reset()
+                    self._stats["retried_batches"] += 1
+                    continue
+                self._fail(live, exc)
+                return
         if self._after_commit is not None:
             # Maintenance only: the batch is committed whatever happens here.
             with contextlib.suppress(Exception):
@@ -232,6 +256,8 @@ class Writer:
             ops.begin()
             try:
                 return req, req.fn(conn), None
+            except HeadMoved:
+                raise  # an earlier request's head: the whole batch runs again
             except Exception as exc:
                 ops.undo(caches=ops.dirty or not isinstance(exc, AegntixError))
                 return self._failed(req, exc)
@@ -241,6 +267,8 @@ class Writer:
         try:
             result = req.fn(conn)
             ops.flush(conn)  # anything it buffered lands inside its savepoint
+        except HeadMoved:
+            raise
         except Exception as exc:
             # If the rollback itself fails the transaction is unusable: the batch fails.
             conn.exec_driver_sql(_ROLLBACK_TO)

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 from aegntix.errors import (
     BranchBusy,
     ForkOutOfRange,
+    HeadMoved,
     InvalidRequest,
     ScenarioNotFound,
 )
@@ -54,9 +55,11 @@ _SET_STATUS = (
         status=bindparam("b_status"), failure=bindparam("b_failure"), updated_at=bindparam("b_at")
     )
 )
+# Conditional: the database, not this process's cache, decides whose append lands (a row
+# lock on PostgreSQL, the write lock on SQLite). 0 rows updated: another process moved it.
 _UPDATE_HEAD = (
     update(branches)
-    .where(branches.c.id == bindparam("b_id"))
+    .where(branches.c.id == bindparam("b_id"), branches.c.head_seq == bindparam("b_old"))
     .values(
         head_seq=bindparam("b_seq"),
         head_step=bindparam("b_step"),
@@ -64,7 +67,11 @@ _UPDATE_HEAD = (
         updated_at=bindparam("b_at"),
     )
 )
-_HEAD_KEYS = ("b_id", "b_seq", "b_step", "b_hash", "b_at")
+# Taken when a branch is loaded into the cache on PostgreSQL: the head just read stays the
+# head until this transaction ends, so a batch re-run after HeadMoved cannot lose again.
+_LOCK_BRANCH = select(branches.c.id).where(branches.c.id == bindparam("id")).with_for_update()
+_HEAD_OF = select(branches.c.head_seq).where(branches.c.id == bindparam("id"))
+_HEAD_KEYS = ("b_id", "b_seq", "b_step", "b_hash", "b_at", "b_old")
 _EVENT_KEYS = (
     "branch_id",
     "seq",
@@ -93,20 +100,40 @@ class _Raw:
         self.named = order is None
         self.reorder = None if order is None or order == keys else [keys.index(k) for k in order]
 
-    def execute(self, conn: Connection, rows: list[Any]) -> None:
+    def execute(self, conn: Connection, rows: list[Any]) -> int:
+        """Run once per row; the rows changed, summed (both drivers sum an executemany's)."""
         if self.named:
-            conn.exec_driver_sql(self.sql, [dict(zip(self.keys, r, strict=True)) for r in rows])
+            params: list[Any] = [dict(zip(self.keys, r, strict=True)) for r in rows]
         elif self.reorder is not None:
             order = self.reorder
-            conn.exec_driver_sql(self.sql, [tuple(r[i] for i in order) for r in rows])
+            params = [tuple(r[i] for i in order) for r in rows]
         else:
-            conn.exec_driver_sql(self.sql, rows)
+            params = rows
+        return int(conn.exec_driver_sql(self.sql, params).rowcount)
+
+
+class _Copy:
+    """PostgreSQL: rows through ``COPY … FROM STDIN`` on the writer's own connection (inside
+    its transaction): one stream instead of a statement per row (measured: 2x the rate of
+    psycopg's pipelined executemany)."""
+
+    def __init__(self, table: str, keys: tuple[str, ...]) -> None:
+        self.sql = f"COPY {table} ({', '.join(keys)}) FROM STDIN"
+
+    def execute(self, conn: Connection, rows: list[Any]) -> int:
+        driver: Any = conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(self.sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return len(rows)
 
 
 class _FastPath:
     def __init__(self, dialect: Dialect) -> None:
-        self.insert_events = _Raw(
-            insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS)
+        self.insert_events: _Raw | _Copy = (
+            _Copy(events.name, _EVENT_KEYS)
+            if dialect.name == "postgresql"
+            else _Raw(insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS))
         )
         self.update_heads = _Raw(_UPDATE_HEAD, dialect, _HEAD_KEYS)
         impl = events.c.created_at.type.dialect_impl(dialect)
@@ -149,12 +176,13 @@ class WriteOps:
         self._rows: list[EventRow] = []
         self._fast: _FastPath | None = None
         self._snaps: list[dict[str, Any]] = []
-        self._heads: dict[str, tuple[str, int, int, str, Any]] = {}
+        # branch -> (id, new head seq, step, hash, time, head seq in the database)
+        self._heads: dict[str, tuple[str, int, int, str, Any, int]] = {}
         # The running operation's undo log: where its buffered rows start, the heads it
         # replaced, and whether it changed a cache to reflect its own writes (``dirty``).
         self.dirty = False
         self._from = (0, 0)
-        self._old_heads: dict[str, tuple[str, int, int, str, Any] | None] = {}
+        self._old_heads: dict[str, tuple[str, int, int, str, Any, int] | None] = {}
 
     def begin(self) -> None:
         """An operation starts: what it buffers from now on is its own."""
@@ -189,15 +217,19 @@ class WriteOps:
         """Write buffered appends. Called before any read of the database inside the batch
         (so reads see them) and before the commit."""
         fast = self._fast_path(conn)
+        if self._heads:
+            # Heads first: a moved head stops the flush before any row could clash. Sorted,
+            # so writers of several processes lock branch rows in one order (no deadlock).
+            heads = sorted(self._heads.values())
+            self._heads = {}
+            if fast.update_heads.execute(conn, heads) != len(heads):
+                raise HeadMoved("another process appended to a branch this batch appends to")
         if self._rows:
             fast.insert_events.execute(conn, self._rows)
             self._rows = []
         if self._snaps:
             conn.execute(_INSERT_SNAPSHOTS, self._snaps)
             self._snaps = []
-        if self._heads:
-            fast.update_heads.execute(conn, list(self._heads.values()))
-            self._heads = {}
         # Written: no longer the running operation's to undo (appends flush only before
         # they buffer anything; other operations are inside their savepoint).
         self._from, self._old_heads = (0, 0), {}
@@ -222,6 +254,8 @@ class WriteOps:
             self._infos.move_to_end(branch_id)
             return info
         self.flush(conn)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_BRANCH, {"id": branch_id})
         members = q.lineage_rows(conn, branch_id)
         b = members[0]
         info = _Info(
@@ -235,6 +269,17 @@ class WriteOps:
         )
         self._remember_info(branch_id, info)
         return info
+
+    def _fresh_info(self, conn: Connection, branch_id: str) -> _Info:
+        """The branch as the database has it now: another process may have appended since
+        it was cached (then its cached head and folded state are dropped and reloaded)."""
+        info = self._info(conn, branch_id)
+        self.flush(conn)
+        if conn.execute(_HEAD_OF, {"id": branch_id}).scalar() == info.head_seq:
+            return info
+        self._infos.pop(branch_id, None)
+        self._states.pop(branch_id, None)
+        return self._info(conn, branch_id)
 
     def _remember_info(self, branch_id: str, info: _Info) -> None:
         self._infos[branch_id] = info
@@ -302,7 +347,7 @@ class WriteOps:
         self, conn: Connection, parent_id: str, at_step: int, seed: int | None, label: str | None
     ) -> Branch:
         self.flush(conn)
-        p = self._info(conn, parent_id)
+        p = self._fresh_info(conn, parent_id)
         if at_step < 0 or at_step > p.head_step:
             raise ForkOutOfRange(
                 f"cannot fork branch '{parent_id}' at step {at_step}: "
@@ -414,6 +459,8 @@ class WriteOps:
     ) -> list[Event]:
         info = self._info(conn, branch_id)
         if expect_seq is not None and expect_seq != info.head_seq:
+            info = self._fresh_info(conn, branch_id)  # the cache may be what is behind
+        if expect_seq is not None and expect_seq != info.head_seq:
             raise BranchBusy(
                 f"branch '{branch_id}' is at seq {info.head_seq}, not {expect_seq}: "
                 "someone else appended"
@@ -465,8 +512,10 @@ class WriteOps:
                 last_snap = seq
             prev = h
         last_step = prepared[-1].step
-        self._old_heads.setdefault(branch_id, self._heads.get(branch_id))
-        self._heads[branch_id] = (branch_id, seq, last_step, prev, stamp)
+        earlier = self._heads.get(branch_id)
+        self._old_heads.setdefault(branch_id, earlier)
+        in_db = info.head_seq if earlier is None else earlier[5]
+        self._heads[branch_id] = (branch_id, seq, last_step, prev, stamp, in_db)
         info.head_seq, info.head_step, info.head_hash = seq, last_step, prev
         folded.last_snap = last_snap
         return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aegntix.timeline.schema import id_string
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -29,12 +31,21 @@ _SQLITE_TRIGGERS = (
     "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
     "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
 )
+# PostgreSQL: one trigger function for UPDATE and DELETE (per row) and TRUNCATE.
+_PG_TRIGGERS = (
+    "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'events are append-only' USING ERRCODE = 'restrict_violation'; END $$",
+    "CREATE TRIGGER events_no_change BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()",
+)
 
 
 def upgrade() -> None:
     op.create_table(
         "scenarios",
-        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("id", id_string(), primary_key=True),
         _tenant(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("spec", sa.Text, nullable=False),
@@ -43,10 +54,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "branches",
-        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("id", id_string(), primary_key=True),
         _tenant(),
-        sa.Column("scenario_id", sa.String(32), sa.ForeignKey("scenarios.id"), nullable=False),
-        sa.Column("parent_id", sa.String(32), sa.ForeignKey("branches.id"), nullable=True),
+        sa.Column("scenario_id", id_string(), sa.ForeignKey("scenarios.id"), nullable=False),
+        sa.Column("parent_id", id_string(), sa.ForeignKey("branches.id"), nullable=True),
         sa.Column("fork_seq", sa.BigInteger, nullable=False),
         sa.Column("fork_step", sa.BigInteger, nullable=False),
         sa.Column("seed", sa.BigInteger, nullable=False),
@@ -62,7 +73,7 @@ def upgrade() -> None:
     op.create_index("ix_branches_parent", "branches", ["parent_id"])
     op.create_table(
         "events",
-        sa.Column("branch_id", sa.String(32), sa.ForeignKey("branches.id"), primary_key=True),
+        sa.Column("branch_id", id_string(), sa.ForeignKey("branches.id"), primary_key=True),
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         _tenant(),
         sa.Column("step", sa.BigInteger, nullable=False),
@@ -76,23 +87,26 @@ def upgrade() -> None:
     op.create_index("ix_events_branch_step", "events", ["branch_id", "step", "seq"])
     op.create_table(
         "snapshots",
-        sa.Column("branch_id", sa.String(32), sa.ForeignKey("branches.id"), primary_key=True),
+        sa.Column("branch_id", id_string(), sa.ForeignKey("branches.id"), primary_key=True),
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         _tenant(),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("created_at", _TZ, nullable=False),
     )
-    if op.get_bind().dialect.name == "sqlite":
-        for ddl in _SQLITE_TRIGGERS:
-            op.execute(ddl)
-    # PostgreSQL: an equivalent BEFORE UPDATE OR DELETE trigger function comes with its backend.
+    dialect = op.get_bind().dialect.name
+    for ddl in {"sqlite": _SQLITE_TRIGGERS, "postgresql": _PG_TRIGGERS}.get(dialect, ()):
+        op.execute(ddl)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS events_no_delete")
         op.execute("DROP TRIGGER IF EXISTS events_no_update")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+        op.execute("DROP TRIGGER IF EXISTS events_no_change ON events")
+        op.execute("DROP FUNCTION IF EXISTS events_append_only()")
     op.drop_table("snapshots")
     op.drop_table("events")
     op.drop_table("branches")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aegntix.timeline.schema import id_string
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -20,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "rollout_sets",
         sa.Column("tenant_id", sa.String(64), primary_key=True),
-        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("id", id_string(), primary_key=True),
         sa.Column("scenario_id", sa.String(32), nullable=False),
         sa.Column("parent_id", sa.String(32), nullable=False),
         sa.Column("fork_step", sa.BigInteger, nullable=False),
