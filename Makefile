@@ -40,11 +40,12 @@ demo: $(STAMP)
 	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
 
-## test: the whole suite; the browser tests need /usr/bin/chromium and the PostgreSQL tests a
-## server on 127.0.0.1:5432 (both installed or started here when root)
+## test: the whole suite; the browser tests need /usr/bin/chromium, the PostgreSQL tests a
+## server on 127.0.0.1:5432, the bus tests Redis on 127.0.0.1:6379 (installed or started here when root)
 test: $(STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-postgres
+	scripts/ensure-redis
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
