@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from _common import step_events
 from aegntix.timeline import open_store
+from aegntix.timeline.postgres import shown_url
 
 FLOOR_TABLE = "floor_events"
 
@@ -33,8 +34,15 @@ def scratch_database(server_url: str, options: str | None) -> Iterator[str]:
     yields its URL (with ``options``, e.g. ``-csynchronous_commit=off``, for every session)."""
     name = f"aegntix_bench_{secrets.token_hex(4)}"
     admin = _server_dsn(server_url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(
+            f"cannot create a scratch database on {shown_url(server_url)} "
+            f"(--pg / AEGNTIX_BENCH_PG; scripts/ensure-postgres starts one): {first}"
+        ) from None
     url = make_url(server_url).set(database=name)
     if options:
         url = url.update_query_dict({"options": options})

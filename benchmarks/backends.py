@@ -150,9 +150,9 @@ def main() -> None:
     args = _args()
     load_before = os.getloadavg()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = _measure(str(Path(tmp) / "bench.db"), args.quick)
-    with scratch_database(args.pg, args.pg_options) as url:
+    with scratch_database(args.pg, args.pg_options) as url:  # fails fast with no server
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = _measure(str(Path(tmp) / "bench.db"), args.quick)
         pg = _measure(url, args.quick)
         floor_bulk = floor_inserts(url, pg["thread_branches"], 10_000, 1)
         floor_steps = floor_inserts(url, pg["thread_branches"], 11, THREADS)
