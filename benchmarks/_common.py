@@ -132,7 +132,8 @@ def build_history(
     """Append about ``n_events`` (whole steps from ``first_step``) through the normal writer,
     ``chunk`` events per call; returns events/s."""
     start = time.perf_counter()
-    step, pending, written = first_step, [], 0
+    step, written = first_step, 0
+    pending: list[NewEvent] = []
     while written + len(pending) < n_events:
         pending.extend(step_events(step))
         step += 1
