@@ -54,6 +54,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	scripts/ensure-postgres
 	@for b in $$(ls benchmarks/*.py | grep -v "/_"); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
