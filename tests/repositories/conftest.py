@@ -1,9 +1,10 @@
-"""Fixtures for the side-table repository contracts (``aegntix.tenant_data``).
+"""Fixtures for the side-table repository contracts (``aegntix.tenant_data``), on both
+backends: a SQLite file, or a fresh schema of this session's PostgreSQL database.
 
 Every contract test takes ``database`` (and ``other_writer``: a second store on the same
-database, as another process would open it) rather than a SQLite path, so the PostgreSQL
-backend only has to add its fixtures here (e.g. ``params=["sqlite", "postgresql"]``,
-each test in its own schema) for all of them to run there too.
+database, as another process would open it), so each runs on SQLite and PostgreSQL; the
+race tests only really exercise ``ON CONFLICT`` on PostgreSQL, where writers do not queue
+behind one file lock.
 """
 
 from __future__ import annotations
@@ -13,24 +14,32 @@ from pathlib import Path
 
 import pytest
 
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
+
+from ..postgres import SessionDatabase
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's database lives: a SQLite file path or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "sides.db")
+    pg: SessionDatabase = request.getfixturevalue("pg_database")
+    return pg.new_url()
 
 
 @pytest.fixture
-def database_path(tmp_path: Path) -> Path:
-    return tmp_path / "sides.db"
-
-
-@pytest.fixture
-def database(database_path: Path) -> Iterator[SqlStore]:
-    store = open_sqlite_store(database_path)
+def database(database_location: str) -> Iterator[SqlStore]:
+    store = open_store(database_location)
     yield store
     store.close()
 
 
 @pytest.fixture
-def other_writer(database: SqlStore, database_path: Path) -> Iterator[SqlStore]:
+def other_writer(database: SqlStore, database_location: str) -> Iterator[SqlStore]:
     """A second store with its own writer and connections on ``database``'s database."""
-    store = open_sqlite_store(database_path)
+    store = open_store(database_location)
     yield store
     store.close()
