@@ -1,5 +1,5 @@
 """Fixtures for the side-table repository contracts (``aegntix.tenant_data``), on both
-backends: a SQLite file, or a fresh schema of this session's PostgreSQL database.
+backends (``location``: a SQLite file, or a fresh schema of this session's PostgreSQL).
 
 Every contract test takes ``database`` (and ``other_writer``: a second store on the same
 database, as another process would open it), so each runs on SQLite and PostgreSQL; the
@@ -10,24 +10,15 @@ behind one file lock.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from aegntix.timeline import SqlStore, open_store
 
-from ..postgres import SessionDatabase
 
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the test's database lives: a SQLite file path or a PostgreSQL URL."""
-    if request.param == "sqlite":
-        return str(tmp_path / "sides.db")
-    pg: SessionDatabase = request.getfixturevalue("pg_database")
-    return pg.new_url()
+@pytest.fixture
+def database_location(location: str) -> str:
+    return location
 
 
 @pytest.fixture
