@@ -1,4 +1,6 @@
-"""Shared fixtures: real SQLite stores in temporary directories, and the example scenarios."""
+"""Shared fixtures: real stores (SQLite files in temporary directories, PostgreSQL schemas of
+this session's database), and the example scenarios. Suites run on both backends by taking
+``store_on_both`` (or ``location``) instead of the SQLite-only ``store``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
+from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store, open_store
 
 from .postgres import SessionDatabase
 
@@ -52,5 +54,26 @@ def pg_store(pg_url: str) -> Iterator[SqlStore]:
     """``store``'s PostgreSQL twin: modules re-running store-heavy tests on PostgreSQL
     override ``store`` with it."""
     s = open_postgres_store(pg_url, snapshot_every=50)
+    yield s
+    s.close()
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's database lives, once per backend: a SQLite file path, or the URL of
+    a fresh schema of this session's PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "timeline.db")
+    pg: SessionDatabase = request.getfixturevalue("pg_database")
+    return pg.new_url()
+
+
+@pytest.fixture
+def store_on_both(location: str) -> Iterator[SqlStore]:
+    """``store`` on each backend in turn: conftests of suites that run on both alias it."""
+    s = open_store(location, snapshot_every=50)
     yield s
     s.close()

@@ -13,16 +13,16 @@ from aegntix.brains.base import Brain, Decision, Observation
 from aegntix.engine import Runner, Scheduler, start_scenario
 from aegntix.inject import inject
 from aegntix.model.scenario import AgentSpec, Scenario
-from aegntix.timeline import SqlStore, open_sqlite_store, state_at
+from aegntix.timeline import SqlStore, state_at
 from tests.engine.helpers import own_events, run, run_new, signature
 from tests.engine.scenarios import scenarios
 from tests.support import example
 
 
 @given(scenario=scenarios(), fork_fraction=st.floats(0, 1))
-def test_fork_without_injection_reproduces_parent(tmp_path_factory, scenario, fork_fraction):
+def test_fork_without_injection_reproduces_parent(fresh_store, scenario, fork_fraction):
     """Invariant 3: fork at k, inject nothing, run on: the same events and hashes."""
-    store = open_sqlite_store(tmp_path_factory.mktemp("inv3") / "t.db", snapshot_every=7)
+    store = fresh_store(snapshot_every=7)
     try:
         parent = run_new(store, scenario)
         head = store.get_branch(parent)
@@ -38,12 +38,12 @@ def test_fork_without_injection_reproduces_parent(tmp_path_factory, scenario, fo
 
 
 @given(scenario=scenarios())
-def test_rerun_and_replay_are_deterministic(tmp_path_factory, scenario):
+def test_rerun_and_replay_are_deterministic(fresh_store, scenario):
     """Invariant 4: the same scenario and seed give the same events in a fresh database,
     and the state rebuilt from recorded events equals the live run's state."""
     signatures, states = [], []
-    for i in range(2):
-        store = open_sqlite_store(tmp_path_factory.mktemp(f"inv4-{i}") / "t.db")
+    for _ in range(2):
+        store = fresh_store()
         try:
             branch = start_scenario(store, scenario)
             runner = Runner(store, branch.id)
@@ -81,8 +81,8 @@ def test_reading_a_recorded_branch_calls_no_brain(store: SqlStore):
     assert asyncio.run(replay.step()) is None  # terminated: nothing to decide
 
 
-def _solo_run(tmp_path, scenario, text: str) -> list:
-    store = open_sqlite_store(tmp_path / f"solo-{abs(hash(text))}.db")
+def _solo_run(fresh_store, scenario, text: str) -> list:
+    store = fresh_store()
     try:
         root = start_scenario(store, scenario)
         run(store, root.id, 3)
@@ -93,7 +93,7 @@ def _solo_run(tmp_path, scenario, text: str) -> list:
         store.close()
 
 
-def test_sibling_forks_run_interleaved_do_not_share_state(tmp_path):
+def test_sibling_forks_run_interleaved_do_not_share_state(fresh_store):
     """Invariant 5 (and DESIGN §9, the Concordia lesson): two forks of one point, run
     concurrently, each produce exactly what they produce alone; the parent is untouched."""
     scenario = example("town-hall")
@@ -101,9 +101,9 @@ def test_sibling_forks_run_interleaved_do_not_share_state(tmp_path):
         "A new study shows the barrier will save homes and jobs.",
         "The plan will fail: costs double and flood risk stays.",
     ]
-    alone = [_solo_run(tmp_path, scenario, t) for t in texts]
+    alone = [_solo_run(fresh_store, scenario, t) for t in texts]
 
-    store = open_sqlite_store(tmp_path / "together.db")
+    store = fresh_store()
     try:
         root = start_scenario(store, scenario)
         run(store, root.id, 3)

@@ -13,7 +13,7 @@ from aegntix.security.key_repository import NewKey
 from aegntix.security.keys import ensure_bootstrap_key, list_keys
 from aegntix.security.roles import Role
 from aegntix.tenant_data import TenantData
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 from aegntix.timeline.schema import tenants
 
 from .racing import race
@@ -95,16 +95,18 @@ def test_only_the_first_of_two_writers_mints_into_an_empty_database(
 
 
 def _bootstrap(path: str, key_file: str) -> None:
-    store = open_sqlite_store(path)
+    store = open_store(path)
     try:
         ensure_bootstrap_key(store, Path(key_file))
     finally:
         store.close()
 
 
-def test_two_servers_starting_at_once_mint_one_bootstrap_key(tmp_path: Path):
-    path = str(tmp_path / "keys.db")
-    open_sqlite_store(path).close()  # migrated before both start
+def test_two_servers_starting_at_once_mint_one_bootstrap_key(
+    database_location: str, tmp_path: Path
+):
+    path = database_location
+    open_store(path).close()  # migrated before both start
     ctx = multiprocessing.get_context("spawn")
     workers = [
         ctx.Process(target=_bootstrap, args=(path, str(tmp_path / f"key{i}"))) for i in range(2)
@@ -115,7 +117,7 @@ def test_two_servers_starting_at_once_mint_one_bootstrap_key(tmp_path: Path):
         worker.join(60)
     assert [w.exitcode for w in workers] == [0, 0]
     assert len([p for p in tmp_path.glob("key?") if p.exists()]) == 1
-    store = open_sqlite_store(path)
+    store = open_store(path)
     try:
         assert [k.role for k in list_keys(store)] == [Role.OWNER]
     finally:

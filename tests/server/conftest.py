@@ -1,7 +1,7 @@
 """``live_server``: the app served by uvicorn on a loopback port, in a background thread.
 
-Shared by the REST and WebSocket tests. Real HTTP: requests cross a socket, uvicorn's
-protocol stack and the lifespan, as in production.
+Shared by the REST and WebSocket tests, on both backends (SQLite and PostgreSQL). Real
+HTTP: requests cross a socket, uvicorn's protocol stack and the lifespan, as in production.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from aegntix.security.keys import create_key
 from aegntix.security.roles import Role
 from aegntix.server.app import create_app
 from aegntix.timeline import SqlStore, open_store
+
+from ..postgres import SessionDatabase
 
 
 @dataclass
@@ -89,7 +91,19 @@ def serving(
         store.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with serving(tmp_path_factory.mktemp("live")) as server:
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per backend for the session: on a SQLite file, and on a fresh schema of
+    this session's PostgreSQL database. Every test taking it runs on both."""
+    db = None
+    if request.param == "postgresql":
+        pg: SessionDatabase = request.getfixturevalue("pg_database")
+        db = pg.new_url()
+    with serving(tmp_path_factory.mktemp(f"live-{request.param}"), db=db) as server:
+        assert server.store.engine.dialect.name == request.param
         yield server

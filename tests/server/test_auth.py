@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from aegntix.cli import app as cli_app
 from aegntix.security.keys import authenticate, create_key, ensure_bootstrap_key, revoke_key
 from aegntix.security.roles import Action, Role
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from tests.server.api_support import (
     all_events,
     assert_problem,
@@ -168,8 +168,8 @@ def test_key_header_forms(live_server: LiveServer) -> None:
     assert httpx.get(url, headers={"X-API-Key": tampered}).status_code == 401
 
 
-def test_keys_are_hashed_and_cached(tmp_path: Path) -> None:
-    with open_sqlite_store(tmp_path / "k.db") as store:
+def test_keys_are_hashed_and_cached(location: str) -> None:
+    with open_store(location) as store:
         key_id, key = create_key(store, "t1", Role.EDITOR, "x")
         with store.engine.connect() as conn:
             stored = conn.exec_driver_sql("SELECT * FROM api_keys").all()
@@ -185,10 +185,10 @@ def test_keys_are_hashed_and_cached(tmp_path: Path) -> None:
         assert authenticate(store, key) is None
 
 
-def test_bootstrap_key_once_with_0600(tmp_path: Path) -> None:
+def test_bootstrap_key_once_with_0600(location: str, tmp_path: Path) -> None:
     old = os.umask(0)
     try:
-        with open_sqlite_store(tmp_path / "b.db") as store:
+        with open_store(location) as store:
             target = tmp_path / "sub" / "owner.key"
             key = ensure_bootstrap_key(store, target)
             assert key is not None

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from aegntix.model.events import BranchStatus, EventKind, NewEvent
 from aegntix.server.stream import StreamConfig
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from aegntix.timeline.leases import RunLeases
 from tests.server.api_support import assert_problem, create, wait_idle
 from tests.server.conftest import LiveServer, serving
@@ -26,8 +26,8 @@ SETTLED = {"idle", "paused", "done"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serving(tmp_path) as live:
+def server(location: str, tmp_path: Path) -> Iterator[LiveServer]:
+    with serving(tmp_path, db=location) as live:
         yield live
 
 
@@ -127,14 +127,14 @@ def test_a_branch_run_by_another_process_is_busy_here(server: LiveServer) -> Non
         wait_idle(client, branch_id)
 
 
-def test_a_quiet_stream_picks_up_what_no_bus_announced(server: LiveServer, tmp_path: Path) -> None:
+def test_a_quiet_stream_picks_up_what_no_bus_announced(server: LiveServer, location: str) -> None:
     """Another process writing without a bus (or a message the bus lost): the stream finds
     the events and the new status at its next quiet re-read, once each, in order."""
     server.app.state.stream_config = StreamConfig(ping_interval=0.2)
     with server.client(server.owner_key) as client:
         branch_id = create(client)["root_branch"]["id"]
     url = f"{server.ws_url}/v1/branches/{branch_id}/stream?api_key={server.owner_key}"
-    other = open_sqlite_store(tmp_path / "server.db")  # no bus: nothing is announced
+    other = open_store(location)  # no bus: nothing is announced
 
     async def scenario() -> tuple[int, list[int], list[str]]:
         seqs: list[int] = []

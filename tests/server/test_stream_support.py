@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +24,7 @@ from aegntix.model.events import BranchStatus, EventKind, NewEvent
 from aegntix.security.keys import create_key
 from aegntix.server.app import create_app
 from aegntix.server.hub import EventHub
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 
 TENANT = "acme"
 
@@ -62,11 +61,12 @@ class StreamServer:
 
 
 @pytest.fixture
-def stream_server(tmp_path: Path) -> Iterator[StreamServer]:
+def stream_server(location: str) -> Iterator[StreamServer]:
     """The real app (``create_app``) on a loopback port, with a handle on its event loop so a
-    test can append and publish exactly as the run manager does. Function-scoped: each test
-    gets a fresh hub (``live_server`` is session-wide and exposes no loop)."""
-    store = open_sqlite_store(tmp_path / "stream.db")
+    test can append and publish exactly as the run manager does; on both backends (``location``).
+    Function-scoped: each test gets a fresh hub (``live_server`` is session-wide and exposes
+    no loop)."""
+    store = open_store(location)
     app = create_app(store)
     loops: list[asyncio.AbstractEventLoop] = []
 

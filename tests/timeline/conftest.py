@@ -65,9 +65,16 @@ def store(make_store: StoreFactory) -> SqlStore:
     return make_store(snapshot_every=4)
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
-    """One store per module for property tests: each example works in its own scenario."""
-    s = open_sqlite_store(tmp_path_factory.mktemp("shared") / "timeline.db", snapshot_every=3)
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SqlStore]:
+    """One store per module and backend for property tests: each example works in its own
+    scenario."""
+    if request.param == "sqlite":
+        s = open_sqlite_store(tmp_path_factory.mktemp("shared") / "timeline.db", snapshot_every=3)
+    else:
+        pg: SessionDatabase = request.getfixturevalue("pg_database")
+        s = open_postgres_store(pg.new_url(), snapshot_every=3)
     yield s
     s.close()

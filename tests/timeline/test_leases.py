@@ -1,4 +1,5 @@
-"""Run leases (``timeline/leases.py``) on a real SQLite file, across real processes."""
+"""Run leases (``timeline/leases.py``) on both backends (``location``: a SQLite file or a
+PostgreSQL schema), across real processes."""
 
 from __future__ import annotations
 
@@ -7,25 +8,24 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from aegntix.engine import start_scenario
 from aegntix.errors import BranchBusy, BranchNotFound
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 from aegntix.timeline.leases import RunLeases
 from tests.support import example
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "leases.db"
+def db(location: str) -> str:
+    return location
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[SqlStore]:
-    s = open_sqlite_store(db)
+def store(db: str) -> Iterator[SqlStore]:
+    s = open_store(db)
     yield s
     s.close()
 
@@ -88,9 +88,9 @@ _TAKER = textwrap.dedent(
     """
     import sys, time
     from aegntix.errors import BranchBusy
-    from aegntix.timeline import open_sqlite_store
+    from aegntix.timeline import open_store
     from aegntix.timeline.leases import RunLeases
-    store = open_sqlite_store(sys.argv[1])
+    store = open_store(sys.argv[1])
     leases = RunLeases(store, ttl=float(sys.argv[3]))
     while time.time() < float(sys.argv[4]):  # start together
         time.sleep(0.001)
@@ -105,17 +105,17 @@ _TAKER = textwrap.dedent(
 
 
 def _takers(
-    db: Path, branch_id: str, n: int, ttl: float, hold: float
+    db: str, branch_id: str, n: int, ttl: float, hold: float
 ) -> list[subprocess.Popen[str]]:
     start = time.time() + 2.0
-    args = [str(db), branch_id, str(ttl), str(start), str(hold)]
+    args = [db, branch_id, str(ttl), str(start), str(hold)]
     return [
         subprocess.Popen([sys.executable, "-c", _TAKER, *args], stdout=subprocess.PIPE, text=True)
         for _ in range(n)
     ]
 
 
-def test_of_processes_racing_for_one_branch_exactly_one_wins(store: SqlStore, db: Path) -> None:
+def test_of_processes_racing_for_one_branch_exactly_one_wins(store: SqlStore, db: str) -> None:
     branch_id = _branch(store)
     procs = _takers(db, branch_id, 4, ttl=30, hold=0)
     answers = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
@@ -123,7 +123,7 @@ def test_of_processes_racing_for_one_branch_exactly_one_wins(store: SqlStore, db
 
 
 def test_a_killed_owner_s_branch_is_taken_over_once_its_lease_expires(
-    store: SqlStore, db: Path
+    store: SqlStore, db: str
 ) -> None:
     branch_id = _branch(store)
     (owner,) = _takers(db, branch_id, 1, ttl=5.0, hold=60)

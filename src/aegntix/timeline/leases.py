@@ -86,11 +86,13 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
         .values(owner=owner, expires_at=until)
     ).rowcount
     if not taken:
-        taken = conn.execute(
-            _insert_if_absent(conn).values(
-                branch_id=branch_id, tenant_id=tenant_id, owner=owner, expires_at=until
-            )
-        ).rowcount
+        # RETURNING, not rowcount: psycopg reports -1 (truthy) for INSERT … ON CONFLICT.
+        inserted = conn.execute(
+            _insert_if_absent(conn)
+            .values(branch_id=branch_id, tenant_id=tenant_id, owner=owner, expires_at=until)
+            .returning(run_leases.c.branch_id)
+        ).first()
+        taken = int(inserted is not None)
     if not taken:
         raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
 

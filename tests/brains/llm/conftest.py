@@ -8,6 +8,7 @@ import pytest
 
 from aegntix.brains.cache import cache_for
 from aegntix.testing import FakeLLM
+from aegntix.timeline import SqlStore
 from tests.brains.llm.support import KEY, KEY_ENV
 
 
@@ -24,3 +25,9 @@ def fake(fake_server: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
     monkeypatch.setenv("AEGNTIX_SECRETS", "/nonexistent/aegntix-secrets.env")  # no stray file
     cache_for(None).forget_memory()  # the memory-only cache is process-wide
     return fake_server
+
+
+@pytest.fixture
+def store(store_on_both: SqlStore) -> SqlStore:
+    """On both backends: the reply cache and usage ledger run on SQLite and PostgreSQL."""
+    return store_on_both

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -12,7 +11,7 @@ from aegntix.cli import app
 from aegntix.engine import start_scenario
 from aegntix.inject import inject
 from aegntix.testing import FakeLLM, Reply
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 from tests.brains.llm.support import llm_scenario, run
 
 FIXED = Reply(answer={"action": "say", "content": "Noted."}, tokens=(1000, 200))
@@ -47,10 +46,10 @@ def test_usage_sums_recorded_and_billed(store: SqlStore, fake: FakeLLM):
     assert totals["tenant"]["calls"] == 9
 
 
-def test_the_cli_shows_usage(tmp_path: Path, fake: FakeLLM):
+def test_the_cli_shows_usage(location: str, fake: FakeLLM):
     fake.reset(lambda _: FIXED)
-    db = tmp_path / "t.db"
-    with open_sqlite_store(db) as store:
+    db = location
+    with open_store(db) as store:
         branch = start_scenario(store, llm_scenario(fake, steps=1))
         run(store, branch.id)
     cli = CliRunner()

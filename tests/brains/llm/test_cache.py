@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aegntix.brains.cache import CachedReply, Payer, ResponseCache, cache_for, request_digest
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_store
 
 REQUEST = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
 REPLY = CachedReply('{"action": "pass"}', 10, 3)
@@ -52,12 +50,12 @@ def test_rows_are_tenant_scoped(store: SqlStore):
     assert cache.get("acme", "k") == REPLY and cache.db_hits == 1
 
 
-def test_rows_survive_a_restart_and_are_written_once(tmp_path: Path):
-    with open_sqlite_store(tmp_path / "t.db") as store:
+def test_rows_survive_a_restart_and_are_written_once(location: str):
+    with open_store(location) as store:
         cache = cache_for(store)
         cache.put(Payer(), "k", "openai", "m", REPLY, 0.0)
         cache.put(Payer(), "k", "openai", "m", CachedReply("other", 1, 1), 0.0)  # ignored
-    with open_sqlite_store(tmp_path / "t.db") as store:
+    with open_store(location) as store:
         assert cache_for(store) is not cache
         assert cache_for(store).get("default", "k") == REPLY
 
