@@ -15,6 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from aegntix.errors import (
+    BranchBusy,
+    Conflict,
+    ProviderError,
+    ProviderUnavailable,
+    StoreError,
+    StoreUnavailable,
+    is_transient,
+)
+from aegntix.server.problems import from_error
 from tests.server.api_support import assert_problem, create
 from tests.server.conftest import LiveServer, serving
 
@@ -137,3 +147,19 @@ def test_invalid_requests_name_their_field(
         problem = assert_problem(r, 422)
         assert [e["field"] for e in problem["errors"]][:1] == [field], problem
         assert all(e["reason"] for e in problem["errors"])
+
+
+def test_only_transient_errors_say_when_to_retry() -> None:
+    cases = {
+        BranchBusy("another runner has it"): (409, "1"),
+        ProviderUnavailable("timed out after 4 attempts"): (503, "5"),
+        StoreUnavailable("database is locked"): (503, "1"),
+        Conflict("profile id in use"): (409, None),
+        StoreError("file is not a database"): (503, None),
+        ProviderError("no API key"): (502, None),
+    }
+    for error, (status, retry_after) in cases.items():
+        response = from_error(error)
+        assert response.status_code == status, error
+        assert response.headers.get("retry-after") == retry_after, error
+        assert is_transient(error) is (retry_after is not None)
