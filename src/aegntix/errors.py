@@ -2,6 +2,35 @@
 
 Every error a user can cause derives from :class:`AegntixError`; the CLI maps them to one
 readable line and a non-zero exit code, the API to problem-details responses.
+
+Each class says whether it is **transient** (``transient = True``: the same request may
+succeed if retried later, so workers retry it and the API sends ``Retry-After``) or
+**permanent** (retrying the same request fails the same way). The tree (T = transient,
+exit code in brackets)::
+
+    AegntixError [1]
+    ├── InternalError [70]            a bug; details only in the log
+    ├── ScenarioInvalid [2]           a scenario file that does not parse or validate
+    ├── ExpressionFailed [2]          an expression failing at run time (division by zero)
+    ├── InvalidRequest [2]            a malformed argument
+    │   └── AmbiguousId [2]           an id prefix matching several ids
+    ├── NotFound [3]                  ScenarioNotFound, BranchNotFound, KeyNotFound,
+    │                                 ProfileNotFound, RolloutSetNotFound
+    ├── ForkOutOfRange [4]            a step the branch has not reached
+    ├── BranchBusy [75] T             another runner or writer holds the branch
+    │   └── HeadMoved [75] T          another process appended while we wrote
+    ├── BranchFinished [5]            nothing more runs on the branch
+    ├── Conflict [5]                  contradicts what is recorded
+    ├── IntegrityError [6]            the hash chain is broken
+    ├── StoreError [7]                the database cannot be used (bad file, bad URL)
+    │   └── StoreUnavailable [75] T   locked, busy, connection lost, deadlock, serialization
+    ├── ProviderError [8]             a model provider refuses or is misconfigured
+    │   └── ProviderUnavailable [75] T  timeouts / rate limits / 5xx through every retry
+    ├── PortInUse [1], MissingExtra [1]
+    └── RunFailed [the cause's]       a run stopped; the branch records why
+
+Every transient error exits with :data:`TRANSIENT_EXIT_CODE` (75, ``EX_TEMPFAIL``), so a
+script can tell "try again" from "fix the input".
 :class:`ScenarioInvalid` carries every :class:`Problem` found (the CLI prints one line each,
 the API lists them in ``errors``); :class:`ExpressionFailed` is a scenario expression failing
 at run time. :func:`printable` escapes control characters in anything echoed back.
@@ -12,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 #: Characters never shown raw in an error line: C0/C1 controls (ESC starts terminal
 #: escape sequences), DEL, bidi embeddings/overrides/isolates, line separators, surrogates.
@@ -25,10 +54,23 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+#: The CLI's exit code for every transient error (sysexits.h EX_TEMPFAIL).
+TRANSIENT_EXIT_CODE = 75
+
+
 class AegntixError(Exception):
     """Base class of every AegntiX error."""
 
     exit_code = 1
+    #: Retrying the same request later may succeed (see the module docstring).
+    transient: ClassVar[bool] = False
+    #: Seconds a client should wait before retrying (the API's ``Retry-After``).
+    retry_after: ClassVar[int | None] = None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying what raised ``error`` may succeed (a worker's retry decision)."""
+    return isinstance(error, AegntixError) and error.transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +191,11 @@ class ForkOutOfRange(AegntixError):
 
 
 class BranchBusy(AegntixError):
-    """The branch is being run by someone else."""
+    """The branch is being run (or appended to) by someone else: transient."""
 
-    exit_code = 5
+    exit_code = TRANSIENT_EXIT_CODE
+    transient = True
+    retry_after = 1
 
 
 class HeadMoved(BranchBusy):
@@ -167,9 +211,15 @@ class BranchFinished(AegntixError):
 
 
 class InvalidRequest(AegntixError):
-    """An argument is malformed (unknown agent, bad strategy, bad value)."""
+    """An argument is malformed (unknown agent, bad strategy, bad value). ``field`` names
+    it (``events.3``, ``seed``) when the message does not start with ``field: ``; the API
+    lists it in ``errors``."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AmbiguousId(InvalidRequest):
@@ -184,9 +234,19 @@ class IntegrityError(AegntixError):
 
 
 class StoreError(AegntixError):
-    """The timeline store could not complete an operation."""
+    """The timeline store cannot be used (a file that is not a database, a bad URL, a
+    missing table): permanent until someone fixes it."""
 
     exit_code = 7
+
+
+class StoreUnavailable(StoreError):
+    """The database is there but cannot answer now (locked, busy, connection refused or
+    lost, deadlock, serialization failure): transient."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    transient = True
+    retry_after = 1
 
 
 class KeyNotFound(NotFound):
@@ -213,6 +273,15 @@ class ProviderError(AegntixError):
     endpoint). The message never contains an API key."""
 
     exit_code = 8
+
+
+class ProviderUnavailable(ProviderError):
+    """A model provider kept failing in a way worth retrying (timeouts, rate limits, 5xx)
+    through every attempt: transient."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    transient = True
+    retry_after = 5
 
 
 class PortInUse(AegntixError):

@@ -171,8 +171,8 @@ def test_two_runners_racing_on_one_branch_the_loser_says_so_in_one_line(tmp_path
             break
     else:
         pytest.fail("the two runners never overlapped in 3 attempts")
-    assert codes == [0, 5], results
-    loser = next(err for code, _, err in results if code == 5)
+    assert codes == [0, 75], results  # BranchBusy is transient: retry later
+    loser = next(err for code, _, err in results if code == 75)
     line = one_line(loser)
     assert line.startswith("error: branch ") or line.startswith("error: another writer"), line
     for leak in ("INSERT", "SELECT", "sqlalche.me", "payload", "stance", "Riverside"):

@@ -86,6 +86,7 @@ def test_a_step_whose_expression_fails_answers_422_and_writes_nothing(
         body = assert_problem(http.post(f"/v1/branches/{branch}/step"), 422)
         assert body["type"].endswith("/expression-failed")
         assert body["detail"] == "outcomes.per_countdown: '100 / countdown': division by zero"
+        assert body["errors"] == [{"field": "outcomes.per_countdown", "reason": "division by zero"}]
         assert all_events(http, branch) == before
         got = http.get(f"/v1/branches/{branch}").json()
         assert got["status"] == "failed"

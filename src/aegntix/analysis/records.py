@@ -218,13 +218,13 @@ class SqlRollouts:
     def resolve(self, ref: str) -> str:
         """The id ``ref`` names: itself, or the one id it is a prefix of (4+ characters)."""
         ids = select(rollout_sets.c.id).where(rollout_sets.c.tenant_id == self.tenant_id)
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             return resolve_id(
                 conn, ids, rollout_sets.c.id, ref, what="rollout set", missing=RolloutSetNotFound
             )
 
     def get(self, set_id: str) -> RolloutSet:
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             row = conn.execute(select(rollout_sets).where(self._where(set_id))).first()
         if row is None:
             raise RolloutSetNotFound(f"no rollout set '{set_id}' (see `aegntix rollouts list`)")
@@ -236,7 +236,7 @@ class SqlRollouts:
             .where(rollout_sets.c.tenant_id == self.tenant_id)
             .order_by(rollout_sets.c.created_at, rollout_sets.c.id)
         )
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             return [_row(r) for r in conn.execute(query)]
 
     def find_control(self, parent_id: str, fork_step: int, seed_base: int) -> RolloutSet | None:
@@ -253,7 +253,7 @@ class SqlRollouts:
             .order_by(rollout_sets.c.created_at)
             .limit(1)
         )
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             row = conn.execute(query).first()
         return None if row is None else _row(row)
 
@@ -289,7 +289,7 @@ class SqlRollouts:
             )
             .order_by(rollout_members.c.idx)
         )
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             return [Member(int(r.idx), r.branch_id, int(r.seed)) for r in conn.execute(query)]
 
     def add_member(self, set_id: str, member: Member) -> None:
@@ -316,7 +316,7 @@ class SqlRollouts:
                 rollout_members.c.set_id == set_id,
             )
         )
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             return {int(r.idx): str(r.status) for r in conn.execute(query)}
 
     def member_heads(self, set_id: str) -> list[MemberHead]:
@@ -341,7 +341,7 @@ class SqlRollouts:
             )
             .order_by(rollout_members.c.idx)
         )
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             return [
                 MemberHead(
                     int(r[0]),
@@ -376,7 +376,7 @@ class SqlRollouts:
             .order_by(events.c.branch_id, events.c.seq)
         )
         found: dict[str, list[tuple[int, str]]] = {}
-        with self.backend.engine.connect() as conn:
+        with self.backend.reading() as conn:
             for branch_id, seq, payload in conn.execute(query):
                 found.setdefault(branch_id, []).append((int(seq), payload))
         return found

@@ -56,7 +56,7 @@ from aegntix.brains.prompting import (
 from aegntix.brains.reachability import origin
 from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, reflection_messages
 from aegntix.brains.rules import RulesBrain
-from aegntix.errors import ProviderError
+from aegntix.errors import ProviderError, ProviderUnavailable
 from aegntix.model.scenario import AgentSpec, BrainConfig
 
 T = TypeVar("T")
@@ -365,7 +365,7 @@ class LLMBrain:
             except TransientFailure as exc:
                 reason = redact(str(exc), self._api_key)
                 if attempt > self.config.max_retries:
-                    raise ProviderError(
+                    raise ProviderUnavailable(
                         f"{self._where} failed after {attempt} attempts: {reason}"
                     ) from None
                 delay = backoff_delay(attempt, self.config.backoff, exc.retry_after)

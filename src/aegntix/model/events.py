@@ -110,6 +110,7 @@ class ScenarioRecord:
     spec_hash: str
     created_at: datetime | None = field(default=None, compare=False)
     tenant_id: str = "default"
+    spec_version: int = 1  # the schema version ``spec`` was written for
 
 
 def canonical_json(value: Any) -> str:

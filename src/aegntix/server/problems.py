@@ -26,8 +26,10 @@ from aegntix.errors import (
     InvalidRequest,
     NotFound,
     ProviderError,
+    ProviderUnavailable,
     ScenarioInvalid,
     StoreError,
+    StoreUnavailable,
     printable,
 )
 
@@ -62,7 +64,9 @@ _MAPPING: tuple[tuple[type[AegntixError], int, str], ...] = (
     (BranchFinished, 409, "branch-done"),
     (ExpressionFailed, 422, "expression-failed"),
     (Conflict, 409, "conflict"),
+    (StoreUnavailable, 503, "store-busy"),
     (StoreError, 503, "store-unavailable"),
+    (ProviderUnavailable, 503, "model-provider-unavailable"),
     (ProviderError, 502, "model-provider-failed"),
 )
 
@@ -116,20 +120,37 @@ def problem_response(
 
 
 def from_error(exc: AegntixError) -> JSONResponse:
-    """The problem response of a project error."""
+    """The problem response of a project error: a transient one says when to retry
+    (``Retry-After``); an invalid request names its ``field`` in ``errors``."""
     status, slug = next(
         ((st, sl) for cls, st, sl in _MAPPING if isinstance(exc, cls)), (500, "internal")
     )
+    headers = {"Retry-After": str(exc.retry_after)} if exc.transient and exc.retry_after else {}
     if isinstance(exc, ScenarioInvalid):  # every problem, each with field, reason, line
         return problem_response(
             status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems]
         )
     detail = printable(str(exc))  # user input quoted in a message never reaches a page raw
-    field, sep, reason = detail.partition(": ")
     errors: list[dict[str, Any]] = []
-    if isinstance(exc, InvalidRequest) and sep and " " not in field:
-        errors.append({"field": field, "reason": reason})
-    return problem_response(status, detail, slug=slug, errors=errors)
+    if isinstance(exc, InvalidRequest | ExpressionFailed):
+        errors.append(_field_error(exc, detail))
+    return problem_response(status, detail, slug=slug, errors=errors, headers=headers)
+
+
+def _field_error(exc: InvalidRequest | ExpressionFailed, detail: str) -> dict[str, Any]:
+    """``{field, reason}`` of an invalid request: the field the error names, else the one
+    its message starts with (``seed: must be …``); ``field`` is null only when the request
+    as a whole is wrong (two options that exclude each other)."""
+    if isinstance(exc, ExpressionFailed):
+        return {"field": exc.field, "reason": printable(exc.reason)}
+    if exc.field:
+        prefix = f"{printable(exc.field)}: "
+        reason = detail.removeprefix(prefix)
+        return {"field": printable(exc.field), "reason": reason}
+    field, sep, reason = detail.partition(": ")
+    if sep and " " not in field:
+        return {"field": field, "reason": reason}
+    return {"field": None, "reason": detail}
 
 
 def _field(loc: Sequence[Any]) -> str:

@@ -53,21 +53,31 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
             try:
                 kind = EventKind(kind)
             except (ValueError, TypeError):
-                raise InvalidRequest(f"event {i}: unknown kind '{ev.kind}'") from None
+                raise InvalidRequest(
+                    f"event {i}: unknown kind '{ev.kind}'", field=f"events.{i}"
+                ) from None
         step = ev.step
         if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < _INT64:
-            raise InvalidRequest(f"event {i}: step must be a non-negative integer, not {step!r}")
+            raise InvalidRequest(
+                f"event {i}: step must be a non-negative integer, not {step!r}", field=f"events.{i}"
+            )
         if step < last_step:
-            raise InvalidRequest(f"event {i}: step {step} goes back from step {last_step}")
+            raise InvalidRequest(
+                f"event {i}: step {step} goes back from step {last_step}", field=f"events.{i}"
+            )
         last_step = step
         if ev.agent_id is not None and not isinstance(ev.agent_id, str):
-            raise InvalidRequest(f"event {i}: agent_id must be a string or None")
+            raise InvalidRequest(
+                f"event {i}: agent_id must be a string or None", field=f"events.{i}"
+            )
         if not isinstance(ev.payload, dict):
-            raise InvalidRequest(f"event {i}: payload must be a JSON object")
+            raise InvalidRequest(f"event {i}: payload must be a JSON object", field=f"events.{i}")
         try:
             payload_json = _CANONICAL.encode(ev.payload)
         except (TypeError, ValueError) as exc:
-            raise InvalidRequest(f"event {i}: payload is not JSON: {exc}") from None
+            raise InvalidRequest(
+                f"event {i}: payload is not JSON: {exc}", field=f"events.{i}"
+            ) from None
         agent_json = "null" if ev.agent_id is None else _agent_json(ev.agent_id)
         tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
         out.append(
@@ -89,5 +99,5 @@ def check_seed(value: int, name: str = "seed") -> int:
 
 def check_int64(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not -_INT64 <= value < _INT64:
-        raise InvalidRequest(f"{name} must be a 64-bit integer, not {value!r}")
+        raise InvalidRequest(f"{name} must be a 64-bit integer, not {value!r}", field=name)
     return value

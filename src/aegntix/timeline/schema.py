@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -42,6 +43,8 @@ scenarios = Table(
     Column("name", String(200), nullable=False),
     Column("spec", Text, nullable=False),  # canonical JSON
     Column("spec_hash", String(64), nullable=False),
+    # The schema version the spec was written for (model/stored.py upgrades older ones).
+    Column("spec_version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Soft delete: a deleted scenario and its branches disappear from the API; events stay.
     Column("deleted_at", DateTime(timezone=True), nullable=True),

@@ -55,7 +55,8 @@ def tenant_name(value: object) -> str:
     )
     if not ok:
         raise InvalidRequest(
-            f"tenant id must be 1 to {_MAX_TENANT} letters, digits, '-', '_' or '.'"
+            f"tenant id must be 1 to {_MAX_TENANT} letters, digits, '-', '_' or '.'",
+            field="tenant_id",
         )
     assert isinstance(value, str)
     return value
@@ -63,7 +64,9 @@ def tenant_name(value: object) -> str:
 
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
-        raise InvalidRequest(f"{name} must be a string of 1 to {_MAX_TEXT} characters")
+        raise InvalidRequest(
+            f"{name} must be a string of 1 to {_MAX_TEXT} characters", field=name.replace(" ", "_")
+        )
     if problem := text_problem(value, multi_line=False):
         raise InvalidRequest(f"{name}: {problem}")
     return value
@@ -71,7 +74,7 @@ def _text(name: str, value: object) -> str:
 
 def _step(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRequest(f"step must be an integer, not {value!r}")
+        raise InvalidRequest(f"step must be an integer, not {value!r}", field="step")
     return value
 
 
@@ -133,11 +136,11 @@ class SqlStore:
         _text("scenario name", name)
         tenant_name(tenant_id)
         if not isinstance(spec, dict):
-            raise InvalidRequest("a scenario spec must be a JSON object")
+            raise InvalidRequest("a scenario spec must be a JSON object", field="spec")
         try:
             spec_json = canonical_json(spec)
         except (TypeError, ValueError) as exc:
-            raise InvalidRequest(f"scenario spec is not JSON: {exc}") from None
+            raise InvalidRequest(f"scenario spec is not JSON: {exc}", field="spec") from None
         spec_hash = hashlib.sha256(spec_json.encode()).hexdigest()
         ops = self._ops
         return self._writer.submit(
@@ -218,7 +221,7 @@ class SqlStore:
         try:
             value = BranchStatus(status)
         except ValueError:
-            raise InvalidRequest(f"unknown branch status '{status}'") from None
+            raise InvalidRequest(f"unknown branch status '{status}'", field="status") from None
         if failure is not None and value is not BranchStatus.FAILED:
             raise InvalidRequest("failure: only a failed branch has a failure reason")
         text = None if failure is None else canonical_json(failure.to_json())
@@ -368,7 +371,13 @@ class SqlStore:
 def scenario_from_row(m: Any) -> ScenarioRecord:
     created = q.aware(m["created_at"])
     return ScenarioRecord(
-        m["id"], m["name"], json.loads(m["spec"]), m["spec_hash"], created, m["tenant_id"]
+        m["id"],
+        m["name"],
+        json.loads(m["spec"]),
+        m["spec_hash"],
+        created,
+        m["tenant_id"],
+        m["spec_version"],
     )
 
 

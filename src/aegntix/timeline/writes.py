@@ -37,6 +37,7 @@ from aegntix.model.events import (
     canonical_json,
 )
 from aegntix.model.state import State, apply_event, empty_state
+from aegntix.model.stored import SPEC_VERSION
 from aegntix.timeline import queries as q
 from aegntix.timeline.prepare import Prepared, chain_hash
 from aegntix.timeline.schema import branches, events, scenarios, snapshots
@@ -327,10 +328,12 @@ class WriteOps:
                 "name": name,
                 "spec": spec_json,
                 "spec_hash": spec_hash,
+                "spec_version": SPEC_VERSION,
                 "created_at": now,
             },
         )
-        return ScenarioRecord(sid, name, json.loads(spec_json), spec_hash, now, tenant_id)
+        spec = json.loads(spec_json)
+        return ScenarioRecord(sid, name, spec, spec_hash, now, tenant_id, SPEC_VERSION)
 
     def create_branch(
         self, conn: Connection, scenario_id: str, seed: int, label: str, tenant_id: str
