@@ -9,6 +9,7 @@ scenario (soft delete: its events stay, append-only) and its branches are invisi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -154,12 +155,10 @@ class TenantStore:
             )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
-        query = (
-            select(branches)
-            .join(scenarios, scenarios.c.id == branches.c.scenario_id)
-            .where(branches.c.tenant_id == self._tenant, _VISIBLE)
-            .order_by(branches.c.created_at, branches.c.id)
+        query = q.live_branches(time.time()).join(
+            scenarios, scenarios.c.id == branches.c.scenario_id
         )
+        query = query.where(branches.c.tenant_id == self._tenant, _VISIBLE)
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
         with self._store.reading() as conn:
