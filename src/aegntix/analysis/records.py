@@ -311,16 +311,13 @@ class SqlRollouts:
 
     def member_statuses(self, set_id: str) -> dict[int, str]:
         """Each member's branch status (one query, not one per member)."""
-        query = (
-            q.with_leases(
-                select(rollout_members.c.idx, q.live_status(time.time())).join(
-                    branches, branches.c.id == rollout_members.c.branch_id
-                )
+        query = q.with_leases(
+            select(rollout_members.c.idx, q.live_status(time.time())).join(
+                branches, branches.c.id == rollout_members.c.branch_id
             )
-            .where(
-                rollout_members.c.tenant_id == self.tenant_id,
-                rollout_members.c.set_id == set_id,
-            )
+        ).where(
+            rollout_members.c.tenant_id == self.tenant_id,
+            rollout_members.c.set_id == set_id,
         )
         with self.backend.engine.connect() as conn:
             return {int(r[0]): str(r[1]) for r in conn.execute(query)}
