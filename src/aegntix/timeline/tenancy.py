@@ -25,11 +25,14 @@ from aegntix.timeline.sqlstore import SqlStore, scenario_from_row, tenant_name
 from aegntix.timeline.store import Snapshot, Store
 
 _VISIBLE = scenarios.c.deleted_at.is_(None)
-_BRANCH = (
-    select(branches)
-    .join(scenarios, scenarios.c.id == branches.c.scenario_id)
-    .where(branches.c.id == bindparam("bid"), branches.c.tenant_id == bindparam("t"), _VISIBLE)
-)
+
+
+def _live_branches() -> Any:
+    """Branches as they stand (lease-aware status) whose scenario is not deleted."""
+    query = q.live_branches(time.time()).join(scenarios, scenarios.c.id == branches.c.scenario_id)
+    return query.where(_VISIBLE)
+
+
 _SCENARIO = select(scenarios).where(
     scenarios.c.id == bindparam("sid"), scenarios.c.tenant_id == bindparam("t"), _VISIBLE
 )
@@ -134,8 +137,11 @@ class TenantStore:
     def get_branch(self, branch_id: str) -> Branch:
         if not isinstance(branch_id, str):
             raise BranchNotFound(f"no branch '{branch_id}'")
+        query = _live_branches().where(
+            branches.c.id == branch_id, branches.c.tenant_id == self._tenant
+        )
         with self._store.reading() as conn:
-            row = conn.execute(_BRANCH, {"bid": branch_id, "t": self._tenant}).first()
+            row = conn.execute(query).first()
         if row is None:
             self._owned.discard(branch_id)
             raise BranchNotFound(f"no branch '{branch_id}'")
@@ -155,10 +161,7 @@ class TenantStore:
             )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
-        query = q.live_branches(time.time()).join(
-            scenarios, scenarios.c.id == branches.c.scenario_id
-        )
-        query = query.where(branches.c.tenant_id == self._tenant, _VISIBLE)
+        query = _live_branches().where(branches.c.tenant_id == self._tenant)
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
         with self._store.reading() as conn:
