@@ -186,13 +186,10 @@ class SqlStore:
         return self._writer.submit(lambda c: ops.fork(c, parent_id, at_step, seed, label)).result()
 
     def get_branch(self, branch_id: str) -> Branch:
-        """The branch, its status as it stands (read with its lease, as lists are)."""
-        query = q.live_branches(time.time()).where(branches.c.id == branch_id)
+        """The stored row (what its runner recorded; lists and the API read the status as
+        it stands, with the lease: ``leases.branch_and_lease``)."""
         with self.reading() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            raise BranchNotFound(f"no branch '{branch_id}'")
-        return q.row_to_branch(row)
+            return q.get_branch(conn, branch_id)
 
     def resolve_branch(self, ref: str) -> str:
         """The id of the branch ``ref`` names: its id, or a unique prefix of it (4+ chars);

@@ -25,6 +25,11 @@ from aegntix.timeline.sqlstore import SqlStore, scenario_from_row, tenant_name
 from aegntix.timeline.store import Snapshot, Store
 
 _VISIBLE = scenarios.c.deleted_at.is_(None)
+_BRANCH = (
+    select(branches)
+    .join(scenarios, scenarios.c.id == branches.c.scenario_id)
+    .where(branches.c.id == bindparam("bid"), branches.c.tenant_id == bindparam("t"), _VISIBLE)
+)
 
 
 def _live_branches() -> Any:
@@ -137,11 +142,8 @@ class TenantStore:
     def get_branch(self, branch_id: str) -> Branch:
         if not isinstance(branch_id, str):
             raise BranchNotFound(f"no branch '{branch_id}'")
-        query = _live_branches().where(
-            branches.c.id == branch_id, branches.c.tenant_id == self._tenant
-        )
         with self._store.reading() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_BRANCH, {"bid": branch_id, "t": self._tenant}).first()
         if row is None:
             self._owned.discard(branch_id)
             raise BranchNotFound(f"no branch '{branch_id}'")
