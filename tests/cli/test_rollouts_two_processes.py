@@ -19,14 +19,19 @@ N = 12
 
 
 @pytest.mark.slow
-def test_two_processes_continuing_one_set_run_each_member_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_processes_continuing_one_set_run_each_member_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     whole = tmp_path / "whole.db"
     made = json_lines(
         aegntix("rollouts", "create", root(whole), "--at", 1, "--n", N, "--db", whole, "--json")
     )[-1]
     expected = heads(whole, made["id"])
 
-    db = tmp_path / "shared.db"
+    db: Path | str = tmp_path / "shared.db"
+    if backend == "postgresql":
+        db = str(request.getfixturevalue("pg_url"))
     parent = root(db)
     with open_store(db) as store:
         set_id = create_set(store, parent, 1, N).id
