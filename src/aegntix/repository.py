@@ -7,19 +7,18 @@ one tenant and every statement it runs is filtered and stamped with that tenant 
 one place. Only these SQL implementations touch a connection.
 
 Writes that may race (two processes filling one cache key, minting one tenant) are single
-statements with ``ON CONFLICT`` (:func:`insert_new`), written once for SQLite and
-PostgreSQL, so no check-then-insert depends on SQLite's write lock.
+statements with ``ON CONFLICT`` (``timeline/inserts.py: insert_new``), written once for
+SQLite and PostgreSQL, so no check-then-insert depends on SQLite's write lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, true
-from sqlalchemy.dialects import postgresql, sqlite
 
 from aegntix.errors import InvalidRequest
 from aegntix.timeline.sqlstore import SqlStore
@@ -65,30 +64,6 @@ def require_database(store: Store, what: str) -> SqlStore:
 def aware(value: datetime) -> datetime:
     """A stored time as UTC (SQLite returns them without a zone)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def insert_new(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
-) -> int:
-    """Insert ``rows``, skipping any whose primary key is taken (``ON CONFLICT DO NOTHING``,
-    atomic in the database, so concurrent writers of one key end with one row and no
-    error). Returns how many rows were inserted."""
-    values = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
-    if not values:
-        return 0
-    name = conn.dialect.name
-    if name == "sqlite":
-        stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
-    elif name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - the stores open SQLite or PostgreSQL only
-        raise NotImplementedError(f"no upsert for the '{name}' dialect")
-    # RETURNING lists the rows actually inserted (a driver's rowcount is not reliable for
-    # INSERT … ON CONFLICT: psycopg reports -1).
-    stmt = stmt.returning(*table.primary_key.columns)
-    if len(values) == 1:
-        return len(conn.execute(stmt.values(**values[0])).all())
-    return len(conn.execute(stmt, values).all())
 
 
 class TenantRows:

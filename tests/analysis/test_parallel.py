@@ -13,7 +13,6 @@ import pytest
 
 from aegntix.analysis.parallel import MIN_MEMBERS_FOR_PROCESSES, deal, default_processes
 from aegntix.analysis.rollouts import (
-    InjectionSpec,
     create_set,
     members_view,
     repository,
@@ -26,10 +25,10 @@ from aegntix.timeline import SqlStore, open_store
 from aegntix.timeline.sqlite import WriterQueue
 from aegntix.timeline.store import Store
 from aegntix.timeline.tenancy import TenantStore
+from tests.analysis.helpers import NEWS
 from tests.engine.helpers import own_events, run_new, signature
 from tests.support import example
 
-NEWS = InjectionSpec("The river flooded the car park.", fields={"stance": 0.9})
 SEED_BASE = 1234
 
 

@@ -8,7 +8,6 @@ import asyncio
 
 from aegntix.analysis.produced import Produced, read_set
 from aegntix.analysis.rollouts import (
-    InjectionSpec,
     create_set,
     extend_set,
     members_view,
@@ -26,10 +25,9 @@ from aegntix.timeline import SqlStore
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 from aegntix.timeline.tenancy import TenantStore
+from tests.analysis.helpers import NEWS, run_all
 from tests.engine.helpers import run, run_new
 from tests.support import example
-
-NEWS = InjectionSpec("The river flooded the car park.", fields={"stance": 0.9})
 
 
 def exact(store: Store, set_id: str) -> Produced:
@@ -64,7 +62,7 @@ def test_one_pass_equals_the_timeline_walks_on_a_real_set(store: SqlStore) -> No
     fast = set_stats(store, made.id)
     old = _stats(made.id, made.control_id, True, exact(store, made.id),
                  exact(store, made.control_id), 0)  # fmt: skip
-    del fast["notes"]  # said after the cache, from the scenario (test_study checks them)
+    del fast["notes"]  # from the scenario, beside _stats (test_study checks them)
     assert fast == old
     assert fast["outcomes"]["mean_stance"]["summary"]["n"] == 3  # the unfinished one left out
     late_mean = read_set(store, repo, made.id).outcomes["mean_stance"][0]
@@ -104,7 +102,7 @@ def test_a_tenants_set_reads_the_same_both_ways(store: SqlStore) -> None:
     tenant = TenantStore(store, "acme")
     parent = run_new(tenant, example("town-hall"), steps=2)  # type: ignore[arg-type]
     made = create_set(tenant, parent, 1, 3, NEWS)
-    asyncio.run(run_sets(tenant, with_control(repository(tenant), made.id)))
+    run_all(tenant, made.id)
     got = read_set(tenant, repository(tenant), made.id)
     assert got == exact(tenant, made.id)
     assert all(v is not None for v in got.outcomes["mean_stance"])

@@ -3,9 +3,6 @@ isolation, continue after an interruption, extend."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,24 +14,17 @@ from aegntix.analysis.rollouts import (
     extend_set,
     members_view,
     repository,
-    run_sets,
     set_outcomes,
     set_series,
-    with_control,
 )
 from aegntix.errors import ForkOutOfRange, InvalidRequest, RolloutSetNotFound
 from aegntix.model.events import BranchStatus
 from aegntix.timeline import SqlStore, open_sqlite_store
 from aegntix.timeline.tenancy import TenantStore
+from tests.analysis.helpers import NEWS, run_all
 from tests.engine.helpers import own_events, run, run_new, signature
 from tests.engine.scenarios import scenarios
 from tests.support import example
-
-NEWS = InjectionSpec("The river flooded the car park.", fields={"stance": 0.9})
-
-
-def run_all(store: SqlStore, set_id: str, **kw: Any) -> None:
-    asyncio.run(run_sets(store, with_control(repository(store), set_id), **kw))
 
 
 def heads(store: SqlStore, set_id: str) -> list[tuple[int, str, str]]:

@@ -4,32 +4,24 @@ unpaired; the CLI prints the effect in words; the API serves it."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from typer.testing import CliRunner
 
-from aegntix.analysis.rollouts import InjectionSpec, create_set, repository, run_sets, with_control
+from aegntix.analysis.rollouts import InjectionSpec, create_set, repository
 from aegntix.analysis.study import set_stats
 from aegntix.cli import app
 from aegntix.errors import InvalidRequest
 from aegntix.model.scenario import BrainConfig
 from aegntix.timeline import SqlStore
+from tests.analysis.helpers import NEWS, run_all
 from tests.engine.helpers import run_new
 from tests.support import example
-
-#: An explicit stance push toward +0.9: a known, strong effect on the debate.
-PUSH = InjectionSpec("The river flooded the car park.", fields={"stance": 0.9})
-
-
-def run_all(store: SqlStore, set_id: str) -> None:
-    asyncio.run(run_sets(store, with_control(repository(store), set_id)))
 
 
 @pytest.fixture
 def study(store: SqlStore) -> tuple[str, str]:
     parent = run_new(store, example("town-hall"), steps=3)
-    treated = create_set(store, parent, 2, 8, PUSH)
+    treated = create_set(store, parent, 2, 8, NEWS)
     run_all(store, treated.id)
     assert treated.control_id is not None
     return treated.id, treated.control_id
@@ -96,7 +88,7 @@ def test_rollouts_show_prints_the_effect_in_words(tmp_path) -> None:
     store = open_sqlite_store(db)
     try:
         parent = run_new(store, example("town-hall"), steps=3)
-        treated = create_set(store, parent, 2, 6, PUSH)
+        treated = create_set(store, parent, 2, 6, NEWS)
         run_all(store, treated.id)
     finally:
         store.close()

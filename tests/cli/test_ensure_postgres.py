@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.support import ROOT
+from tests.support import ROOT, assert_make_test_runs_first
 
 SCRIPT = ROOT / "scripts" / "ensure-postgres"
 
@@ -23,16 +23,7 @@ def run(port: int, *, prefix: list[str] | None = None) -> subprocess.CompletedPr
 
 
 def test_make_test_runs_it_before_the_tests() -> None:
-    plan = subprocess.run(
-        ["make", "-n", "--no-print-directory", "test"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    setup = plan.index("scripts/ensure-postgres")
-    assert any("pytest" in line for line in plan[setup + 1 :]), plan
-    assert os.access(SCRIPT, os.X_OK)
+    assert_make_test_runs_first("ensure-postgres")
 
 
 def test_a_running_server_is_nothing_to_do(pg_database: object) -> None:

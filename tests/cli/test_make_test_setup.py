@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, assert_make_test_runs_first
 
 SCRIPT = ROOT / "scripts" / "ensure-chromium"
 
@@ -50,16 +50,7 @@ def run(
 
 
 def test_make_test_runs_it_before_the_tests() -> None:
-    plan = subprocess.run(
-        ["make", "-n", "--no-print-directory", "test"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    setup = plan.index("scripts/ensure-chromium")
-    assert any("pytest" in line for line in plan[setup + 1 :]), plan
-    assert os.access(SCRIPT, os.X_OK)
+    assert_make_test_runs_first("ensure-chromium")
 
 
 def test_chromium_present_is_nothing_to_do(world: Path) -> None:

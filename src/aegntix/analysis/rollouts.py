@@ -32,7 +32,7 @@ from aegntix.engine.runner import StepCallback
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import ForkOutOfRange, InvalidRequest
 from aegntix.inject.strategies import inject, validated
-from aegntix.model.events import BranchStatus, EventKind
+from aegntix.model.events import Branch, BranchStatus, EventKind
 from aegntix.model.outcomes import compute_outcomes
 from aegntix.model.state import STEP_END
 from aegntix.model.stored import scenario_from
@@ -67,6 +67,47 @@ class InjectionSpec:
             "world": dict(self.world or {}),
             "urgency": self.urgency,
         }
+
+    @classmethod
+    def from_json(cls, spec: Mapping[str, Any]) -> InjectionSpec:
+        """The injection a set recorded (``as_json``)."""
+        return cls(
+            spec["content"],
+            spec.get("strategy", "broadcast"),
+            spec.get("targets"),
+            spec.get("fields"),
+            spec.get("world") or None,
+            float(spec.get("urgency", 0.5)),
+        )
+
+
+def fork_with(
+    store: Store,
+    parent_id: str,
+    at_step: int,
+    injection: InjectionSpec | None,
+    *,
+    seed: int | None,
+    label: str | None,
+) -> Branch:
+    """A new branch after ``at_step``: a plain fork, or with ``injection`` as its first
+    event (validated before anything is written, as ``fork --inject``)."""
+    if injection is None:
+        return store.fork(parent_id, at_step, seed=seed, label=label)
+    return inject(
+        store,
+        parent_id,
+        injection.content,
+        targets=injection.targets,
+        strategy=injection.strategy,
+        fields=injection.fields,
+        world=injection.world,
+        urgency=injection.urgency,
+        at_step=at_step,
+        new_branch=True,
+        label=label,
+        seed=seed,
+    ).branch
 
 
 def repository(store: Store) -> SqlRollouts:
@@ -171,23 +212,10 @@ def ensure_members(
         seed = rollout.seed(i)
         label = f"rollout {rollout.id[:8]}#{i}"
         spec = rollout.injection
-        if spec is None:
-            branch = store.fork(rollout.parent_id, rollout.fork_step, seed=seed, label=label)
-        else:
-            branch = inject(
-                store,
-                rollout.parent_id,
-                spec["content"],
-                targets=spec.get("targets"),
-                strategy=spec.get("strategy", "broadcast"),
-                fields=spec.get("fields"),
-                world=spec.get("world") or None,
-                urgency=float(spec.get("urgency", 0.5)),
-                at_step=rollout.fork_step,
-                new_branch=True,
-                label=label,
-                seed=seed,
-            ).branch
+        injection = None if spec is None else InjectionSpec.from_json(spec)
+        branch = fork_with(
+            store, rollout.parent_id, rollout.fork_step, injection, seed=seed, label=label
+        )
         repo.add_member(rollout.id, Member(i, branch.id, seed))
         count += 1
         if on_member is not None:

@@ -26,7 +26,7 @@ from aegntix.analysis.rollouts import repository
 from aegntix.analysis.series import bands, split_step
 from aegntix.analysis.stats import agent_effects, paired_effect, summarize, unpaired_effect
 from aegntix.errors import InvalidRequest
-from aegntix.model.scenario import stored_scenario
+from aegntix.model.stored import scenario_from
 from aegntix.timeline.store import Store
 
 
@@ -79,14 +79,13 @@ def set_stats(store: Store, set_id: str, *, vs: str | None = None, seed: int = 0
         theirs = read_set(store, repo, other_id, other_heads) if other_id else None
         paired = other_id is not None and other_id == rollout.control_id
         hit = _stats(set_id, other_id, paired, mine, theirs, seed)
+        hit["notes"] = _notes(store, rollout.scenario_id, hit)
         _CACHE[key] = hit
         if len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
-    found = copy.deepcopy(hit)  # the caller's to change
-    found["notes"] = _notes(store, rollout.scenario_id, found)
-    return found
+    return copy.deepcopy(hit)  # the caller's to change
 
 
 #: Said when every future ended alike and the scenario's brains draw almost no chance.
@@ -105,7 +104,7 @@ def _notes(store: Store, scenario_id: str, found: dict[str, Any]) -> list[str]:
     summaries += [e["effect"]["control"] for e in yes_no if (e.get("effect") or {}).get("control")]
     if not summaries or any(s.get("mean") not in (0.0, 1.0) for s in summaries):
         return []
-    scenario = stored_scenario(store.get_scenario(scenario_id).spec)
+    scenario = scenario_from(store.get_scenario(scenario_id))
     brains = [scenario.brain_for(agent) for agent in scenario.agents]
     if all(b.kind == "rules" and b.temperature == 0.0 for b in brains):
         return [ALIKE_NOTE]

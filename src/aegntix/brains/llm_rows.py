@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from aegntix.brains.replies import CachedReply, PaidCall, Payer
-from aegntix.repository import TenantRows, insert_new
+from aegntix.repository import TenantRows
+from aegntix.timeline.inserts import insert_new
 from aegntix.timeline.schema import llm_cache
 
 _C = llm_cache.c

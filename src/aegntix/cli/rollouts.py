@@ -260,7 +260,9 @@ def show(
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         info = set_json(store, rollout)
-        members = members_view(store, rollout.id)
+        listing = json_out or list_members or rollout.n <= SMALL_SET
+        # every member's outcomes is a read per member: only when they are shown
+        members = members_view(store, rollout.id) if listing else []
         other = _resolve(store, vs).id if vs else None
         stats = set_stats(store, rollout.id, vs=other)
     if json_out:
@@ -279,11 +281,11 @@ def show(
         soft_wrap=True,
     )
     print_stats(stats)
-    if list_members or len(members) <= SMALL_SET:
+    if listing:
         console.print(_members_table(members))
     else:
         console.print(
-            f"{len(members)} futures: [bold]aegntix rollouts show {rollout.id} --members[/] "
+            f"{rollout.n} futures: [bold]aegntix rollouts show {rollout.id} --members[/] "
             "lists each with its branch (open one with `aegntix events BRANCH`)"
         )
 

@@ -19,6 +19,7 @@ from aegntix.analysis.rollouts import (
     ProgressCallback,
     create_set,
     extend_set,
+    fork_with,
     repository,
     run_sets,
     with_control,
@@ -29,7 +30,6 @@ from aegntix.client.sets import RolloutSet
 from aegntix.engine import Runner, RunSummary, start_scenario
 from aegntix.engine.failures import as_project_error
 from aegntix.errors import InvalidRequest, RunFailed, StoreError
-from aegntix.inject import inject as inject_into
 from aegntix.model.loading import load_scenario, validate_scenario
 from aegntix.model.scenario import Scenario
 from aegntix.timeline import SqlStore
@@ -179,21 +179,9 @@ class Sandbox:
         if seed is not None:
             check_seed(seed, "seed")
         if injection is None:
-            return self.store.fork(branch_id, at, seed=seed, label=label or f"fork@{at}").id
-        return inject_into(  # validates everything before it forks: bad input writes nothing
-            self.store,
-            branch_id,
-            injection.content,
-            targets=injection.targets,
-            strategy=injection.strategy,
-            fields=injection.fields,
-            world=injection.world,
-            urgency=injection.urgency,
-            at_step=at,
-            new_branch=True,
-            label=label,
-            seed=seed,
-        ).branch.id
+            label = label or f"fork@{at}"
+        # validates everything before it forks: bad input writes nothing
+        return fork_with(self.store, branch_id, at, injection, seed=seed, label=label).id
 
     def create_rollouts(
         self,

@@ -21,7 +21,8 @@ from aegntix.memory.profile_repository import (
 from aegntix.memory.records import Memory
 from aegntix.model.events import canonical_json
 from aegntix.model.scenario import Persona
-from aegntix.repository import TenantRows, aware, insert_new
+from aegntix.repository import TenantRows, aware
+from aegntix.timeline.inserts import insert_new
 from aegntix.timeline.schema import (
     agent_profiles,
     profile_memories,

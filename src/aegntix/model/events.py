@@ -60,6 +60,35 @@ class Event:
     prev_hash: str
     created_at: datetime | None = field(default=None, compare=False)
 
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of an event: REST pages, the WebSocket stream, the bus."""
+        return {
+            "branch_id": self.branch_id,
+            "seq": self.seq,
+            "step": self.step,
+            "kind": self.kind.value,
+            "agent_id": self.agent_id,
+            "payload": self.payload,
+            "hash": self.hash,
+            "prev_hash": self.prev_hash,
+            "created_at": None if self.created_at is None else self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, m: dict[str, Any]) -> Event:
+        created = m.get("created_at")
+        return cls(
+            branch_id=str(m["branch_id"]),
+            seq=int(m["seq"]),
+            step=int(m["step"]),
+            kind=EventKind(m["kind"]),
+            agent_id=m.get("agent_id"),
+            payload=dict(m["payload"]),
+            hash=str(m["hash"]),
+            prev_hash=str(m["prev_hash"]),
+            created_at=None if created is None else datetime.fromisoformat(created),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:

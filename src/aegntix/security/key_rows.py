@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from aegntix.repository import TenantRows, aware, insert_new
+from aegntix.repository import TenantRows, aware
 from aegntix.security.key_repository import ActiveKey, ApiKey, NewKey
 from aegntix.security.roles import Role
+from aegntix.timeline.inserts import insert_new
 from aegntix.timeline.schema import api_keys, tenants
 
 _C = api_keys.c

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegntix.model.events import Event
-from aegntix.server.schemas import event_json, finite
+from aegntix.server.schemas import finite
 from aegntix.timeline.bus import Bus
 
 DEFAULT_MAX_QUEUE = 1_000
@@ -55,7 +55,7 @@ def to_json(value: object) -> str:
 
 def event_message(event: Event) -> str:
     """``{"type": "event", "event": {...}}`` as compact JSON text."""
-    return to_json({"type": "event", "event": event_json(event)})
+    return to_json({"type": "event", "event": event.to_json()})
 
 
 def status_message(status: str, failure: dict[str, Any] | None = None) -> str:

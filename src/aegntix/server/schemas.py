@@ -1,7 +1,7 @@
 """Request and response bodies of the REST API, and the JSON form of domain objects.
 
-``event_json`` is the one serialization of an event: REST pages and the WebSocket stream
-both use it.
+An event's one serialization is ``Event.to_json`` (REST pages, the WebSocket stream and the
+bus all use it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.engine.runner import StepResult
-from aegntix.model.events import Branch, Event, ScenarioRecord
+from aegntix.model.events import Branch, ScenarioRecord
 from aegntix.model.text import PlainData, SafeLine, SafeText
 from aegntix.timeline.compare import Comparison
 
@@ -27,20 +27,6 @@ T = TypeVar("T")
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def event_json(e: Event) -> dict[str, Any]:
-    return {
-        "branch_id": e.branch_id,
-        "seq": e.seq,
-        "step": e.step,
-        "kind": e.kind.value,
-        "agent_id": e.agent_id,
-        "payload": e.payload,
-        "hash": e.hash,
-        "prev_hash": e.prev_hash,
-        "created_at": _iso(e.created_at),
-    }
 
 
 def branch_json(b: Branch) -> dict[str, Any]:
@@ -88,7 +74,7 @@ def step_json(r: StepResult) -> dict[str, Any]:
     return {
         "branch_id": r.branch_id,
         "step": r.step,
-        "events": [event_json(e) for e in r.events],
+        "events": [e.to_json() for e in r.events],
         "outcomes": r.outcomes,
         "terminal": r.terminal,
     }

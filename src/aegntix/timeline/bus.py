@@ -23,11 +23,14 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+import structlog
 
 from aegntix.errors import InvalidRequest
-from aegntix.model.events import Event, EventKind
+from aegntix.model.events import Event
+
+log = structlog.get_logger(__name__)
 
 Listener = Callable[[str, Sequence[Event]], None]
 """Called with ``(branch_id, events)`` from any thread: must be quick and thread-safe."""
@@ -75,6 +78,17 @@ class Listeners:
                 listener(branch_id, events)
             except Exception:  # one broken listener must not starve the others
                 continue
+
+    def deliver_message(self, data: bytes | str, origin: str, bus: str) -> None:
+        """A shared bus's message: its publications, but this process's own (``origin``),
+        which were delivered when published; an unreadable one is logged and skipped."""
+        try:
+            publications = decode_message(data, origin)
+        except ValueError as exc:
+            log.warning(f"{bus} bus: unreadable message skipped", error=repr(exc))
+            return
+        for branch_id, events in publications:
+            self.deliver(branch_id, events)
 
 
 class LocalBus:
@@ -135,7 +149,7 @@ def encode_message(origin: str, branch_id: str, events: Sequence[Event]) -> str:
 
 def event_text(e: Event) -> str:
     """One event's part of a message (so a bus can size messages without re-encoding)."""
-    return _compact(event_to_wire(e))
+    return _compact(e.to_json())
 
 
 def join_message(origin: str, branch_id: str, texts: Sequence[str]) -> str:
@@ -155,38 +169,9 @@ def decode_message(data: bytes | str, origin: str) -> list[tuple[str, list[Event
         body = json.loads(data)
         parts = body if isinstance(body, list) else [body]
         return [
-            (str(part["b"]), [event_from_wire(m) for m in part["e"]])
+            (str(part["b"]), [Event.from_json(m) for m in part["e"]])
             for part in parts
             if part.get("o") != origin
         ]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a bus message: {exc!r}") from None
-
-
-def event_to_wire(e: Event) -> dict[str, Any]:
-    return {
-        "branch_id": e.branch_id,
-        "seq": e.seq,
-        "step": e.step,
-        "kind": e.kind.value,
-        "agent_id": e.agent_id,
-        "payload": e.payload,
-        "hash": e.hash,
-        "prev_hash": e.prev_hash,
-        "created_at": None if e.created_at is None else e.created_at.isoformat(),
-    }
-
-
-def event_from_wire(m: dict[str, Any]) -> Event:
-    created = m.get("created_at")
-    return Event(
-        branch_id=str(m["branch_id"]),
-        seq=int(m["seq"]),
-        step=int(m["step"]),
-        kind=EventKind(m["kind"]),
-        agent_id=m.get("agent_id"),
-        payload=dict(m["payload"]),
-        hash=str(m["hash"]),
-        prev_hash=str(m["prev_hash"]),
-        created_at=None if created is None else datetime.fromisoformat(created),
-    )

@@ -22,12 +22,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Insert, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, or_, select, update
 
 from aegntix.errors import BranchBusy, BranchNotFound
 from aegntix.model.events import Branch, BranchStatus
 from aegntix.timeline import queries as q
+from aegntix.timeline.inserts import insert_new
 from aegntix.timeline.schema import branches, run_leases, scenarios
 from aegntix.timeline.sqlstore import SqlStore
 
@@ -60,13 +60,6 @@ class Lease:
         return self.expires_at > now
 
 
-def _insert_if_absent(conn: Connection) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect (race-free)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(run_leases).on_conflict_do_nothing(index_elements=["branch_id"])
-    return sqlite.insert(run_leases).on_conflict_do_nothing(index_elements=["branch_id"])
-
-
 def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -> None:
     """Hold ``branch_id`` until ``now + ttl``, or ``BranchBusy`` if another owner's lease is
     live; ``BranchNotFound`` if there is no such branch. Runs in the caller's write
@@ -86,13 +79,8 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
         .values(owner=owner, expires_at=until)
     ).rowcount
     if not taken:
-        # RETURNING, not rowcount: psycopg reports -1 (truthy) for INSERT … ON CONFLICT.
-        inserted = conn.execute(
-            _insert_if_absent(conn)
-            .values(branch_id=branch_id, tenant_id=tenant_id, owner=owner, expires_at=until)
-            .returning(run_leases.c.branch_id)
-        ).first()
-        taken = int(inserted is not None)
+        row = {"branch_id": branch_id, "tenant_id": tenant_id, "owner": owner}
+        taken = insert_new(conn, run_leases, {**row, "expires_at": until})
     if not taken:
         raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
 

@@ -25,7 +25,7 @@ import structlog
 
 from aegntix.errors import InvalidRequest, StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, decode_message, event_text, join_message
+from aegntix.timeline.bus import Listener, Listeners, event_text, join_message
 
 log = structlog.get_logger(__name__)
 
@@ -154,7 +154,7 @@ class PgBus:
         while not self._closed.is_set():
             try:
                 for notify in self._listening.notifies(timeout=0.5):
-                    self._receive(notify.payload)
+                    self._listeners.deliver_message(notify.payload, self.origin, "pg")
             except psycopg.Error as exc:
                 if self._closed.is_set():
                     return
@@ -163,15 +163,6 @@ class PgBus:
                 with contextlib.suppress(psycopg.Error):
                     self._listening.close()
                     self._listening = self._listen()
-
-    def _receive(self, payload: str) -> None:
-        try:
-            publications = decode_message(payload, self.origin)
-        except ValueError as exc:
-            log.warning("pg bus: unreadable message skipped", error=repr(exc))
-            return
-        for branch_id, events in publications:  # ours are left out: delivered when published
-            self._listeners.deliver(branch_id, events)
 
 
 def _safe(url: str) -> str:

@@ -26,7 +26,7 @@ import structlog
 
 from aegntix.errors import StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, decode_message, encode_message
+from aegntix.timeline.bus import Listener, Listeners, encode_message
 
 log = structlog.get_logger(__name__)
 
@@ -167,13 +167,4 @@ class RedisBus:
                     await pubsub.subscribe(self.channel)
                 continue
             if message is not None and message.get("type") == "message":
-                self._receive(message["data"])
-
-    def _receive(self, data: bytes | str) -> None:
-        try:
-            publications = decode_message(data, self.origin)
-        except ValueError as exc:
-            log.warning("redis bus: unreadable message skipped", error=repr(exc))
-            return
-        for branch_id, events in publications:  # ours are left out: delivered when published
-            self._listeners.deliver(branch_id, events)
+                self._listeners.deliver_message(message["data"], self.origin, "redis")

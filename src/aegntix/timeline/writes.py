@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from aegntix.errors import (
     BranchBusy,
@@ -39,8 +39,9 @@ from aegntix.model.events import (
 from aegntix.model.state import State, apply_event, empty_state
 from aegntix.model.stored import SPEC_VERSION
 from aegntix.timeline import queries as q
+from aegntix.timeline.fastpath import EventRow, FastPath
 from aegntix.timeline.prepare import Prepared, chain_hash
-from aegntix.timeline.schema import branches, events, scenarios, snapshots
+from aegntix.timeline.schema import branches, scenarios, snapshots
 
 # Built once: constructing a statement per request costs more than the insert itself.
 _INSERT_SNAPSHOTS = insert(snapshots)
@@ -56,92 +57,10 @@ _SET_STATUS = (
         status=bindparam("b_status"), failure=bindparam("b_failure"), updated_at=bindparam("b_at")
     )
 )
-# Conditional: the database, not this process's cache, decides whose append lands (a row
-# lock on PostgreSQL, the write lock on SQLite). 0 rows updated: another process moved it.
-_UPDATE_HEAD = (
-    update(branches)
-    .where(branches.c.id == bindparam("b_id"), branches.c.head_seq == bindparam("b_old"))
-    .values(
-        head_seq=bindparam("b_seq"),
-        head_step=bindparam("b_step"),
-        head_hash=bindparam("b_hash"),
-        updated_at=bindparam("b_at"),
-    )
-)
 # Taken when a branch is loaded into the cache on PostgreSQL: the head just read stays the
 # head until this transaction ends, so a batch re-run after HeadMoved cannot lose again.
 _LOCK_BRANCH = select(branches.c.id).where(branches.c.id == bindparam("id")).with_for_update()
 _HEAD_OF = select(branches.c.head_seq).where(branches.c.id == bindparam("id"))
-_HEAD_KEYS = ("b_id", "b_seq", "b_step", "b_hash", "b_at", "b_old")
-_EVENT_KEYS = (
-    "branch_id",
-    "seq",
-    "step",
-    "kind",
-    "agent_id",
-    "payload",
-    "hash",
-    "prev_hash",
-    "created_at",
-    "tenant_id",
-)
-EventRow = tuple[str, int, int, str, str | None, str, str, str, Any, str]
-
-
-class _Raw:
-    """A hot statement compiled once for the dialect and fed plain tuples (in ``keys``
-    order): Core's per-row parameter processing cost more than SQLite's own work. Values
-    needing a driver conversion (timestamps) are converted by the caller, once per append."""
-
-    def __init__(self, sql: Any, dialect: Dialect, keys: tuple[str, ...], **kw: Any) -> None:
-        compiled = sql.compile(dialect=dialect, **kw)
-        self.sql: str = compiled.string
-        self.keys = keys
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        self.named = order is None
-        self.reorder = None if order is None or order == keys else [keys.index(k) for k in order]
-
-    def execute(self, conn: Connection, rows: list[Any]) -> int:
-        """Run once per row; the rows changed, summed (both drivers sum an executemany's)."""
-        if self.named:
-            params: list[Any] = [dict(zip(self.keys, r, strict=True)) for r in rows]
-        elif self.reorder is not None:
-            order = self.reorder
-            params = [tuple(r[i] for i in order) for r in rows]
-        else:
-            params = rows
-        return int(conn.exec_driver_sql(self.sql, params).rowcount)
-
-
-class _Copy:
-    """PostgreSQL: rows through ``COPY … FROM STDIN`` on the writer's own connection (inside
-    its transaction): one stream instead of a statement per row (measured: 2x the rate of
-    psycopg's pipelined executemany)."""
-
-    def __init__(self, table: str, keys: tuple[str, ...]) -> None:
-        self.sql = f"COPY {table} ({', '.join(keys)}) FROM STDIN"
-
-    def execute(self, conn: Connection, rows: list[Any]) -> int:
-        driver: Any = conn.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(self.sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return len(rows)
-
-
-class _FastPath:
-    def __init__(self, dialect: Dialect) -> None:
-        self.insert_events: _Raw | _Copy = (
-            _Copy(events.name, _EVENT_KEYS)
-            if dialect.name == "postgresql"
-            else _Raw(insert(events), dialect, _EVENT_KEYS, column_keys=list(_EVENT_KEYS))
-        )
-        self.update_heads = _Raw(_UPDATE_HEAD, dialect, _HEAD_KEYS)
-        impl = events.c.created_at.type.dialect_impl(dialect)
-        self._stamp = impl.bind_processor(dialect)
-
-    def stamp(self, value: datetime) -> Any:
-        return value if self._stamp is None else self._stamp(value)
 
 
 @dataclass(slots=True)
@@ -175,7 +94,7 @@ class WriteOps:
         self._last_now = datetime.now(UTC)
         # Appends of a batch are buffered and written with one executemany per table.
         self._rows: list[EventRow] = []
-        self._fast: _FastPath | None = None
+        self._fast: FastPath | None = None
         self._snaps: list[dict[str, Any]] = []
         # branch -> (id, new head seq, step, hash, time, head seq in the database)
         self._heads: dict[str, tuple[str, int, int, str, Any, int]] = {}
@@ -235,9 +154,9 @@ class WriteOps:
         # they buffer anything; other operations are inside their savepoint).
         self._from, self._old_heads = (0, 0), {}
 
-    def _fast_path(self, conn: Connection) -> _FastPath:
+    def _fast_path(self, conn: Connection) -> FastPath:
         if self._fast is None:
-            self._fast = _FastPath(conn.dialect)
+            self._fast = FastPath(conn.dialect)
         return self._fast
 
     def _now(self) -> datetime:

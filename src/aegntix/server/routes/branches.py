@@ -41,7 +41,6 @@ from aegntix.server.schemas import (
     StepOut,
     branch_json,
     comparison_json,
-    event_json,
     finite,
     problem_responses,
     step_json,
@@ -177,7 +176,7 @@ async def inject_branch(
     return {
         "branch": branch_json(done.branch),
         "forked": done.forked,
-        "events": [event_json(e) for e in done.events],
+        "events": [e.to_json() for e in done.events],
     }
 
 
@@ -285,7 +284,7 @@ def branch_events(
     for e in store.events(branch_id, from_seq=from_seq, to_seq=to_seq):
         last = e.seq
         if (kind is None or e.kind == kind) and (agent_id is None or e.agent_id == agent_id):
-            page.append(event_json(e))
+            page.append(e.to_json())
             if len(page) >= limit:
                 break
     if filtered and len(page) < limit:
