@@ -32,6 +32,7 @@ from typing import Any
 
 import structlog
 
+from aegntix.analysis.leased import run_leased
 from aegntix.engine.scheduler import Scheduler
 from aegntix.model.scenario import Scenario
 from aegntix.repository import database_of, tenant_of
@@ -211,23 +212,4 @@ async def _run_share(store: Store, share: Work, concurrency: int, progress: Any)
     # SIGTERM (the parent stopping): runners stop after their step and record ``paused``.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     scheduler = Scheduler(store, concurrency=concurrency)
-    tasks = []
-
-    def finished(set_id: str) -> Callable[[asyncio.Task[Any]], None]:
-        def callback(task: asyncio.Task[Any]) -> None:
-            if not task.cancelled() and task.exception() is None:
-                progress.put(set_id)
-
-        return callback
-
-    for set_id, branch_id in share:
-        task = scheduler.start(branch_id)
-        task.add_done_callback(finished(set_id))
-        tasks.append(task)
-    try:
-        await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
+    await run_leased(store, scheduler, share, progress.put)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from aegntix.errors import InvalidRequest, RolloutSetNotFound
 from aegntix.model.events import EventKind, canonical_json
 from aegntix.model.state import STEP_END
 from aegntix.repository import require_database, tenant_of
+from aegntix.timeline import queries as q
 from aegntix.timeline.ids import resolve_id
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
@@ -29,6 +31,7 @@ from aegntix.timeline.schema import (
     events,
     rollout_members,
     rollout_sets,
+    run_leases,
 )
 from aegntix.timeline.store import Store
 
@@ -308,16 +311,16 @@ class SqlRollouts:
 
     def member_statuses(self, set_id: str) -> dict[int, str]:
         """Each member's branch status (one query, not one per member)."""
-        query = (
-            select(rollout_members.c.idx, branches.c.status)
-            .join(branches, branches.c.id == rollout_members.c.branch_id)
-            .where(
-                rollout_members.c.tenant_id == self.tenant_id,
-                rollout_members.c.set_id == set_id,
+        query = q.with_leases(
+            select(rollout_members.c.idx, q.live_status(time.time())).join(
+                branches, branches.c.id == rollout_members.c.branch_id
             )
+        ).where(
+            rollout_members.c.tenant_id == self.tenant_id,
+            rollout_members.c.set_id == set_id,
         )
         with self.backend.reading() as conn:
-            return {int(r.idx): str(r.status) for r in conn.execute(query)}
+            return {int(r[0]): str(r[1]) for r in conn.execute(query)}
 
     def member_heads(self, set_id: str) -> list[MemberHead]:
         """Every member's branch row, in member order (one query)."""
@@ -326,7 +329,7 @@ class SqlRollouts:
                 rollout_members.c.idx,
                 branches.c.id,
                 rollout_members.c.seed,
-                branches.c.status,
+                q.live_status(time.time()),
                 branches.c.parent_id,
                 branches.c.fork_seq,
                 branches.c.head_seq,
@@ -334,6 +337,7 @@ class SqlRollouts:
                 branches.c.head_hash,
             )
             .join(branches, branches.c.id == rollout_members.c.branch_id)
+            .outerjoin(run_leases, run_leases.c.branch_id == branches.c.id)
             .where(
                 rollout_members.c.tenant_id == self.tenant_id,
                 rollout_members.c.set_id == set_id,

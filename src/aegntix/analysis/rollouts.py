@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aegntix.analysis.leased import run_leased
 from aegntix.analysis.parallel import run_in_processes, shared_database
 from aegntix.analysis.produced import read_set
 from aegntix.analysis.records import (
@@ -314,13 +315,6 @@ async def run_sets(
         if on_progress is not None:
             on_progress(set_id, done[set_id], totals[set_id])
 
-    def finished_one(set_id: str) -> Callable[[asyncio.Task[Any]], None]:
-        def callback(task: asyncio.Task[Any]) -> None:
-            if not task.cancelled() and task.exception() is None:
-                member_done(set_id)
-
-        return callback
-
     try:
         for rollout in sets:
             repo.update(rollout.id, status=SetStatus.RUNNING)
@@ -341,9 +335,8 @@ async def run_sets(
                 concurrency=concurrency,
                 on_member_done=member_done,
             )
-        for set_id, branch_id in work if path is None else ():
-            task = scheduler.start(branch_id)
-            task.add_done_callback(finished_one(set_id))
+        elif work:  # in this process, each member under its lease
+            task = asyncio.create_task(run_leased(store, scheduler, work, member_done))
             tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:

@@ -22,12 +22,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, literal, or_, select, update
 
 from aegntix.errors import BranchBusy, BranchNotFound
 from aegntix.model.events import Branch, BranchStatus
 from aegntix.timeline import queries as q
-from aegntix.timeline.inserts import insert_new
+from aegntix.timeline.inserts import insert_new, insert_new_from
 from aegntix.timeline.schema import branches, run_leases, scenarios
 from aegntix.timeline.sqlstore import SqlStore
 
@@ -98,6 +98,60 @@ def renew(
     return [b for b in ids if b not in held]
 
 
+#: Branch ids per statement when taking many (well under every driver's parameter limit).
+_CHUNK = 500
+
+
+def take_unfinished(
+    conn: Connection, branch_ids: Collection[str], owner: str, now: float, ttl: float
+) -> list[str]:
+    """Hold every branch of ``branch_ids`` that is not done and that nobody else holds live,
+    a few statements per 500 branches; returns the ones now held. A branch done by another
+    process is skipped: its runner records ``done`` before giving the lease up."""
+    until, held = now + ttl, list[str]()
+    ids = list(dict.fromkeys(branch_ids))
+    for k in range(0, len(ids), _CHUNK):
+        chunk = ids[k : k + _CHUNK]
+        unfinished = select(branches.c.id).where(
+            branches.c.id.in_(chunk), branches.c.status != BranchStatus.DONE.value
+        )
+        conn.execute(
+            update(run_leases)
+            .where(
+                run_leases.c.branch_id.in_(unfinished),
+                or_(run_leases.c.owner == owner, run_leases.c.expires_at <= now),
+            )
+            .values(owner=owner, expires_at=until)
+        )
+        absent = select(branches.c.id, branches.c.tenant_id, literal(owner), literal(until)).where(
+            branches.c.id.in_(chunk), branches.c.status != BranchStatus.DONE.value
+        )
+        insert_new_from(conn, run_leases, ["branch_id", "tenant_id", "owner", "expires_at"], absent)
+        mine = select(run_leases.c.branch_id).where(
+            run_leases.c.owner == owner, run_leases.c.branch_id.in_(chunk)
+        )
+        held.extend(conn.execute(mine).scalars())
+    return held
+
+
+def unfinished(conn: Connection, branch_ids: Collection[str]) -> list[str]:
+    """Those of ``branch_ids`` whose stored status is not ``done``."""
+    ids, out = list(branch_ids), list[str]()
+    for k in range(0, len(ids), _CHUNK):
+        query = select(branches.c.id).where(
+            branches.c.id.in_(ids[k : k + _CHUNK]), branches.c.status != BranchStatus.DONE.value
+        )
+        out.extend(conn.execute(query).scalars())
+    return out
+
+
+def renew_all(conn: Connection, owner: str, now: float, ttl: float) -> set[str]:
+    """Extend every lease ``owner`` holds in one statement; returns the branches it holds."""
+    mine = run_leases.c.owner == owner
+    conn.execute(update(run_leases).where(mine).values(expires_at=now + ttl))
+    return set(conn.execute(select(run_leases.c.branch_id).where(mine)).scalars())
+
+
 def release(conn: Connection, branch_id: str, owner: str) -> None:
     """Give ``branch_id`` up (nothing happens if ``owner`` no longer holds it)."""
     conn.execute(
@@ -161,6 +215,21 @@ class RunLeases:
         """Renew the leases of ``branch_ids``; the ones lost (taken over after expiring)."""
         owner, ttl, ids = self.owner, self.ttl, list(branch_ids)
         return self.store.write(lambda c: renew(c, ids, owner, time.time(), ttl))
+
+    def take_unfinished(self, branch_ids: Collection[str]) -> list[str]:
+        """Hold those of ``branch_ids`` not done and not run elsewhere; the ones held."""
+        owner, ttl, ids = self.owner, self.ttl, list(branch_ids)
+        return self.store.write(lambda c: take_unfinished(c, ids, owner, time.time(), ttl))
+
+    def unfinished(self, branch_ids: Collection[str]) -> list[str]:
+        """Those of ``branch_ids`` not done (whoever runs them)."""
+        with self.store.reading() as conn:
+            return unfinished(conn, branch_ids)
+
+    def renew_all(self) -> set[str]:
+        """Renew all of this owner's leases at once; the branches it still holds."""
+        owner, ttl = self.owner, self.ttl
+        return self.store.write(lambda c: renew_all(c, owner, time.time(), ttl))
 
     def release(self, branch_id: str) -> None:
         owner = self.owner

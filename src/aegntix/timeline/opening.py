@@ -8,10 +8,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.pool import NullPool
+
 from aegntix.errors import AegntixError, AmbiguousId, BranchNotFound, StoreError
 from aegntix.model.events import Branch
 from aegntix.timeline.bus import bus_from_env, open_bus
-from aegntix.timeline.postgres import is_postgres_url, open_postgres_store, shown_url
+from aegntix.timeline.dberrors import map_db_errors
+from aegntix.timeline.postgres import (
+    is_postgres_url,
+    open_postgres_store,
+    postgres_url,
+    shown_url,
+)
+from aegntix.timeline.schema import branches
 from aegntix.timeline.sqlite import open_sqlite_store
 from aegntix.timeline.sqlstore import SqlStore
 
@@ -47,6 +57,10 @@ def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator
     local = not is_postgres_url(db) and "://" not in db
     if local and not create and not Path(db).exists():
         raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
+    if is_postgres_url(db) and not create and not _holds_timeline(db):
+        raise StoreError(
+            f"no AegntiX database at '{describe(db)}' (run a scenario there first, or pass --db)"
+        )
     shared = open_bus(bus) if bus else bus_from_env()  # first: a bad bus creates nothing
     try:
         store = open_store(db)
@@ -64,6 +78,17 @@ def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator
         store.close()  # flushes the last appends to the bus first
         if shared is not None:
             shared.close()
+
+
+def _holds_timeline(url: str) -> bool:
+    """Whether the PostgreSQL database ``url`` names has the timeline's tables (in its
+    search path), asked on one short-lived connection, so a read-only command creates none."""
+    engine = create_engine(postgres_url(url), poolclass=NullPool)
+    try:
+        with map_db_errors(path=shown_url(url)), engine.connect() as conn:
+            return inspect(conn).has_table(branches.name)
+    finally:
+        engine.dispose()
 
 
 def resolve_branch(store: SqlStore, ref: str) -> Branch:

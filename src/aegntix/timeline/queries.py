@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, literal, select
+from sqlalchemy import Connection, Row, Select, bindparam, case, literal, null, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from aegntix.errors import BranchNotFound, IntegrityError
 from aegntix.model.events import GENESIS_HASH, Branch, BranchStatus, Event, EventKind, Failure
-from aegntix.timeline.schema import branches, events, snapshots
+from aegntix.timeline.schema import branches, events, run_leases, snapshots
 from aegntix.timeline.store import Snapshot
 
 #: Rows per page when streaming events: bounded memory, short read transactions.
@@ -129,6 +130,42 @@ def row_to_branch(row: Row[Any]) -> Branch:
         tenant_id=m["tenant_id"],
         failure=_failure(m.get("failure")),
     )
+
+
+# -- status as it stands: the stored status read together with the run lease --------------
+def live_status(now: float) -> ColumnElement[str]:
+    """The branch's status given its lease (``run_leases`` outer-joined): ``running`` while
+    a live lease holds it; ``paused`` if its row says running but nobody holds it (the
+    owner died mid-run: it can be resumed); else the stored status."""
+    live = run_leases.c.expires_at > now
+    running = BranchStatus.RUNNING.value
+    return case(
+        (live, running),
+        (branches.c.status == running, BranchStatus.PAUSED.value),
+        else_=branches.c.status,
+    )
+
+
+def live_branch_columns(now: float) -> list[ColumnElement[Any]]:
+    """Every branch column, with ``status`` (and ``failure``) as :func:`live_status` says."""
+    live = run_leases.c.expires_at > now
+    swapped = {
+        "status": live_status(now).label("status"),
+        "failure": case((live, null()), else_=branches.c.failure).label("failure"),
+    }
+    return [swapped.get(c.name, c) for c in branches.c]
+
+
+def with_leases(query: Select[Any]) -> Select[Any]:
+    """``query`` (over ``branches``) with each branch's lease outer-joined (one statement,
+    so status and lease come from one snapshot, and no query per branch)."""
+    return query.outerjoin(run_leases, run_leases.c.branch_id == branches.c.id)
+
+
+def live_branches(now: float) -> Select[Any]:
+    """Branches as they stand (lease-aware status), in creation order; add ``where``s."""
+    query = select(*live_branch_columns(now)).select_from(branches)
+    return with_leases(query).order_by(branches.c.created_at, branches.c.id)
 
 
 def _failure(text: str | None) -> Failure | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
@@ -188,6 +189,8 @@ class SqlStore:
         return self._writer.submit(lambda c: ops.fork(c, parent_id, at_step, seed, label)).result()
 
     def get_branch(self, branch_id: str) -> Branch:
+        """The stored row (what its runner recorded; lists and the API read the status as
+        it stands, with the lease: ``leases.branch_and_lease``)."""
         with self.reading() as conn:
             return q.get_branch(conn, branch_id)
 
@@ -205,7 +208,8 @@ class SqlStore:
             )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
-        query = select(branches).order_by(branches.c.created_at, branches.c.id)
+        """Every branch, its status as it stands (a crashed run's branch reads ``paused``)."""
+        query = q.live_branches(time.time())
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
         with self.reading() as conn:

@@ -9,6 +9,7 @@ scenario (soft delete: its events stay, append-only) and its branches are invisi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,14 @@ _BRANCH = (
     .join(scenarios, scenarios.c.id == branches.c.scenario_id)
     .where(branches.c.id == bindparam("bid"), branches.c.tenant_id == bindparam("t"), _VISIBLE)
 )
+
+
+def _live_branches() -> Any:
+    """Branches as they stand (lease-aware status) whose scenario is not deleted."""
+    query = q.live_branches(time.time()).join(scenarios, scenarios.c.id == branches.c.scenario_id)
+    return query.where(_VISIBLE)
+
+
 _SCENARIO = select(scenarios).where(
     scenarios.c.id == bindparam("sid"), scenarios.c.tenant_id == bindparam("t"), _VISIBLE
 )
@@ -154,12 +163,7 @@ class TenantStore:
             )
 
     def list_branches(self, scenario_id: str | None = None) -> list[Branch]:
-        query = (
-            select(branches)
-            .join(scenarios, scenarios.c.id == branches.c.scenario_id)
-            .where(branches.c.tenant_id == self._tenant, _VISIBLE)
-            .order_by(branches.c.created_at, branches.c.id)
-        )
+        query = _live_branches().where(branches.c.tenant_id == self._tenant)
         if scenario_id is not None:
             query = query.where(branches.c.scenario_id == scenario_id)
         with self._store.reading() as conn:

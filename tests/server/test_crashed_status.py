@@ -1,0 +1,91 @@
+"""A run killed with ``kill -9`` leaves its branch row saying ``running``; once its lease
+expires every view of the branch (CLI list, API list and tree) reads ``paused``, and the
+branch can be continued."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.server.conftest import serving
+from tests.support import EXAMPLES
+
+#: A short lease so the killed run's branch is released quickly.
+LEASE_ENV = {**os.environ, "AEGNTIX_LEASE_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aegntix", *args],
+        capture_output=True,
+        text=True,
+        env=LEASE_ENV,
+        timeout=120,
+        check=False,
+    )
+
+
+def _listed_status(db: Path, branch_id: str) -> str:
+    done = _cli("branches", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    found = [b for b in json.loads(done.stdout) if b["id"] == branch_id]
+    assert len(found) == 1
+    return str(found[0]["status"])
+
+
+def _kill_mid_run(tmp_path: Path) -> tuple[Path, str]:
+    spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
+    spec["termination"] = {"max_steps": 100_000}
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(yaml.safe_dump(spec))
+    db = tmp_path / "crash.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=LEASE_ENV,
+    )
+    assert proc.stdout is not None
+    branch_id, events = "", 0
+    for line in proc.stdout:
+        item: dict[str, Any] = json.loads(line)
+        if item["type"] == "event":
+            branch_id, events = item["branch_id"], events + 1
+        if events >= 100:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    return db, branch_id
+
+
+@pytest.mark.slow
+def test_a_killed_run_reads_paused_everywhere_and_continues(tmp_path: Path):
+    db, branch_id = _kill_mid_run(tmp_path)
+    # The row still says running (nobody recorded the end); the lease lapses within 1 s.
+    deadline = time.monotonic() + 30
+    while (status := _listed_status(db, branch_id)) != "paused":
+        assert status == "running", status
+        assert time.monotonic() < deadline, "the dead run's branch still reads running"
+        time.sleep(0.2)
+
+    with serving(tmp_path, db=str(db)) as server, server.client(server.owner_key) as client:
+        listed = client.get("/v1/branches").json()
+        assert [b["status"] for b in listed if b["id"] == branch_id] == ["paused"]
+        tree = client.get("/v1/branches/tree").json()
+        assert [n["status"] for n in tree if n["id"] == branch_id] == ["paused"]
+        assert client.get(f"/v1/branches/{branch_id}").json()["status"] == "paused"
+
+    resumed = _cli("continue", branch_id, "--db", str(db), "--steps", "1", "--json", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1])["status"] == "idle"  # ran its step
+    assert _listed_status(db, branch_id) == "idle"
