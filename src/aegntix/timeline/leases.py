@@ -191,7 +191,10 @@ def branch_and_lease(
 def as_running(branch: Branch, lease: Lease | None, now: float) -> tuple[Branch, bool]:
     """The branch as it stands, given its lease: ``running`` (no failure) while a live lease
     holds it; ``paused`` if its row says running but nobody holds it (the owner died
-    mid-run: it can be resumed). Also whether it is running."""
+    mid-run: it can be resumed). A finished branch stays ``done`` whatever lease is left.
+    Also whether it is running."""
+    if branch.status is BranchStatus.DONE:
+        return branch, False
     if lease is not None and lease.live(now):
         return replace(branch, status=BranchStatus.RUNNING, failure=None), True
     if branch.status is BranchStatus.RUNNING:

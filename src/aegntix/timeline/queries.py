@@ -134,12 +134,14 @@ def row_to_branch(row: Row[Any]) -> Branch:
 
 # -- status as it stands: the stored status read together with the run lease --------------
 def live_status(now: float) -> ColumnElement[str]:
-    """The branch's status given its lease (``run_leases`` outer-joined): ``running`` while
+    """The branch's status given its lease (``run_leases`` outer-joined): ``done`` once
+    finished (a lease its owner died before releasing changes nothing); ``running`` while
     a live lease holds it; ``paused`` if its row says running but nobody holds it (the
     owner died mid-run: it can be resumed); else the stored status."""
     live = run_leases.c.expires_at > now
     running = BranchStatus.RUNNING.value
     return case(
+        (branches.c.status == BranchStatus.DONE.value, branches.c.status),
         (live, running),
         (branches.c.status == running, BranchStatus.PAUSED.value),
         else_=branches.c.status,
