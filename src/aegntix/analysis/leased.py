@@ -3,26 +3,43 @@ the same member twice (in-process runs and each worker process of ``parallel`` a
 
 The members are taken in batches (one write for many), all of this runner's leases are
 renewed together in one statement a few times per TTL, and each member's lease is released
-as soon as its run ends, so its branch reads its real status at once. Members another
-process holds are waited for: taken over if that process dies (its leases lapse), skipped
-once it finishes them.
+as soon as its run ends, so its branch reads its real status at once.
+
+A member another runner holds is watched until its lease either lapses or is renewed: a
+lease nobody renews belongs to a runner that died (``kill -9``, a crash), so it is taken over
+once it expires (within one TTL); a renewed one belongs to a live runner, and the member is
+left to it (never run twice at once). Both are reported through ``on_held``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from aegntix.engine.scheduler import Scheduler
 from aegntix.repository import database_of
-from aegntix.timeline.leases import RunLeases
+from aegntix.timeline.leases import Lease, RunLeases
 from aegntix.timeline.store import Store
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Members this runner could not take (yet). ``waiting``: held by leases nobody renewed
+    since they were first seen (a runner that died), taken over when they lapse, the last
+    within ``expires_in`` seconds. ``elsewhere``: branch ids a live runner renews, left to
+    it. Picklable: worker processes send it to their parent."""
+
+    waiting: int
+    elsewhere: tuple[str, ...]
+    expires_in: float
 
 
 async def run_leased(
@@ -30,10 +47,12 @@ async def run_leased(
     scheduler: Scheduler,
     work: Sequence[tuple[str, str]],
     on_member_done: Callable[[str], None],
+    on_held: Callable[[Held], None] | None = None,
 ) -> None:
-    """Run each ``(set id, branch id)`` of ``work`` that no other process runs, holding its
+    """Run each ``(set id, branch id)`` of ``work`` that no live runner runs, holding its
     lease while it runs; ``on_member_done(set_id)`` for each member that finished without
-    error. Without a SQL database underneath (no lease table) every member runs."""
+    error; ``on_held`` whenever the members held by other runners change (see :class:`Held`).
+    Without a SQL database underneath (no lease table) every member runs."""
     sets = {branch_id: set_id for set_id, branch_id in work}
     backend = database_of(store)
     members = _Members(scheduler, sets, on_member_done, None)
@@ -44,21 +63,63 @@ async def run_leased(
     members.leases = leases = RunLeases(backend)
     renewer = asyncio.create_task(_renew(members))
     try:
+        watch = _Watch(leases.ttl, on_held)
         pending = list(sets)
         while pending:
             taken = await asyncio.to_thread(leases.take_unfinished, pending)
             members.start(taken)
             left = set(pending) - set(taken)
-            pending = [] if not left else await asyncio.to_thread(leases.unfinished, left)
-            if pending:  # running in another process: wait for it to finish or die
-                log.info("members run by another process", waiting=len(pending))
-                await asyncio.sleep(leases.ttl / 3)
+            held = await asyncio.to_thread(leases.unfinished, left) if left else {}
+            pending = watch.update(held, time.time())
+            if pending:
+                await asyncio.sleep(watch.delay(time.time()))
         await members.wait()
     finally:
         renewer.cancel()
         await members.stop()
         await asyncio.gather(renewer, return_exceptions=True)
         await asyncio.shield(asyncio.to_thread(_release_all, leases, list(members.tasks)))
+
+
+class _Watch:
+    """Members held by other runners' leases, told apart: the first lease seen on a member
+    is remembered; the same lease still there means nobody renewed it (its runner died:
+    wait for it to lapse), a different one (renewed, or taken by another runner) means a
+    live runner has it."""
+
+    def __init__(self, ttl: float, on_held: Callable[[Held], None] | None):
+        self.ttl, self.on_held = ttl, on_held
+        self.first: dict[str, Lease] = {}
+        self.elsewhere: set[str] = set()
+        self.waiting: dict[str, Lease | None] = {}
+        self.reported: tuple[int, int] = (0, 0)
+
+    def update(self, held: dict[str, Lease | None], now: float) -> list[str]:
+        """Given the unfinished members not taken and their leases, the ones to try again
+        (all but those a live runner has)."""
+        for branch_id, lease in held.items():
+            if lease is None or not lease.live(now):
+                continue  # released or lapsed: taken on the next round
+            if self.first.setdefault(branch_id, lease) != lease:
+                self.elsewhere.add(branch_id)
+        self.waiting = {b: lease for b, lease in held.items() if b not in self.elsewhere}
+        counts = (len(self.waiting), len(self.elsewhere))
+        if counts != self.reported:
+            self.reported = counts
+            log.info("members held by other runners", waiting=counts[0], elsewhere=counts[1])
+            if self.on_held is not None:
+                self.on_held(Held(counts[0], tuple(sorted(self.elsewhere)), self._left(now)))
+        return list(self.waiting)
+
+    def _left(self, now: float) -> float:
+        ends = [lease.expires_at - now for lease in self.waiting.values() if lease is not None]
+        return max([0.0, *ends])
+
+    def delay(self, now: float) -> float:
+        """Until the next look: just past the first lapse, at most a third of a TTL (a live
+        runner renews more often than that), never a busy loop."""
+        ends = [lease.expires_at - now for lease in self.waiting.values() if lease is not None]
+        return min(self.ttl / 3, max(0.1, min(ends, default=0.0) + 0.05))
 
 
 class _Members:
@@ -107,13 +168,15 @@ async def _renew(members: _Members) -> None:
     assert leases is not None
     while True:
         await asyncio.sleep(leases.ttl / 3)
+        # Only members started before this read: one taken while it ran is not in ``held``
+        # yet its lease is ours (cancelling it would stop a member we rightly hold).
+        started = set(members.tasks)
         try:
             held = await asyncio.to_thread(leases.renew_all)
         except Exception:  # a locked database now and then: next round
             continue
-        for branch_id, task in members.tasks.items():
-            if branch_id not in held and branch_id not in members.ended:
-                task.cancel()
+        for branch_id in started - held - members.ended:
+            members.tasks[branch_id].cancel()
 
 
 def _release_all(leases: RunLeases, branch_ids: list[str]) -> None:

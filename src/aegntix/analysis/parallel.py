@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from aegntix.analysis.leased import run_leased
+from aegntix.analysis.leased import Held, run_leased
 from aegntix.engine.scheduler import Scheduler
 from aegntix.model.scenario import Scenario
 from aegntix.repository import database_of, tenant_of
@@ -97,10 +97,12 @@ async def run_in_processes(
     processes: int,
     concurrency: int,
     on_member_done: Callable[[str], None],
+    on_held: Callable[[Held], None] | None = None,
 ) -> None:
     """Run ``work`` across worker processes; ``on_member_done(set_id)`` in the event loop
-    for each member that finished without error. Returns when every worker has exited; on
-    cancellation the workers are asked to stop after their current steps."""
+    for each member that finished without error, ``on_held`` for what each worker reports
+    of members other runners hold. Returns when every worker has exited; on cancellation
+    the workers are asked to stop after their current steps."""
     ctx = multiprocessing.get_context("spawn")
     progress: Any = ctx.Queue()
     tenant = tenant_of(store, DEFAULT_TENANT)
@@ -117,9 +119,13 @@ async def run_in_processes(
     ]
     loop = asyncio.get_running_loop()
 
-    def forward() -> None:  # each member's progress as soon as it comes, until None
-        while (set_id := progress.get()) is not None:
-            loop.call_soon_threadsafe(on_member_done, set_id)
+    def forward() -> None:  # each message as soon as it comes, until None
+        while (item := progress.get()) is not None:
+            if isinstance(item, Held):
+                if on_held is not None:
+                    loop.call_soon_threadsafe(on_held, item)
+            else:  # a set id: one member of it finished
+                loop.call_soon_threadsafe(on_member_done, item)
 
     reader = threading.Thread(target=forward, name="rollout-progress", daemon=True)
     reader.start()
@@ -212,4 +218,4 @@ async def _run_share(store: Store, share: Work, concurrency: int, progress: Any)
     # SIGTERM (the parent stopping): runners stop after their step and record ``paused``.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     scheduler = Scheduler(store, concurrency=concurrency)
-    await run_leased(store, scheduler, share, progress.put)
+    await run_leased(store, scheduler, share, progress.put, progress.put)

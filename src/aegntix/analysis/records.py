@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Select, and_, insert, select, update
 
 from aegntix.engine.seeding import derive_seed, rollout_seed
 from aegntix.errors import InvalidRequest, RolloutSetNotFound
@@ -155,6 +155,8 @@ class RolloutRepository(Protocol):
     def add_member(self, set_id: str, member: Member) -> None: ...
 
     def member_statuses(self, set_id: str) -> dict[int, str]: ...
+
+    def settle(self, set_id: str, decide: Callable[[int, list[str]], SetStatus]) -> RolloutSet: ...
 
     def member_heads(self, set_id: str) -> list[MemberHead]: ...
 
@@ -311,7 +313,28 @@ class SqlRollouts:
 
     def member_statuses(self, set_id: str) -> dict[int, str]:
         """Each member's branch status (one query, not one per member)."""
-        query = q.with_leases(
+        with self.backend.reading() as conn:
+            return {int(r[0]): str(r[1]) for r in conn.execute(self._statuses(set_id))}
+
+    def settle(self, set_id: str, decide: Callable[[int, list[str]], SetStatus]) -> RolloutSet:
+        """Record ``decide(n, member statuses)`` as the set's status, read and written in one
+        transaction holding the set's row: two runners settling one set at once are ordered,
+        so the later one reads what the earlier one's members left (never a stale status)."""
+
+        def op(conn: Connection) -> None:
+            where = self._where(set_id)
+            n = conn.execute(select(rollout_sets.c.n).where(where).with_for_update()).scalar()
+            if n is None:
+                raise RolloutSetNotFound(f"no rollout set '{set_id}'")
+            statuses = [str(r[1]) for r in conn.execute(self._statuses(set_id))]
+            status = decide(int(n), statuses)
+            conn.execute(update(rollout_sets).where(where).values(status=status.value))
+
+        self.backend.write(op)
+        return self.get(set_id)
+
+    def _statuses(self, set_id: str) -> Select[Any]:
+        return q.with_leases(
             select(rollout_members.c.idx, q.live_status(time.time())).join(
                 branches, branches.c.id == rollout_members.c.branch_id
             )
@@ -319,8 +342,6 @@ class SqlRollouts:
             rollout_members.c.tenant_id == self.tenant_id,
             rollout_members.c.set_id == set_id,
         )
-        with self.backend.reading() as conn:
-            return {int(r[0]): str(r[1]) for r in conn.execute(query)}
 
     def member_heads(self, set_id: str) -> list[MemberHead]:
         """Every member's branch row, in member order (one query)."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aegntix.analysis.leased import run_leased
+from aegntix.analysis.leased import Held, run_leased
 from aegntix.analysis.parallel import run_in_processes, shared_database
 from aegntix.analysis.produced import read_set
 from aegntix.analysis.records import (
@@ -269,17 +269,21 @@ def progress(repo: RolloutRepository, set_id: str) -> tuple[int, int]:
     return sum(1 for s in statuses if s == BranchStatus.DONE.value), repo.get(set_id).n
 
 
-def settle(repo: RolloutRepository, set_id: str) -> RolloutSet:
-    """Record the status the members' branches imply (after a run ends or stops)."""
-    rollout = repo.get(set_id)
-    statuses = list(repo.member_statuses(set_id).values())
-    if len(statuses) == rollout.n and all(s == BranchStatus.DONE.value for s in statuses):
-        status = SetStatus.DONE
-    elif any(s == BranchStatus.FAILED.value for s in statuses):
-        status = SetStatus.FAILED
-    else:
-        status = SetStatus.PARTIAL
-    return repo.update(set_id, status=status)
+def settle(repo: RolloutRepository, set_id: str, *, elsewhere: bool = False) -> RolloutSet:
+    """Record the status the members' branches imply (after a run ends or stops).
+    ``elsewhere``: some members were left to another live runner; while one still runs the
+    set stays ``running`` (that runner settles it when it ends)."""
+
+    def decide(n: int, statuses: list[str]) -> SetStatus:
+        if len(statuses) == n and all(s == BranchStatus.DONE.value for s in statuses):
+            return SetStatus.DONE
+        if any(s == BranchStatus.FAILED.value for s in statuses):
+            return SetStatus.FAILED
+        if elsewhere and BranchStatus.RUNNING.value in statuses:
+            return SetStatus.RUNNING
+        return SetStatus.PARTIAL
+
+    return repo.settle(set_id, decide)
 
 
 async def run_sets(
@@ -291,6 +295,7 @@ async def run_sets(
     on_progress: ProgressCallback | None = None,
     on_step: StepCallback | None = None,
     processes: int | None = None,
+    on_held: Callable[[Held], None] | None = None,
 ) -> list[RolloutSet]:
     """Run every unfinished member of ``sets`` to termination, concurrently (one scheduler,
     ``concurrency`` steps in flight). A member that fails does not stop the others; each
@@ -299,7 +304,11 @@ async def run_sets(
     ``processes`` > 1 splits the members across that many worker processes on the same
     database (a SQLite file or PostgreSQL, ``parallel``), ``concurrency`` steps in flight in
     each; ``on_step`` then cannot be called (steps happen in other processes). None or 1,
-    or another store: in this process, as before."""
+    or another store: in this process, as before.
+
+    Members other runners hold are reported through ``on_held``: those of a runner that died
+    are taken over once their leases lapse (within one TTL); those a live runner renews are
+    left to it, and their set stays ``running``."""
     repo = repo or repository(store)
     path = shared_database(store) if processes is not None and processes > 1 else None
     if path is not None and on_step is not None:
@@ -310,10 +319,17 @@ async def run_sets(
     tasks: list[asyncio.Task[Any]] = []
     work: list[tuple[str, str]] = []
 
+    elsewhere: set[str] = set()  # branch ids left to live runners
+
     def member_done(set_id: str) -> None:
         done[set_id] += 1
         if on_progress is not None:
             on_progress(set_id, done[set_id], totals[set_id])
+
+    def held(report: Held) -> None:
+        elsewhere.update(report.elsewhere)
+        if on_held is not None:
+            on_held(report)
 
     try:
         for rollout in sets:
@@ -334,9 +350,10 @@ async def run_sets(
                 processes=processes,
                 concurrency=concurrency,
                 on_member_done=member_done,
+                on_held=held,
             )
         elif work:  # in this process, each member under its lease
-            task = asyncio.create_task(run_leased(store, scheduler, work, member_done))
+            task = asyncio.create_task(run_leased(store, scheduler, work, member_done, held))
             tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
@@ -344,7 +361,8 @@ async def run_sets(
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        settled = [settle(repo, s.id) for s in sets]
+        left = {set_id for set_id, branch_id in work if branch_id in elsewhere}
+        settled = [settle(repo, s.id, elsewhere=s.id in left) for s in sets]
     return settled
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aegntix.analysis.leased import Held
 from aegntix.analysis.parallel import default_processes
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
 from aegntix.analysis.rollouts import (
@@ -114,11 +115,47 @@ def _run(
                     {"type": "progress", "set_id": set_id, "done": members_done, "total": total}
                 )
 
+        def held(report: Held) -> None:
+            if json_out:
+                emit_json(
+                    {
+                        "type": "held",
+                        "waiting": report.waiting,
+                        "elsewhere": len(report.elsewhere),
+                        "expires_in": round(report.expires_in, 1),
+                    }
+                )
+            elif not quiet:
+                console.print(held_text(report), soft_wrap=True)
+
         scenario = scenario_from(store.get_scenario(rollout.scenario_id))
         workers = processes or default_processes(sum(s.n for s in sets), scenario)
         return asyncio.run(
-            run_sets(store, sets, concurrency=concurrency, on_progress=report, processes=workers)
+            run_sets(
+                store,
+                sets,
+                concurrency=concurrency,
+                on_progress=report,
+                processes=workers,
+                on_held=held,
+            )
         )
+
+
+def held_text(report: Held) -> str:
+    """One line on members other runners hold."""
+    parts = []
+    if report.waiting:
+        parts.append(
+            f"waiting for {report.waiting} member(s) held by a previous runner "
+            f"(taken over when their leases lapse, within {report.expires_in:.0f} s)"
+        )
+    if report.elsewhere:
+        parts.append(
+            f"{len(report.elsewhere)} member(s) running in another process: left to it "
+            "(the set stays running)"
+        )
+    return "; ".join(parts) or "no member is held by another runner any more"
 
 
 def _finish(

@@ -134,14 +134,21 @@ def take_unfinished(
     return held
 
 
-def unfinished(conn: Connection, branch_ids: Collection[str]) -> list[str]:
-    """Those of ``branch_ids`` whose stored status is not ``done``."""
-    ids, out = list(branch_ids), list[str]()
+def unfinished(conn: Connection, branch_ids: Collection[str]) -> dict[str, Lease | None]:
+    """Those of ``branch_ids`` whose stored status is not ``done``, each with its lease (live
+    or not; None if nobody holds it), read together."""
+    ids, out = list(branch_ids), dict[str, Lease | None]()
     for k in range(0, len(ids), _CHUNK):
-        query = select(branches.c.id).where(
-            branches.c.id.in_(ids[k : k + _CHUNK]), branches.c.status != BranchStatus.DONE.value
+        query = (
+            select(branches.c.id, run_leases.c.owner, run_leases.c.expires_at)
+            .select_from(branches.outerjoin(run_leases, run_leases.c.branch_id == branches.c.id))
+            .where(
+                branches.c.id.in_(ids[k : k + _CHUNK]),
+                branches.c.status != BranchStatus.DONE.value,
+            )
         )
-        out.extend(conn.execute(query).scalars())
+        for branch_id, owner, expires_at in conn.execute(query):
+            out[branch_id] = None if owner is None else Lease(branch_id, owner, float(expires_at))
     return out
 
 
@@ -224,8 +231,8 @@ class RunLeases:
         owner, ttl, ids = self.owner, self.ttl, list(branch_ids)
         return self.store.write(lambda c: take_unfinished(c, ids, owner, time.time(), ttl))
 
-    def unfinished(self, branch_ids: Collection[str]) -> list[str]:
-        """Those of ``branch_ids`` not done (whoever runs them)."""
+    def unfinished(self, branch_ids: Collection[str]) -> dict[str, Lease | None]:
+        """Those of ``branch_ids`` not done, each with its lease (see :func:`unfinished`)."""
         with self.store.reading() as conn:
             return unfinished(conn, branch_ids)
 
