@@ -152,6 +152,10 @@ def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(
 
     out = json_lines(aegntix("rollouts", "continue", set_id[:6], "--db", db, "--json"))
     assert out[-1]["status"] == "done"
+    # the killed runner's leases are never taken for a live runner's: waited out, taken over
+    held = [o for o in out if o.get("type") == "held"]
+    assert all(h["elsewhere"] == 0 for h in held), held
+    assert not held or held[-1]["waiting"] == 0, held
     # only the unfinished ones ran: the first progress line counts the finished ones
     assert out[0] == {"type": "progress", "set_id": set_id, "done": len(finished), "total": n}
     after = heads(db, set_id)
