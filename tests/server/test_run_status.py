@@ -88,8 +88,9 @@ def test_a_dead_owner_s_branch_reads_not_running_and_can_be_run_again(
 ) -> None:
     with server.client(server.owner_key) as client:
         branch_id = create(client)["root_branch"]["id"]
-        # What a crashed process leaves: the branch marked running, a lease nobody renews.
-        dead = RunLeases(server.store, owner="crashed-process", ttl=0.5)
+        # What a crashed process leaves: the branch marked running, a lease nobody renews
+        # (its TTL outlasts the first reads below even on a loaded machine).
+        dead = RunLeases(server.store, owner="crashed-process", ttl=5.0)
         dead.take(branch_id)
         server.store.set_status(branch_id, BranchStatus.RUNNING)
         first = client.get(f"/v1/branches/{branch_id}/status").json()
