@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from aegntix.model.loading import load_scenario
 from aegntix.model.scenario import Scenario
@@ -29,3 +35,34 @@ def assert_make_test_runs_first(script: str) -> None:
     setup = plan.index(f"scripts/{script}")
     assert any("pytest" in line for line in plan[setup + 1 :]), plan
     assert os.access(ROOT / "scripts" / script, os.X_OK)
+
+
+def kill_mid_run(
+    tmp_path: Path, events: int, env: dict[str, str] | None = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    """``aegntix run`` a town hall with no step limit into ``tmp_path/crash.db`` in a
+    subprocess and ``kill -9`` it once it has reported ``events`` events; the database and
+    the event lines it reported."""
+    spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
+    spec["termination"] = {"max_steps": 100_000}
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text(yaml.safe_dump(spec))
+    db = tmp_path / "crash.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    reported: list[dict[str, Any]] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        item = json.loads(line)
+        if item["type"] == "event":
+            reported.append(item)
+        if len(reported) >= events:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    return db, reported

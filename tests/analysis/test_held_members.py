@@ -8,7 +8,6 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,10 +25,8 @@ SEED_BASE = 77
 
 
 @pytest.fixture
-def store(location: str) -> Iterator[SqlStore]:
-    s = open_store(location)
-    yield s
-    s.close()
+def store(store_on_both: SqlStore) -> SqlStore:
+    return store_on_both
 
 
 def _new_set(store: SqlStore) -> RolloutSet:

@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from aegntix.engine import Runner
 from aegntix.timeline import open_sqlite_store, verify
-from tests.support import EXAMPLES
+from tests.support import kill_mid_run
 
 
 @pytest.mark.slow
 def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path):
-    spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
-    spec["termination"] = {"max_steps": 100_000}
-    scenario = tmp_path / "long.yaml"
-    scenario.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "crash.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    reported: list[dict] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        item = json.loads(line)
-        if item["type"] == "event":
-            reported.append(item)
-        if len(reported) >= 400:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-
+    db, reported = kill_mid_run(tmp_path, 400)
     store = open_sqlite_store(db)
     try:
         branch_id = reported[0]["branch_id"]

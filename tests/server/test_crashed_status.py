@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from tests.server.conftest import serving
-from tests.support import EXAMPLES
+from tests.support import kill_mid_run
 
 #: A short lease so the killed run's branch is released quickly.
 LEASE_ENV = {**os.environ, "AEGNTIX_LEASE_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
@@ -43,29 +40,8 @@ def _listed_status(db: Path, branch_id: str) -> str:
 
 
 def _kill_mid_run(tmp_path: Path) -> tuple[Path, str]:
-    spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
-    spec["termination"] = {"max_steps": 100_000}
-    scenario = tmp_path / "long.yaml"
-    scenario.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "crash.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=LEASE_ENV,
-    )
-    assert proc.stdout is not None
-    branch_id, events = "", 0
-    for line in proc.stdout:
-        item: dict[str, Any] = json.loads(line)
-        if item["type"] == "event":
-            branch_id, events = item["branch_id"], events + 1
-        if events >= 100:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    return db, branch_id
+    db, reported = kill_mid_run(tmp_path, 100, {"AEGNTIX_LEASE_SECONDS": "1"})
+    return db, str(reported[0]["branch_id"])
 
 
 @pytest.mark.slow
