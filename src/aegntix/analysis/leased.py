@@ -116,8 +116,8 @@ class _Watch:
         return max([0.0, *ends])
 
     def delay(self, now: float) -> float:
-        """Until the next look: just past the first lapse, at most a third of a TTL (a live
-        runner renews more often than that), never a busy loop."""
+        """Until the next look: just past the first lapse, at most a third of a TTL (how
+        often a live runner renews), never a busy loop."""
         ends = [lease.expires_at - now for lease in self.waiting.values() if lease is not None]
         return min(self.ttl / 3, max(0.1, min(ends, default=0.0) + 0.05))
 

@@ -147,8 +147,9 @@ def held_text(report: Held) -> str:
     parts = []
     if report.waiting:
         parts.append(
-            f"waiting for {report.waiting} member(s) held by a previous runner "
-            f"(taken over when their leases lapse, within {report.expires_in:.0f} s)"
+            f"waiting for {report.waiting} member(s) held by a previous runner's leases "
+            f"(taken over when they lapse, within {report.expires_in:.0f} s; left to that "
+            "runner if it is still alive)"
         )
     if report.elsewhere:
         parts.append(
