@@ -269,13 +269,14 @@ class Slot:
         t_fork = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ticket.all_connected.wait(), self.plan.follow_wait)
-        t_run = time.monotonic()
+        t_run, on_time = time.monotonic(), ticket.connected
         await self._post(f"/v1/branches/{ticket.branch}/run")
         status = await self._until_ended(ticket, t_run)
         ticket.final.set_result(status["head_seq"])
         self.tally.runs.append(
             {
-                "followers_connected": ticket.connected,
+                "followers": ticket.expected,
+                "followers_on_time": on_time,  # connected when the run started
                 "follow_wait_s": t_run - t_fork,
                 "run_s": time.monotonic() - t_run,
                 "status": status["status"],

@@ -31,9 +31,9 @@ def worker_command_missing() -> str | None:
     )
     if done.returncode == 0:
         return None
-    said = (done.stderr or done.stdout).strip().splitlines()
-    detail = next((line.strip(" │╭╰─") for line in said if "command" in line.lower()), "")
-    return detail or f"exit status {done.returncode}"
+    said = [line.strip(" │╭╮╰╯─") for line in (done.stderr or done.stdout).splitlines()]
+    said = [line for line in said if line and not line.startswith(("Usage:", "Try ", "Error"))]
+    return said[0] if said else f"exit status {done.returncode}"
 
 
 def free_port() -> int:

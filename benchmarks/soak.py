@@ -39,7 +39,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,11 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def median(values: Iterable[float]) -> float:
+    found = list(values)
+    return statistics.median(found) if found else 0.0
+
+
 def report(
     args: argparse.Namespace, db: str, bus: str | None, got: dict[str, Any], sampler: Sampler,
     servers: list[str],
@@ -191,7 +196,6 @@ def report(
     statuses = Counter(r["status"] for r in runs)
     client_cores = got["cpu_s"] / max(got["wall_s"], 1e-9)  # mean per process
     connected = statistics.fmean(got["connected_samples"]) if got["connected_samples"] else 0.0
-    waited = [r["follow_wait_s"] for r in runs]
     per_proc = {role: sampler.summary(role) for role in servers}
     once = {
         "streams": got["streams"],
@@ -235,11 +239,12 @@ def report(
         f"({got['backlog']:,} of them from the store backlog)\n"
         f"runs: {len(runs):,} ({dict(statuses)}), {len(in_load) / wall:.2f}/s, "
         f"{events / wall:,.0f} events/s appended, {got['events'] / wall:,.0f} events/s "
-        f"delivered; followers connected before the run started: "
-        f"{sum(r['followers_connected'] for r in runs):,} of "
-        f"{len(runs) * args.clients // args.runs:,} (wait p50 "
-        f"{statistics.median(waited) * 1000 if waited else 0:.0f} ms); runs a follower "
-        f"skipped: {got['skipped_runs']}\n"
+        f"delivered; a run took {median(r['run_s'] for r in runs):.2f} s (p50) after waiting "
+        f"{median(r['follow_wait_s'] for r in runs):.2f} s for its followers "
+        f"({sum(r['followers_on_time'] for r in runs):,} of "
+        f"{sum(r['followers'] for r in runs):,} were connected in time); "
+        f"{sum(r['run_s'] for r in runs) / wall:.1f} runs executing on average; "
+        f"runs a follower skipped: {got['skipped_runs']}\n"
         f"clients: {connected:.0f} streams open on average; client CPU {client_cores:.2f} "
         f"cores per process; machine CPU {sampler.machine_cpu_percent()}% busy during the load"
     )
@@ -255,7 +260,10 @@ def report(
         handshake=shake, upgrade=upgrade, live_delivery=live, exactly_once=once,
         events_delivered=got["events"], events_from_backlog=got["backlog"],
         runs={"count": len(runs), "statuses": dict(statuses), "per_s": len(in_load) / wall,
-              "events_appended_per_s": events / wall},
+              "events_appended_per_s": events / wall,
+              "run_s_p50": median(r["run_s"] for r in runs),
+              "follow_wait_s_p50": median(r["follow_wait_s"] for r in runs),
+              "executing_mean": sum(r["run_s"] for r in runs) / wall},
         processes=per_proc,
         client={"cpu_cores_per_proc": round(client_cores, 3), "loop_lag": lag,
                 "mean_streams_open": round(connected, 1), "errors": dict(got["errors"])},
