@@ -159,7 +159,9 @@ def load(args: argparse.Namespace, fleet: Fleet, sampler: Sampler) -> list[dict[
         while not pipe.poll(1.0):
             fleet.check_alive()
             if not procs[i].is_alive() or time.monotonic() > deadline:
-                raise SystemExit(f"soak: client process {i} died or hung (see above)")
+                state = "hung" if procs[i].is_alive() else f"died ({procs[i].exitcode})"
+                logs = "\n".join(f"--- {p.role}:\n{p.tail()}" for p in fleet.procs)
+                raise SystemExit(f"soak: client process {i} {state}\n{logs}")
         results.append(pipe.recv())
     sampler.mark("load_end")
     for proc in procs:
