@@ -1,8 +1,8 @@
 """The load of ``soak.py``, run in one client process (or each of several): run slots that keep
 runs in flight, and WebSocket followers that watch them.
 
-A **slot** forks the example's root branch at step 0 (a new seed each time), hands the fork to
-its followers, waits until they are connected (at most ``follow_wait`` s), starts the run over
+A **slot** forks the example's root branch at step 0 (a new seed each time; the next fork is
+made while the current run runs), hands the fork to its followers, waits until they are connected (at most ``follow_wait`` s), starts the run over
 REST, waits for its end (a follower hears the final status, or ``GET /status`` says so) and
 tells its followers the final head seq; then it starts the next run, until the soak's time is
 up. A **follower** connects to its slot's current branch from seq 1 (replicas taken in turn),
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import resource
 import time
@@ -244,19 +245,37 @@ class Slot:
         )
 
     async def run(self) -> None:
-        seed = self.number * 1_000_000
+        seeds = itertools.count(self.number * 1_000_000 + 1)
+        fork = asyncio.ensure_future(self._fork(next(seeds)))
         try:
             while time.monotonic() < self.end:
-                seed += 1
                 try:
-                    await self.one_run(seed)
+                    branch = await fork
                 except Exception as exc:
-                    self.tally.errors[f"run: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                    self._failed(exc)
                     await asyncio.sleep(1)  # e.g. the server refused: do not spin
+                    fork = asyncio.ensure_future(self._fork(next(seeds)))
+                    continue
+                # the next run's branch is made while this one runs: followers move on at once
+                fork = asyncio.ensure_future(self._fork(next(seeds)))
+                try:
+                    await self.one_run(branch)
+                except Exception as exc:
+                    self._failed(exc)
+                    await asyncio.sleep(1)
         finally:
+            fork.cancel()
+            await asyncio.wait({fork})
             for follower in self.followers:
                 follower.inbox.put_nowait(None)
             await self.http.aclose()
+
+    def _failed(self, exc: Exception) -> None:
+        self.tally.errors[f"run: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+
+    async def _fork(self, seed: int) -> str:
+        body = {"at_step": 0, "seed": seed}
+        return str((await self._post(f"/v1/branches/{self.plan.root}/fork", body))["id"])
 
     async def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         r = await self.http.post(path, json=body)
@@ -264,9 +283,8 @@ class Slot:
             raise RuntimeError(f"POST {path.rpartition('/')[2]} answered {r.status_code}")
         return dict(r.json())
 
-    async def one_run(self, seed: int) -> None:
-        fork = await self._post(f"/v1/branches/{self.plan.root}/fork", {"at_step": 0, "seed": seed})
-        ticket = Ticket(fork["id"], len(self.followers))
+    async def one_run(self, branch: str) -> None:
+        ticket = Ticket(branch, len(self.followers))
         for follower in self.followers:
             follower.inbox.put_nowait(ticket)
         try:
@@ -370,7 +388,10 @@ def client_main(plan: Plan, control: Connection) -> None:
     cpu0, wall0 = _cpu(), time.monotonic()
     tally = runner(generate(plan, start_at))
     cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
-    summary = {k: v for k, v in vars(tally).items() if not isinstance(v, array)}
+    samples = tally.connected_samples
+    summary = {k: v for k, v in vars(tally).items() if not isinstance(v, array | list)}
+    summary["runs"] = tally.runs
+    summary["connected_mean"] = sum(samples) / len(samples) if samples else 0.0
     arrays = {k: v for k, v in vars(tally).items() if isinstance(v, array)}
     control.send({**summary, **arrays, "cpu_s": cpu, "wall_s": wall})
 

@@ -197,7 +197,7 @@ def report(
     in_load = [r for r in runs if not r["ended_after_load"]]
     statuses = Counter(r["status"] for r in runs)
     client_cores = got["cpu_s"] / max(got["wall_s"], 1e-9)  # mean per process
-    connected = statistics.fmean(got["connected_samples"]) if got["connected_samples"] else 0.0
+    connected = got["connected_mean"]  # summed over the client processes
     per_proc = {role: sampler.summary(role) for role in servers}
     once = {
         "streams": got["streams"],
