@@ -2,16 +2,19 @@
 runs in flight, and WebSocket followers that watch them.
 
 A **slot** forks the example's root branch at step 0 (a new seed each time; the next fork is
-made while the current run runs), hands the fork to its followers, waits until they are connected (at most ``follow_wait`` s), starts the run over
-REST, waits for its end (a follower hears the final status, or ``GET /status`` says so) and
-tells its followers the final head seq; then it starts the next run, until the soak's time is
-up. A **follower** connects to its slot's current branch from seq 1 (replicas taken in turn),
+made while the current run runs), hands the fork to its followers, waits until they are
+connected (at most ``follow_wait`` s), starts the run over REST, waits for its end (a follower
+hears the final status, or ``GET /status`` says so) and tells its followers the final head
+seq; then it starts the next run, until the soak's time is up.
+
+A **follower** connects to its slot's current branch from seq 1 (replicas taken in turn),
 checks every event's seq (exactly once, in order: duplicates, gaps, a missing tail), stamps
 each frame as its bytes are parsed (``process_event``, before the message waits in the
-client's queue), and keeps ``arrival - created_at`` of each event appended after its ``hello``
-(live delivery; ``created_at`` is stamped by the store's writer as it builds the append's rows,
-just before the commit, so the figure includes the commit). Its handshake is from the start of
-the TCP connect to the arrival of ``hello`` (the stream usable), and to the ``101`` alone.
+client's queue), and keeps ``arrival - created_at`` of each event appended after its
+``hello`` (live delivery; ``created_at`` is stamped by the store's writer as it builds the
+append's rows, just before the commit, so the figure includes the commit). Its handshake is
+from the start of the TCP connect to the arrival of ``hello`` (the stream usable), and to the
+``101`` alone.
 
 The process also measures itself: CPU time over wall time, and how late a 50 ms ticker wakes
 (event-loop lag), so the report can say whether the client kept up.
@@ -241,8 +244,20 @@ class Slot:
         self.tally, self.end = tally, end
         base = plan.bases[number % len(plan.bases)]
         self.http = httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {plan.key}"}, timeout=120
+            base_url=base,
+            headers={"Authorization": f"Bearer {plan.key}"},
+            timeout=120,
+            # uvicorn closes a connection idle for 5 s: give it up well before, so a request
+            # rarely meets a connection the server is closing (and retry once if it does)
+            limits=httpx.Limits(keepalive_expiry=1.0),
         )
+
+    async def _request(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        try:
+            return await self.http.request(method, path, json=body)
+        except httpx.RemoteProtocolError:  # "disconnected without sending a response"
+            self.tally.errors["request retried: the server closed a kept-alive connection"] += 1
+            return await self.http.request(method, path, json=body)
 
     async def run(self) -> None:
         seeds = itertools.count(self.number * 1_000_000 + 1)
@@ -278,7 +293,7 @@ class Slot:
         return str((await self._post(f"/v1/branches/{self.plan.root}/fork", body))["id"])
 
     async def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        r = await self.http.post(path, json=body)
+        r = await self._request("POST", path, body)
         if r.status_code >= 300:
             raise RuntimeError(f"POST {path.rpartition('/')[2]} answered {r.status_code}")
         return dict(r.json())
@@ -323,7 +338,7 @@ class Slot:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ticket.ended.wait(), 2.0)
-            r = await self.http.get(f"/v1/branches/{ticket.branch}/status")
+            r = await self._request("GET", f"/v1/branches/{ticket.branch}/status")
             r.raise_for_status()
             status = dict(r.json())
             if not status["running"] and status["status"] in TERMINAL:
