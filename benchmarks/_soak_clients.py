@@ -325,6 +325,9 @@ class Slot:
                 "followers_on_time": on_time,  # connected when the run started
                 "follow_wait_s": t_run - t_fork,
                 "run_s": time.monotonic() - t_run,
+                # seconds since the load started: what part of the run fell within the load
+                "from_s": t_run - (self.end - self.plan.duration),
+                "to_s": time.monotonic() - (self.end - self.plan.duration),
                 "status": status["status"],
                 "steps": status["head_step"],
                 "events": status["head_seq"] - self.plan.root_head,
