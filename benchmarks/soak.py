@@ -150,9 +150,10 @@ def load(args: argparse.Namespace, fleet: Fleet, sampler: Sampler) -> list[dict[
         procs.append(proc)
     time.sleep(3.0)  # the clients import; the servers idle: the start is a resting state
     start_at = time.time() + 1.0
-    sampler.mark("load_start")
     for pipe in pipes:
         pipe.send(start_at)
+    time.sleep(max(0.0, start_at - time.time()))
+    sampler.mark("load_start")  # the load ends when the last run started in time has ended
     deadline = time.monotonic() + args.duration + DRAIN_TIMEOUT + TAIL_TIMEOUT + 120
     results = []
     for i, pipe in enumerate(pipes):
