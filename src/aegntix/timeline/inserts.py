@@ -1,9 +1,11 @@
-"""Race-free inserts written once for both dialects: the side-table repositories and the run
-leases use them."""
+"""Race-free inserts written once for both dialects: the side-table repositories, the run
+leases and new timeline ids use them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -12,25 +14,51 @@ from sqlalchemy.dialects import postgresql, sqlite
 from aegntix.errors import StoreError
 
 
+@cache
+def _statement(dialect: str, table: Table) -> Any:
+    # Built once per table: building the statement cost more than a fork's whole insert.
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:  # the stores open SQLite or PostgreSQL only
+        raise StoreError(f"the '{dialect}' database dialect is not supported")
+    key = list(table.primary_key.columns)
+    # RETURNING lists the rows actually inserted (a driver's rowcount is not reliable for
+    # INSERT … ON CONFLICT: psycopg reports -1).
+    return stmt.on_conflict_do_nothing(index_elements=key).returning(*key)
+
+
 def insert_new(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
 ) -> int:
     """Insert ``rows``, skipping any whose primary key is taken (``ON CONFLICT DO NOTHING``,
     atomic in the database, so concurrent writers of one key end with one row and no
     error). Returns how many rows were inserted."""
-    values = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
+    stmt = _statement(conn.dialect.name, table)
+    if isinstance(rows, Mapping):
+        return len(conn.execute(stmt, dict(rows)).all())
+    values = [dict(r) for r in rows]
     if not values:
         return 0
-    name = conn.dialect.name
-    if name == "sqlite":
-        stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
-    elif name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:  # the stores open SQLite or PostgreSQL only
-        raise StoreError(f"the '{name}' database dialect is not supported")
-    # RETURNING lists the rows actually inserted (a driver's rowcount is not reliable for
-    # INSERT … ON CONFLICT: psycopg reports -1).
-    stmt = stmt.returning(*table.primary_key.columns)
-    if len(values) == 1:
-        return len(conn.execute(stmt.values(**values[0])).all())
     return len(conn.execute(stmt, values).all())
+
+
+def _random_ids() -> Iterator[str]:
+    while True:
+        yield secrets.token_hex(8)  # 64 bits: unguessable
+
+
+def insert_with_new_id(
+    conn: Connection,
+    table: Table,
+    row: Mapping[str, Any],
+    candidates: Iterable[str] | None = None,
+) -> str:
+    """Insert ``row`` under a new id, the first of ``candidates`` (default: random ones) not
+    taken, and return it. One statement per candidate: a taken id inserts nothing, with no
+    check before it and no error to roll back."""
+    for candidate in _random_ids() if candidates is None else candidates:
+        if insert_new(conn, table, {**row, "id": candidate}):
+            return candidate
+    raise StoreError(f"no free id for a new row of '{table.name}'")
