@@ -112,7 +112,7 @@ def fork_with(
 
 def repository(store: Store) -> SqlRollouts:
     """The rollout sets of ``store``'s tenant."""
-    return SqlRollouts(store)
+    return SqlRollouts.of(store)
 
 
 # -- creating ------------------------------------------------------------------------------
