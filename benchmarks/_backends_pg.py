@@ -1,9 +1,11 @@
-"""PostgreSQL pieces of ``backends.py``: a scratch database per run, the raw-psycopg floor
-(the same rows, inserted with no store in between), and appends from N writing processes."""
+"""PostgreSQL pieces of ``backends.py``: a scratch database per run, the raw-psycopg floors
+(the same rows, inserted with no store in between: events for appends, one branch row and
+its commit for a fork), and appends from N writing processes."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import secrets
 import threading
@@ -20,6 +22,7 @@ from aegntix.timeline import open_store
 from aegntix.timeline.postgres import shown_url
 
 FLOOR_TABLE = "floor_events"
+FLOOR_BRANCHES = "floor_branches"
 
 
 def _server_dsn(url: str, database: str) -> str:
@@ -119,6 +122,48 @@ def floor_inserts(
             c.close()
     total = sum(len(r) for r in per_branch)
     return {"events": total, "seconds": round(elapsed, 3), "events_per_s": round(total / elapsed)}
+
+
+class ForkFloor:
+    """The machine's floor for a fork: one INSERT of a branch-sized row and its COMMIT, by
+    raw psycopg on its own connection (BEGIN, INSERT, COMMIT: three round trips, one durable
+    commit), into a bare copy of ``branches`` (same columns, key and indexes; no foreign
+    key). Each row copies a real branch's values under a new id. :meth:`once` is timed
+    between forks, so fork and floor see the same disk and the same load."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(_dsn(url))
+        conn = self._conn
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(FLOOR_BRANCHES)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE branches INCLUDING DEFAULTS INCLUDING INDEXES)").format(
+                sql.Identifier(FLOOR_BRANCHES)
+            )
+        )
+        cur = conn.execute("SELECT * FROM branches WHERE parent_id IS NOT NULL LIMIT 1")
+        columns = [d.name for d in cur.description or ()]
+        template = cur.fetchone()
+        conn.commit()
+        if template is None:
+            raise RuntimeError("no forked branch to copy for the fork floor")
+        self._insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(FLOOR_BRANCHES),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        )
+        self._at = columns.index("id")
+        self._template = tuple(template)
+        self._count = itertools.count()
+        for _ in range(20):  # warm the connection; psycopg prepares the statement by the 5th
+            self.once()
+
+    def once(self) -> None:
+        t, at = self._template, self._at
+        self._conn.execute(self._insert, (*t[:at], f"{next(self._count):016x}", *t[at + 1 :]))
+        self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _writer_process(

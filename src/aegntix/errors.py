@@ -25,7 +25,8 @@ exit code in brackets)::
     ├── StoreError [7]                the database cannot be used (bad file, bad URL)
     │   └── StoreUnavailable [75] T   locked, busy, connection lost, deadlock, serialization
     ├── ProviderError [8]             a model provider refuses or is misconfigured
-    │   └── ProviderUnavailable [75] T  timeouts / rate limits / 5xx through every retry
+    │   └── ProviderUnavailable [75] T  no server answering; timeouts / rate limits / 5xx
+    │                                   through every retry
     ├── PortInUse [1], MissingExtra [1]
     └── RunFailed [the cause's]       a run stopped; the branch records why
 
@@ -276,8 +277,9 @@ class ProviderError(AegntixError):
 
 
 class ProviderUnavailable(ProviderError):
-    """A model provider kept failing in a way worth retrying (timeouts, rate limits, 5xx)
-    through every attempt: transient."""
+    """No model server answers (connection refused, unknown host, connect timeout), or a
+    provider kept failing in a way worth retrying (timeouts, rate limits, 5xx) through every
+    attempt: transient."""
 
     exit_code = TRANSIENT_EXIT_CODE
     transient = True

@@ -1,5 +1,5 @@
 """The data-access layer for the tables beside the timeline (reply cache, usage ledger,
-profiles, API keys).
+profiles, API keys, rollout sets).
 
 Each of those has a repository ``Protocol`` in the package that uses it and one SQL
 implementation (SQLAlchemy Core) built on :class:`TenantRows`: a repository is obtained for

@@ -1,11 +1,14 @@
-"""One tenant's side tables (reply cache, usage ledger, profiles, API keys), each as the
-repository protocol of the package that uses it. The only place their SQL implementations
-are chosen: a PostgreSQL store gets the same ones (they are dialect-aware)."""
+"""One tenant's side tables (reply cache, usage ledger, profiles, API keys, rollout sets),
+each as the repository protocol of the package that uses it. The only place their SQL
+implementations are chosen: a PostgreSQL store gets the same ones (they are dialect-aware)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aegntix.brains.llm_rows import SqlReplies, SqlUsageLedger
 from aegntix.brains.replies import ReplyRepository, UsageLedger
+from aegntix.errors import InvalidRequest
 from aegntix.memory.profile_repository import ProfileRepository
 from aegntix.memory.profile_rows import SqlProfiles
 from aegntix.repository import Database, database_of, tenant_of
@@ -13,6 +16,9 @@ from aegntix.security.key_repository import KeyRepository
 from aegntix.security.key_rows import SqlKeys
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.store import Store
+
+if TYPE_CHECKING:
+    from aegntix.analysis.records import RolloutRepository
 
 
 class TenantData:
@@ -47,3 +53,12 @@ class TenantData:
     @property
     def keys(self) -> KeyRepository:
         return SqlKeys(self.database, self.tenant_id)
+
+    @property
+    def rollouts(self) -> RolloutRepository:
+        # Imported here: analysis sits above the engine, whose brains import this module.
+        from aegntix.analysis.records import SqlRollouts
+
+        if self.tenant_id is None:
+            raise InvalidRequest("tenant_id: rollout sets belong to one tenant")
+        return SqlRollouts(self.database, self.tenant_id)

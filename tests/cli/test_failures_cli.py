@@ -45,19 +45,19 @@ def test_no_model_server_fails_in_one_line_and_the_branch_keeps_why(db: Path, tm
     scenario.write_bytes(as_yaml(llm_example(f"http://127.0.0.1:{port}/v1")))
     result = aegntix("run", scenario, "--db", db, "--quiet")
     reason = f"no model server at http://127.0.0.1:{port} — see docs/brains.md"
-    assert result.exit_code == 8  # a ProviderError's code
+    assert result.exit_code == 75  # transient (ProviderUnavailable): retry when the server is up
     line = one_line(result.stderr)
     assert line.startswith("error: branch ") and line.endswith(f"failed at step 1: {reason}")
 
     listed = json.loads(aegntix("branches", "--db", db, "--json").stdout)
     assert listed[0]["status"] == "failed"
-    assert listed[0]["failure"] == {"type": "ProviderError", "detail": reason, "step": 1}
+    assert listed[0]["failure"] == {"type": "ProviderUnavailable", "detail": reason, "step": 1}
     tree = aegntix("branches", "--db", db)
     assert "failed at step 1: no model server at" in " ".join(tree.stdout.split())
 
     # `continue` says what stopped it last time, tries again, and says why it failed again.
     again = aegntix("continue", "main", "--db", db, "--quiet")
-    assert again.exit_code == 8
+    assert again.exit_code == 75
     note, error = again.stderr.strip().splitlines()
     assert note.startswith("note: branch ") and reason in note
     assert error.startswith("error: branch ") and reason in error

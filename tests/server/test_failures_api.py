@@ -30,7 +30,7 @@ def test_no_model_server_fails_at_once_with_the_reason_everywhere(live_server: L
         assert branch["failure"] is None
         status = run_to_end(http, branch["id"])
         reason = f"no model server at http://127.0.0.1:{port} — see docs/brains.md"
-        expected = {"type": "ProviderError", "detail": reason, "step": 1}
+        expected = {"type": "ProviderUnavailable", "detail": reason, "step": 1}
         assert status["status"] == "failed" and status["failure"] == expected
         got = http.get(f"/v1/branches/{branch['id']}").json()
         assert got["status"] == "failed" and got["failure"] == expected

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from aegntix.errors import BranchNotFound
 from aegntix.model.events import EventKind, NewEvent
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import initial_patch
+from aegntix.model.stored import SPEC_VERSION
 from aegntix.timeline import SqlStore, compare
 from aegntix.timeline.compare import outcome_deltas, outcome_distance
 
@@ -132,6 +134,25 @@ def test_spec_that_is_not_a_scenario_still_compares(store: SqlStore) -> None:
     c = compare(store, a, b)
     assert c.outcomes_a == {} and c.world_diff == {"world.x": (1, 2)}
     assert c.divergence_series == [(1, 0.0)]
+
+
+def test_the_scenario_is_read_as_every_reader_reads_it(store: SqlStore) -> None:
+    """Through ``scenario_of`` (upgraded by its spec version, parsed once): a spec stored by
+    a newer AegntiX is not misread as today's schema; its branches still compare by events
+    and worlds."""
+    a = _root(store)
+    b = store.fork(a, 1).id
+    store.append(b, [patch(2, **{"world.price": 50})])
+    assert compare(store, a, b).outcomes_b["price"] == 50
+    scenario_id = store.get_branch(a).scenario_id
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE scenarios SET spec_version = :v WHERE id = :id"),
+            {"v": SPEC_VERSION + 1, "id": scenario_id},
+        )
+    c = compare(store, a, b)
+    assert c.outcomes_a == {} and c.outcomes_b == {}
+    assert c.world_diff["world.price"] == (98, 50)
 
 
 def test_unknown_branch(store: SqlStore) -> None:

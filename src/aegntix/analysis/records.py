@@ -2,13 +2,14 @@
 members (index -> branch, seed), tenant-scoped, in the timeline's database.
 
 A set's members are ordinary branches; these tables only remember which branches form the
-set and with which seeds. Writes go through the store's single writer.
+set and with which seeds. :class:`SqlRollouts` is their repository on the tenant-scoped
+data-access layer (``repository.TenantRows``), as the other side tables'; writes go through
+the store's single writer.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from aegntix.engine.seeding import derive_seed, rollout_seed
 from aegntix.errors import InvalidRequest, RolloutSetNotFound
 from aegntix.model.events import EventKind, canonical_json
 from aegntix.model.state import STEP_END
-from aegntix.repository import require_database, tenant_of
+from aegntix.repository import Database, TenantRows, require_database, tenant_of
 from aegntix.timeline import queries as q
 from aegntix.timeline.ids import resolve_id
+from aegntix.timeline.inserts import insert_with_new_id
 from aegntix.timeline.schema import (
     DEFAULT_TENANT,
     branches,
@@ -135,6 +137,8 @@ class RolloutRepository(Protocol):
         seed_base: int,
     ) -> RolloutSet: ...
 
+    def resolve(self, ref: str) -> str: ...
+
     def get(self, set_id: str) -> RolloutSet: ...
 
     def list_sets(self) -> list[RolloutSet]: ...
@@ -182,16 +186,26 @@ def _row(row: Any) -> RolloutSet:
     )
 
 
-class SqlRollouts:
-    """Rollout sets of one tenant. ``store``: a ``SqlStore`` (the default tenant) or a
-    ``TenantStore`` (its tenant). Thread-safe."""
+class SqlRollouts(TenantRows):
+    """Rollout sets of one tenant, on the tenant-scoped data-access layer (every statement
+    filtered and stamped by :class:`~aegntix.repository.TenantRows`). Thread-safe."""
 
-    def __init__(self, store: Store) -> None:
-        self.tenant_id = tenant_of(store, DEFAULT_TENANT)
-        self.backend = require_database(store, "rollout sets")
+    tenant_id: str
+
+    def __init__(self, db: Database, tenant_id: str) -> None:
+        super().__init__(db, tenant_id)
+
+    @classmethod
+    def of(cls, store: Store) -> SqlRollouts:
+        """The sets of ``store``'s tenant (a ``TenantStore``'s; a bare ``SqlStore``: the
+        default tenant)."""
+        return cls(require_database(store, "rollout sets"), tenant_of(store, DEFAULT_TENANT))
 
     def _where(self, set_id: str) -> Any:
-        return and_(rollout_sets.c.tenant_id == self.tenant_id, rollout_sets.c.id == set_id)
+        return and_(self.mine(rollout_sets), rollout_sets.c.id == set_id)
+
+    def _members_of(self, set_id: str) -> Any:
+        return and_(self.mine(rollout_members), rollout_members.c.set_id == set_id)
 
     def create(
         self,
@@ -203,33 +217,30 @@ class SqlRollouts:
         n: int,
         seed_base: int,
     ) -> RolloutSet:
-        set_id = secrets.token_hex(8)
-        row = {
-            "tenant_id": self.tenant_id,
-            "id": set_id,
-            "scenario_id": scenario_id,
-            "parent_id": parent_id,
-            "fork_step": fork_step,
-            "injection": None if injection is None else canonical_json(injection),
-            "n": check_n(n),
-            "seed_base": seed_base,
-            "status": SetStatus.RUNNING.value,
-            "control_id": None,
-            "created_at": datetime.now(UTC),
-        }
-        self.backend.write(lambda conn: conn.execute(insert(rollout_sets).values(**row)))
+        row = self.stamped(
+            scenario_id=scenario_id,
+            parent_id=parent_id,
+            fork_step=fork_step,
+            injection=None if injection is None else canonical_json(injection),
+            n=check_n(n),
+            seed_base=seed_base,
+            status=SetStatus.RUNNING.value,
+            control_id=None,
+            created_at=datetime.now(UTC),
+        )
+        set_id = self.write(lambda conn: insert_with_new_id(conn, rollout_sets, row))
         return self.get(set_id)
 
     def resolve(self, ref: str) -> str:
         """The id ``ref`` names: itself, or the one id it is a prefix of (4+ characters)."""
-        ids = select(rollout_sets.c.id).where(rollout_sets.c.tenant_id == self.tenant_id)
-        with self.backend.reading() as conn:
+        ids = select(rollout_sets.c.id).where(self.mine(rollout_sets))
+        with self.reading() as conn:
             return resolve_id(
                 conn, ids, rollout_sets.c.id, ref, what="rollout set", missing=RolloutSetNotFound
             )
 
     def get(self, set_id: str) -> RolloutSet:
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(rollout_sets).where(self._where(set_id))).first()
         if row is None:
             raise RolloutSetNotFound(f"no rollout set '{set_id}' (see `aegntix rollouts list`)")
@@ -238,10 +249,10 @@ class SqlRollouts:
     def list_sets(self) -> list[RolloutSet]:
         query = (
             select(rollout_sets)
-            .where(rollout_sets.c.tenant_id == self.tenant_id)
+            .where(self.mine(rollout_sets))
             .order_by(rollout_sets.c.created_at, rollout_sets.c.id)
         )
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             return [_row(r) for r in conn.execute(query)]
 
     def find_control(self, parent_id: str, fork_step: int, seed_base: int) -> RolloutSet | None:
@@ -249,7 +260,7 @@ class SqlRollouts:
         query = (
             select(rollout_sets)
             .where(
-                rollout_sets.c.tenant_id == self.tenant_id,
+                self.mine(rollout_sets),
                 rollout_sets.c.parent_id == parent_id,
                 rollout_sets.c.fork_step == fork_step,
                 rollout_sets.c.seed_base == seed_base,
@@ -258,7 +269,7 @@ class SqlRollouts:
             .order_by(rollout_sets.c.created_at)
             .limit(1)
         )
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             row = conn.execute(query).first()
         return None if row is None else _row(row)
 
@@ -278,7 +289,7 @@ class SqlRollouts:
         if control_id is not None:
             values["control_id"] = control_id
         if values:
-            self.backend.write(
+            self.write(
                 lambda conn: conn.execute(
                     update(rollout_sets).where(self._where(set_id)).values(**values)
                 )
@@ -287,33 +298,20 @@ class SqlRollouts:
 
     def members(self, set_id: str) -> list[Member]:
         query = (
-            select(rollout_members)
-            .where(
-                rollout_members.c.tenant_id == self.tenant_id,
-                rollout_members.c.set_id == set_id,
-            )
-            .order_by(rollout_members.c.idx)
+            select(rollout_members).where(self._members_of(set_id)).order_by(rollout_members.c.idx)
         )
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             return [Member(int(r.idx), r.branch_id, int(r.seed)) for r in conn.execute(query)]
 
     def add_member(self, set_id: str, member: Member) -> None:
-        def op(conn: Connection) -> None:
-            conn.execute(
-                insert(rollout_members).values(
-                    tenant_id=self.tenant_id,
-                    set_id=set_id,
-                    idx=member.index,
-                    branch_id=member.branch_id,
-                    seed=member.seed,
-                )
-            )
-
-        self.backend.write(op)
+        row = self.stamped(
+            set_id=set_id, idx=member.index, branch_id=member.branch_id, seed=member.seed
+        )
+        self.write(lambda conn: conn.execute(insert(rollout_members), row))
 
     def member_statuses(self, set_id: str) -> dict[int, str]:
         """Each member's branch status (one query, not one per member)."""
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             return {int(r[0]): str(r[1]) for r in conn.execute(self._statuses(set_id))}
 
     def settle(self, set_id: str, decide: Callable[[int, list[str]], SetStatus]) -> RolloutSet:
@@ -330,7 +328,7 @@ class SqlRollouts:
             status = decide(int(n), statuses)
             conn.execute(update(rollout_sets).where(where).values(status=status.value))
 
-        self.backend.write(op)
+        self.write(op)
         return self.get(set_id)
 
     def _statuses(self, set_id: str) -> Select[Any]:
@@ -338,10 +336,7 @@ class SqlRollouts:
             select(rollout_members.c.idx, q.live_status(time.time())).join(
                 branches, branches.c.id == rollout_members.c.branch_id
             )
-        ).where(
-            rollout_members.c.tenant_id == self.tenant_id,
-            rollout_members.c.set_id == set_id,
-        )
+        ).where(self._members_of(set_id), self.mine(branches))
 
     def member_heads(self, set_id: str) -> list[MemberHead]:
         """Every member's branch row, in member order (one query)."""
@@ -359,14 +354,10 @@ class SqlRollouts:
             )
             .join(branches, branches.c.id == rollout_members.c.branch_id)
             .outerjoin(run_leases, run_leases.c.branch_id == branches.c.id)
-            .where(
-                rollout_members.c.tenant_id == self.tenant_id,
-                rollout_members.c.set_id == set_id,
-                branches.c.tenant_id == self.tenant_id,
-            )
+            .where(self._members_of(set_id), self.mine(branches))
             .order_by(rollout_members.c.idx)
         )
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             return [
                 MemberHead(
                     int(r[0]),
@@ -386,22 +377,19 @@ class SqlRollouts:
         """Each member branch's own ``step_end`` candidates, ``(seq, payload JSON)`` in seq
         order, for the whole set in one query. The filter is coarse (a system event whose
         canonical JSON ends with the step_end type); callers check the decoded type."""
-        member_ids = select(rollout_members.c.branch_id).where(
-            rollout_members.c.tenant_id == self.tenant_id,
-            rollout_members.c.set_id == set_id,
-        )
+        member_ids = select(rollout_members.c.branch_id).where(self._members_of(set_id))
         query = (
             select(events.c.branch_id, events.c.seq, events.c.payload)
             .where(
                 events.c.branch_id.in_(member_ids),
-                events.c.tenant_id == self.tenant_id,
+                self.mine(events),
                 events.c.kind == EventKind.SYSTEM.value,
                 events.c.payload.like(f'%"type":"{STEP_END}"}}'),
             )
             .order_by(events.c.branch_id, events.c.seq)
         )
         found: dict[str, list[tuple[int, str]]] = {}
-        with self.backend.reading() as conn:
+        with self.reading() as conn:
             for branch_id, seq, payload in conn.execute(query):
                 found.setdefault(branch_id, []).append((int(seq), payload))
         return found

@@ -113,7 +113,7 @@ def fork_with(
 
 def repository(store: Store) -> SqlRollouts:
     """The rollout sets of ``store``'s tenant."""
-    return SqlRollouts(store)
+    return SqlRollouts.of(store)
 
 
 # -- creating ------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from aegntix.brains.prompting import (
     repair_messages,
     system_prompt,
 )
-from aegntix.brains.reachability import origin
+from aegntix.brains.reachability import Unreachable, origin
 from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, reflection_messages
 from aegntix.brains.rules import RulesBrain
 from aegntix.errors import ProviderError, ProviderUnavailable
@@ -61,12 +61,13 @@ from aegntix.model.scenario import AgentSpec, BrainConfig
 
 T = TypeVar("T")
 
-_stderr = structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
-
 
 def _log() -> Any:
-    """The configured logger; unconfigured, stderr (stdout may carry ``--json`` output)."""
-    return structlog.get_logger(__name__) if structlog.is_configured() else _stderr
+    """The configured logger; unconfigured, stderr (stdout may carry ``--json`` output): the
+    stream of the moment, not the one at import (a test's captured stream is closed later)."""
+    if structlog.is_configured():
+        return structlog.get_logger(__name__)
+    return structlog.wrap_logger(structlog.PrintLogger(sys.stderr))
 
 
 #: Cache rows being written (kept referenced until done; asyncio.run waits for them).
@@ -188,7 +189,7 @@ class LLMBrain:
         #: The server the connection check tries (None: the provider's cloud default).
         self.endpoint: str | None = origin(config.base_url)
         #: Set by the connection check when the server does not answer.
-        self.unreachable: str | None = None
+        self.unreachable: Unreachable | None = None
         #: Provider calls this brain made (cache hits excluded).
         self.provider_calls = 0
 
@@ -302,7 +303,7 @@ class LLMBrain:
         if hit is not None:
             return ModelCall(key, hit, self._cost(hit), cached=True, attempts=0)
         if self.unreachable is not None:  # the connection check found no server: fail now
-            raise ProviderError(self.unreachable)
+            raise self.unreachable.error()
         runtime = await runtime_for(
             self.config, self._api_key, lambda: self.provider.client(self._api_key, self.config)
         )

@@ -5,6 +5,11 @@ before the first step. A server that does not answer marks its brains: their fir
 that the cache and the recorded replies cannot answer fails at once with "no model server at
 <url> — see docs/brains.md", instead of retrying a dead address for minutes. A replay (every
 reply recorded) still runs with the server down: it calls nothing.
+
+Not answering (connection refused, unknown host, no reply within the connect timeout) is
+:class:`~aegntix.errors.ProviderUnavailable`, transient: the same run succeeds once the server
+is up, so workers retry it. An address that cannot be tried at all (no host, a bad port) is a
+permanent :class:`~aegntix.errors.ProviderError`: retrying changes nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
+
+from aegntix.errors import ProviderError, ProviderUnavailable
 
 #: How long a connection attempt may take before the server counts as not answering.
 CONNECT_TIMEOUT = 5.0
@@ -27,7 +35,19 @@ class Remote(Protocol):
     #: ``scheme://host:port`` of its server (None: the provider's default cloud endpoint).
     endpoint: str | None
     #: Why its server cannot be used (set by :func:`check_endpoints`), else None.
-    unreachable: str | None
+    unreachable: Unreachable | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Why a brain's server cannot be used; :meth:`error` is what its calls raise."""
+
+    reason: str
+    transient: bool
+
+    def error(self) -> ProviderError:
+        """A new exception each time (a raised one collects its caller's traceback)."""
+        return ProviderUnavailable(self.reason) if self.transient else ProviderError(self.reason)
 
 
 def origin(base_url: str | None) -> str | None:
@@ -42,24 +62,37 @@ def unreachable_reason(endpoint: str) -> str:
     return f"no model server at {endpoint} — see {DOCS}"
 
 
-async def answers(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> bool:
-    """True if something accepts a TCP connection at ``endpoint``'s host and port."""
+def address(endpoint: str) -> tuple[str, int] | None:
+    """``(host, port)`` to connect to, None if ``endpoint`` names none."""
     parts = urlsplit(endpoint)
-    host = parts.hostname
-    if host is None:
-        return False
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return False
+    except ValueError:  # not a number, or out of range
+        return None
+    return None if not parts.hostname else (parts.hostname, port)
+
+
+async def answers(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
+    """True if something accepts a TCP connection at ``host``:``port``; False if the
+    connection is refused, the host is unknown or nothing answers within ``timeout``."""
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, TimeoutError, UnicodeError):
+    except (OSError, TimeoutError, UnicodeError):  # refused, DNS (gaierror), IDNA, timeout
         return False
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
+
+
+async def probe(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> Unreachable | None:
+    """None if the server at ``endpoint`` answers, else why it cannot be used."""
+    target = address(endpoint)
+    if target is None:
+        return Unreachable(f"not a model server address: {endpoint} — see {DOCS}", False)
+    if await answers(*target, timeout=timeout):
+        return None
+    return Unreachable(unreachable_reason(endpoint), True)
 
 
 async def check_endpoints(brains: Iterable[object]) -> list[str]:
@@ -71,11 +104,11 @@ async def check_endpoints(brains: Iterable[object]) -> list[str]:
             by_endpoint.setdefault(brain.endpoint, []).append(brain)
     if not by_endpoint:
         return []
-    results = await asyncio.gather(*(answers(e) for e in by_endpoint))
+    results = await asyncio.gather(*(probe(e) for e in by_endpoint))
     down = []
-    for (endpoint, members), ok in zip(by_endpoint.items(), results, strict=True):
+    for (endpoint, members), why in zip(by_endpoint.items(), results, strict=True):
         for brain in members:
-            brain.unreachable = None if ok else unreachable_reason(endpoint)
-        if not ok:
+            brain.unreachable = why
+        if why is not None:
             down.append(endpoint)
     return down

@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aegntix.errors import ExpressionFailed
+from aegntix.errors import ExpressionFailed, ScenarioInvalid
 from aegntix.model.events import Branch, Event
 from aegntix.model.outcomes import compute_outcomes
-from aegntix.model.scenario import Scenario, stored_scenario
+from aegntix.model.scenario import Scenario
 from aegntix.model.state import State, apply_event
+from aegntix.model.stored import scenario_of
 from aegntix.timeline.state import state_at, state_at_seq
 from aegntix.timeline.store import Store
 
@@ -140,9 +141,9 @@ def _step_at(store: Store, branch_id: str, seq: int) -> int:
 
 
 def _scenario(store: Store, branch: Branch) -> Scenario | None:
-    try:
-        return stored_scenario(store.get_scenario(branch.scenario_id).spec)
-    except ValidationError:
+    try:  # parsed once per spec hash and version, upgraded as every reader does
+        return scenario_of(store, branch)
+    except (ValidationError, ScenarioInvalid):
         return None  # a spec that is not a Scenario: compare events and worlds only
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, case, literal, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from aegntix.errors import BranchNotFound, IntegrityError
+from aegntix.errors import BranchNotFound
 from aegntix.model.events import GENESIS_HASH, Branch, BranchStatus, Event, EventKind, Failure
 from aegntix.timeline.schema import branches, events, run_leases, snapshots
 from aegntix.timeline.store import Snapshot
@@ -31,8 +31,8 @@ _KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
 # Hot statements are built once with bind parameters: building a statement (and its cache
 # key) per call cost more than running it.
 _BRANCH = select(branches).where(branches.c.id == bindparam("bid"))
-_SEQ_AT_STEP = (
-    select(events.c.seq)
+_POINT_AT_STEP = (
+    select(events.c.seq, events.c.step, events.c.hash)
     .where(
         events.c.branch_id == bindparam("bid"),
         events.c.step <= bindparam("step"),
@@ -40,9 +40,6 @@ _SEQ_AT_STEP = (
     )
     .order_by(events.c.step.desc(), events.c.seq.desc())
     .limit(1)
-)
-_EVENT_AT = select(events.c.step, events.c.hash).where(
-    events.c.branch_id == bindparam("bid"), events.c.seq == bindparam("seq")
 )
 _SNAPSHOT = (
     select(snapshots.c.seq, snapshots.c.step, snapshots.c.state)
@@ -213,12 +210,7 @@ def segments(lineage: Lineage, lo: int, hi: int) -> list[tuple[str, int, int]]:
     return out
 
 
-def holder(lineage: Lineage, seq: int) -> str | None:
-    """The member whose own rows hold logical ``seq`` (None when ``seq`` < 1)."""
-    for link in lineage:
-        if seq > link.fork_seq:
-            return link.id
-    return None
+Point = tuple[int, int, str]  # (seq, step, hash) of one logical event; (0, 0, genesis) before any
 
 
 def seq_at_step(
@@ -230,31 +222,36 @@ def seq_at_step(
         return head_seq
     if step < 0:
         return 0
-    limit, bound = head_seq, step
+    return _below(conn, lineage, head_seq, step, exact=False)[0]
+
+
+def point_at_step(conn: Connection, lineage: Lineage, head: Point, step: int) -> Point:
+    """Like :func:`seq_at_step`, with that event's step and hash (a fork's starting point),
+    usually in one query: the probe that finds the seq reads them too."""
+    if step >= head[1]:
+        return head
+    if step < 0:
+        return 0, 0, GENESIS_HASH
+    return _below(conn, lineage, head[0], step, exact=True)
+
+
+def _below(conn: Connection, lineage: Lineage, limit: int, bound: int, *, exact: bool) -> Point:
+    """The walk behind both: own rows of each member, newest member first. Not ``exact``:
+    the point's step and hash may be left unread (-1, "")."""
     for link in lineage:
         if limit > link.fork_seq:
-            found = conn.execute(
-                _SEQ_AT_STEP, {"bid": link.id, "step": bound, "hi": limit}
-            ).scalar()
-            if found is not None and found > link.fork_seq:
-                return int(found)
-        if bound >= link.fork_step:
-            # Every inherited event has a step <= fork_step <= bound.
-            return min(limit, link.fork_seq)
+            row = conn.execute(_POINT_AT_STEP, {"bid": link.id, "step": bound, "hi": limit}).first()
+            if row is not None and row.seq > link.fork_seq:
+                return int(row.seq), int(row.step), str(row.hash)
         # Bounding the step by the fork step keeps the probe off the parent's later rows.
         limit, bound = min(limit, link.fork_seq), min(bound, link.fork_step)
-    return 0
-
-
-def event_at(conn: Connection, lineage: Lineage, seq: int) -> tuple[int, str]:
-    """``(step, hash)`` of logical ``seq``; ``(0, GENESIS_HASH)`` for seq 0."""
-    owner = holder(lineage, seq)
-    if owner is None:
-        return 0, GENESIS_HASH
-    row = conn.execute(_EVENT_AT, {"bid": owner, "seq": seq}).first()
-    if row is None:
-        raise IntegrityError(f"event {seq} of branch '{lineage[0].id}' is missing")
-    return int(row.step), str(row.hash)
+        if limit <= 0:
+            break
+        if not exact and bound == link.fork_step:
+            # Every inherited event up to the fork has a step <= fork_step <= the asked step:
+            # the point is the fork point itself (its step and hash would take a query).
+            return limit, -1, ""
+    return 0, 0, GENESIS_HASH
 
 
 def latest_snapshot(conn: Connection, lineage: Lineage, max_seq: int) -> Snapshot | None:

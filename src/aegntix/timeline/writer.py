@@ -5,8 +5,9 @@ cap), applies it in ONE transaction, commits, and only then resolves the futures
 for many appends under load, and an acknowledged append is always committed.
 
 Each request is atomic on its own inside that transaction (a SAVEPOINT each; appends, which
-only buffer until the batch's flush, undo in memory): a request that raises — before or after
-writing — leaves nothing, and the others of its batch commit as if it had never been there.
+only buffer until the batch's flush, undo in memory; a request alone in its batch has the
+transaction itself): a request that raises — before or after writing — leaves nothing, and the
+others of its batch commit as if it had never been there.
 Only a failure of the transaction itself (the flush of the batch's appends, the commit, a
 broken connection) fails the whole batch — except when another process moved a head the batch
 appends to (``HeadMoved``, see ``writes.py``) or PostgreSQL broke a deadlock: then the batch
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy import exc as sa_exc
 
 from aegntix.errors import AegntixError, HeadMoved, StoreError
@@ -208,9 +209,13 @@ class Writer:
             done: list[tuple[_Request, Any, BaseException | None]] = []
             try:
                 conn = self._connection()
-                with self._transaction_lock, conn.begin():
-                    done.extend(self._one(conn, req) for req in live)
-                    self.ops.flush(conn)
+                with self._transaction_lock, conn.begin() as transaction:
+                    if len(live) == 1 and not live[0].size:
+                        done.append(self._alone(conn, transaction, live[0]))
+                    else:
+                        done.extend(self._one(conn, req) for req in live)
+                    if transaction.is_active:
+                        self.ops.flush(conn)
                 break
             except Exception as exc:
                 if attempt < RETRIES and _retryable(exc):
@@ -276,6 +281,26 @@ class Writer:
             ops.undo(caches=ops.dirty or not isinstance(exc, AegntixError))
             return self._failed(req, exc)
         conn.exec_driver_sql(_RELEASE)
+        return req, result, None
+
+    def _alone(
+        self, conn: Connection, transaction: RootTransaction, req: _Request
+    ) -> tuple[_Request, Any, BaseException | None]:
+        """A batch of one request (not an append): the transaction is its savepoint, which
+        saves the SAVEPOINT and RELEASE round trips a fork or a side-table write would pay
+        (on PostgreSQL each is one). If it fails, the transaction is rolled back."""
+        ops = self.ops
+        ops.begin()
+        try:
+            result = req.fn(conn)
+            ops.flush(conn)
+        except HeadMoved:
+            raise
+        except Exception as exc:
+            # If the rollback itself fails the connection is unusable: the batch fails.
+            transaction.rollback()
+            ops.undo(caches=ops.dirty or not isinstance(exc, AegntixError))
+            return self._failed(req, exc)
         return req, result, None
 
     def _failed(self, req: _Request, exc: Exception) -> tuple[_Request, Any, BaseException]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,15 +39,12 @@ from aegntix.model.state import State, apply_event, empty_state
 from aegntix.model.stored import SPEC_VERSION
 from aegntix.timeline import queries as q
 from aegntix.timeline.fastpath import EventRow, FastPath
+from aegntix.timeline.inserts import insert_with_new_id
 from aegntix.timeline.prepare import Prepared, chain_hash
 from aegntix.timeline.schema import branches, scenarios, snapshots
 
 # Built once: constructing a statement per request costs more than the insert itself.
 _INSERT_SNAPSHOTS = insert(snapshots)
-_INSERT_BRANCH = insert(branches)
-_INSERT_SCENARIO = insert(scenarios)
-_BRANCH_EXISTS = select(branches.c.id).where(branches.c.id == bindparam("id"))
-_SCENARIO_EXISTS = select(scenarios.c.id).where(scenarios.c.id == bindparam("id"))
 _SCENARIO_TENANT = select(scenarios.c.tenant_id).where(scenarios.c.id == bindparam("id"))
 _SET_STATUS = (
     update(branches)
@@ -193,6 +189,8 @@ class WriteOps:
     def _fresh_info(self, conn: Connection, branch_id: str) -> _Info:
         """The branch as the database has it now: another process may have appended since
         it was cached (then its cached head and folded state are dropped and reloaded)."""
+        if branch_id not in self._infos:
+            return self._info(conn, branch_id)  # read just now
         info = self._info(conn, branch_id)
         self.flush(conn)
         if conn.execute(_HEAD_OF, {"id": branch_id}).scalar() == info.head_seq:
@@ -226,23 +224,16 @@ class WriteOps:
         self._remember_state(branch_id, folded)
         return folded
 
-    def _new_id(self, conn: Connection, exists: Any) -> str:
-        while True:  # 64 random bits: unguessable ids; a clash would fail a whole batch
-            candidate = secrets.token_hex(8)
-            if conn.execute(exists, {"id": candidate}).first() is None:
-                return candidate
-
     # -- operations ------------------------------------------------------------------------
     def create_scenario(
         self, conn: Connection, name: str, spec_json: str, spec_hash: str, tenant_id: str
     ) -> ScenarioRecord:
         self.flush(conn)
-        sid = self._new_id(conn, _SCENARIO_EXISTS)
         now = self._now()
-        conn.execute(
-            _INSERT_SCENARIO,
+        sid = insert_with_new_id(
+            conn,
+            scenarios,
             {
-                "id": sid,
                 "tenant_id": tenant_id,
                 "name": name,
                 "spec": spec_json,
@@ -269,17 +260,18 @@ class WriteOps:
         self, conn: Connection, parent_id: str, at_step: int, seed: int | None, label: str | None
     ) -> Branch:
         self.flush(conn)
-        p = self._fresh_info(conn, parent_id)
+        p = self._info(conn, parent_id)
+        if at_step >= p.head_step:
+            # At or past the head this process knows: another may have appended since.
+            # Before it, no: events are immutable and later ones have later steps.
+            p = self._fresh_info(conn, parent_id)
         if at_step < 0 or at_step > p.head_step:
             raise ForkOutOfRange(
                 f"cannot fork branch '{parent_id}' at step {at_step}: "
                 f"its head is at step {p.head_step}"
             )
-        fork_seq = q.seq_at_step(conn, p.lineage, p.head_seq, p.head_step, at_step)
-        if fork_seq == p.head_seq:
-            step, hash_ = p.head_step, p.head_hash
-        else:
-            step, hash_ = q.event_at(conn, p.lineage, fork_seq)
+        head = (p.head_seq, p.head_step, p.head_hash)
+        fork_seq, step, hash_ = q.point_at_step(conn, p.lineage, head, at_step)
         child = self._insert_branch(
             conn,
             p.scenario_id,
@@ -315,12 +307,11 @@ class WriteOps:
         head_hash: str,
         parent_lineage: q.Lineage,
     ) -> Branch:
-        bid = self._new_id(conn, _BRANCH_EXISTS)
         now = self._now()
-        conn.execute(
-            _INSERT_BRANCH,
+        bid = insert_with_new_id(
+            conn,
+            branches,
             {
-                "id": bid,
                 "tenant_id": tenant_id,
                 "scenario_id": scenario_id,
                 "parent_id": parent_id,

@@ -1,19 +1,32 @@
 """The connection check before a run: a dead model server fails the run at once (no retries)
-with a reason naming it, yet a replay needs no server and ``fallback: rules`` still runs."""
+with a reason naming it, yet a replay needs no server and ``fallback: rules`` still runs. No
+server (refused, unknown host, no answer) is the transient ``ProviderUnavailable`` whether the
+check or a call finds it; an address that cannot be tried is a permanent ``ProviderError``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 
 import pytest
 
 from aegntix.brains.cache import cache_for
+from aegntix.brains.reachability import probe
 from aegntix.engine import start_scenario
-from aegntix.errors import ProviderError
+from aegntix.errors import ProviderError, ProviderUnavailable, is_transient
 from aegntix.model.events import BranchStatus
 from aegntix.testing import FakeLLM, Reply
 from aegntix.timeline import SqlStore, verify
-from tests.brains.llm.support import closed_port, decisions, llm_scenario, own, run, signature
+from tests.brains.llm.support import (
+    closed_port,
+    decide_once,
+    decisions,
+    llm_scenario,
+    own,
+    run,
+    signature,
+)
 
 
 def test_a_dead_server_fails_the_first_step_at_once(
@@ -23,14 +36,14 @@ def test_a_dead_server_fails_the_first_step_at_once(
     # slow retries and a long timeout: were the address tried, this would take minutes
     scenario = llm_scenario(None, base_url=url, fallback="fail", backoff=30, timeout=120)
     branch = start_scenario(store, scenario)
-    with pytest.raises(ProviderError, match=r"^no model server at http://127\.0\.0\.1:"):
+    with pytest.raises(ProviderUnavailable, match=r"^no model server at http://127\.0\.0\.1:"):
         run(store, branch.id)
     logged = capfd.readouterr()
     assert "retrying" not in logged.out + logged.err  # the dead address was never tried
     failed = store.get_branch(branch.id)
     assert failed.status is BranchStatus.FAILED and failed.head_step == 0
     assert failed.failure is not None
-    assert (failed.failure.type, failed.failure.step) == ("ProviderError", 1)
+    assert (failed.failure.type, failed.failure.step) == ("ProviderUnavailable", 1)
     assert failed.failure.detail.endswith("— see docs/brains.md")
 
 
@@ -77,3 +90,54 @@ def test_a_recorded_reason_carries_no_credentials(store: SqlStore, fake: FakeLLM
     assert failure is not None and "HTTP 400" in failure.detail
     assert "LEAKED" not in failure.detail and "hunter22" not in failure.detail
     assert "[redacted]" in failure.detail and "api_key=[redacted]" in failure.detail
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("where", ["refused", "unknown host"])
+def test_no_server_at_the_check_is_transient(store: SqlStore, fake: FakeLLM, kind: str, where: str):
+    host = f"127.0.0.1:{closed_port()}" if where == "refused" else "no-model-server.invalid:8080"
+    url = f"http://{host}" + ("/v1" if kind == "openai" else "")
+    branch = start_scenario(store, llm_scenario(None, base_url=url, kind=kind, fallback="fail"))
+    with pytest.raises(ProviderUnavailable, match=f"^no model server at http://{host} ") as got:
+        run(store, branch.id)
+    assert is_transient(got.value) and got.value.retry_after
+    failure = store.get_branch(branch.id).failure
+    assert failure is not None and failure.type == "ProviderUnavailable"
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_server_gone_after_the_check_is_transient_through_the_wire(fake: FakeLLM, kind: str):
+    """No check in between (``decide_once`` calls the brain directly): each wire's SDK meets
+    the closed port, retries, and gives up with ``ProviderUnavailable``."""
+    url = f"http://127.0.0.1:{closed_port()}" + ("/v1" if kind == "openai" else "")
+    scenario = llm_scenario(None, base_url=url, kind=kind, fallback="fail", max_retries=1)
+    with pytest.raises(ProviderUnavailable, match="after 2 attempts: connection failed") as got:
+        decide_once(scenario)
+    assert is_transient(got.value)
+
+
+async def test_the_probe_tells_no_answer_from_no_address(fake: FakeLLM) -> None:
+    """Refused and timed out (a listener whose accept queue is full, as a hung server's
+    is) are transient; a port that cannot exist is permanent."""
+    refused = await probe(f"http://127.0.0.1:{closed_port()}")
+    assert refused is not None and isinstance(refused.error(), ProviderUnavailable)
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(0)  # never accepted: once the queue is full, connections go unanswered
+        port = hung.getsockname()[1]
+        queued = [socket.socket() for _ in range(4)]
+        for s in queued:
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.connect(("127.0.0.1", port))
+        try:
+            silent = await probe(f"http://127.0.0.1:{port}", timeout=0.5)
+        finally:
+            for s in queued:
+                s.close()
+    assert silent is not None and isinstance(silent.error(), ProviderUnavailable)
+    assert silent.reason == f"no model server at http://127.0.0.1:{port} — see docs/brains.md"
+    bad = await probe("http://127.0.0.1:99999")
+    assert bad is not None and not bad.transient
+    assert type(bad.error()) is ProviderError and not is_transient(bad.error())
+    assert await probe(fake.url) is None  # a server that answers

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from aegntix.engine import Runner, start_scenario
-from aegntix.errors import ProviderError
+from aegntix.errors import ProviderError, ProviderUnavailable
 from aegntix.model.events import BranchStatus
 from aegntix.testing import FakeLLM, Reply
 from aegntix.timeline import SqlStore, verify
@@ -146,7 +146,9 @@ def test_connection_refused_fails_and_resumes_when_the_server_is_back(
     url = f"http://127.0.0.1:{port}/v1"
     branch = start_scenario(store, llm_scenario(None, steps=2, base_url=url, fallback="fail"))
     # the connection check finds nobody: no retries, the reason says where and what to read
-    with pytest.raises(ProviderError, match=f"^no model server at http://127.0.0.1:{port} — see"):
+    with pytest.raises(
+        ProviderUnavailable, match=f"^no model server at http://127.0.0.1:{port} — see"
+    ):
         run(store, branch.id)
     assert store.get_branch(branch.id).status is BranchStatus.FAILED
     assert store.get_branch(branch.id).head_step == 0
