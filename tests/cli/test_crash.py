@@ -13,19 +13,18 @@ import pytest
 import yaml
 
 from aegntix.engine import Runner
-from aegntix.timeline import open_sqlite_store, verify
+from aegntix.timeline import open_store, verify
 from tests.support import EXAMPLES
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path):
+def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path, db: str):
     spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
     spec["termination"] = {"max_steps": 100_000}
     scenario = tmp_path / "long.yaml"
     scenario.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "crash.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
+        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", db, "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -42,7 +41,7 @@ def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path):
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
 
-    store = open_sqlite_store(db)
+    store = open_store(db)
     try:
         branch_id = reported[0]["branch_id"]
         stored = {e.seq: e.hash for e in store.events(branch_id)}
