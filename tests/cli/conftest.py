@@ -1,7 +1,7 @@
 """CLI fixtures, on both backends: ``db`` is what ``--db`` takes (a SQLite file path, then the
 URL of a fresh PostgreSQL schema), ``databases`` hands out more empty ones of the same backend
-for tests that compare two databases, and ``module_db`` one per module and backend for
-module-scoped fixtures. Tests kept on SQLite alone say why where they are."""
+for tests that compare two databases (``module_db``, tests/conftest.py, serves module-scoped
+fixtures). Tests kept on SQLite alone say why where they are."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import BACKENDS
 from ..postgres import SessionDatabase, schema_is_empty
 
 
@@ -41,16 +40,6 @@ def untouched(db: str) -> bool:
 @pytest.fixture
 def db(location: str) -> str:
     return location
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def module_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """``db`` for a module's shared fixture (built once, then read by many tests): one
-    database per backend."""
-    if request.param == "postgresql":
-        pg: SessionDatabase = request.getfixturevalue("pg_database")
-        return pg.new_url()
-    return str(tmp_path_factory.mktemp("cli") / "module.db")
 
 
 @pytest.fixture
