@@ -77,3 +77,13 @@ def store_on_both(location: str) -> Iterator[SqlStore]:
     s = open_store(location, snapshot_every=50)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``location`` for a module-scoped fixture (built once, then read by many tests): a
+    database per module and backend."""
+    if request.param == "sqlite":
+        return str(tmp_path_factory.mktemp("module") / "timeline.db")
+    pg: SessionDatabase = request.getfixturevalue("pg_database")
+    return pg.new_url()

@@ -68,3 +68,12 @@ class SessionDatabase:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name))
             )
+
+
+def schema_is_empty(url: str) -> bool:
+    """Whether the schema ``url`` points at (its ``search_path``) holds no table at all."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchone()
+    return row is not None and row[0] == 0

@@ -38,18 +38,18 @@ def assert_make_test_runs_first(script: str) -> None:
 
 
 def kill_mid_run(
-    tmp_path: Path, events: int, env: dict[str, str] | None = None
-) -> tuple[Path, list[dict[str, Any]]]:
-    """``aegntix run`` a town hall with no step limit into ``tmp_path/crash.db`` in a
-    subprocess and ``kill -9`` it once it has reported ``events`` events; the database and
-    the event lines it reported."""
+    tmp_path: Path, events: int, env: dict[str, str] | None = None, db: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """``aegntix run`` a town hall with no step limit into ``db`` (default
+    ``tmp_path/crash.db``) in a subprocess and ``kill -9`` it once it has reported ``events``
+    events; the database and the event lines it reported."""
     spec = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
     spec["termination"] = {"max_steps": 100_000}
     scenario = tmp_path / "long.yaml"
     scenario.write_text(yaml.safe_dump(spec))
-    db = tmp_path / "crash.db"
+    db = db or str(tmp_path / "crash.db")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", str(db), "--json"],
+        [sys.executable, "-m", "aegntix", "run", str(scenario), "--db", db, "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

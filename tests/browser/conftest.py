@@ -17,6 +17,7 @@ import pytest
 from aegntix.model.events import Event, NewEvent
 from aegntix.timeline import SqlStore
 from tests.browser.support import WIDE, Page
+from tests.postgres import SessionDatabase
 from tests.server.conftest import LiveServer, serving
 from tests.support import ROOT
 
@@ -56,11 +57,23 @@ class SlowAppendStore:
 
 
 @pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Like ``live_server`` (tests/server/conftest.py), with runs slowed by STEP_LATENCY."""
+def ui_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Like ``live_server`` (tests/server/conftest.py), with runs slowed by STEP_LATENCY; on a
+    SQLite file, or on PostgreSQL where a test asks (``parametrize("ui_server", ...,
+    indirect=True)``): the UI is the same on both, so one end-to-end test proves the path."""
+    backend = getattr(request, "param", "sqlite")
+    db = None
+    if backend == "postgresql":
+        pg: SessionDatabase = request.getfixturevalue("pg_database")
+        db = pg.new_url()
     with serving(
-        tmp_path_factory.mktemp("ui"), lambda store: SlowAppendStore(store, STEP_LATENCY)
+        tmp_path_factory.mktemp(f"ui-{backend}"),
+        lambda store: SlowAppendStore(store, STEP_LATENCY),
+        db=db,
     ) as server:
+        assert server.store.engine.dialect.name == backend
         yield server
 
 

@@ -2,8 +2,8 @@
 
 The story of the product: sign in from the URL, start the town-hall debate, watch its events
 arrive live, fork after step 4 with a broadcast injection, watch the fork run, compare the two
-futures (divergence at step 5, charts drawn). Screenshots at 1280×800 and 400×800 go to
-``artifacts/`` — look at them.
+futures (divergence at step 5, charts drawn) — on a SQLite file, then on PostgreSQL.
+Screenshots at 1280×800 and 400×800 go to ``artifacts/`` — look at them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.browser.support import NARROW, RUN_TIMEOUT_MS, Page
+from tests.conftest import BACKENDS
 from tests.server.api_support import all_events
 from tests.server.conftest import LiveServer
 
@@ -40,6 +43,7 @@ def rendered_seqs(ui: Page) -> list[int]:
     ]
 
 
+@pytest.mark.parametrize("ui_server", BACKENDS, indirect=True)
 def test_debate_live_fork_and_compare(ui: Page, ui_server: LiveServer, artifacts: Path) -> None:
     page = ui.page
     api = ui_server.client(ui_server.owner_key)

@@ -1,10 +1,9 @@
-"""`aegntix agents ...` and `aegntix memories` end to end on a real SQLite file, with the
+"""`aegntix agents ...` and `aegntix memories` end to end on both backends, with the
 persistent-agent examples."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from tests.cli.test_cli import aegntix, database_fingerprint
 from tests.support import EXAMPLES
@@ -12,12 +11,11 @@ from tests.support import EXAMPLES
 PERSISTENT = EXAMPLES / "persistent"
 
 
-def _create_dana(db: Path) -> None:
+def _create_dana(db: str) -> None:
     aegntix("agents", "create", "--file", PERSISTENT / "dana.yaml", "--db", db)
 
 
-def test_create_run_keep_and_return(tmp_path: Path):
-    db = tmp_path / "t.db"
+def test_create_run_keep_and_return(db: str):
     _create_dana(db)
     listed = json.loads(aegntix("agents", "list", "--db", db, "--json"))
     assert [p["id"] for p in listed] == ["dana"] and listed[0]["traits"]["agreeableness"] == 0.6
@@ -71,8 +69,7 @@ def test_create_run_keep_and_return(tmp_path: Path):
     assert "recalled, best first" in table and "long-term" in table
 
 
-def test_bad_input_is_one_line_and_changes_nothing(tmp_path: Path):
-    db = tmp_path / "t.db"
+def test_bad_input_is_one_line_and_changes_nothing(db: str):
     _create_dana(db)
     before = database_fingerprint(db)
     for args, words in (

@@ -1,4 +1,5 @@
-"""The `aegntix` CLI end to end: real commands on a real SQLite file."""
+"""The `aegntix` CLI end to end: real commands on a real database, a SQLite file and a
+PostgreSQL schema (``db``, tests/cli/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from aegntix.cli import app
 from aegntix.timeline import open_store
+from tests.cli.conftest import untouched
 from tests.support import EXAMPLES
 
 cli = CliRunner()
@@ -37,12 +39,7 @@ def database_fingerprint(db: Path | str) -> list:
         store.close()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
-
-
-def test_run_fork_inject_compare(db: Path):
+def test_run_fork_inject_compare(db: str):
     out = json_lines(aegntix("run", EXAMPLES / "town-hall.yaml", "--db", db, "--json"))
     root = out[0]["branch_id"]
     summary = out[-1]
@@ -77,7 +74,7 @@ def test_run_fork_inject_compare(db: Path):
     assert "ok" in aegntix("verify", "--db", db)
 
 
-def test_events_and_state(db: Path):
+def test_events_and_state(db: str):
     out = json_lines(aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--json"))
     root = out[0]["branch_id"]
     events = json_lines(aegntix("events", root, "--from", "3", "--db", db, "--json"))
@@ -107,7 +104,7 @@ def test_validate_and_schema(tmp_path: Path):
         (["events", "zzz"], "no branch"),
     ],
 )
-def test_bad_input_is_one_line_nonzero_and_changes_nothing(db: Path, args, message):
+def test_bad_input_is_one_line_nonzero_and_changes_nothing(db: str, args, message):
     root = json_lines(
         aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--json", "--steps", "3")
     )[0]["branch_id"]
@@ -134,7 +131,7 @@ def test_bad_input_is_one_line_nonzero_and_changes_nothing(db: Path, args, messa
         ),
     ],
 )
-def test_bad_scenario_files_write_nothing(tmp_path: Path, db: Path, content: str, message: str):
+def test_bad_scenario_files_write_nothing(tmp_path: Path, db: str, content: str, message: str):
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)
     for command in ("run", "validate"):
@@ -143,17 +140,20 @@ def test_bad_scenario_files_write_nothing(tmp_path: Path, db: Path, content: str
         )
         assert result.exit_code == 2, result.output
         assert message in result.output and "bad.yaml" in result.output
-    assert not db.exists()
+    assert untouched(db)
 
 
-def test_read_commands_do_not_create_a_database(db: Path):
+def test_read_commands_do_not_create_a_database(tmp_path: Path):
+    # SQLite only: a missing file is refused; a PostgreSQL database always exists (the server
+    # made it), so there is nothing to refuse there
+    db = tmp_path / "cli.db"
     result = cli.invoke(app, ["branches", "--db", str(db)])
     assert result.exit_code != 0 and "no database" in result.output
     assert not db.exists()
 
 
-def test_env_var_selects_database(tmp_path: Path, monkeypatch):
-    db = tmp_path / "env.db"
-    monkeypatch.setenv("AEGNTIX_DB", str(db))
+def test_env_var_selects_database(db: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AEGNTIX_DB", db)
     aegntix("run", EXAMPLES / "negotiation.yaml", "--steps", "2", "--quiet")
-    assert db.exists()
+    with open_store(db) as store:
+        assert [b.head_step for b in store.list_branches()] == [2]

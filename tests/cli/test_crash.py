@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from aegntix.engine import Runner
-from aegntix.timeline import open_sqlite_store, verify
+from aegntix.timeline import open_store, verify
 from tests.support import kill_mid_run
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path):
-    db, reported = kill_mid_run(tmp_path, 400)
-    store = open_sqlite_store(db)
+def test_kill_9_mid_run_keeps_every_reported_event(tmp_path: Path, db: str):
+    db, reported = kill_mid_run(tmp_path, 400, db=db)
+    store = open_store(db)
     try:
         branch_id = reported[0]["branch_id"]
         stored = {e.seq: e.hash for e in store.events(branch_id)}

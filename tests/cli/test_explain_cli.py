@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -30,13 +29,12 @@ def json_lines(output: str) -> list[dict]:
 
 
 @pytest.fixture
-def town(tmp_path: Path) -> tuple[Path, str]:
-    db = tmp_path / "town.db"
+def town(db: str) -> tuple[str, str]:
     out = json_lines(aegntix("run", EXAMPLES / "town-hall.yaml", "--db", db, "--json"))
     return db, out[0]["branch_id"]
 
 
-def test_the_flood_news_now_moves_the_town_hall_toward_the_barrier(town: tuple[Path, str]):
+def test_the_flood_news_now_moves_the_town_hall_toward_the_barrier(town: tuple[str, str]):
     db, root = town
     fork = json_lines(aegntix("fork", root, "--at", "4", "--inject", FLOOD, "--db", db, "--json"))[
         0
@@ -50,7 +48,7 @@ def test_the_flood_news_now_moves_the_town_hall_toward_the_barrier(town: tuple[P
     assert all(delta > 0 for delta in moved.values()), moved
 
 
-def test_explain_prints_each_agents_reading_and_writes_nothing(town: tuple[Path, str]):
+def test_explain_prints_each_agents_reading_and_writes_nothing(town: tuple[str, str]):
     db, root = town
     before = database_fingerprint(db)
     text = aegntix("fork", root, "--at", "4", "--inject", FLOOD, "--explain", "--db", db)
@@ -67,7 +65,7 @@ def test_explain_prints_each_agents_reading_and_writes_nothing(town: tuple[Path,
     assert database_fingerprint(db) == before
 
 
-def test_explain_says_so_when_the_rules_brain_reads_nothing(town: tuple[Path, str]):
+def test_explain_says_so_when_the_rules_brain_reads_nothing(town: tuple[str, str]):
     db, root = town
     found = json_lines(
         aegntix(
@@ -97,14 +95,12 @@ def test_explain_says_so_when_the_rules_brain_reads_nothing(town: tuple[Path, st
         (["--explain", "--inject", "   "], "content"),
     ],
 )
-def test_explain_bad_input_is_one_line(town: tuple[Path, str], args: list[str], message: str):
+def test_explain_bad_input_is_one_line(town: tuple[str, str], args: list[str], message: str):
     db, root = town
     before = database_fingerprint(db)
-    result = cli.invoke(app, ["fork", root, "--at", "2", *args, "--db", str(db)])
+    result = cli.invoke(app, ["fork", root, "--at", "2", *args, "--db", db])
     assert result.exit_code not in (0, None)
     assert message in result.output and result.output.count("error:") == 1
     assert database_fingerprint(db) == before
-    late = cli.invoke(
-        app, ["fork", root, "--at", "99", "--explain", "--inject", "x", "--db", str(db)]
-    )
+    late = cli.invoke(app, ["fork", root, "--at", "99", "--explain", "--inject", "x", "--db", db])
     assert late.exit_code != 0 and "step 99" in late.output

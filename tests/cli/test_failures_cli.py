@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from aegntix.cli import app
 from aegntix.testing import FakeLLM
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
+from tests.cli.conftest import Databases, untouched
 from tests.failing import FAILING_STEP, as_yaml, closed_port, dividing_by_zero, llm_example
 from tests.support import EXAMPLES
 
@@ -34,12 +35,7 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
-
-
-def test_no_model_server_fails_in_one_line_and_the_branch_keeps_why(db: Path, tmp_path: Path):
+def test_no_model_server_fails_in_one_line_and_the_branch_keeps_why(db: str, tmp_path: Path):
     port = closed_port()
     scenario = tmp_path / "llm.yaml"
     scenario.write_bytes(as_yaml(llm_example(f"http://127.0.0.1:{port}/v1")))
@@ -71,7 +67,7 @@ def test_no_model_server_fails_in_one_line_and_the_branch_keeps_why(db: Path, tm
 
 
 def test_an_expression_failing_at_run_time_is_one_line_and_writes_nothing_of_its_step(
-    db: Path, tmp_path: Path
+    db: str, tmp_path: Path
 ):
     scenario = tmp_path / "zero.yaml"
     scenario.write_bytes(as_yaml(dividing_by_zero()))
@@ -90,7 +86,7 @@ def test_an_expression_failing_at_run_time_is_one_line_and_writes_nothing_of_its
             "step": FAILING_STEP,
         },
     }
-    store = open_sqlite_store(db)
+    store = open_store(db)
     try:
         branch = store.get_branch(records[0]["branch_id"])
         assert branch.head_step == FAILING_STEP - 1  # whole steps only
@@ -99,12 +95,12 @@ def test_an_expression_failing_at_run_time_is_one_line_and_writes_nothing_of_its
         store.close()
 
 
-def test_seeds_out_of_range_are_refused_alike_before_anything_is_written(db: Path):
+def test_seeds_out_of_range_are_refused_alike_before_anything_is_written(db: str):
     for seed in ("-1", str(2**63)):
         result = aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--seed", seed)
         assert result.exit_code == 2
         assert one_line(result.stderr) == f"error: {SEED_REASON} {seed}"
-    assert not db.exists()  # nothing was even opened, so no orphan scenario row
+    assert untouched(db)  # nothing was even opened, so no orphan scenario row
     assert aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "-q").exit_code == 0
     fork = aegntix("fork", "main", "--at", "1", "--seed", "-5", "--db", db)
     assert fork.exit_code == 2
@@ -112,7 +108,7 @@ def test_seeds_out_of_range_are_refused_alike_before_anything_is_written(db: Pat
     assert len(json.loads(aegntix("branches", "--db", db, "--json").stdout)) == 1
 
 
-def test_injecting_into_a_finished_branch_is_refused_with_what_to_do(db: Path):
+def test_injecting_into_a_finished_branch_is_refused_with_what_to_do(db: str):
     assert aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "-q").exit_code == 0
     before = json.loads(aegntix("branches", "--db", db, "--json").stdout)[0]
     result = aegntix("inject", "main", "Too late", "--db", db)
@@ -124,6 +120,8 @@ def test_injecting_into_a_finished_branch_is_refused_with_what_to_do(db: Path):
 
 
 def test_database_open_errors_are_one_line(tmp_path: Path):
+    # SQLite only: what can be wrong with a file path (an unreachable PostgreSQL server
+    # is test_transient_exit.py's)
     folder = tmp_path / "a-directory"
     folder.mkdir()
     junk = tmp_path / "junk.db"
@@ -150,18 +148,20 @@ def test_database_open_errors_are_one_line(tmp_path: Path):
     )
 
 
-def test_two_runners_racing_on_one_branch_the_loser_says_so_in_one_line(tmp_path: Path):
+def test_two_runners_racing_on_one_branch_the_loser_says_so_in_one_line(
+    tmp_path: Path, databases: Databases
+):
     data = yaml.safe_load((EXAMPLES / "town-hall.yaml").read_text())
     data["termination"] = {"max_steps": 300}  # long enough for the two runs to overlap
     scenario = tmp_path / "long.yaml"
     scenario.write_bytes(as_yaml(data))
     command = [sys.executable, "-m", "aegntix", "continue", "main", "-q", "--db"]
     for attempt in range(3):  # the two must overlap; under any load they nearly always do
-        db = tmp_path / f"race{attempt}.db"
+        db = databases.new(f"race{attempt}.db")
         assert aegntix("run", scenario, "--db", db, "--steps", "1", "-q").exit_code == 0
         runners = [
             subprocess.Popen(
-                [*command, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                [*command, db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             for _ in range(2)
         ]
@@ -177,7 +177,7 @@ def test_two_runners_racing_on_one_branch_the_loser_says_so_in_one_line(tmp_path
     assert line.startswith("error: branch ") or line.startswith("error: another writer"), line
     for leak in ("INSERT", "SELECT", "sqlalche.me", "payload", "stance", "Riverside"):
         assert leak not in line, line
-    store = open_sqlite_store(db)
+    store = open_store(db)
     try:
         from aegntix.timeline import verify
 

@@ -35,8 +35,7 @@ def piped(*args: str | Path) -> str:
     return done.stdout
 
 
-def test_events_transcript_shows_seq_and_step(tmp_path: Path) -> None:
-    db = tmp_path / "seq.db"
+def test_events_transcript_shows_seq_and_step(db: str) -> None:
     root = json_lines(aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--json"))[0]
     stored = {
         e["seq"]: e for e in json_lines(aegntix("events", root["branch_id"], "--db", db, "--json"))
@@ -60,6 +59,8 @@ def test_events_transcript_shows_seq_and_step(tmp_path: Path) -> None:
 
 
 def test_piped_output_is_not_wrapped(tmp_path: Path) -> None:
+    # SQLite only: line wrapping is the renderer's, whatever the backend, and this test's five
+    # processes are the CLI suite's slowest; the piped demo below prints a URL on PostgreSQL
     db = tmp_path / "pipe.db"
     out = piped("run", EXAMPLES / "negotiation.yaml", "--db", db)
     root = json.loads(piped("branches", "--db", db, "--json"))[0]["id"]
@@ -85,16 +86,14 @@ def test_piped_output_is_not_wrapped(tmp_path: Path) -> None:
     assert max(len(ln) for ln in compared.splitlines()) < 400  # boxes fit their content
 
 
-def test_json_events_carry_seq_and_step(tmp_path: Path) -> None:
-    db = tmp_path / "json.db"
+def test_json_events_carry_seq_and_step(db: str) -> None:
     run = json_lines(aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--json"))
     live = [(e["seq"], e["step"], e["kind"]) for e in run if e["type"] == "event"]
     listed = json_lines(aegntix("events", run[0]["branch_id"], "--db", db, "--json"))
     assert live and [(e["seq"], e["step"], e["kind"]) for e in listed][-len(live) :] == live
 
 
-def test_piped_demo_keeps_its_suggestions_whole(tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
+def test_piped_demo_keeps_its_suggestions_whole(db: str) -> None:
     out = piped("demo", EXAMPLES / "negotiation.yaml", "--db", db).splitlines()
     (explore,) = [ln for ln in out if ln.startswith("Explore:")]
     ids = re.findall(r"aegntix (?:events|state) (\w+) ", explore)

@@ -1,5 +1,5 @@
 """`aegntix report` and the short `aegntix rollouts BRANCH --at ...` form, as a user runs them
-on a real SQLite file: the HTML is parsed and checked against `rollouts show --json`."""
+on both backends: the HTML is parsed and checked against `rollouts show --json`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from aegntix.analysis.rollouts import create_set
 from aegntix.cli import app
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from tests.support import EXAMPLES
 
 cli = CliRunner()
@@ -36,17 +36,17 @@ def json_lines(output: str) -> list[Any]:
 
 @dataclass
 class Study:
-    db: Path
+    db: str
     parent: str
     made: dict[str, Any]
     shown: dict[str, Any]  # `rollouts show SET --json`: the set, its members and its stats
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+def study(module_db: str) -> Study:
     """The town hall run 3 steps, then the short form: 6 futures from step 2 with an
     injection (so also a paired control set)."""
-    db = tmp_path_factory.mktemp("report") / "r.db"
+    db = module_db
     run = aegntix("run", EXAMPLES / "town-hall.yaml", "--steps", 3, "--db", db, "--json")
     parent = str(json_lines(run)[0]["branch_id"])
     out = json_lines(
@@ -140,9 +140,7 @@ def test_short_form_creates_a_paired_set_and_subcommands_still_work(study: Study
         assert name in helped
     assert "aegntix rollouts BRANCH --at STEP --n N" in helped
     # a branch that does not exist is the create command's own one-line error
-    result = cli.invoke(
-        app, ["rollouts", "feedbeef", "--at", "1", "--n", "2", "--db", str(study.db)]
-    )
+    result = cli.invoke(app, ["rollouts", "feedbeef", "--at", "1", "--n", "2", "--db", study.db])
     assert result.exit_code == 3 and "no branch 'feedbeef'" in result.output
 
 
@@ -234,27 +232,27 @@ def test_bad_requests_are_one_line_and_write_nothing(study: Study, tmp_path: Pat
         ((study.made["id"], "--tenant", "acme"), 3, "no rollout set"),
         ((study.made["id"], "--vs", "nope1234"), 3, "no rollout set 'nope1234'"),
     ):
-        result = cli.invoke(app, ["report", *args, "--out", str(out), "--db", str(study.db)])
+        result = cli.invoke(app, ["report", *args, "--out", str(out), "--db", study.db])
         assert result.exit_code == code and needle in result.output, result.output
         assert result.output.count("error:") == 1
     assert not out.exists()
     for target, needle in ((tmp_path / "no" / "such" / "r.html", "cannot write"),
                            (tmp_path, "is a folder")):  # fmt: skip
         result = cli.invoke(
-            app, ["report", study.made["id"], "--out", str(target), "--db", str(study.db)]
+            app, ["report", study.made["id"], "--out", str(target), "--db", study.db]
         )
         assert result.exit_code == 2 and needle in result.output, result.output
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
 def test_a_set_with_no_finished_member_is_refused(study: Study, tmp_path: Path) -> None:
-    store = open_sqlite_store(study.db)
+    store = open_store(study.db)
     try:
         pending = create_set(store, study.parent, 1, 2, None)  # members forked, none run
     finally:
         store.close()
     out = tmp_path / "p.html"
-    result = cli.invoke(app, ["report", pending.id, "--out", str(out), "--db", str(study.db)])
+    result = cli.invoke(app, ["report", pending.id, "--out", str(out), "--db", study.db])
     assert result.exit_code == 2, result.output
     assert "no member has finished yet" in result.output
     assert f"aegntix rollouts continue {pending.id}" in result.output
@@ -264,7 +262,7 @@ def test_a_set_with_no_finished_member_is_refused(study: Study, tmp_path: Path) 
 def test_a_partly_finished_set_is_reported_over_its_finished_members(
     study: Study, tmp_path: Path
 ) -> None:
-    store = open_sqlite_store(study.db)
+    store = open_store(study.db)
     try:
         partial = create_set(store, study.parent, 1, 3, None, seed_base=7)
     finally:
@@ -283,14 +281,14 @@ def test_a_partly_finished_set_is_reported_over_its_finished_members(
     assert None not in rows[0][4:] and rows[1][4:] == rows[2][4:] == [None] * 4
 
 
-def test_a_scenario_named_like_markup_is_shown_not_run(tmp_path: Path) -> None:
+def test_a_scenario_named_like_markup_is_shown_not_run(tmp_path: Path, db: str) -> None:
     source = (EXAMPLES / "town-hall.yaml").read_text(encoding="utf-8")
     name = "<script>alert(2)</script><img src=x onerror=alert(3)>"
     hostile = source.replace(
         "name: Riverside flood-barrier town hall", f"name: {json.dumps(name)}", 1
     )
     assert hostile != source
-    scenario, db = tmp_path / "hostile.yaml", tmp_path / "h.db"
+    scenario = tmp_path / "hostile.yaml"
     scenario.write_text(hostile, encoding="utf-8")
     parent = json_lines(aegntix("run", scenario, "--steps", 2, "--db", db, "--json"))[0]
     made = json_lines(

@@ -1,4 +1,4 @@
-"""`aegntix rollouts ...` end to end on a real SQLite file (and `kill -9` mid-set)."""
+"""`aegntix rollouts ...` end to end on both backends (and `kill -9` mid-set)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
+from tests.cli.conftest import Databases
 from tests.support import EXAMPLES
 
 cli = CliRunner()
@@ -29,24 +29,19 @@ def json_lines(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith(("{", "["))]
 
 
-def root(db: Path) -> str:
+def root(db: str) -> str:
     out = json_lines(
         aegntix("run", EXAMPLES / "town-hall.yaml", "--steps", 3, "--db", db, "--json")
     )
     return str(out[0]["branch_id"])
 
 
-def heads(db: Path, set_id: str) -> list[tuple[int, str, str]]:
+def heads(db: str, set_id: str) -> list[tuple[int, str, str]]:
     shown = json_lines(aegntix("rollouts", "show", set_id, "--db", db, "--json"))[0]
     return [(m["index"], m["head_hash"], m["status"]) for m in shown["members"]]
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "r.db"
-
-
-def test_create_show_list_extend(db: Path) -> None:
+def test_create_show_list_extend(db: str) -> None:
     parent = root(db)
     out = json_lines(
         aegntix(
@@ -94,8 +89,7 @@ def test_create_show_list_extend(db: Path) -> None:
     assert all(b in listed for b in branches)
 
 
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "r.db"
+def test_bad_input_is_one_line_and_writes_nothing(db: str) -> None:
     parent = root(db)
     for args, needle in (
         (("--n", 0), "--n: must be from 1 to 1000"),
@@ -114,23 +108,23 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(
-    tmp_path: Path, processes: int
+    databases: Databases, processes: int
 ) -> None:
     # two workers each run their members in lockstep (one step in flight): more members, so
     # the kill lands while some are still running
     n = 6 if processes == 1 else 24
-    whole = tmp_path / "whole.db"
+    whole = databases.new("whole.db")
     made = json_lines(
         aegntix("rollouts", "create", root(whole), "--at", 1, "--n", n, "--db", whole,
                 "--processes", 1, "--json")
     )[-1]  # fmt: skip
     expected = heads(whole, made["id"])
 
-    db = tmp_path / "cut.db"
+    db = databases.new("cut.db")
     parent = root(db)
     proc = subprocess.Popen(
         [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", str(n),
-         "--concurrency", "1", "--processes", str(processes), "--db", str(db), "--json"],
+         "--concurrency", "1", "--processes", str(processes), "--db", db, "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

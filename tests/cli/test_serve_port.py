@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import untouched
 from tests.support import ROOT
 
 
@@ -25,10 +26,10 @@ def taken_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_serve_fails_fast_on_a_taken_port(tmp_path: Path, taken_port: int) -> None:
-    db = tmp_path / "ui.db"
+def test_serve_fails_fast_on_a_taken_port(tmp_path: Path, db: str, taken_port: int) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "aegntix", "serve", "--port", str(taken_port), "--db", str(db)],
+        [sys.executable, "-m", "aegntix", "serve", "--port", str(taken_port), "--db", db],
+        cwd=tmp_path,  # where a PostgreSQL database's key file would go
         check=False,
         capture_output=True,
         text=True,
@@ -46,7 +47,7 @@ def test_serve_fails_fast_on_a_taken_port(tmp_path: Path, taken_port: int) -> No
     assert suggested > taken_port
     with socket.socket() as probe:  # the port it suggests is free
         probe.bind(("127.0.0.1", suggested))
-    assert not db.exists() and not db.with_suffix(".key").exists()
+    assert untouched(db) and not list(tmp_path.glob("*.key"))
 
 
 def test_make_run_on_a_taken_port_is_one_line_without_the_banner(
@@ -54,7 +55,7 @@ def test_make_run_on_a_taken_port_is_one_line_without_the_banner(
 ) -> None:
     if shutil.which("make") is None:
         pytest.fail("make is not installed: `make run` cannot be tested", pytrace=False)
-    db = tmp_path / "ui.db"
+    db = tmp_path / "ui.db"  # SQLite only: `make run` serves a file (UI_DB), its key beside it
     done = subprocess.run(
         ["make", "--no-print-directory", "run", f"PORT={taken_port}", f"UI_DB={db}"],
         cwd=ROOT,

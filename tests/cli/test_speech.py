@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from aegntix.cli import app
 from aegntix.model.loading import load_scenario
 from tests.brains.grammar import problems
+from tests.cli.conftest import Databases
 from tests.support import EXAMPLES, ROOT
 
 cli = CliRunner()
@@ -22,9 +23,9 @@ _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 _WORD = re.compile(r"[a-z']+")
 
 
-def _run(scenario: Path, db: Path) -> dict[str, list[str]]:
+def _run(scenario: Path, db: str) -> dict[str, list[str]]:
     """Each agent's utterances, in order, from `aegntix run --json`."""
-    result = cli.invoke(app, ["run", str(scenario), "--db", str(db), "--json"])
+    result = cli.invoke(app, ["run", str(scenario), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     said: dict[str, list[str]] = defaultdict(list)
     for line in result.output.splitlines():
@@ -43,11 +44,11 @@ def _template(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_documented_debate_template_validates_and_runs(tmp_path: Path) -> None:
+def test_the_documented_debate_template_validates_and_runs(tmp_path: Path, db: str) -> None:
     path = _template(tmp_path)
     result = cli.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0 and "ok" in result.output, result.output
-    said = _run(path, tmp_path / "debate.db")
+    said = _run(path, db)
     lines = [line for lines in said.values() for line in lines]
     assert len(said) == 3 and len(lines) >= 10
     for line in lines:
@@ -65,13 +66,13 @@ def _shape(line: str, own_words: set[str]) -> str:
     return " ".join(w for w in _WORD.findall(plain) if w not in own_words)
 
 
-def test_a_town_hall_run_has_varied_speech(tmp_path: Path) -> None:
+def test_a_town_hall_run_has_varied_speech(db: str) -> None:
     scenario = load_scenario(EXAMPLES / "town-hall.yaml")
     own = " ".join(
         [scenario.topic, *(f"{a.name} {a.role} {' '.join(a.goals)}" for a in scenario.agents)]
     )
     own_words = set(_WORD.findall(own.lower()))
-    said = _run(EXAMPLES / "town-hall.yaml", tmp_path / "th.db")
+    said = _run(EXAMPLES / "town-hall.yaml", db)
     openings_in_run: set[str] = set()
     for agent, lines in said.items():
         for line in lines:
@@ -88,7 +89,7 @@ def test_a_town_hall_run_has_varied_speech(tmp_path: Path) -> None:
     assert len(openings_in_run) >= 20, sorted(openings_in_run)
 
 
-def test_a_run_says_the_same_words_with_the_same_seed(tmp_path: Path) -> None:
-    first = _run(EXAMPLES / "town-hall.yaml", tmp_path / "a.db")
-    second = _run(EXAMPLES / "town-hall.yaml", tmp_path / "b.db")
+def test_a_run_says_the_same_words_with_the_same_seed(databases: Databases) -> None:
+    first = _run(EXAMPLES / "town-hall.yaml", databases.new("a.db"))
+    second = _run(EXAMPLES / "town-hall.yaml", databases.new("b.db"))
     assert first == second and sum(len(v) for v in first.values()) > 20

@@ -37,13 +37,13 @@ def errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """A database with one finished run, so "unchanged" means something."""
-    path = tmp_path / "v.db"
-    code, _, err = invoke("run", EXAMPLES / "negotiation.yaml", "--db", path, "--quiet")
+@pytest.fixture(scope="module")
+def db(module_db: str) -> str:
+    """A database with one finished run, so "unchanged" means something; one per backend,
+    shared by the module (every test leaves it as it found it)."""
+    code, _, err = invoke("run", EXAMPLES / "negotiation.yaml", "--db", module_db, "--quiet")
     assert code == 0, err
-    return path
+    return module_db
 
 
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -52,7 +52,7 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
     return path
 
 
-def refused(db: Path, path: Path) -> list[str]:
+def refused(db: str, path: Path) -> list[str]:
     """Validate and run ``path``: both exit 2 with the same lines; the database is unchanged."""
     before = database_fingerprint(db)
     code, out, err = invoke("validate", path)
@@ -65,7 +65,7 @@ def refused(db: Path, path: Path) -> list[str]:
     return lines
 
 
-def test_every_problem_is_listed_in_file_order(db: Path, tmp_path: Path) -> None:
+def test_every_problem_is_listed_in_file_order(db: str, tmp_path: Path) -> None:
     text = BASE.replace("    stance: 0.2\n", "    goal: typo\n    stance: 2\n") + (
         "  - {id: a, name: Bob, role: x, actions: [nope]}\n"
         "world: {x: 1}\n"
@@ -102,7 +102,7 @@ def test_json_output_lists_every_problem(tmp_path: Path) -> None:
     assert all("unknown field" in e["reason"] for e in body["errors"])
 
 
-def test_duplicate_keys_all_named_with_lines(db: Path, tmp_path: Path) -> None:
+def test_duplicate_keys_all_named_with_lines(db: str, tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "name: again\nseed: 1\nseed: 2\n")
     assert refused(db, path) == [
         f"error: {path}:8: name: duplicate key (first on line 1)",
@@ -110,7 +110,7 @@ def test_duplicate_keys_all_named_with_lines(db: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_yaml_syntax_error_is_one_line_and_verbose_shows_context(db: Path, tmp_path: Path):
+def test_yaml_syntax_error_is_one_line_and_verbose_shows_context(db: str, tmp_path: Path):
     path = write(tmp_path, "name: x\nagents:\n  - id: a\n    name: [\n  b: c\n")
     lines = refused(db, path)
     assert len(lines) == 1 and "invalid YAML" in lines[0] and lines[0].startswith(f"error: {path}:")
@@ -120,7 +120,7 @@ def test_yaml_syntax_error_is_one_line_and_verbose_shows_context(db: Path, tmp_p
     assert "while parsing" in json.loads(out)["errors"][0]["context"]
 
 
-def test_control_character_in_yaml_text_is_one_line(db: Path, tmp_path: Path) -> None:
+def test_control_character_in_yaml_text_is_one_line(db: str, tmp_path: Path) -> None:
     path = tmp_path / "ctl.yaml"
     path.write_bytes(BASE.replace("Ann", "A\x1bnn").encode())
     (line,) = refused(db, path)
@@ -128,7 +128,7 @@ def test_control_character_in_yaml_text_is_one_line(db: Path, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
-def test_deep_nesting_is_refused_without_a_traceback(db: Path, tmp_path: Path, suffix: str):
+def test_deep_nesting_is_refused_without_a_traceback(db: str, tmp_path: Path, suffix: str):
     deep = "[" * 20_000 + "]" * 20_000
     text = (
         '{"name": "x", "world": {"a": ' + deep + "}}"
@@ -150,7 +150,7 @@ def test_deep_nesting_is_refused_without_a_traceback(db: Path, tmp_path: Path, s
     assert "Traceback" not in proc.stderr
 
 
-def test_aliases_cannot_nest_past_the_limit(db: Path, tmp_path: Path) -> None:
+def test_aliases_cannot_nest_past_the_limit(db: str, tmp_path: Path) -> None:
     text = "name: x\n"
     for i in range(6):  # each level 20 deeper than the one it refers to
         inner = f"*l{i - 1}" if i else "1"
@@ -169,7 +169,7 @@ def test_aliases_cannot_nest_past_the_limit(db: Path, tmp_path: Path) -> None:
         ('description: "\\x85next"', "description", "U+0085"),
     ],
 )
-def test_control_characters_are_refused(db: Path, tmp_path: Path, field_yaml, field, what):
+def test_control_characters_are_refused(db: str, tmp_path: Path, field_yaml, field, what):
     text = BASE.replace("name: tiny\n", "") + field_yaml + "\n"
     if field != "name":
         text += "name: tiny\n"
@@ -178,7 +178,7 @@ def test_control_characters_are_refused(db: Path, tmp_path: Path, field_yaml, fi
     assert not any(c in line for c in "\x1b\x00\u202e\x85")
 
 
-def test_control_characters_in_agent_text(db: Path, tmp_path: Path) -> None:
+def test_control_characters_in_agent_text(db: str, tmp_path: Path) -> None:
     text = BASE.replace(
         "    stance: 0.2\n", '    goals: ["win\\u2066"]\n    backstory: "ok\\x07"\n'
     )
@@ -200,23 +200,23 @@ def test_multi_line_text_keeps_newlines_and_tabs(tmp_path: Path) -> None:
         ("seed: .inf", "seed"),
     ],
 )
-def test_non_finite_numbers_are_refused(db: Path, tmp_path: Path, snippet: str, field: str):
+def test_non_finite_numbers_are_refused(db: str, tmp_path: Path, snippet: str, field: str):
     (line,) = refused(db, write(tmp_path, BASE + snippet + "\n"))
     assert f": {field}: " in line and ("finite" in line or "integer" in line)
 
 
-def test_non_finite_json_numbers_are_refused(db: Path, tmp_path: Path) -> None:
+def test_non_finite_json_numbers_are_refused(db: str, tmp_path: Path) -> None:
     data = '{"name": "x", "termination": {"max_steps": 2}, "world": {"a": NaN},\n'
     data += '"agents": [{"id": "a", "name": "A", "role": "r", "stance": -Infinity}]}'
     lines = refused(db, write(tmp_path, data, "s.json"))
     assert [line.split(": ")[2] for line in lines] == ["world.a", "agents.0.stance"]
 
 
-def test_numbers_load_as_numbers(db: Path, tmp_path: Path) -> None:
+def test_numbers_load_as_numbers(location: str, tmp_path: Path) -> None:
     text = BASE + "world: {budget: 1e6, small: 1.5E-3, n: 1_000, time: 1:30}\n"
     text += "dynamics: {budget: 'budget * 2'}\noutcomes: {b: budget, n: n, time: time}\n"
     path = write(tmp_path, text)
-    code, out, err = invoke("run", path, "--db", db, "--json", "--steps", "2")
+    code, out, err = invoke("run", path, "--db", location, "--json", "--steps", "2")
     assert code == 0, err
     summary = [json.loads(x) for x in out.splitlines() if x.startswith("{")][-1]
     # 1e6 is a number (doubled each step), 1_000 too; 1:30 stays text (not base-60 90).
@@ -235,7 +235,7 @@ def test_numbers_load_as_numbers(db: Path, tmp_path: Path) -> None:
         ('outcomes: {r: "1j + n"}\nworld: {n: 1}', "complex constants are not allowed"),
     ],
 )
-def test_expressions_that_must_fail_are_refused(db: Path, tmp_path: Path, snippet, reason):
+def test_expressions_that_must_fail_are_refused(db: str, tmp_path: Path, snippet, reason):
     text = BASE + snippet + "\n"
     if reason is None:  # text times a world number: refused at run time (see the runner test)
         assert invoke("validate", write(tmp_path, text))[0] == 0
@@ -266,7 +266,7 @@ def test_examples_have_no_warnings() -> None:
         assert code == 0 and json.loads(out)["warnings"] == [], (path, err)
 
 
-def test_inject_and_fork_text_is_checked(db: Path) -> None:
+def test_inject_and_fork_text_is_checked(db: str) -> None:
     before = database_fingerprint(db)
     branch = before[0][0]
     for args in (
@@ -284,7 +284,7 @@ def test_inject_and_fork_text_is_checked(db: Path) -> None:
     assert database_fingerprint(db) == before
 
 
-def test_profile_text_is_checked(db: Path, tmp_path: Path) -> None:
+def test_profile_text_is_checked(db: str, tmp_path: Path) -> None:
     code, _, err = invoke("agents", "create", "mara", "--name", "Ma\x1bra", "--db", db)
     assert code != 0 and "U+001B" in err and "\x1b" not in err
     bad = write(tmp_path, "id: mara\nname: Mara\npersona: {openness: [\n", "p.yaml")
@@ -304,10 +304,10 @@ def test_profile_text_is_checked(db: Path, tmp_path: Path) -> None:
     ],
 )
 def test_run_time_expression_failures_are_one_line(
-    tmp_path: Path, world: str, dynamics: str, reason: str
+    location: str, tmp_path: Path, world: str, dynamics: str, reason: str
 ) -> None:
     text = BASE.replace("max_steps: 3", "max_steps: 40") + f"world: {world}\ndynamics: {dynamics}\n"
-    code, _, err = invoke("run", write(tmp_path, text), "--db", tmp_path / "r.db", "--quiet")
+    code, _, err = invoke("run", write(tmp_path, text), "--db", location, "--quiet")
     assert code == 2, err
     (line,) = errors(err)
     # the run names the branch and the step it failed at, then the expression's own reason

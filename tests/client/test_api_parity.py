@@ -1,6 +1,6 @@
 """A set made from Python on the server's own database, in one tenant, is what the REST API
 serves to that tenant (real HTTP on loopback): the same stats, the same members; another
-tenant does not see it."""
+tenant does not see it. On both backends."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from tests.server.conftest import serving
 from tests.support import EXAMPLES
 
 
-def test_the_api_serves_what_python_made(tmp_path: Path) -> None:
-    with serving(tmp_path) as server, aegntix.Sandbox(tmp_path / "server.db", tenant="lab") as lab:
+def test_the_api_serves_what_python_made(tmp_path: Path, location: str) -> None:
+    with serving(tmp_path, db=location) as server, aegntix.Sandbox(location, tenant="lab") as lab:
         main = lab.run(EXAMPLES / "town-hall.yaml", steps=3)
         flood = main.rollouts(2, 4, "The river flooded the car park.", stance=0.9)
 

@@ -1,6 +1,7 @@
 """``import aegntix`` stays light (the surface loads on first use); a plain script runs the
 surface with no event loop; without pandas, ``.to_pandas()`` is one clear error that says
-what to install (a subprocess with pandas blocked)."""
+what to install (a subprocess with pandas blocked). SQLite only: these are the scripts a
+newcomer runs first, a file beside them (test_sandbox.py runs the surface on PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """examples/rollout-study.ipynb runs end to end (so it cannot rot): executed with nbclient on
 a kernel of this interpreter, registered in a temporary Jupyter path (no user or system
-kernel is used, nothing touches the network), then checked cell by cell."""
+kernel is used, nothing touches the network), then checked cell by cell. SQLite only: the
+notebook as shipped opens a temporary sandbox, a file (test_rollouts.py makes the same calls
+on both backends)."""
 
 from __future__ import annotations
 

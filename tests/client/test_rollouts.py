@@ -1,4 +1,4 @@
-"""Rollout sets through the notebook surface on a real SQLite file: the statistics and the
+"""Rollout sets through the notebook surface on both backends: the statistics and the
 typed effect are exactly what the CLI and the API serve (``set_stats``); the members table's
 shape and dtypes; extend and resume; the same calls inside a running event loop."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +17,7 @@ from aegntix.analysis.study import set_stats
 from aegntix.cli import app
 from aegntix.client._sync import loop_running
 from aegntix.errors import InvalidRequest
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from tests.support import EXAMPLES
 
 TOWN_HALL = EXAMPLES / "town-hall.yaml"
@@ -27,8 +26,8 @@ N = 6
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, aegntix.RolloutSet]]:
-    db = tmp_path_factory.mktemp("study") / "study.db"
+def study(module_db: str) -> Iterator[tuple[str, aegntix.RolloutSet]]:
+    db = module_db
     with aegntix.Sandbox(db) as sandbox:
         main = sandbox.run(TOWN_HALL, steps=3)
         progress: list[tuple[str, int, int]] = []
@@ -40,7 +39,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, aegn
         yield db, flood
 
 
-def test_the_set_and_its_control(study: tuple[Path, aegntix.RolloutSet]) -> None:
+def test_the_set_and_its_control(study: tuple[str, aegntix.RolloutSet]) -> None:
     _, flood = study
     control = flood.control
     assert control is not None
@@ -58,15 +57,15 @@ def test_the_set_and_its_control(study: tuple[Path, aegntix.RolloutSet]) -> None
     assert sandbox.rollout_sets() == [flood, control]
 
 
-def test_stats_and_effects_are_the_cli_s(study: tuple[Path, aegntix.RolloutSet]) -> None:
+def test_stats_and_effects_are_the_cli_s(study: tuple[str, aegntix.RolloutSet]) -> None:
     db, flood = study
-    store = open_sqlite_store(db)
+    store = open_store(db)
     try:
         expected = set_stats(store, flood.id)
     finally:
         store.close()
     assert flood.stats() == expected
-    shown = CliRunner().invoke(app, ["rollouts", "show", flood.id, "--db", str(db), "--json"])
+    shown = CliRunner().invoke(app, ["rollouts", "show", flood.id, "--db", db, "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["stats"] == json.loads(json.dumps(expected))
 
@@ -105,7 +104,7 @@ def test_stats_and_effects_are_the_cli_s(study: tuple[Path, aegntix.RolloutSet])
     assert not against.paired and against.difference is not None and against.difference < 0
 
 
-def test_effect_errors_are_readable(study: tuple[Path, aegntix.RolloutSet]) -> None:
+def test_effect_errors_are_readable(study: tuple[str, aegntix.RolloutSet]) -> None:
     _, flood = study
     with pytest.raises(InvalidRequest, match=r"no outcome 'turnout'.*approved"):
         flood.effect("turnout")
@@ -122,7 +121,7 @@ def test_effect_errors_are_readable(study: tuple[Path, aegntix.RolloutSet]) -> N
         flood.member(9)
 
 
-def test_members_table(study: tuple[Path, aegntix.RolloutSet]) -> None:
+def test_members_table(study: tuple[str, aegntix.RolloutSet]) -> None:
     _, flood = study
     frame = flood.to_pandas()
     assert frame.shape[0] == N and frame.index.name == "member"
@@ -142,7 +141,7 @@ def test_members_table(study: tuple[Path, aegntix.RolloutSet]) -> None:
     assert not any(c.endswith("_control") for c in control.to_pandas().columns)
 
 
-def test_events_and_outcomes_tables(study: tuple[Path, aegntix.RolloutSet]) -> None:
+def test_events_and_outcomes_tables(study: tuple[str, aegntix.RolloutSet]) -> None:
     _, flood = study
     member = flood.member(0)
     events = member.events()
@@ -158,8 +157,8 @@ def test_events_and_outcomes_tables(study: tuple[Path, aegntix.RolloutSet]) -> N
     assert "stance.mayor" in outcomes.columns
 
 
-def test_extend_and_resume(tmp_path: Path) -> None:
-    with aegntix.Sandbox(tmp_path / "grow.db") as sandbox:
+def test_extend_and_resume(location: str) -> None:
+    with aegntix.Sandbox(location) as sandbox:
         main = sandbox.run(TOWN_HALL, steps=2)
         flood = main.rollouts(1, 2, FLOOD, stance=0.9)
         first = [(m.branch_id, m.status) for m in flood.members()]
@@ -178,10 +177,10 @@ def test_extend_and_resume(tmp_path: Path) -> None:
         assert [m.seed for m in left.members()] == left.seeds
 
 
-async def test_inside_a_running_event_loop(tmp_path: Path) -> None:
+async def test_inside_a_running_event_loop(location: str) -> None:
     """As in Jupyter: the caller's thread runs a loop, so asyncio.run would refuse."""
     assert loop_running()
-    with aegntix.Sandbox(tmp_path / "loop.db") as sandbox:
+    with aegntix.Sandbox(location) as sandbox:
         main = sandbox.run(TOWN_HALL, steps=3)
         assert main.head_step == 3
         flood = main.rollouts(2, 3, FLOOD, stance=0.9)

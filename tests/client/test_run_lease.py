@@ -3,30 +3,28 @@ process runs is refused with ``BranchBusy`` (one line and exit != 0 in the CLI).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 import aegntix
 from aegntix.cli import app
 from aegntix.errors import BranchBusy
-from aegntix.timeline import open_sqlite_store
+from aegntix.timeline import open_store
 from aegntix.timeline.leases import RunLeases
 from tests.support import EXAMPLES
 
 
-def test_a_branch_running_elsewhere_is_refused_then_runs_once_released(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
+def test_a_branch_running_elsewhere_is_refused_then_runs_once_released(location: str) -> None:
+    db = location
     with aegntix.Sandbox(db) as sandbox:
         main = sandbox.run(EXAMPLES / "town-hall.yaml", steps=1)
-        other = open_sqlite_store(db)
+        other = open_store(db)
         try:
             elsewhere = RunLeases(other, owner="another-process", ttl=60)
             elsewhere.take(main.id)
             with pytest.raises(BranchBusy, match="already running"):
                 main.run(1)
-            done = CliRunner().invoke(app, ["continue", main.id, "--db", str(db), "-n", "1", "-q"])
+            done = CliRunner().invoke(app, ["continue", main.id, "--db", db, "-n", "1", "-q"])
             assert done.exit_code != 0
             assert "already running" in done.output and len(done.output.strip().splitlines()) == 1
             assert main.head_step == 1  # nothing was written

@@ -1,6 +1,7 @@
-"""The notebook surface on branches, end to end on real SQLite files: run a scenario, read
-its events, state and outcomes, fork (with and without an injection), compare; bad input is
-the project's own errors and writes nothing; the database is the CLI's."""
+"""The notebook surface on branches, end to end on both backends (a SQLite file, a PostgreSQL
+URL): run a scenario, read its events, state and outcomes, fork (with and without an
+injection), compare; bad input is the project's own errors and writes nothing; the database
+is the CLI's."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ TOWN_HALL = EXAMPLES / "town-hall.yaml"
 FLOOD = "The river flooded the car park."
 
 
-def test_run_read_fork_compare(tmp_path: Path) -> None:
-    with aegntix.Sandbox(tmp_path / "s.db") as sandbox:
+def test_run_read_fork_compare(location: str) -> None:
+    with aegntix.Sandbox(location) as sandbox:
         main = sandbox.run(TOWN_HALL, steps=3)
         assert (main.status, main.head_step, main.label) == ("idle", 3, "main")
         assert sandbox.branch(main.id[:6]) == main and sandbox.branch("main") == main
@@ -64,11 +65,13 @@ def test_run_read_fork_compare(tmp_path: Path) -> None:
         assert [b.id for b in sandbox.branches()] == [main.id, twin.id, news.id]
 
 
-def test_the_database_is_the_cli_s(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
+def test_the_database_is_the_cli_s(location: str) -> None:
+    db = location
     with aegntix.Sandbox(db) as sandbox:
+        dialect = sandbox.store.backend.engine.dialect.name
+        assert dialect == ("postgresql" if db.startswith("postgresql") else "sqlite")
         branch = sandbox.run(TOWN_HALL, steps=2, seed=7, label="from-python")
-    shown = CliRunner().invoke(app, ["branches", "--db", str(db), "--json"])
+    shown = CliRunner().invoke(app, ["branches", "--db", db, "--json"])
     assert shown.exit_code == 0, shown.output
     listed = json.loads(shown.output)
     assert [(b["id"], b["label"], b["seed"]) for b in listed] == [(branch.id, "from-python", 7)]
@@ -76,7 +79,7 @@ def test_the_database_is_the_cli_s(tmp_path: Path) -> None:
         assert again.branch("from-python").head_step == 2
 
 
-def test_a_scenario_as_a_dict_and_tenants_apart(tmp_path: Path) -> None:
+def test_a_scenario_as_a_dict_and_tenants_apart(location: str) -> None:
     spec = {
         "name": "tiny",
         "agents": [
@@ -85,7 +88,7 @@ def test_a_scenario_as_a_dict_and_tenants_apart(tmp_path: Path) -> None:
         ],
         "termination": {"max_steps": 2},
     }
-    db = tmp_path / "t.db"
+    db = location
     with aegntix.Sandbox(db, tenant="alpha") as alpha:
         mine = alpha.run(spec)
         assert mine.status == "done" and mine.head_step == 2
@@ -97,6 +100,7 @@ def test_a_scenario_as_a_dict_and_tenants_apart(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("db", [None, ":memory:"])
 def test_a_temporary_sandbox_leaves_nothing(db: str | None) -> None:
+    # SQLite only: a temporary sandbox is a SQLite file in a temporary folder
     sandbox = aegntix.Sandbox(db)
     sandbox.run(TOWN_HALL, steps=1)
     path = sandbox.path
@@ -110,6 +114,7 @@ def test_a_temporary_sandbox_leaves_nothing(db: str | None) -> None:
 
 
 def test_a_bad_database_or_tenant_is_one_clear_error(tmp_path: Path) -> None:
+    # SQLite only: a path that cannot be a file (for PostgreSQL see the CLI's transient tests)
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(StoreError, match="not a directory"):
         aegntix.Sandbox(tmp_path / "file" / "s.db")
@@ -117,8 +122,8 @@ def test_a_bad_database_or_tenant_is_one_clear_error(tmp_path: Path) -> None:
         aegntix.Sandbox(tmp_path / "s.db", tenant="no spaces please")
 
 
-def test_bad_input_raises_project_errors_and_writes_nothing(tmp_path: Path) -> None:
-    with aegntix.Sandbox(tmp_path / "bad.db") as sandbox:
+def test_bad_input_raises_project_errors_and_writes_nothing(tmp_path: Path, location: str) -> None:
+    with aegntix.Sandbox(location) as sandbox:
         main = sandbox.run(TOWN_HALL, steps=2)
         before = [(b.id, b.record.head_seq) for b in sandbox.branches()]
         cases: list[tuple[type[Exception], str, object]] = [
@@ -142,7 +147,7 @@ def test_bad_input_raises_project_errors_and_writes_nothing(tmp_path: Path) -> N
         assert sandbox.rollout_sets() == []
 
 
-def test_a_failed_run_says_where_and_keeps_the_reason(tmp_path: Path) -> None:
+def test_a_failed_run_says_where_and_keeps_the_reason(location: str) -> None:
     spec = {
         "name": "divides by zero",
         "agents": [{"id": "a", "name": "A", "role": "resident"}],
@@ -150,9 +155,16 @@ def test_a_failed_run_says_where_and_keeps_the_reason(tmp_path: Path) -> None:
         "outcomes": {"ratio": "1 / zero"},
         "termination": {"max_steps": 3},
     }
-    with aegntix.Sandbox(tmp_path / "f.db") as sandbox:
+    with aegntix.Sandbox(location) as sandbox:
         with pytest.raises(RunFailed, match=r"failed at step 1: .*outcomes\.ratio"):
             sandbox.run(spec)
         (branch,) = sandbox.branches()
         assert branch.status == "failed" and branch.failure is not None
         assert branch.failure.step == 1
+
+
+def test_a_url_password_is_never_shown(pg_url: str) -> None:
+    user, _, rest = pg_url.removeprefix("postgresql://").partition("@")
+    url = f"postgresql://{user}:hunter2@{rest}"  # trust auth: any password is accepted
+    with aegntix.Sandbox(url) as sandbox:
+        assert "hunter2" not in repr(sandbox) and "hunter2" not in sandbox.database

@@ -1,5 +1,6 @@
-"""Engine fixtures: ``fresh_store`` opens new, empty stores on both backends, for the
-invariant tests that compare runs in separate databases."""
+"""Engine fixtures, on both backends: ``store`` is ``store_on_both`` (a SQLite file, then a
+fresh PostgreSQL schema), and ``fresh_store`` opens new, empty stores of the same backend,
+for the invariant tests that compare runs in separate databases."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import pytest
 
 from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store
 
+from ..conftest import BACKENDS
 from ..postgres import SessionDatabase
 
-BACKENDS = ["sqlite", "postgresql"]
 FreshStore = Callable[..., SqlStore]
+
+
+@pytest.fixture
+def store(store_on_both: SqlStore) -> SqlStore:
+    return store_on_both
 
 
 @pytest.fixture(params=BACKENDS)

@@ -208,9 +208,9 @@ def test_server_bootstrap_key_works(live_server: LiveServer) -> None:
     assert owner.get("/v1/keys").status_code == 200
 
 
-def test_cli_keys(tmp_path: Path) -> None:
+def test_cli_keys(location: str) -> None:
     runner = CliRunner()
-    db = str(tmp_path / "c.db")
+    db = location
     r = runner.invoke(
         cli_app, ["keys", "create", "--tenant", "acme", "--role", "viewer", "--db", db, "--json"]
     )

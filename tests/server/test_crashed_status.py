@@ -31,7 +31,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _listed_status(db: Path, branch_id: str) -> str:
+def _listed_status(db: str, branch_id: str) -> str:
     done = _cli("branches", "--db", str(db), "--json")
     assert done.returncode == 0, done.stderr
     found = [b for b in json.loads(done.stdout) if b["id"] == branch_id]
@@ -39,7 +39,7 @@ def _listed_status(db: Path, branch_id: str) -> str:
     return str(found[0]["status"])
 
 
-def _kill_mid_run(tmp_path: Path) -> tuple[Path, str]:
+def _kill_mid_run(tmp_path: Path) -> tuple[str, str]:
     db, reported = kill_mid_run(tmp_path, 100, {"AEGNTIX_LEASE_SECONDS": "1"})
     return db, str(reported[0]["branch_id"])
 
