@@ -21,6 +21,7 @@ from aegntix.cli import agents, demo, keys, report, rollouts, running, serve, ti
 from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
 from aegntix.cli.usage import usage
 from aegntix.model.loading import check_file, scenario_json_schema
+from aegntix.observability.logs import FORMAT_ENV, LEVEL_ENV, configure_logging
 
 app = typer.Typer(
     name="aegntix",
@@ -30,6 +31,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+@handles_errors
+def _logging(
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar=FORMAT_ENV,
+            help="Log lines on stderr: json, console, or auto (JSON unless stderr is a "
+            f"terminal). Env: {FORMAT_ENV}.",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar=LEVEL_ENV,
+            help=f"debug, info, warning (default), error. Env: {LEVEL_ENV}.",
+        ),
+    ] = None,
+) -> None:
+    """Every command: structured logs on stderr (docs/observability.md)."""
+    configure_logging(log_format, log_level)
+
 
 app.command("demo")(demo.demo)
 app.command("run")(running.run)
