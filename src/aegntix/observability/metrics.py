@@ -196,11 +196,12 @@ class _QueueDepths:
         self._lock = threading.Lock()
         self._sources: dict[int, QueueDepth] = {}
         self._next = 0
-        #: Scrapes in which a source raised (exported, so a broken source is visible).
+        #: Scrapes in which a source raised. Exported by :meth:`collect` itself, after the
+        #: sources ran, so a scrape shows its own failures.
         self.failures = Counter(
             "aegntix_queue_depth_errors",
             "Scrapes in which a queue-depth source raised.",
-            registry=REGISTRY,
+            registry=None,
         )
 
     def add(self, source: QueueDepth) -> Callable[[], None]:
@@ -235,10 +236,12 @@ class _QueueDepths:
         for queue, depth in sorted(depths.items()):
             family.add_metric([queue], depth)
         yield family
+        yield from self.failures.collect()
 
     def describe(self) -> Iterable[Metric]:
         # Describing (rather than collecting) at registration: no source is called then.
-        return [GaugeMetricFamily("aegntix_queue_depth", "", labels=["queue"])]
+        yield GaugeMetricFamily("aegntix_queue_depth", "", labels=["queue"])
+        yield from self.failures.describe()
 
 
 _queue_depths = _QueueDepths()

@@ -135,7 +135,7 @@ def _start(path: Path, db: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
     for proc in procs:
-        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+        _, err = proc.communicate(timeout=PROCESS_TIMEOUT)
         assert proc.returncode == 0, f"exit {proc.returncode}: {err[-2000:]}"
 
 
@@ -170,8 +170,7 @@ def test_three_processes_never_exceed_the_concurrency_limit(
 ) -> None:
     names = ["limits-a", "limits-b", "limits-c"]
     files = [
-        _scenario_file(tmp_path, slow_fake, n, "town-hall", concurrency=2, steps=2)
-        for n in names
+        _scenario_file(tmp_path, slow_fake, n, "town-hall", concurrency=2, steps=2) for n in names
     ]
     _finish([_start(f, pg_url, _env()) for f in files])
     agents = 9
@@ -189,9 +188,7 @@ def test_three_processes_share_one_rate_limit(tmp_path: Path, pg_url: str) -> No
         names = ["rate-a", "rate-b", "rate-c"]
         # 120 a minute: one start every 0.5 s, bursts of 2; each process asks 4 times.
         files = [
-            _scenario_file(
-                tmp_path, fake, n, "negotiation", requests_per_minute=120, steps=2
-            )
+            _scenario_file(tmp_path, fake, n, "negotiation", requests_per_minute=120, steps=2)
             for n in names
         ]
         _finish([_start(f, pg_url, _env()) for f in files])
