@@ -5,6 +5,12 @@ queue-depth source, and who may read."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -173,3 +179,43 @@ def test_queue_depth_comes_from_its_registered_sources() -> None:
         remove()
         remove_broken()
         server.close()
+
+
+def test_any_command_serves_its_metrics_on_a_port(tmp_path: Path) -> None:
+    """``AEGNTIX_METRICS_PORT`` (``aegntix --metrics-port``): a process without the API — a
+    long ``aegntix run`` here, a worker in production — is scraped while it works."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def slow(request: object) -> Reply:
+        return Reply(answer={"action": "say", "content": "Let me think."}, delay=0.5)
+
+    ok = {"provider": "openai", "outcome": "ok"}
+    with FakeLLM(slow) as fake:
+        path = tmp_path / "slow.json"
+        path.write_text(json.dumps(llm_scenario(fake, steps=3).model_dump(mode="json")))
+        env = {**os.environ, KEY_ENV: KEY, "AEGNTIX_METRICS_PORT": str(port)}
+        env["AEGNTIX_SECRETS"] = "/nonexistent/aegntix-secrets.env"
+        command = [sys.executable, "-m", "aegntix", "run", str(path), "--quiet"]
+        proc = subprocess.Popen(
+            [*command, "--db", str(tmp_path / "t.db")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}/metrics"
+        try:
+            deadline = time.monotonic() + 120
+            steps = 0.0
+            while steps < 1:  # the run is scraped mid-way, from outside the process
+                assert proc.poll() is None, proc.communicate()[1][-2000:]
+                assert time.monotonic() < deadline, "no step was ever scraped"
+                with contextlib.suppress(httpx.TransportError):  # not listening yet
+                    steps = value(scrape(url), "aegntix_steps_total")
+                time.sleep(0.1)
+            assert value(scrape(url), "aegntix_llm_calls_total", ok) >= 1
+        finally:
+            _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]

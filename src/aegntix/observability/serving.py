@@ -28,6 +28,9 @@ from aegntix.errors import InvalidRequest, PortInUse
 from aegntix.observability.metrics import REGISTRY
 
 TOKEN_ENV = "AEGNTIX_METRICS_TOKEN"
+#: ``aegntix --metrics-port`` / ``--metrics-host``: any command serves its metrics.
+PORT_ENV = "AEGNTIX_METRICS_PORT"
+HOST_ENV = "AEGNTIX_METRICS_HOST"
 
 
 def metrics_token() -> str | None:
