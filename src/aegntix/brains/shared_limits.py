@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 
 from aegntix.brains.limits import LOCAL, Gate, LimitBackend, Limits
@@ -95,6 +95,16 @@ _RENEW = text(
 )
 
 
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    """Limits rows need no durable commit: a database crash loses at most slots (they would
+    expire) and a few rate reservations. Without the fsync a statement is a round trip, not
+    a disk flush (one caller: p50 7.1 → 1.0 ms, benchmarks/observability.py)."""
+    before = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET inside a transaction would be rolled back
+    dbapi_connection.execute("SET synchronous_commit TO off")
+    dbapi_connection.autocommit = before
+
+
 def slot_ttl() -> float:
     try:
         value = float(os.environ.get(TTL_ENV, ""))
@@ -120,6 +130,7 @@ class SqlLimits:
             max_overflow=POOL_SIZE,
             isolation_level="AUTOCOMMIT",
         )
+        event.listen(self._engine, "connect", _no_fsync)
         self.name = f"sql:{id(self)}"
         self.ttl = ttl if ttl is not None else slot_ttl()
         self.holder = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(6)}"
