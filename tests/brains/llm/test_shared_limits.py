@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,61 +45,61 @@ def test_postgres_shares_them_unless_told_not_to(
     assert limits_for(pg_store) is LOCAL
 
 
-def test_slots_are_taken_once_and_given_back(pg_store: SqlStore) -> None:
-    first, second = SqlLimits(pg_store.engine), SqlLimits(pg_store.engine)  # two "processes"
-    try:
-        limits = Limits(concurrency=2)
-        a, _ = first.take("endpoint", limits)
-        b, _ = second.take("endpoint", limits)
-        assert a is not None and b is not None and {a, b} == {0, 1}
-        assert first.take("endpoint", limits) == (None, 0.0)
-        assert second.take("other endpoint", limits)[0] is not None  # endpoints are separate
-        first.release("endpoint", a)
-        assert second.take("endpoint", limits)[0] == a
-    finally:
-        first.close()
-        second.close()
+@pytest.fixture
+def holder(pg_store: SqlStore) -> Iterator[Callable[..., SqlLimits]]:
+    """Makes limits backends on one database, as separate processes would have (each its
+    own holder id, pool and keeper); closes them after the test."""
+    made: list[SqlLimits] = []
+
+    def make(ttl: float | None = None) -> SqlLimits:
+        made.append(SqlLimits(pg_store.engine, ttl=ttl))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        backend.close()
 
 
-def test_an_unrenewed_slot_expires(pg_store: SqlStore) -> None:
+def test_slots_are_taken_once_and_given_back(holder: Callable[..., SqlLimits]) -> None:
+    first, second = holder(), holder()
+    limits = Limits(concurrency=2)
+    a, _ = first.take("endpoint", limits)
+    b, _ = second.take("endpoint", limits)
+    assert a is not None and b is not None and {a, b} == {0, 1}
+    assert first.take("endpoint", limits) == (None, 0.0)
+    assert second.take("other endpoint", limits)[0] is not None  # endpoints are separate
+    first.release("endpoint", a)
+    assert second.take("endpoint", limits)[0] == a
+
+
+def test_an_unrenewed_slot_expires(holder: Callable[..., SqlLimits]) -> None:
     """A holder that stops renewing (a killed process) loses its slot after the TTL."""
-    gone, alive = SqlLimits(pg_store.engine, ttl=1.0), SqlLimits(pg_store.engine, ttl=1.0)
-    try:
-        gone._stop.set()  # its keeper never renews
-        assert gone.take("endpoint", Limits(1))[0] == 0
-        assert alive.take("endpoint", Limits(1)) == (None, 0.0)
-        deadline = time.monotonic() + 60
-        while alive.take("endpoint", Limits(1))[0] is None:
-            assert time.monotonic() < deadline, "the slot never expired"
-            time.sleep(0.2)
-    finally:
-        gone.close()
-        alive.close()
+    gone, alive = holder(ttl=1.0), holder(ttl=1.0)
+    gone._stop.set()  # its keeper never renews
+    assert gone.take("endpoint", Limits(1))[0] == 0
+    assert alive.take("endpoint", Limits(1)) == (None, 0.0)
+    deadline = time.monotonic() + 60
+    while alive.take("endpoint", Limits(1))[0] is None:
+        assert time.monotonic() < deadline, "the slot never expired"
+        time.sleep(0.2)
 
 
-def test_a_renewed_slot_outlives_its_ttl(pg_store: SqlStore) -> None:
-    holder, other = SqlLimits(pg_store.engine, ttl=1.0), SqlLimits(pg_store.engine, ttl=1.0)
-    try:
-        assert holder.take("endpoint", Limits(1))[0] == 0
-        time.sleep(2.5)  # more than twice the TTL: only renewals kept it
-        assert other.take("endpoint", Limits(1)) == (None, 0.0)
-    finally:
-        holder.close()
-        other.close()
+def test_a_renewed_slot_outlives_its_ttl(holder: Callable[..., SqlLimits]) -> None:
+    keeper, other = holder(ttl=2.0), holder(ttl=2.0)
+    assert keeper.take("endpoint", Limits(1))[0] == 0
+    time.sleep(5)  # more than twice the TTL: only renewals (every 0.67 s) kept it
+    assert other.take("endpoint", Limits(1)) == (None, 0.0)
 
 
-def test_rate_reservations_space_the_starts(pg_store: SqlStore) -> None:
+def test_rate_reservations_space_the_starts(holder: Callable[..., SqlLimits]) -> None:
     """GCRA: 6 a minute is one start every 10 s; the first starts now, each next one a
     reservation 10 s after the previous (less the few ms the statements took)."""
-    backend = SqlLimits(pg_store.engine)
-    try:
-        limits = Limits(concurrency=10, per_minute=6)
-        waits = [backend.take("endpoint", limits)[1] for _ in range(3)]
-        assert waits[0] == 0.0
-        assert 8.0 < waits[1] <= 10.0
-        assert 18.0 < waits[2] <= 20.0
-    finally:
-        backend.close()
+    backend = holder()
+    limits = Limits(concurrency=10, per_minute=6)
+    waits = [backend.take("endpoint", limits)[1] for _ in range(3)]
+    assert waits[0] == 0.0
+    assert 8.0 < waits[1] <= 10.0
+    assert 18.0 < waits[2] <= 20.0
 
 
 # -- three real processes ----------------------------------------------------------------
