@@ -43,8 +43,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 
 from aegntix.brains.limits import LOCAL, Gate, LimitBackend, Limits
-from aegntix.errors import StoreUnavailable
 from aegntix.repository import database_of
+from aegntix.timeline.dberrors import db_error
 from aegntix.timeline.store import Store
 
 T = TypeVar("T")
@@ -152,7 +152,7 @@ class SqlLimits:
             except sa_exc.DBAPIError as exc:
                 if attempt == 0 and exc.connection_invalidated:
                     continue  # a dropped connection: once more on a fresh one
-                raise StoreUnavailable(f"model limits: the database failed ({exc.orig})") from None
+                raise db_error(exc) from None  # one line, no SQL (dberrors)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def take(self, endpoint: str, limits: Limits) -> tuple[int | None, float]:
