@@ -133,6 +133,44 @@ def _start(path: Path, db: str, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+#: Imports what a run needs (the slow part of starting), says so, then waits for the test's
+#: signal: the three processes then begin calling together, however loaded the machine is.
+LAUNCHER = """
+import pathlib, sys, time
+import aegntix.brains.llm, aegntix.brains.openai, aegntix.brains.shared_limits, aegntix.engine
+from aegntix.cli import app
+go = pathlib.Path(sys.argv[1])
+pathlib.Path(f"{go}.{sys.argv[2]}").touch()
+while not go.exists():
+    time.sleep(0.01)
+sys.argv = ["aegntix", *sys.argv[3:]]
+app()
+"""
+
+
+def _start_together(paths: list[Path], db: str, env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    go = paths[0].parent / "go"
+    launch = [sys.executable, "-c", LAUNCHER, str(go)]
+    procs = [
+        subprocess.Popen(
+            [*launch, str(i), "run", str(path), "--db", db, "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i, path in enumerate(paths)
+    ]
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not all(Path(f"{go}.{i}").exists() for i in range(len(paths))):
+        for proc in procs:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "the processes never got ready"
+        time.sleep(0.05)
+    go.touch()
+    return procs
+
+
 def _finish(procs: list[subprocess.Popen[str]]) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=PROCESS_TIMEOUT)
@@ -172,7 +210,7 @@ def test_three_processes_never_exceed_the_concurrency_limit(
     files = [
         _scenario_file(tmp_path, slow_fake, n, "town-hall", concurrency=2, steps=2) for n in names
     ]
-    _finish([_start(f, pg_url, _env()) for f in files])
+    _finish(_start_together(files, pg_url, _env()))
     agents = 9
     assert slow_fake.count == 3 * 2 * agents
     times = _by_scenario(slow_fake.requests, names)
@@ -191,7 +229,7 @@ def test_three_processes_share_one_rate_limit(tmp_path: Path, pg_url: str) -> No
             _scenario_file(tmp_path, fake, n, "negotiation", requests_per_minute=120, steps=2)
             for n in names
         ]
-        _finish([_start(f, pg_url, _env()) for f in files])
+        _finish(_start_together(files, pg_url, _env()))
         arrivals = sorted(r.at for r in fake.requests)
         times = _by_scenario(fake.requests, names)
     per_process = len(arrivals) // 3
