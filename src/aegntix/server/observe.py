@@ -30,7 +30,7 @@ log = structlog.get_logger("aegntix.server.access")
 REQUEST_ID_HEADER = "x-request-id"
 #: A client's own request id is kept when it is this tame (else we mint one): it lands in
 #: log lines, so no spaces, quotes or control characters.
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -61,7 +61,7 @@ def request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER.encode():
             given = bytes(value).decode("latin-1")
-            if _SAFE_ID.fullmatch(given):
+            if SAFE_REQUEST_ID.fullmatch(given):
                 return given
             break
     return uuid.uuid4().hex
