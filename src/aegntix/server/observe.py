@@ -106,14 +106,16 @@ class RequestContext:
             seconds = time.perf_counter() - started
             route = route_of(scope)
             metrics.http_request(scope["method"], route, status, seconds)
-            log.info(
-                "request",
-                method=scope["method"],
-                route=route,
-                path=scope.get("path"),
-                status=status,
-                duration_ms=round(seconds * 1000, 3),
-            )
+            # An embedding app that configured no logging gets no line per request.
+            if structlog.is_configured():
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=route,
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round(seconds * 1000, 3),
+                )
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         opened: str | None = None
