@@ -21,8 +21,10 @@ Two tables (migration 0009):
 
 So taking a slot and a start time is one statement in autocommit: one round trip; releasing
 is one more, sent from a background thread (off the caller's path). Waiting for a slot
-polls with backoff (5 ms doubling to 100 ms); at most ``concurrency`` callers per process
-poll, the others wait on an in-process semaphore first.
+polls with backoff (5 ms doubling to 100 ms, kept per process and endpoint so that no process
+polls faster than the others just because it freed a slot); at most ``concurrency`` callers
+per process poll, the others wait on an in-process semaphore first. Not FIFO across
+processes: a slot goes to whichever poller asks first after it frees.
 """
 
 from __future__ import annotations
@@ -211,6 +213,10 @@ class SharedGate:
         self.limits = limits
         # Callers beyond the limit wait here rather than polling the database.
         self._local = asyncio.Semaphore(limits.concurrency)
+        # The poll interval is the gate's, not each caller's: a caller that just freed a
+        # slot and its next local caller would otherwise poll from 5 ms while other
+        # processes' callers sit at 100 ms, and one process could keep the slots to itself.
+        self._delay = _POLL_FIRST
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
@@ -226,7 +232,6 @@ class SharedGate:
                 self.backend._pool.submit(self.backend.release, self.endpoint, slot)
 
     async def _take(self) -> tuple[int, float]:
-        delay = _POLL_FIRST
         while True:
             taking = self.backend._pool.submit(self.backend.take, self.endpoint, self.limits)
             try:
@@ -237,9 +242,10 @@ class SharedGate:
                 taking.add_done_callback(self._give_back)
                 raise
             if slot is not None:
+                self._delay = max(_POLL_FIRST, self._delay / 2)  # eases off, never resets
                 return slot, wait
-            await asyncio.sleep(delay * (0.5 + random.random()))  # timing only (not decisions)
-            delay = min(_POLL_MAX, delay * 2)
+            await asyncio.sleep(self._delay * (0.5 + random.random()))  # timing only
+            self._delay = min(_POLL_MAX, self._delay * 2)
 
     def _give_back(self, taking: Future[tuple[int | None, float]]) -> None:
         if taking.cancelled() or taking.exception() is not None:

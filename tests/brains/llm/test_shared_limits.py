@@ -215,8 +215,10 @@ def test_three_processes_never_exceed_the_concurrency_limit(
     assert slow_fake.count == 3 * 2 * agents
     times = _by_scenario(slow_fake.requests, names)
     assert all(len(t) == 2 * agents for t in times.values())
-    _assert_overlapping(times)
-    # Each process alone would have 2 in flight, so together up to 6 without sharing.
+    # All three were released together and each wanted 9 calls at once from the start: while
+    # any one called, the others were waiting for a slot (the order they got slots in is not
+    # fair by design, so their spans need not overlap). Each process alone would have 2 in
+    # flight, so together up to 6 without sharing.
     assert slow_fake.max_in_flight == 2
 
 
