@@ -1,9 +1,15 @@
-"""Talking to a provider politely: a concurrency limit and a token-bucket rate limiter per
-provider, exponential backoff with jitter, ``Retry-After``.
+"""Talking to a provider politely: a concurrency limit and a rate limit per provider,
+exponential backoff with jitter, ``Retry-After``.
 
-Limits are per *provider endpoint* (kind + base URL + key), shared by every agent and every
-branch in the event loop, and created with the limits of the first config that uses them.
-asyncio primitives and HTTP clients belong to one event loop, so each loop gets its own.
+Limits are per *provider endpoint* (kind + base URL + key) and take the values of the first
+config that uses them. Where they are kept is a :class:`LimitBackend`:
+
+- :class:`LocalLimits` (the default; SQLite): an asyncio semaphore and a token bucket per
+  event loop, shared by every agent and branch in that loop;
+- ``SqlLimits`` (``shared_limits.py``; PostgreSQL): slots and a rate row in the timeline's
+  database, so the limits hold across every process and machine using it.
+
+HTTP clients belong to one event loop, so each loop gets its own :class:`ProviderRuntime`.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import hashlib
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aegntix.model.scenario import BrainConfig
 
@@ -31,7 +38,7 @@ class TokenBucket:
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
         self.rate = per_minute / 60.0
-        self.capacity = max(1.0, burst if burst is not None else self.rate)
+        self.capacity = max(1.0, burst if burst is not None else default_burst(per_minute))
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
@@ -48,6 +55,76 @@ class TokenBucket:
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
 
 
+def default_burst(per_minute: float) -> float:
+    """Requests that may start at once: a second's worth, at least one."""
+    return max(1.0, per_minute / 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """One endpoint's limits: calls in flight, and (optionally) starts per minute with bursts
+    of up to ``burst``."""
+
+    concurrency: int
+    per_minute: float | None = None
+
+    @classmethod
+    def of(cls, config: BrainConfig) -> Limits:
+        return cls(config.concurrency, config.requests_per_minute)
+
+    @property
+    def burst(self) -> float:
+        return default_burst(self.per_minute) if self.per_minute else 1.0
+
+
+class Gate(Protocol):
+    """One endpoint's limits in one event loop."""
+
+    def hold(self) -> AbstractAsyncContextManager[None]:
+        """Wait for a concurrency slot, then for the rate limit; the slot is held until the
+        block exits. The call starts right inside the block (a rate limit counts starts)."""
+        ...
+
+
+class LimitBackend(Protocol):
+    """Where providers' limits are kept (see the module docstring)."""
+
+    #: Tells runtimes of different backends apart (one process may use two databases).
+    name: str
+
+    def gate(self, endpoint: str, limits: Limits) -> Gate:
+        """The gate of ``endpoint`` for the running event loop (called once per loop)."""
+        ...
+
+
+class LocalGate:
+    """In-process limits: a semaphore and a token bucket."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.slots = asyncio.Semaphore(limits.concurrency)
+        rpm = limits.per_minute
+        self.bucket = TokenBucket(rpm, limits.burst) if rpm else None
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        async with self.slots:
+            if self.bucket is not None:
+                await self.bucket.take()
+            yield
+
+
+class LocalLimits:
+    """:class:`LimitBackend` of one process (each event loop its own)."""
+
+    name = "local"
+
+    def gate(self, endpoint: str, limits: Limits) -> Gate:
+        return LocalGate(limits)
+
+
+LOCAL = LocalLimits()
+
+
 #: Connections per HTTP client. An SDK's connection pool scans every pooled connection (a
 #: socket query each) whenever a request takes or returns one, so one client holding 100
 #: connections costs O(100) per request; several small clients keep that constant.
@@ -59,8 +136,7 @@ class ProviderRuntime:
     """One provider endpoint in one event loop: its clients and its limits."""
 
     clients: list[Any]
-    slots: asyncio.Semaphore
-    bucket: TokenBucket | None
+    gate: Gate
     inflight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     _turn: int = 0
 
@@ -102,9 +178,13 @@ def endpoint_key(config: BrainConfig, api_key: str) -> str:
 
 
 async def runtime_for(
-    config: BrainConfig, api_key: str, make_client: Callable[[], Any]
+    config: BrainConfig,
+    api_key: str,
+    make_client: Callable[[], Any],
+    limits: LimitBackend = LOCAL,
 ) -> ProviderRuntime:
-    """The running loop's runtime for this endpoint (created on first use)."""
+    """The running loop's runtime for this endpoint and limits backend (created on first
+    use)."""
     loop = asyncio.get_running_loop()
     state = _loops.get(loop)
     if state is None:
@@ -112,14 +192,13 @@ async def runtime_for(
         state = _loops[loop] = _LoopState(runtimes, _close_clients_at_shutdown(runtimes))
         await anext(state.closer)
     table = state.runtimes
-    key = endpoint_key(config, api_key)
+    endpoint = endpoint_key(config, api_key)
+    key = f"{limits.name}|{endpoint}"
     runtime = table.get(key)
     if runtime is None:
-        rpm = config.requests_per_minute
-        bucket = TokenBucket(rpm) if rpm else None
         count = -(-config.concurrency // CONNECTIONS_PER_CLIENT)  # ceiling
         clients = [make_client() for _ in range(count)]
-        runtime = ProviderRuntime(clients, asyncio.Semaphore(config.concurrency), bucket)
+        runtime = ProviderRuntime(clients, limits.gate(endpoint, Limits.of(config)))
         table[key] = runtime
     return runtime
 

@@ -43,7 +43,13 @@ from aegntix.brains.cache import (
     request_digest,
 )
 from aegntix.brains.credentials import redact
-from aegntix.brains.limits import ProviderRuntime, backoff_delay, runtime_for
+from aegntix.brains.limits import (
+    LOCAL,
+    LimitBackend,
+    ProviderRuntime,
+    backoff_delay,
+    runtime_for,
+)
 from aegntix.brains.prompting import (
     DECISION_SCHEMA,
     InvalidReply,
@@ -58,6 +64,7 @@ from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, refle
 from aegntix.brains.rules import RulesBrain
 from aegntix.errors import ProviderError, ProviderUnavailable
 from aegntix.model.scenario import AgentSpec, BrainConfig
+from aegntix.observability import metrics
 
 T = TypeVar("T")
 
@@ -171,6 +178,7 @@ class LLMBrain:
         cache: ResponseCache,
         payer: Payer,
         recorded: RecordedReplies | None = None,
+        limits: LimitBackend = LOCAL,
     ) -> None:
         if not config.model:
             raise ProviderError(f"{config.kind} brain: no model configured")
@@ -181,6 +189,8 @@ class LLMBrain:
         self.cache = cache
         self.payer = payer
         self.recorded = recorded
+        #: Where the provider's concurrency and rate limits are kept (shared on PostgreSQL).
+        self.limits = limits
         self._api_key = api_key
         self._rules = RulesBrain()
         self._system: tuple[AgentSpec, str] | None = None
@@ -301,11 +311,15 @@ class LLMBrain:
         if hit is None and self.recorded is not None and not self.recorded.loaded:
             hit = await asyncio.to_thread(self.recorded.lookup, key)
         if hit is not None:
+            metrics.llm_cached(self.provider.kind)
             return ModelCall(key, hit, self._cost(hit), cached=True, attempts=0)
         if self.unreachable is not None:  # the connection check found no server: fail now
             raise self.unreachable.error()
         runtime = await runtime_for(
-            self.config, self._api_key, lambda: self.provider.client(self._api_key, self.config)
+            self.config,
+            self._api_key,
+            lambda: self.provider.client(self._api_key, self.config),
+            self.limits,
         )
         slot = f"{tenant}|{key}"
         pending = runtime.inflight.get(slot)
@@ -348,6 +362,29 @@ class LLMBrain:
         _background.add(job)
         job.add_done_callback(_settled)
 
+    async def _attempt(self, runtime: ProviderRuntime, request: dict[str, Any]) -> Completion:
+        """One call to the provider, counted by outcome (``aegntix_llm_calls_total``)."""
+        self.provider_calls += 1
+        started = time.perf_counter()
+        outcome = "cancelled"  # unless one of the lines below says otherwise
+        try:
+            completion = await self.provider.send(
+                runtime.next_client(), request, self.config.timeout
+            )
+            outcome = "ok"
+            return completion
+        except TransientFailure:
+            outcome = "transient_error"
+            raise
+        except PermanentFailure:
+            outcome = "permanent_error"
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            metrics.llm_attempt(self.provider.kind, outcome, time.perf_counter() - started)
+
     async def _send(
         self, runtime: ProviderRuntime, request: dict[str, Any]
     ) -> tuple[Completion, int]:
@@ -355,13 +392,10 @@ class LLMBrain:
         while True:
             attempt += 1
             try:
-                async with runtime.slots:
-                    if runtime.bucket is not None:
-                        await runtime.bucket.take()
-                    self.provider_calls += 1
-                    completion = await self.provider.send(
-                        runtime.next_client(), request, self.config.timeout
-                    )
+                waiting = time.perf_counter()
+                async with runtime.gate.hold():
+                    metrics.llm_waited(self.provider.kind, time.perf_counter() - waiting)
+                    completion = await self._attempt(runtime, request)
                 return completion, attempt
             except TransientFailure as exc:
                 reason = redact(str(exc), self._api_key)

@@ -48,6 +48,7 @@ def brain_for_config(
     from aegntix.brains.cache import Payer, cache_for
     from aegntix.brains.credentials import api_key_for
     from aegntix.brains.llm import LLMBrain, Provider
+    from aegntix.brains.shared_limits import limits_for
 
     provider: Provider
     if config.kind == "openai":
@@ -67,6 +68,7 @@ def brain_for_config(
         cache=cache_for(ctx.store),
         payer=payer,
         recorded=recorded,
+        limits=limits_for(ctx.store),
     )
 
 

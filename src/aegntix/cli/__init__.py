@@ -21,6 +21,8 @@ from aegntix.cli import agents, demo, keys, report, rollouts, running, serve, ti
 from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
 from aegntix.cli.usage import usage
 from aegntix.model.loading import check_file, scenario_json_schema
+from aegntix.observability.logs import FORMAT_ENV, LEVEL_ENV, configure_logging
+from aegntix.observability.serving import HOST_ENV, PORT_ENV, serve_metrics
 
 app = typer.Typer(
     name="aegntix",
@@ -30,6 +32,55 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+@handles_errors
+def _logging(
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar=FORMAT_ENV,
+            help="Log lines on stderr: json, console, or auto (JSON unless stderr is a "
+            f"terminal). Env: {FORMAT_ENV}.",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar=LEVEL_ENV,
+            help=f"debug, info, warning (default), error. Env: {LEVEL_ENV}.",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            envvar=PORT_ENV,
+            min=0,
+            max=65535,
+            help="Serve this process's Prometheus metrics at http://HOST:PORT/metrics while "
+            f"the command runs (workers, long runs; `serve` has /metrics). Env: {PORT_ENV}.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host",
+            envvar=HOST_ENV,
+            help=f"Interface for --metrics-port. Env: {HOST_ENV}.",
+        ),
+    ] = "127.0.0.1",
+) -> None:
+    """Every command: structured logs on stderr, metrics on a port if asked
+    (docs/observability.md)."""
+    configure_logging(log_format, log_level)
+    if metrics_port is not None:
+        # A daemon thread: it ends with the process, whatever the command does.
+        serve_metrics(metrics_port, metrics_host)
+
 
 app.command("demo")(demo.demo)
 app.command("run")(running.run)

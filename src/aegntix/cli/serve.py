@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -61,7 +62,13 @@ def serve(
     examples: Annotated[
         bool, typer.Option("--examples", help="Load the example scenarios (tenant 'default').")
     ] = False,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            help="Log level of the server (info adds a line per request); default: the "
+            "global --log-level / AEGNTIX_LOG_LEVEL, else warning."
+        ),
+    ] = None,
     bus: Annotated[
         str | None,
         typer.Option(
@@ -73,7 +80,11 @@ def serve(
     """Serve the REST API (/v1, docs at /docs), the WebSocket stream and the web UI (/)."""
     import uvicorn
 
+    from aegntix.observability.logs import set_level
     from aegntix.server.app import create_app
+
+    if log_level is not None:
+        set_level(log_level)
 
     # The port first: a taken one is one line and an exit, before a key is minted or printed.
     sock = bind(host, port)
@@ -98,7 +109,16 @@ def serve(
             console.print(
                 f"AegntiX UI: [bold]{base}/[/]  ·  API docs: {base}/docs  ·  db {describe(db)}"
             )
-            config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+            # uvicorn's own loggers go through ours (one format); the access line is ours too.
+            config = uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level=logging.getLogger().level,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+            )
             server = uvicorn.Server(config)
             server.run(sockets=[sock])
             if not server.started:

@@ -10,6 +10,7 @@ last one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,18 @@ from aegntix.model.outcomes import compute_outcomes, is_terminal
 from aegntix.model.scenario import Scenario, TurnOrder
 from aegntix.model.state import STEP_END, State, apply_event, initial_patch
 from aegntix.model.stored import scenario_from
+from aegntix.observability import metrics
+from aegntix.observability.logs import with_log_context
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 
 log = structlog.get_logger(__name__)
+
+
+def _log_fields(runner: Runner) -> dict[str, str]:
+    """What every log line of a run carries (``observability/logs.py``)."""
+    return {"branch_id": runner.branch.id, "tenant_id": runner.branch.tenant_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,7 @@ class Runner:
         """Stop after the step in progress; the branch is left ``paused``."""
         self._pause_requested = True
 
+    @with_log_context(_log_fields)
     async def step(self) -> StepResult | None:
         """Run exactly one step; None if the branch has already terminated. A step that
         raises writes nothing; unless another writer took the branch (``BranchBusy``), the
@@ -198,6 +207,7 @@ class Runner:
         self.store.set_status(self.branch.id, BranchStatus.FAILED, failure=self.failure)
 
     async def _step(self, step: int) -> StepResult:
+        started = time.perf_counter()
         seed = self.branch.seed
         self.window.advance(step)
         pending: list[NewEvent] = []
@@ -250,6 +260,7 @@ class Runner:
             raise
         self._head_seq = appended[-1].seq
         self._terminal = terminal
+        metrics.step_done(time.perf_counter() - started)
         return StepResult(self.branch.id, step, appended, outcomes, terminal)
 
     def _observe(self, agent_id: str, step: int) -> tuple[Observation, list[Recall]]:
@@ -289,6 +300,7 @@ class Runner:
         for event in made:
             record(event)
 
+    @with_log_context(_log_fields)
     async def run(
         self, steps: int | None = None, on_step: StepCallback | None = None
     ) -> RunSummary:

@@ -14,9 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from aegntix import __version__
+from aegntix.observability.serving import metrics_token as env_metrics_token
 from aegntix.security.keys import ensure_bootstrap_key
 from aegntix.security.roles import Action
-from aegntix.server import problems
+from aegntix.server import observe, problems
 from aegntix.server.bodydepth import JsonDepthLimit
 from aegntix.server.deps import Reader
 from aegntix.server.hub import EventHub
@@ -74,10 +75,13 @@ def create_app(
     bootstrap: bool = False,
     key_file: Path | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """The app on ``store`` (owned by the caller, who closes it). ``bootstrap``: if the
     database has no API key yet, mint the owner key of tenant ``default``, save it to
-    ``key_file`` (0600) and keep it in ``app.state.bootstrap_key`` so ``serve`` prints it."""
+    ``key_file`` (0600) and keep it in ``app.state.bootstrap_key`` so ``serve`` prints it.
+    ``metrics_token``: what ``/metrics`` asks for (default ``AEGNTIX_METRICS_TOKEN``; none:
+    loopback clients only)."""
     hub = EventHub()
 
     @asynccontextmanager
@@ -117,6 +121,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(JsonDepthLimit)  # inside the size limit: sees at most that many bytes
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    observe.install(app, metrics_token if metrics_token is not None else env_metrics_token())
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     async def health() -> dict[str, str]:

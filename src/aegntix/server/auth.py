@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, WebSocket
 from starlette.datastructures import Headers
+from structlog.contextvars import bind_contextvars
 
 from aegntix.security.keys import authenticate
 from aegntix.security.roles import Action, Principal
@@ -30,7 +31,10 @@ def _key_from_headers(headers: Headers) -> str | None:
 
 def _principal(app: FastAPI, key: str) -> Principal | None:
     # A cache hit is a dict lookup; a miss is one indexed SQLite read (tens of µs).
-    return authenticate(app.state.store, key)
+    principal = authenticate(app.state.store, key)
+    if principal is not None:  # every later log line of this request names the tenant
+        bind_contextvars(tenant_id=principal.tenant_id)
+    return principal
 
 
 async def principal_from_request(request: Request) -> Principal:

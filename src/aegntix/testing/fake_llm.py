@@ -41,6 +41,7 @@ class Request:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
+    at: float = 0.0  # time.monotonic() when its head arrived (checks of spacing, of windows)
 
     @property
     def json(self) -> Any:
@@ -272,6 +273,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         raw = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
         return None
+    at = time.monotonic()
     lines = raw.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
     headers: dict[str, str] = {}
@@ -281,7 +283,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
-    return Request(method, path, headers, body)
+    return Request(method, path, headers, body, at)
 
 
 def _tokens(request: Request, text: str, reply: Reply) -> tuple[int, int]:

@@ -244,3 +244,22 @@ run_leases = Table(
     Column("owner", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),  # seconds since the epoch
 )
+
+# Model providers' limits shared by every process on the database (``brains/shared_limits.py``).
+# Operator rows, not tenant data: a provider endpoint (its URL and the server's key) is shared
+# by all tenants, and ``endpoint`` is a digest, never the URL or the key.
+llm_slots = Table(
+    "llm_slots",
+    metadata,
+    Column("endpoint", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch, database clock
+)
+llm_rates = Table(
+    "llm_rates",
+    metadata,
+    Column("endpoint", String(64), primary_key=True),
+    # GCRA's theoretical arrival time: seconds since the epoch, database clock
+    Column("tat", Float, nullable=False),
+)

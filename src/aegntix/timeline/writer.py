@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy import exc as sa_exc
 
 from aegntix.errors import AegntixError, HeadMoved, StoreError
+from aegntix.observability import metrics
 from aegntix.timeline.dberrors import db_error
 from aegntix.timeline.writes import WriteOps
 
@@ -230,13 +231,11 @@ class Writer:
             # Maintenance only: the batch is committed whatever happens here.
             with contextlib.suppress(Exception):
                 self._after_commit(conn)
-        if self.on_appended is not None:
-            appended = [
-                e for req, result, error in done if req.size and error is None for e in result
-            ]
-            if appended:
-                with contextlib.suppress(Exception):  # announcing never fails a commit
-                    self.on_appended(appended)
+        appended = [e for req, result, error in done if req.size and error is None for e in result]
+        metrics.committed(len(appended))
+        if self.on_appended is not None and appended:
+            with contextlib.suppress(Exception):  # announcing never fails a commit
+                self.on_appended(appended)
         stats = self._stats
         stats["commits"] += 1
         stats["requests"] += len(live)
