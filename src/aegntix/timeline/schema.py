@@ -244,3 +244,15 @@ run_leases = Table(
     Column("owner", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),  # seconds since the epoch
 )
+
+run_intents = Table(
+    "run_intents",
+    metadata,
+    Column("branch_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),  # the branch's
+    Column("want", String(16), nullable=False),  # run | pause | cancel (workers/intents.py)
+    Column("steps", Integer, nullable=True),  # asked for (null: to the end)
+    Column("until_step", Integer, nullable=True),  # fixed by the first slice from ``steps``
+    Column("token", String(32), nullable=False),  # one per start
+    Column("updated_at", Float, nullable=False),  # seconds since the epoch
+)
