@@ -125,7 +125,9 @@ class Cluster:
             self.key = key_file.read_text().strip()
         return Replica(proc, base, self.key)
 
-    def worker(self, *, concurrency: int = 4, log_level: str = "debug") -> Worker:
+    def worker(
+        self, *, concurrency: int = 4, log_level: str = "debug", wait: bool = True
+    ) -> Worker:
         self._count += 1
         log = self.tmp / f"worker-{self._count}.log"
         args = ["worker", "--db", self.db, "--concurrency", str(concurrency)]
@@ -144,7 +146,8 @@ class Cluster:
             assert proc.poll() is None, log.read_text()
             return any(line.get("event") == "worker started" for line in worker.lines())
 
-        wait_for("aegntix worker", started, START_TIMEOUT)
+        if wait:
+            wait_for("aegntix worker", started, START_TIMEOUT)
         return worker
 
     @staticmethod

@@ -28,7 +28,14 @@ from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 from aegntix.workers.intents import Intent, RunIntents, Want
-from aegntix.workers.queue import RETRY_TASK, SLICE_TASK, QueueSettings, defer_slice, retry_stalled
+from aegntix.workers.queue import (
+    QUEUE,
+    RETRY_TASK,
+    SLICE_TASK,
+    QueueSettings,
+    defer_slice,
+    retry_stalled,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +75,7 @@ def register(app: App) -> None:
     every = max(1, round(QueueSettings.from_env().heartbeat_s))
     cron = f"* * * * * */{every}"
 
-    @app.periodic(cron=cron, periodic_id="stalled")
+    @app.periodic(cron=cron, periodic_id="stalled", queue=QUEUE)  # the queue workers read
     @app.task(name=RETRY_TASK, pass_context=True)
     async def retry_job(context: JobContext, timestamp: int) -> int:
         ctx: SliceContext = context.additional_context[CONTEXT_KEY]
