@@ -36,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 #: How long ``step`` waits for a worker to run the step.
 STEP_TIMEOUT_S = 120.0
+#: Status of a run asked to pause (or cancel) that has not stopped yet.
+PAUSING = "pausing"
 _POLL_S = 0.02
 
 
@@ -91,19 +93,37 @@ class QueueExecutor:
         await asyncio.to_thread(store.get_branch, branch_id)
         if await asyncio.to_thread(self.intents.ask, branch_id, Want.PAUSE) is None:
             raise BranchBusy(f"branch '{branch_id}' is not running")
-        self._tell(branch_id, "pausing")
-        return "pausing"
+        await self._stop_queued(store, branch_id, abort=False)
+        self._tell(branch_id, PAUSING)
+        return PAUSING
 
     async def cancel(self, branch_id: str) -> bool:
         """Stop now: the step in progress is dropped, the branch ends ``paused``."""
-        if await asyncio.to_thread(self.intents.ask, branch_id, Want.CANCEL) is None:
+        intent = await asyncio.to_thread(self.intents.ask, branch_id, Want.CANCEL)
+        if intent is None:
             return False
-        manager = self._app.job_manager
-        for status in ("doing", "todo"):
-            for job in await manager.list_jobs_async(lock=slice_lock(branch_id), status=status):
-                if job.id is not None:
-                    await manager.cancel_job_by_id_async(job.id, abort=True)
+        await self._stop_queued(TenantStore(self._store, intent.tenant_id), branch_id, abort=True)
         return True
+
+    async def _stop_queued(self, store: TenantStore, branch_id: str, *, abort: bool) -> None:
+        """Withdraw the branch's waiting slice; with ``abort``, abort its running one too
+        (its worker settles the run). With no slice running the run is settled here."""
+        manager = self._app.job_manager
+        lock = slice_lock(branch_id)
+        for job in await manager.list_jobs_async(lock=lock, status="todo"):
+            if job.id is not None:
+                await manager.cancel_job_by_id_async(job.id, abort=abort)
+        doing = list(await manager.list_jobs_async(lock=lock, status="doing"))
+        for job in doing if abort else []:
+            if job.id is not None:
+                await manager.cancel_job_by_id_async(job.id, abort=True)
+        if doing or await asyncio.to_thread(self.leases.holder, branch_id) is not None:
+            return  # the running slice stops after its step (or at once) and settles
+        intent = await asyncio.to_thread(self.intents.read, branch_id)
+        if intent is not None and intent.want is not Want.RUN:
+            await asyncio.to_thread(store.set_status, branch_id, BranchStatus.PAUSED)
+            await asyncio.to_thread(self.intents.settle, branch_id, intent.token)
+            self._tell(branch_id, BranchStatus.PAUSED.value)
 
     async def step(self, store: TenantStore, branch_id: str) -> StepResult | None:
         before = await asyncio.to_thread(store.get_branch, branch_id)
@@ -137,10 +157,13 @@ class QueueExecutor:
         stored, lease = await asyncio.to_thread(self.leases.read, branch_id, store.tenant_id)
         b, running = as_running(stored, lease, time.time())
         status = b.status.value
-        if not running and intent is not None and intent.want is Want.RUN:
-            finished = b.status in {BranchStatus.DONE, BranchStatus.FAILED}
-            if not finished:
-                running = True
+        finished = b.status in {BranchStatus.DONE, BranchStatus.FAILED}
+        if not running and intent is not None and not finished:
+            # between slices, or waiting for a worker: the run is still on
+            running = True
+            if intent.want is not Want.RUN:
+                status = PAUSING
+            else:
                 live = await self._live_workers()
                 status = BranchStatus.RUNNING.value if live else QUEUED
         return RunState(branch_id, status, running, b.head_seq, b.head_step, b.failure)
