@@ -43,6 +43,11 @@ log = structlog.get_logger(__name__)
 CONTEXT_KEY = "aegntix"
 #: Seconds before a slice that found its branch leased by someone else tries again.
 BUSY_RETRY_S = 1.0
+#: How often a slice reads its run intent between steps (pause latency, at most).
+INTENT_EVERY_S = 0.05
+#: Runners kept by a worker for the next slice of their branch (folding the state anew
+#: for every slice would cost more than the queue).
+KEEP_RUNNERS = 256
 
 
 @dataclass
@@ -61,6 +66,22 @@ class SliceContext:
     # TODO(observability): update worker metrics here (queue depth, slice latency, steps/s)
     # once ``aegntix.observability`` exists: ``_advance`` knows a slice's steps and seconds.
     slice_seconds: list[float] = field(default_factory=list)
+    runners: dict[str, Runner] = field(default_factory=dict)
+
+    async def runner(self, scoped: TenantStore, branch_id: str) -> Runner:
+        """The runner kept from this branch's last slice here if nobody wrote to the branch
+        since (same head); else a fresh one (off the loop: it folds the state)."""
+        kept = self.runners.pop(branch_id, None)
+        if kept is not None:
+            head = (await asyncio.to_thread(scoped.get_branch, branch_id)).head_seq
+            if head == kept.head_seq and kept.failure is None:
+                return kept
+        return await asyncio.to_thread(Runner, scoped, branch_id)
+
+    def keep(self, runner: Runner) -> None:
+        self.runners[runner.branch.id] = runner
+        while len(self.runners) > KEEP_RUNNERS:
+            del self.runners[next(iter(self.runners))]
 
 
 def register(app: App) -> None:
@@ -114,12 +135,13 @@ async def _advance(
 ) -> str:
     branch_id, token, settings = intent.branch_id, intent.token, ctx.settings
     started = time.monotonic()
-    runner = await asyncio.to_thread(Runner, scoped, branch_id)
+    runner = await ctx.runner(scoped, branch_id)
     intent = await asyncio.to_thread(ctx.intents.fix_until, intent, runner.completed_step)
     if runner.branch.status is not BranchStatus.RUNNING:
         await asyncio.to_thread(scoped.set_status, branch_id, BranchStatus.RUNNING)
     ran = 0
     end: BranchStatus | None = None
+    checked = time.monotonic()
     try:
         while True:
             if intent.until_step is not None and runner.completed_step >= intent.until_step:
@@ -131,12 +153,14 @@ async def _advance(
                 ran += result is not None
                 break
             ran += 1
-            current = await asyncio.to_thread(ctx.intents.read, branch_id)
-            if current is None or current.token != token:
-                return "stale"
-            if current.want is not Want.RUN:
-                end = BranchStatus.PAUSED
-                break
+            if time.monotonic() - checked >= INTENT_EVERY_S:
+                checked = time.monotonic()
+                current = await asyncio.to_thread(ctx.intents.read, branch_id)
+                if current is None or current.token != token:
+                    return "stale"
+                if current.want is not Want.RUN:
+                    end = BranchStatus.PAUSED
+                    break
             elapsed_ms = (time.monotonic() - started) * 1000
             if ran >= settings.slice_steps or elapsed_ms >= settings.slice_ms:
                 break
@@ -162,6 +186,7 @@ async def _advance(
         ctx.slice_seconds.append(time.monotonic() - started)
         del ctx.slice_seconds[:-1000]
     if end is None:
+        ctx.keep(runner)
         await defer_slice(ctx.app, kwargs)  # before the lease goes: the chain never breaks
         bound.debug("slice done", steps=ran, step=runner.completed_step)
         return "continued"
