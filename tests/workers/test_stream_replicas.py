@@ -5,36 +5,17 @@ once and in order, while replica B (through which the run was started) is killed
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
 from sqlalchemy import select
-from websockets.asyncio.client import connect
 
 from aegntix.timeline.schema import run_leases
 from aegntix.timeline.sqlstore import SqlStore
+from tests.server.test_bus_processes import _collect as collect
 from tests.workers.support import Cluster, town_hall, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-async def _collect(url: str, ready: asyncio.Event, until: asyncio.Future[int]) -> list[int]:
-    seqs: list[int] = []
-    async with connect(url) as ws:
-        hello = json.loads(await ws.recv())
-        assert hello["type"] == "hello"
-        ready.set()
-        while not (until.done() and seqs and seqs[-1] >= until.result()):
-            try:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
-            except TimeoutError:
-                continue
-            if message["type"] == "event":
-                seqs.append(message["event"]["seq"])
-            elif message["type"] == "ping":
-                await ws.send(json.dumps({"type": "pong"}))
-    return seqs
 
 
 def _leased(db: SqlStore, branch_id: str) -> bool:
@@ -59,7 +40,7 @@ async def test_replica_a_streams_worker_events_exactly_once_across_kills(
     url = f"{a.ws_base}/v1/branches/{branch}/stream?api_key={a.key}"
     ready = asyncio.Event()
     final: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    reader = asyncio.create_task(_collect(url, ready, final))
+    reader = asyncio.create_task(collect(url, ready, final))
     await asyncio.wait_for(ready.wait(), 60)
 
     def status() -> dict[str, object]:
@@ -83,7 +64,8 @@ async def test_replica_a_streams_worker_events_exactly_once_across_kills(
     await asyncio.to_thread(wait_for, "the run done", lambda: status()["status"] == "done", 600)
     head = int(status()["head_seq"])  # type: ignore[call-overload]
     final.set_result(head)
-    seqs = await asyncio.wait_for(reader, 120)
+    hello, seqs = await asyncio.wait_for(reader, 120)
+    assert hello["type"] == "hello"
     assert seqs == list(range(1, head + 1))  # every event once, in order
     stopped = [line for line in worker.lines() if line.get("event") == "worker stopping"]
     assert stopped, "the worker did not stop on SIGTERM"
