@@ -99,10 +99,11 @@ class Cluster:
         env.pop("AEGNTIX_BUS", None)
         return env
 
-    def serve(self) -> Replica:
+    def serve(self, *, workers: int = 0) -> Replica:
         port = free_port()
         key_file = self.tmp / "owner.key"
         args = ["serve", "--db", self.db, "--port", str(port), "--key-file", str(key_file)]
+        args += ["--workers", str(workers)]
         proc = subprocess.Popen(
             [sys.executable, "-m", "aegntix", *args],
             env=self._env(),

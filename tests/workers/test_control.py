@@ -4,12 +4,16 @@ starts."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from aegntix.timeline.sqlstore import SqlStore
+from aegntix.workers.census import census
 from aegntix.workers.intents import RunIntents
 from tests.workers.support import Cluster, dense, hashes, town_hall, wait_for
 
@@ -104,3 +108,30 @@ def test_a_run_with_no_worker_says_queued_until_one_starts(cluster: Cluster) -> 
     cluster.worker()
     assert _settled(api, branch)["status"] == "done"
     api.close()
+
+
+def test_serve_workers_runs_a_branch_in_one_command(cluster: Cluster, db: SqlStore) -> None:
+    replica = cluster.serve(workers=1)
+    api = replica.client()
+    branch = _branch(api, 12)
+    assert api.post(f"/v1/branches/{branch}/run").status_code == 202
+    assert _settled(api, branch)["status"] == "done"
+    api.close()
+    replica.proc.terminate()
+    replica.proc.wait(60)
+    # its workers stopped with it (each unregisters from the queue on the way out)
+    wait_for("the workers gone", lambda: census(db, 3.0).workers == [])
+
+
+def test_serve_workers_needs_postgresql(tmp_path: Path) -> None:
+    args = ["serve", "--db", str(tmp_path / "x.db"), "--port", "0", "--workers", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "aegntix", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--workers needs a postgresql:// --db" in done.stderr
+    assert not (tmp_path / "x.db").exists()  # refused before anything was written

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 from typing import Annotated
 
 import structlog
@@ -50,6 +54,18 @@ def _log_lines(level: str) -> None:
     )
 
 
+def _stop_with_parent(parent_pid: int) -> None:
+    """SIGTERM to this process once ``parent_pid`` is no longer its parent (it died, even by
+    ``kill -9``): a graceful stop, so the slices in progress are handed back."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="aegntix-parent-watch", daemon=True).start()
+
+
 @handles_errors
 def worker(
     db: DbOption = "aegntix.db",
@@ -71,10 +87,8 @@ def worker(
     _needs_postgres(db)
     if log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise InvalidRequest(f"--log-level: '{log_level}' is not debug, info, warning or error")
-    if exit_with is not None:  # started by `serve --workers`: die with it
-        from aegntix.analysis.parallel import _die_with_parent
-
-        _die_with_parent(exit_with)
+    if exit_with is not None:  # started by `serve --workers`: stop with it
+        _stop_with_parent(exit_with)
     _log_lines(log_level)
     options = WorkerOptions(db=db, concurrency=concurrency, bus=bus, grace_s=grace)
     asyncio.run(run_worker(options))
