@@ -143,3 +143,11 @@ class RunIntents:
     def read(self, branch_id: str) -> Intent | None:
         with self.store.reading() as conn:
             return read(conn, branch_id)
+
+    def pending(self, branch_ids: list[str]) -> set[str]:
+        """Which of ``branch_ids`` still have a run intent (their run has not settled)."""
+        if not branch_ids:
+            return set()
+        query = select(run_intents.c.branch_id).where(run_intents.c.branch_id.in_(branch_ids))
+        with self.store.reading() as conn:
+            return set(conn.execute(query).scalars())
