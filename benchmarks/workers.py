@@ -34,6 +34,7 @@ from websockets.asyncio.client import connect
 
 from _backends_pg import scratch_database
 from _common import emit, parse_args, percentiles_ms, table
+from _queue_noop import noop_jobs_per_s
 from aegntix.engine import Scheduler, start_scenario
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore, open_store
@@ -218,6 +219,7 @@ def main() -> None:
         one = throughput(db_url, 1, branches, steps)
         two = throughput(db_url, 2, branches, steps)
         ws = ws_latency(db_url, 24 if args.quick else 60)
+        noop = noop_jobs_per_s(_schema(db_url, "noop"), 500 if args.quick else 2000, 2)
     overhead_ms = (one["wall_s"] - local["wall_s"]) / one["steps"] * 1000
     table(
         ["what", "value"],
@@ -230,6 +232,7 @@ def main() -> None:
             ("append -> WebSocket on a replica p50 ms", round(ws["p50_ms"], 2)),
             ("append -> WebSocket on a replica p99 ms", round(ws["p99_ms"], 2)),
             ("events measured", int(ws["n"])),
+            ("procrastinate no-op jobs/s, 2 worker processes", round(noop, 1)),
         ],
     )
     emit(
@@ -243,6 +246,7 @@ def main() -> None:
         slice_overhead_ms_per_step=overhead_ms,
         ws_p50_ms=ws["p50_ms"],
         ws_p99_ms=ws["p99_ms"],
+        noop_jobs_per_s_2_workers=noop,
         cores=os.cpu_count(),
     )
 
