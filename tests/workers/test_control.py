@@ -4,6 +4,7 @@ starts."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -105,9 +106,37 @@ def test_a_run_with_no_worker_says_queued_until_one_starts(cluster: Cluster) -> 
     assert step.json()["type"].endswith("/no-worker")
     assert "Retry-After" in step.headers
 
+    assert _census(cluster.db)["live"] == 0
     cluster.worker()
     assert _settled(api, branch)["status"] == "done"
+    seen = _census(cluster.db)
+    assert seen["live"] == 1 and seen["queued"] == 0
+    assert [w["live"] for w in seen["workers"]] == [True]
     api.close()
+
+
+def _census(db: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "aegntix", "workers", "--db", db, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    body: dict[str, Any] = json.loads(done.stdout)
+    return body
+
+
+def test_a_worker_needs_postgresql(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aegntix", "worker", "--db", str(tmp_path / "x.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "workers need a postgresql:// URL" in done.stderr
 
 
 def test_serve_workers_runs_a_branch_in_one_command(cluster: Cluster, db: SqlStore) -> None:
