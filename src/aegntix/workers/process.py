@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import structlog
 
 from aegntix.timeline.opening import opened
+from aegntix.timeline.pgbus import PgBus
+from aegntix.timeline.sqlstore import SqlStore
 from aegntix.workers.queue import QueueSettings, ensure_schema, make_app
 from aegntix.workers.slices import CONTEXT_KEY, new_context, register
 
@@ -46,38 +48,50 @@ async def run_worker(options: WorkerOptions, settings: QueueSettings | None = No
     """Run until SIGTERM/SIGINT; the number of slices run."""
     settings = settings or QueueSettings.from_env()
     await ensure_schema(options.db)
+    # LISTEN/NOTIFY on the database itself, publish only: nobody watches a worker's events
+    publish_only = PgBus(options.db, listen=False) if options.bus is None else None
+    try:
+        with opened(options.db, bus=options.bus or "local") as store:
+            if publish_only is not None:
+                store.publish_to(publish_only)
+            return await _work(store, options, settings)
+    finally:
+        if publish_only is not None:
+            publish_only.close()
+
+
+async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings) -> int:
     name = options.name or worker_name()
-    with opened(options.db, bus=options.bus or options.db) as store:
-        app = make_app(options.db, settings, pool_max=options.concurrency + 3)
-        register(app)
-        ctx = new_context(store, app, settings)
-        loop = asyncio.get_running_loop()
-        async with app.open_async():
-            work = asyncio.create_task(
-                app.run_worker_async(
-                    concurrency=options.concurrency,
-                    name=name,
-                    install_signal_handlers=False,
-                    shutdown_graceful_timeout=options.grace_s,
-                    additional_context={CONTEXT_KEY: ctx},
-                )
+    app = make_app(options.db, settings, pool_max=options.concurrency + 3)
+    register(app)
+    ctx = new_context(store, app, settings)
+    loop = asyncio.get_running_loop()
+    async with app.open_async():
+        work = asyncio.create_task(
+            app.run_worker_async(
+                concurrency=options.concurrency,
+                name=name,
+                install_signal_handlers=False,
+                shutdown_graceful_timeout=options.grace_s,
+                additional_context={CONTEXT_KEY: ctx},
             )
+        )
 
-            def stop(signum: int) -> None:
-                log.info("worker stopping", worker=name, signal=signal.Signals(signum).name)
-                ctx.stopping.set()
-                work.cancel()  # procrastinate then waits for the slices (up to the grace)
+        def stop(signum: int) -> None:
+            log.info("worker stopping", worker=name, signal=signal.Signals(signum).name)
+            ctx.stopping.set()
+            work.cancel()  # procrastinate then waits for the slices (up to the grace)
 
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, sig)
+        log.info("worker started", worker=name, concurrency=options.concurrency)
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not ctx.stopping.is_set():
+                raise
+        finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop, sig)
-            log.info("worker started", worker=name, concurrency=options.concurrency)
-            try:
-                await work
-            except asyncio.CancelledError:
-                if not ctx.stopping.is_set():
-                    raise
-            finally:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
-        log.info("worker stopped", worker=name, slices=ctx.slices, steps=ctx.steps)
-        return ctx.slices
+                loop.remove_signal_handler(sig)
+    log.info("worker stopped", worker=name, slices=ctx.slices, steps=ctx.steps)
+    return ctx.slices

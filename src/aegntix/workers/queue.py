@@ -49,13 +49,14 @@ class QueueSettings:
     """How big a slice is, how often workers heart-beat, when one counts as stalled.
 
     A slice advances a branch by at most ``slice_steps`` steps or ``slice_ms`` of wall time
-    (whichever first): the queue costs a few ms per job, so a job per step would spend more
-    on the queue than on the step; slices short enough keep pause latency and the work a
-    crash can delay small. Env: ``AEGNTIX_SLICE_STEPS``, ``AEGNTIX_SLICE_MS``,
+    (whichever first): the queue costs a few ms per job, and a slice on another worker than
+    the last one folds the branch's state afresh, so a job per step would spend more on that
+    than on the step. Pause and cancel do not wait for a slice to end (the intent is read
+    every 50 ms), and a crash loses only the step in progress, so slices can be long. Env: ``AEGNTIX_SLICE_STEPS``, ``AEGNTIX_SLICE_MS``,
     ``AEGNTIX_HEARTBEAT_SECONDS``, ``AEGNTIX_STALLED_SECONDS``."""
 
-    slice_steps: int = 25
-    slice_ms: float = 2_000.0
+    slice_steps: int = 100
+    slice_ms: float = 5_000.0
     heartbeat_s: float = 2.0
     stalled_s: float = 10.0
 
