@@ -116,25 +116,24 @@ def test_a_run_with_no_worker_says_queued_until_one_starts(cluster: Cluster) -> 
 
 
 def _census(db: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "aegntix", "workers", "--db", db, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = _aegntix("workers", "--db", db, "--json")
+    assert done.returncode == 0, done.stderr
     body: dict[str, Any] = json.loads(done.stdout)
     return body
 
 
-def test_a_worker_needs_postgresql(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "aegntix", "worker", "--db", str(tmp_path / "x.db")],
+def _aegntix(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aegntix", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_a_worker_needs_postgresql(tmp_path: Path) -> None:
+    done = _aegntix("worker", "--db", str(tmp_path / "x.db"))
     assert done.returncode == 2
     assert "workers need a postgresql:// URL" in done.stderr
 
@@ -153,14 +152,7 @@ def test_serve_workers_runs_a_branch_in_one_command(cluster: Cluster, db: SqlSto
 
 
 def test_serve_workers_needs_postgresql(tmp_path: Path) -> None:
-    args = ["serve", "--db", str(tmp_path / "x.db"), "--port", "0", "--workers", "1"]
-    done = subprocess.run(
-        [sys.executable, "-m", "aegntix", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _aegntix("serve", "--db", str(tmp_path / "x.db"), "--port", "0", "--workers", "1")
     assert done.returncode == 2
     assert "--workers needs a postgresql:// --db" in done.stderr
     assert not (tmp_path / "x.db").exists()  # refused before anything was written

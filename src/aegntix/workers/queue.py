@@ -52,8 +52,9 @@ class QueueSettings:
     (whichever first): the queue costs a few ms per job, and a slice on another worker than
     the last one folds the branch's state afresh, so a job per step would spend more on that
     than on the step. Pause and cancel do not wait for a slice to end (the intent is read
-    every 50 ms), and a crash loses only the step in progress, so slices can be long. Env: ``AEGNTIX_SLICE_STEPS``, ``AEGNTIX_SLICE_MS``,
-    ``AEGNTIX_HEARTBEAT_SECONDS``, ``AEGNTIX_STALLED_SECONDS``."""
+    every 50 ms), and a crash loses only the step in progress, so slices can be long.
+    Env: ``AEGNTIX_SLICE_STEPS``, ``AEGNTIX_SLICE_MS``, ``AEGNTIX_HEARTBEAT_SECONDS``,
+    ``AEGNTIX_STALLED_SECONDS``."""
 
     slice_steps: int = 100
     slice_ms: float = 5_000.0
