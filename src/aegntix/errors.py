@@ -27,6 +27,7 @@ exit code in brackets)::
     ├── ProviderError [8]             a model provider refuses or is misconfigured
     │   └── ProviderUnavailable [75] T  no server answering; timeouts / rate limits / 5xx
     │                                   through every retry
+    ├── NoWorker [75] T               work queued, but no worker process is alive
     ├── PortInUse [1], MissingExtra [1]
     └── RunFailed [the cause's]       a run stopped; the branch records why
 
@@ -280,6 +281,15 @@ class ProviderUnavailable(ProviderError):
     """No model server answers (connection refused, unknown host, connect timeout), or a
     provider kept failing in a way worth retrying (timeouts, rate limits, 5xx) through every
     attempt: transient."""
+
+    exit_code = TRANSIENT_EXIT_CODE
+    transient = True
+    retry_after = 5
+
+
+class NoWorker(AegntixError):
+    """Work that needs a worker process (``aegntix worker``) while none is alive: transient,
+    it succeeds once one runs."""
 
     exit_code = TRANSIENT_EXIT_CODE
     transient = True

@@ -174,3 +174,25 @@ def test_a_bad_bus_is_one_line_and_creates_no_database(tmp_path: Path) -> None:
         lines = done.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: bus:"), done.output
     assert not db.exists()
+
+
+def test_a_publish_only_postgresql_bus_sends_and_hears_nothing(store: SqlStore) -> None:
+    channel = f"aegntix_test_{secrets.token_hex(6)}"
+    listener_bus = PgBus(PG_URL, channel=channel)
+    publisher = PgBus(PG_URL, channel=channel, listen=False)  # as a worker process runs it
+    heard, echoed = Heard(), Heard()
+    listener_bus.subscribe(heard)
+    publisher.subscribe(echoed)
+    other = PgBus(PG_URL, channel=channel)
+    try:
+        store.publish_to(publisher)
+        branch_id = root(store)
+        events = store.append(branch_id, [msg(1, "hello")])
+        assert heard.wait_for(branch_id, len(events)) == events  # others hear it
+        other.publish(branch_id, events)  # another process's publication
+        assert heard.wait_for(branch_id, 2 * len(events))  # the listener hears both
+        assert echoed.events(branch_id) == events  # its own, delivered locally; not other's
+    finally:
+        store.close()
+        for bus in (publisher, listener_bus, other):
+            bus.close()

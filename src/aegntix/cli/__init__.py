@@ -17,7 +17,17 @@ import typer
 from rich.markup import escape
 
 from aegntix import __version__
-from aegntix.cli import agents, demo, keys, report, rollouts, running, serve, timelines
+from aegntix.cli import (
+    agents,
+    demo,
+    keys,
+    report,
+    rollouts,
+    running,
+    serve,
+    timelines,
+    workers,
+)
 from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
 from aegntix.cli.usage import usage
 from aegntix.model.loading import check_file, scenario_json_schema
@@ -94,6 +104,8 @@ app.command("state")(timelines.state)
 app.command("verify")(timelines.verify)
 app.command("usage")(usage)
 app.command("serve")(serve.serve)
+app.command("worker")(workers.worker)
+app.command("workers")(workers.workers)
 app.command("memories")(agents.memories_command)
 app.command("report")(report.report)
 app.add_typer(keys.app, name="keys")

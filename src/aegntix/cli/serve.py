@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +15,11 @@ import typer
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
 from aegntix.engine import start_scenario
-from aegntix.errors import ProfileNotFound
+from aegntix.errors import InvalidRequest, ProfileNotFound
 from aegntix.model.loading import load_scenario
 from aegntix.ports import bind
 from aegntix.timeline import SqlStore
+from aegntix.timeline.bus import BUS_ENV
 from aegntix.timeline.opening import describe
 from aegntix.timeline.postgres import is_postgres_url, postgres_url
 from aegntix.timeline.schema import DEFAULT_TENANT
@@ -50,6 +56,28 @@ def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
     return added
 
 
+@contextmanager
+def worker_processes(
+    db: str, bus: str | None, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``aegntix worker`` children on ``db`` (they die with this process), stopped
+    with SIGTERM on the way out (their slices are handed back to the queue)."""
+    args = [sys.executable, "-m", "aegntix", "worker", "--db", db, "--exit-with", str(os.getpid())]
+    if bus:
+        args += ["--bus", bus]
+    children = [subprocess.Popen(args) for _ in range(count)]
+    try:
+        yield children
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
 @handles_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -73,9 +101,19 @@ def serve(
         str | None,
         typer.Option(
             help="Event bus shared with other processes on this database, e.g. "
-            "redis://127.0.0.1:6379/0 (default: AEGNTIX_BUS, else in-process only).",
+            "redis://127.0.0.1:6379/0 (default: AEGNTIX_BUS, else PostgreSQL LISTEN/NOTIFY "
+            "for a postgresql:// --db, else in-process only).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="With a postgresql:// --db: also start this many `aegntix worker` "
+            "processes (stopped with the server): one command for one machine.",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs), the WebSocket stream and the web UI (/)."""
     import uvicorn
@@ -91,8 +129,14 @@ def serve(
     port = sock.getsockname()[1]  # --port 0: the one the system picked
     try:
         target = key_file if key_file is not None else default_key_file(db)
-        with opened(db, create=True, bus=bus) as store:
-            app = create_app(store, bootstrap=True, key_file=target)
+        on_postgres = is_postgres_url(db)
+        if workers and not on_postgres:
+            raise InvalidRequest("--workers needs a postgresql:// --db (SQLite runs in-process)")
+        if on_postgres and bus is None and not os.environ.get(BUS_ENV, "").strip():
+            bus = db  # replicas and workers share LISTEN/NOTIFY on the database itself
+        with opened(db, create=True, bus=bus) as store, worker_processes(db, bus, workers):
+            queue_db = db if on_postgres else None
+            app = create_app(store, bootstrap=True, key_file=target, queue_db=queue_db)
             key = app.state.bootstrap_key
             if key is not None:
                 console.print(

@@ -163,6 +163,11 @@ class Runner:
         self.memory.load(events)
 
     @property
+    def head_seq(self) -> int:
+        """The last seq this runner appended or read (its view of the branch head)."""
+        return self._head_seq
+
+    @property
     def completed_step(self) -> int:
         return int(self.state["completed"])
 

@@ -27,6 +27,7 @@ from aegntix.server.runs import RunManager
 from aegntix.server.schemas import Health, Me
 from aegntix.timeline.bus import LocalBus
 from aegntix.timeline.sqlstore import SqlStore
+from aegntix.workers.executor import Executor
 
 STATIC_DIR = Path(__file__).with_name("static")
 #: Operations anyone may call (no API key).
@@ -76,19 +77,29 @@ def create_app(
     key_file: Path | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     metrics_token: str | None = None,
+    queue_db: str | None = None,
 ) -> FastAPI:
     """The app on ``store`` (owned by the caller, who closes it). ``bootstrap``: if the
     database has no API key yet, mint the owner key of tenant ``default``, save it to
     ``key_file`` (0600) and keep it in ``app.state.bootstrap_key`` so ``serve`` prints it.
     ``metrics_token``: what ``/metrics`` asks for (default ``AEGNTIX_METRICS_TOKEN``; none:
-    loopback clients only)."""
+    loopback clients only).
+
+    ``queue_db``: a PostgreSQL URL whose work queue runs the branches (``aegntix worker``
+    processes; ``workers/remote.py``); without it they run in this process."""
     hub = EventHub()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Events reach the hub from the store on commit, whoever wrote them.
         unfollow = hub.follow(store.bus if store.bus is not None else store.publish_to(LocalBus()))
-        runs = RunManager(store, hub)
+        runs: Executor
+        if queue_db is None:
+            runs = RunManager(store, hub)
+        else:
+            from aegntix.workers.remote import QueueExecutor
+
+            runs = await QueueExecutor.open(store, queue_db, hub)
         app.state.runs = runs
         app.state.rollouts = rollouts.RolloutTasks()
         try:

@@ -19,10 +19,10 @@ from aegntix.model.events import Event
 from aegntix.security.roles import Action, Principal
 from aegntix.server.auth import principal_from_request, require
 from aegntix.server.problems import Problem
-from aegntix.server.runs import RunManager
 from aegntix.server.schemas import MAX_ID
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.executor import Executor
 
 
 class Hub(Protocol):
@@ -45,8 +45,8 @@ def get_hub(app: FastAPI) -> Hub:
     return hub
 
 
-def get_runs(app: FastAPI) -> RunManager:
-    runs: RunManager = app.state.runs
+def get_runs(app: FastAPI) -> Executor:
+    runs: Executor = app.state.runs
     return runs
 
 
@@ -74,11 +74,11 @@ Writer = Annotated[Principal, Depends(require(Action.WRITE))]
 KeyManager = Annotated[Principal, Depends(require(Action.MANAGE_KEYS))]
 
 
-def runs_of(request: Request) -> RunManager:
+def runs_of(request: Request) -> Executor:
     return get_runs(request.app)
 
 
-Runs = Annotated[RunManager, Depends(runs_of)]
+Runs = Annotated[Executor, Depends(runs_of)]
 
 
 # -- ids by unique prefix ------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -20,10 +19,11 @@ from aegntix.engine.failures import as_project_error
 from aegntix.engine.runner import Runner, RunSummary, StepResult
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import BranchBusy
-from aegntix.model.events import BranchStatus, Failure
+from aegntix.model.events import BranchStatus
 from aegntix.timeline.leases import RunLeases, as_running
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.executor import RunState
 
 if TYPE_CHECKING:
     from aegntix.server.deps import Hub
@@ -38,18 +38,10 @@ class NotRunning(BranchBusy):
     """Pause of a branch that is not running."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunState:
-    branch_id: str
-    status: str
-    running: bool
-    head_seq: int
-    head_step: int
-    failure: Failure | None = None
-
-
 class RunManager:
-    """Create in the running event loop (the app's lifespan); every method runs in it.
+    """The in-process :class:`~aegntix.workers.executor.Executor` (the embedded default).
+
+    Create in the running event loop (the app's lifespan); every method runs in it.
 
     Whether a branch runs is its lease in the database (``timeline/leases.py``), so another
     server or an ``aegntix run`` on the same database counts too. ``_tasks`` only keeps the
@@ -205,13 +197,21 @@ class RunManager:
                     log.warning("run lease taken over; stopping the run", branch=branch_id)
                     task.cancel()
 
-    def pause(self, store: TenantStore, branch_id: str) -> str:
+    async def pause(self, store: TenantStore, branch_id: str) -> str:
         """Ask a branch this process runs to stop after its current step."""
         if not self.is_running(branch_id):
             raise NotRunning(f"branch '{branch_id}' is not running in this server")
         self._scheduler(store.tenant_id).pause(branch_id)
         self._hub.publish_status(branch_id, "pausing")
         return "pausing"
+
+    async def cancel(self, branch_id: str) -> bool:
+        """Stop a run of this process at once (its step in progress writes nothing)."""
+        task = self._tasks.get(branch_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     async def step(self, store: TenantStore, branch_id: str) -> StepResult | None:
         """Exactly one step; None if the branch has already terminated."""

@@ -39,8 +39,8 @@ from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
 from aegntix.server.hub import Batch, EventHub, Subscription, event_message, status_message
 from aegntix.server.hub import to_json as dumps
-from aegntix.server.runs import RunManager
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.executor import Executor
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
@@ -130,7 +130,7 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
         await _close(websocket, code, reason, config.close_timeout)
         return
     sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
-    runs: RunManager = app.state.runs
+    runs: Executor = app.state.runs
     try:
         try:
             state = await runs.status(store, branch_id)  # the row and its lease, in one read
@@ -195,7 +195,7 @@ class _Connection:
         self,
         websocket: WebSocket,
         store: TenantStore,
-        runs: RunManager,
+        runs: Executor,
         sub: Subscription,
         branch_id: str,
         config: StreamConfig,

@@ -40,9 +40,10 @@ _CHANNEL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class PgBus:
-    def __init__(self, url: str, *, channel: str = DEFAULT_CHANNEL) -> None:
+    def __init__(self, url: str, *, channel: str = DEFAULT_CHANNEL, listen: bool = True) -> None:
         """Connects and listens before returning: ``StoreError`` if PostgreSQL is out of
-        reach."""
+        reach. ``listen=False``: publish only (a worker process, which no client watches,
+        then spends nothing decoding everyone's events)."""
         if not _CHANNEL_NAME.fullmatch(channel):
             raise InvalidRequest(f"bus channel '{channel}': lower-case letters, digits and _")
         self.url = url
@@ -54,13 +55,18 @@ class PgBus:
         self._lock = threading.Lock()
         try:
             self._sender = self._connect()
-            self._listening = self._listen()
+            self._listening = self._listen() if listen else None
         except psycopg.Error as exc:
             raise StoreError(f"bus: cannot reach PostgreSQL at {_safe(url)}: {exc}") from None
         self._threads = [
-            threading.Thread(target=self._send_loop, name="aegntix-pg-bus-send", daemon=True),
-            threading.Thread(target=self._listen_loop, name="aegntix-pg-bus-listen", daemon=True),
+            threading.Thread(target=self._send_loop, name="aegntix-pg-bus-send", daemon=True)
         ]
+        if listen:
+            self._threads.append(
+                threading.Thread(
+                    target=self._listen_loop, name="aegntix-pg-bus-listen", daemon=True
+                )
+            )
         for thread in self._threads:
             thread.start()
 
@@ -114,7 +120,8 @@ class PgBus:
             thread.join(CLOSE_TIMEOUT)
         for conn in (self._sender, self._listening):
             with contextlib.suppress(Exception):
-                conn.close()
+                if conn is not None:
+                    conn.close()
 
     # -- threads -----------------------------------------------------------------------------
     def _send_loop(self) -> None:
@@ -152,8 +159,11 @@ class PgBus:
 
     def _listen_loop(self) -> None:
         while not self._closed.is_set():
+            listening = self._listening
+            if listening is None:
+                return
             try:
-                for notify in self._listening.notifies(timeout=0.5):
+                for notify in listening.notifies(timeout=0.5):
                     self._listeners.deliver_message(notify.payload, self.origin, "pg")
             except psycopg.Error as exc:
                 if self._closed.is_set():
@@ -161,7 +171,7 @@ class PgBus:
                 log.warning("pg bus: listen failed, reconnecting", error=repr(exc))
                 time.sleep(_RETRY_PAUSE)
                 with contextlib.suppress(psycopg.Error):
-                    self._listening.close()
+                    listening.close()
                     self._listening = self._listen()
 
 

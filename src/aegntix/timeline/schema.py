@@ -263,3 +263,16 @@ llm_rates = Table(
     # GCRA's theoretical arrival time: seconds since the epoch, database clock
     Column("tat", Float, nullable=False),
 )
+
+# What the user asked of each branch's run, read by the workers (``workers/intents.py``).
+run_intents = Table(
+    "run_intents",
+    metadata,
+    Column("branch_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),  # the branch's
+    Column("want", String(16), nullable=False),  # run | pause | cancel (workers/intents.py)
+    Column("steps", Integer, nullable=True),  # asked for (null: to the end)
+    Column("until_step", Integer, nullable=True),  # fixed by the first slice from ``steps``
+    Column("token", String(32), nullable=False),  # one per start
+    Column("updated_at", Float, nullable=False),  # seconds since the epoch
+)

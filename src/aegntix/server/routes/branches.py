@@ -49,6 +49,7 @@ from aegntix.timeline.compare import compare as compare_branches
 from aegntix.timeline.leases import as_running
 from aegntix.timeline.state import state_at
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.executor import NO_WORKER_HINT, QUEUED
 
 router = APIRouter(
     prefix="/v1",
@@ -216,6 +217,14 @@ async def explain_injection(
 
 
 # -- running -------------------------------------------------------------------------------
+def _started(branch_id: str, status: str) -> dict[str, str]:
+    """A started run's answer; a queued one says why it waits (no worker process alive)."""
+    answer = {"branch_id": branch_id, "status": status}
+    if status == QUEUED:
+        answer["hint"] = NO_WORKER_HINT
+    return answer
+
+
 @router.post("/branches/{branch_id}/run", status_code=202, responses=problem_responses(409))
 async def run_branch(
     branch_id: BranchId, store: WriteStore, runs: Runs, body: RunRequest | None = None
@@ -223,7 +232,7 @@ async def run_branch(
     """Start running in the background (until it terminates, or ``steps`` steps); follow it
     on the WebSocket ``/v1/branches/{id}/stream``. 409 if it is already running."""
     status = await runs.start(store, branch_id, body.steps if body else None)
-    return {"branch_id": branch_id, "status": status}
+    return _started(branch_id, status)
 
 
 @router.post("/branches/{branch_id}/resume", status_code=202, responses=problem_responses(409))
@@ -232,14 +241,24 @@ async def resume_branch(
 ) -> dict[str, str]:
     """Continue a paused (or stopped) branch from its last completed step."""
     status = await runs.start(store, branch_id, body.steps if body else None)
-    return {"branch_id": branch_id, "status": status}
+    return _started(branch_id, status)
 
 
 @router.post("/branches/{branch_id}/pause", status_code=202, responses=problem_responses(409))
 async def pause_branch(branch_id: BranchId, store: WriteStore, runs: Runs) -> dict[str, str]:
     """Stop after the step in progress (the branch ends ``paused``)."""
     await asyncio.to_thread(store.get_branch, branch_id)
-    return {"branch_id": branch_id, "status": runs.pause(store, branch_id)}
+    return {"branch_id": branch_id, "status": await runs.pause(store, branch_id)}
+
+
+@router.post("/branches/{branch_id}/cancel", status_code=202, responses=problem_responses(409))
+async def cancel_branch(branch_id: BranchId, store: WriteStore, runs: Runs) -> dict[str, str]:
+    """Stop now: the step in progress is dropped (the branch ends ``paused`` after its last
+    whole step). 409 if it is not running."""
+    await asyncio.to_thread(store.get_branch, branch_id)
+    if not await runs.cancel(branch_id):
+        raise BranchBusy(f"branch '{branch_id}' is not running")
+    return {"branch_id": branch_id, "status": "cancelling"}
 
 
 @router.post("/branches/{branch_id}/step", response_model=StepOut, responses=problem_responses(409))

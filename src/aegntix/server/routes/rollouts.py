@@ -35,6 +35,8 @@ from aegntix.server.deps import BranchId, ReadStore, WriteStore, tenant_store
 from aegntix.server.rollout_stream import ProgressBoard, board_of, set_out, stream_rollout
 from aegntix.server.schemas import INT64, MAX_ID, Injection, finite, problem_responses
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.members import run_on_workers
+from aegntix.workers.remote import QueueExecutor
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +124,11 @@ class RolloutTasks:
             statuses = repo.member_statuses(s.id)
             done = sum(1 for v in statuses.values() if v == BranchStatus.DONE.value)
             board.begin(s.id, done=done, total=s.n, forked=len(statuses))
-        task = asyncio.create_task(_fork_and_run(store, sets, board), name=f"rollouts:{rollout.id}")
+        runs = getattr(app.state, "runs", None)
+        queue = runs if isinstance(runs, QueueExecutor) else None  # PostgreSQL: on workers
+        task = asyncio.create_task(
+            _fork_and_run(store, sets, board, queue), name=f"rollouts:{rollout.id}"
+        )
         for s in sets:
             self._tasks[s.id] = task
         self._tenants[store.tenant_id] = task
@@ -155,7 +161,12 @@ class _Stopped(Exception):
     """Raised in the forking thread when the set's task was cancelled (server shutdown)."""
 
 
-async def _fork_and_run(store: TenantStore, sets: list[RolloutSet], board: ProgressBoard) -> None:
+async def _fork_and_run(
+    store: TenantStore,
+    sets: list[RolloutSet],
+    board: ProgressBoard,
+    queue: QueueExecutor | None = None,
+) -> None:
     """Fork the members the sets lack (control first, as ``create_set`` does), then run
     every unfinished member. A fork that fails marks the sets failed; a shutdown while
     forking stops after the member being forked and leaves the sets partial (``continue``
@@ -190,6 +201,9 @@ async def _fork_and_run(store: TenantStore, sets: list[RolloutSet], board: Progr
             await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
         raise
 
+    if queue is not None:  # members go to the worker processes, in chunks
+        await run_on_workers(queue, store, sets, on_progress=board.running)
+        return
     set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
 
     def stepped(result: StepResult) -> None:  # (members' events reach streams from the bus)

@@ -1,0 +1,72 @@
+"""Rollout-set members on workers: on PostgreSQL, the API's rollout task starts the members
+through the :class:`~aegntix.workers.remote.QueueExecutor` in chunks (at most ``chunk``
+members queued or running at once, so a 1,000-member set never floods the queue ahead of
+other runs), and reports progress to the same board the set's WebSocket stream reads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from aegntix.analysis.records import RolloutSet, SetStatus
+from aegntix.analysis.rollouts import repository, settle
+from aegntix.errors import BranchBusy
+from aegntix.model.events import BranchStatus
+from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.remote import QueueExecutor
+
+log = structlog.get_logger(__name__)
+
+#: Members of a set in the queue or running at once.
+CHUNK = 64
+_POLL_S = 0.2
+
+Progress = Callable[[str, int, int], None]
+
+
+async def run_on_workers(
+    executor: QueueExecutor,
+    store: TenantStore,
+    sets: Sequence[RolloutSet],
+    on_progress: Progress | None = None,
+    *,
+    chunk: int = CHUNK,
+) -> list[RolloutSet]:
+    """Run every unfinished member of ``sets`` on the workers; settle the sets at the end
+    (also when interrupted: members already started go on, ``continue`` finds them)."""
+    repo = repository(store)
+    waiting: list[tuple[str, str]] = []
+    done: dict[str, int] = {}
+    for rollout in sets:
+        await asyncio.to_thread(repo.update, rollout.id, status=SetStatus.RUNNING)
+        members = await asyncio.to_thread(repo.members, rollout.id)
+        statuses = await asyncio.to_thread(repo.member_statuses, rollout.id)
+        pending = [m for m in members if statuses.get(m.index) != BranchStatus.DONE.value]
+        done[rollout.id] = len(members) - len(pending)
+        if on_progress is not None:
+            on_progress(rollout.id, done[rollout.id], rollout.n)
+        waiting.extend((rollout.id, m.branch_id) for m in pending)
+    totals = {s.id: s.n for s in sets}
+    running: dict[str, str] = {}  # branch → set
+    try:
+        while waiting or running:
+            while waiting and len(running) < chunk:
+                set_id, branch_id = waiting.pop(0)
+                # already running (a previous start): follow it all the same
+                with contextlib.suppress(BranchBusy):
+                    await executor.start(store, branch_id)
+                running[branch_id] = set_id
+            await asyncio.sleep(_POLL_S)
+            still = await asyncio.to_thread(executor.intents.pending, list(running))
+            for branch_id in [b for b in running if b not in still]:
+                set_id = running.pop(branch_id)
+                done[set_id] += 1
+                if on_progress is not None:
+                    on_progress(set_id, done[set_id], totals[set_id])
+    finally:
+        settled = [await asyncio.to_thread(settle, repo, s.id) for s in sets]
+    log.info("rollout sets settled on workers", sets=[s.id for s in settled])
+    return settled
