@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
-from aegntix.errors import BranchBusy, InvalidRequest, StoreError
-from aegntix.model.events import Event
+from aegntix.errors import BranchBusy, BranchNotFound, InvalidRequest, StoreError
+from aegntix.model.events import BranchStatus, Event, Failure
 from aegntix.timeline import SqlStore, open_sqlite_store
-from aegntix.timeline.bus import BUS_ENV, Bus, LocalBus, open_bus
+from aegntix.timeline.bus import BUS_ENV, Bus, LocalBus, StatusChange, open_bus
 from aegntix.timeline.opening import opened
 from aegntix.timeline.pgbus import PgBus
 from aegntix.timeline.redisbus import RedisBus
@@ -39,15 +39,34 @@ def shared_bus(request: pytest.FixtureRequest) -> SharedBus:
 
 
 class Heard:
-    """A listener that records what it was told, from whatever thread."""
+    """A listener that records what it was told, from whatever thread; ``follow`` also
+    records status changes, in order with the events (``said``)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[Event]]] = []
+        self.said: list[Event | StatusChange] = []
         self._lock = threading.Lock()
 
     def __call__(self, branch_id: str, events: Sequence[Event]) -> None:
         with self._lock:
             self.calls.append((branch_id, list(events)))
+            self.said.extend(events)
+
+    def status(self, change: StatusChange) -> None:
+        with self._lock:
+            self.said.append(change)
+
+    def follow(self, bus: Bus) -> None:
+        bus.subscribe(self)
+        bus.subscribe_status(self.status)
+
+    def wait_said(self, count: int, limit: float = 20.0) -> list[Event | StatusChange]:
+        deadline = time.monotonic() + limit
+        while len(self.said) < count:
+            assert time.monotonic() < deadline, f"heard {len(self.said)}/{count}"
+            time.sleep(0.01)
+        with self._lock:
+            return list(self.said)
 
     def events(self, branch_id: str) -> list[Event]:
         with self._lock:
@@ -80,6 +99,50 @@ def test_the_store_announces_each_commit_once_per_branch_in_order(store: SqlStor
     assert heard.events(a) == written
     assert heard.events(b) == other
     assert all(len({e.branch_id for e in got}) == 1 for _, got in heard.calls)
+
+
+def _a_run(store: SqlStore, branch_id: str) -> list[Event | StatusChange]:
+    """Status changes and appends as a run makes them; what the bus should say, in order."""
+    store.set_status(branch_id, BranchStatus.RUNNING)
+    first = store.append(branch_id, [msg(1, "one"), msg(1, "two")])
+    store.set_status(branch_id, BranchStatus.DONE)
+    failure = Failure("ProviderError", "the model server is gone", 2)
+    store.set_status(branch_id, BranchStatus.FAILED, failure=failure)
+    return [
+        StatusChange(branch_id, "running", 0),
+        *first,
+        StatusChange(branch_id, "done", 2),
+        StatusChange(branch_id, "failed", 2, failure.to_json()),
+    ]
+
+
+def test_status_changes_are_announced_on_commit_in_order_with_the_events(
+    store: SqlStore,
+) -> None:
+    heard = Heard()
+    heard.follow(store.publish_to(LocalBus()))
+    branch_id = root(store)
+    said = _a_run(store, branch_id)
+    with pytest.raises(BranchNotFound):  # a refused change announces nothing
+        store.set_status("no-such-branch", BranchStatus.DONE)
+    assert heard.said == said
+
+
+def test_a_shared_bus_carries_status_changes_to_another_process_bus(
+    store: SqlStore, shared_bus: SharedBus
+) -> None:
+    channel = f"aegntix_test_{secrets.token_hex(6)}"
+    here, there = shared_bus(channel), shared_bus(channel)
+    try:
+        heard_there = Heard()
+        heard_there.follow(there)
+        store.publish_to(here)
+        said = _a_run(store, root(store))
+        assert heard_there.wait_said(len(said)) == said
+    finally:
+        store.close()
+        here.close()
+        there.close()
 
 
 def test_a_shared_bus_carries_events_to_another_bus_and_not_back_to_their_origin(

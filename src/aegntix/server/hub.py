@@ -1,9 +1,10 @@
 """The live fan-out of a branch's events to its WebSocket subscribers (DESIGN §8).
 
 One :class:`EventHub` per server process (``app.state.hub``). It follows the store's bus
-(:meth:`EventHub.follow`): every committed append, from this process or (with a shared bus)
-another, reaches :meth:`EventHub.publish_events` on the event loop thread, in commit order.
-The run manager calls :meth:`EventHub.publish_status` on status changes. Publishing is
+(:meth:`EventHub.follow`): every committed append and status change, from this process or
+(with a shared bus) another — a worker, a CLI run — reaches :meth:`EventHub.publish_events`
+or :meth:`EventHub.publish_status` on the event loop thread, in commit order. The executor
+also publishes the statuses no row holds (``pausing``, ``queued``). Publishing is
 synchronous and O(subscribers): each event is serialized to JSON text **once**, and every
 subscriber of the branch gets a reference to the same batch in its own bounded buffer. The
 hub never awaits and never waits for a client.
@@ -30,12 +31,14 @@ from typing import Any
 
 from aegntix.model.events import Event
 from aegntix.server.schemas import finite
-from aegntix.timeline.bus import Bus
+from aegntix.timeline.bus import Bus, Publication, StatusChange
 
 DEFAULT_MAX_QUEUE = 1_000
 
 Message = tuple[int, str]
-"""One outgoing WebSocket message: ``(seq, json_text)``; ``seq`` is 0 for a status."""
+"""One outgoing WebSocket message: ``(seq, json_text)``. ``seq`` > 0: an event; ``seq`` <= 0:
+a status, set when the branch's head was at ``-seq`` (0: not known), so a stream sends the
+events up to there before it."""
 
 Batch = tuple[Message, ...]
 """What one publish call hands every subscriber of the branch (shared, never copied)."""
@@ -229,12 +232,18 @@ class EventHub:
             self._fan_out(subs, tuple((e.seq, event_message(e)) for e in events))
 
     def publish_status(
-        self, branch_id: str, status: str, failure: dict[str, Any] | None = None
+        self,
+        branch_id: str,
+        status: str,
+        failure: dict[str, Any] | None = None,
+        *,
+        head_seq: int = 0,
     ) -> None:
+        """``head_seq``: the branch's head when the status was set (0: not known)."""
         self.stats.published_statuses += 1
         subs = self._subscribers.get(branch_id)
         if subs:
-            self._fan_out(subs, ((0, status_message(str(status), failure)),))
+            self._fan_out(subs, ((-max(head_seq, 0), status_message(str(status), failure)),))
 
     def _fan_out(self, subs: Iterable[Subscription], batch: Batch) -> None:
         stats = self.stats
@@ -244,12 +253,13 @@ class EventHub:
                 stats.overflows += 1
 
     def follow(self, bus: Bus) -> Callable[[], None]:
-        """Publish what ``bus`` announces; call in the event loop. Returns the unfollow.
+        """Publish what ``bus`` announces (events and status changes); call in the event
+        loop. Returns the unfollow.
 
         Announcements come from other threads (the writer, a bus's reader): they are queued
         and handed over with one loop wake-up per burst, in arrival order."""
         loop = asyncio.get_running_loop()
-        inbox: deque[tuple[str, Sequence[Event]]] = deque()
+        inbox: deque[Publication] = deque()
         lock = threading.Lock()
         scheduled = False
 
@@ -259,20 +269,35 @@ class EventHub:
                 items = list(inbox)
                 inbox.clear()
                 scheduled = False
-            for branch_id, events in items:
-                self.publish_events(branch_id, events)
+            for item in items:
+                if isinstance(item, StatusChange):
+                    self.publish_status(
+                        item.branch_id, item.status, item.failure, head_seq=item.head_seq
+                    )
+                else:
+                    self.publish_events(*item)
 
-        def listener(branch_id: str, events: Sequence[Event]) -> None:
+        def take(item: Publication) -> None:
             nonlocal scheduled
             with lock:
-                inbox.append((branch_id, events))
+                inbox.append(item)
                 if scheduled:
                     return
                 scheduled = True
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody listens any more
                 loop.call_soon_threadsafe(drain)
 
-        return bus.subscribe(listener)
+        def events(branch_id: str, events: Sequence[Event]) -> None:
+            take((branch_id, events))
+
+        unfollow_events = bus.subscribe(events)
+        unfollow_status = bus.subscribe_status(take)
+
+        def unfollow() -> None:
+            unfollow_events()
+            unfollow_status()
+
+        return unfollow
 
     def close(self) -> None:
         """Close every subscription (server shutdown)."""

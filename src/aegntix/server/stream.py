@@ -10,8 +10,9 @@ from which nothing arrives for ``idle_timeout`` seconds is closed with 4408.
 Exactly once: the connection subscribes to the hub *before* reading the store, so every event
 is in the store read, in the live buffer, or both; it tracks the last seq it sent and skips
 anything at or below it. A gap in the live feed (a message the bus lost, or a dropped buffer)
-sends it back to the store from ``last + 1``; so does a quiet ``ping_interval``, which also
-picks up status changes made by another process.
+sends it back to the store from ``last + 1``; so does a quiet ``ping_interval`` (what a
+shared bus lost). Status changes arrive live, from the executor and from the store's bus
+(whoever set them, in any process), after the events written before them.
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ class _Connection:
     async def _writer(self, last: int, status: str) -> _End:
         """Send the backlog after ``last``, then live messages; back to the store on a gap
         or an overflow, and after ``ping_interval`` without live messages (what a shared
-        bus lost, and status changes made by another process, arrive that way)."""
+        bus lost arrives that way)."""
         send = self.ws.send_text
         sub = self.sub
         last = await self._backlog(last)
@@ -306,13 +307,18 @@ class _Connection:
 async def _send_live(
     send: _Send, batches: list[Batch], last: int, status: str
 ) -> tuple[int, bool, str]:
-    """Send buffered live messages in order, skipping seqs already sent. Returns the last seq
-    sent, whether a gap was found (the rest is then left to the store), and the status."""
+    """Send buffered live messages in order, skipping seqs already sent and a status the
+    client has. Returns the last seq sent, whether a gap was found (the rest is then left to
+    the store: a status set past the last event sent is one), and the status."""
     for batch in batches:
         for seq, text in batch:
-            if seq == 0:
-                await send(text)
-                status = _status_of(text)
+            if seq <= 0:
+                if -seq > last:  # its events are not all here: the store has them, then it
+                    return last, True, status
+                current = _status_of(text)
+                if current != status:  # the executor and the store's bus may both tell it
+                    await send(text)
+                    status = current
             elif seq == last + 1:
                 await send(text)
                 last = seq

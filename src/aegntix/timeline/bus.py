@@ -3,7 +3,8 @@
 The store's writer hands every batch of appended events to its bus right after the commit
 (``SqlStore.publish_to``), whoever asked for the append: a server run, an injection, a CLI
 run in another process. Listeners (the server's WebSocket hub) get ``(branch_id, events)``
-per branch, in commit order.
+per branch, in commit order. Committed status changes (``Store.set_status``: a worker, the
+CLI or the server) travel the same way, as :class:`StatusChange`, in order with the events.
 
 Implementations:
 
@@ -23,7 +24,8 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import structlog
 
@@ -35,6 +37,27 @@ log = structlog.get_logger(__name__)
 Listener = Callable[[str, Sequence[Event]], None]
 """Called with ``(branch_id, events)`` from any thread: must be quick and thread-safe."""
 
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A branch's stored status, as committed."""
+
+    branch_id: str
+    status: str
+    #: The branch's head when the status was set: its events up to here come before it.
+    head_seq: int
+    failure: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "head_seq": self.head_seq, "failure": self.failure}
+
+
+StatusListener = Callable[[StatusChange], None]
+"""Called with each committed :class:`StatusChange`, from any thread; quick, thread-safe."""
+
+Publication = tuple[str, Sequence[Event]] | StatusChange
+"""What a bus carries: ``(branch_id, events)`` or a status change."""
+
 #: Selects the bus of ``aegntix serve``, ``aegntix run`` and the Python API.
 BUS_ENV = "AEGNTIX_BUS"
 
@@ -45,9 +68,17 @@ class Bus(Protocol):
         the network and never raises: the writer thread calls it."""
         ...
 
+    def publish_status(self, change: StatusChange) -> None:
+        """Announce a committed status change; same rules as :meth:`publish`."""
+        ...
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` for every publication (this process's and, for a shared bus,
         other processes'); returns the function that unsubscribes."""
+        ...
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        """Call ``listener`` for every status change, like :meth:`subscribe`."""
         ...
 
     def close(self) -> None:
@@ -61,6 +92,7 @@ class Listeners:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: tuple[Listener, ...] = ()
+        self._status: tuple[StatusListener, ...] = ()
 
     def add(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
@@ -71,6 +103,23 @@ class Listeners:
                 self._listeners = tuple(x for x in self._listeners if x is not listener)
 
         return remove
+
+    def add_status(self, listener: StatusListener) -> Callable[[], None]:
+        with self._lock:
+            self._status = (*self._status, listener)
+
+        def remove() -> None:
+            with self._lock:
+                self._status = tuple(x for x in self._status if x is not listener)
+
+        return remove
+
+    def deliver_status(self, change: StatusChange) -> None:
+        for listener in self._status:
+            try:
+                listener(change)
+            except Exception:  # one broken listener must not starve the others
+                continue
 
     def deliver(self, branch_id: str, events: Sequence[Event]) -> None:
         for listener in self._listeners:
@@ -87,8 +136,11 @@ class Listeners:
         except ValueError as exc:
             log.warning(f"{bus} bus: unreadable message skipped", error=repr(exc))
             return
-        for branch_id, events in publications:
-            self.deliver(branch_id, events)
+        for publication in publications:
+            if isinstance(publication, StatusChange):
+                self.deliver_status(publication)
+            else:
+                self.deliver(*publication)
 
 
 class LocalBus:
@@ -101,18 +153,31 @@ class LocalBus:
         if events:
             self._listeners.deliver(branch_id, events)
 
+    def publish_status(self, change: StatusChange) -> None:
+        self._listeners.deliver_status(change)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self._listeners.add(listener)
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        return self._listeners.add_status(listener)
 
     def close(self) -> None:
         return None
 
 
-def publish_committed(bus: Bus, events: Sequence[Event]) -> None:
-    """One publication per branch of a committed batch (the writer's events, in order)."""
+def publish_committed(bus: Bus, committed: Sequence[Event | StatusChange]) -> None:
+    """One publication per branch of a committed batch's events, then each status change,
+    in commit order (the events before a status change are published before it)."""
     by_branch: dict[str, list[Event]] = {}
-    for event in events:
-        by_branch.setdefault(event.branch_id, []).append(event)
+    for item in committed:
+        if isinstance(item, StatusChange):
+            for branch_id, own in by_branch.items():
+                bus.publish(branch_id, own)
+            by_branch = {}
+            bus.publish_status(item)
+        else:
+            by_branch.setdefault(item.branch_id, []).append(item)
     for branch_id, own in by_branch.items():
         bus.publish(branch_id, own)
 
@@ -157,21 +222,35 @@ def join_message(origin: str, branch_id: str, texts: Sequence[str]) -> str:
     return f'{{"o":{_compact(origin)},"b":{_compact(branch_id)},"e":[{",".join(texts)}]}}'
 
 
+def status_text(origin: str, change: StatusChange) -> str:
+    """One status change as a message."""
+    return _compact({"o": origin, "b": change.branch_id, "s": change.to_json()})
+
+
 def _compact(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode_message(data: bytes | str, origin: str) -> list[tuple[str, list[Event]]]:
-    """The ``(branch_id, events)`` publications of a message (one, or a JSON array of them)
-    from another process; none for ``origin``'s own (delivered when published).
-    ``ValueError`` if unreadable."""
+def decode_message(data: bytes | str, origin: str) -> list[Publication]:
+    """The publications of a message (one, or a JSON array of them) from another process;
+    none for ``origin``'s own (delivered when published). ``ValueError`` if unreadable."""
     try:
         body = json.loads(data)
         parts = body if isinstance(body, list) else [body]
-        return [
-            (str(part["b"]), [Event.from_json(m) for m in part["e"]])
-            for part in parts
-            if part.get("o") != origin
-        ]
+        return [_publication(part) for part in parts if part.get("o") != origin]
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a bus message: {exc!r}") from None
+
+
+def _publication(part: dict[str, Any]) -> Publication:
+    branch_id = str(part["b"])
+    if "s" not in part:
+        return branch_id, [Event.from_json(m) for m in part["e"]]
+    s = part["s"]
+    failure = s.get("failure")
+    return StatusChange(
+        branch_id,
+        str(s["status"]),
+        int(s["head_seq"]),
+        failure if isinstance(failure, dict) else None,
+    )

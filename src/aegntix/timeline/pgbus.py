@@ -25,7 +25,16 @@ import structlog
 
 from aegntix.errors import InvalidRequest, StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, event_text, join_message
+from aegntix.timeline.bus import (
+    Listener,
+    Listeners,
+    Publication,
+    StatusChange,
+    StatusListener,
+    event_text,
+    join_message,
+    status_text,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +59,7 @@ class PgBus:
         self.channel = channel
         self.origin = secrets.token_hex(8)
         self._listeners = Listeners()
-        self._outbox: queue.SimpleQueue[tuple[str, Sequence[Event]] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[Publication | None] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._lock = threading.Lock()
         try:
@@ -87,6 +96,23 @@ class PgBus:
             if not self._closed.is_set():
                 self._outbox.put((branch_id, events))  # encoded in the sender thread
 
+    def publish_status(self, change: StatusChange) -> None:
+        self._listeners.deliver_status(change)
+        with self._lock:
+            if not self._closed.is_set():
+                self._outbox.put(change)  # behind the events published before it
+
+    def _messages(self, item: Publication) -> Iterator[str]:
+        if not isinstance(item, StatusChange):
+            yield from self._payloads(*item)
+            return
+        text = status_text(self.origin, item)
+        if len(text.encode()) > MAX_PAYLOAD:  # a long failure detail: readers re-read it
+            text = status_text(
+                self.origin, StatusChange(item.branch_id, item.status, item.head_seq)
+            )
+        yield text
+
     def _payloads(self, branch_id: str, events: Sequence[Event]) -> Iterator[str]:
         """Messages of at most :data:`MAX_PAYLOAD` bytes carrying ``events`` in order (each
         event encoded once)."""
@@ -109,6 +135,9 @@ class PgBus:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self._listeners.add(listener)
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        return self._listeners.add_status(listener)
 
     def close(self) -> None:
         with self._lock:
@@ -133,7 +162,7 @@ class PgBus:
                 if item is None:
                     stop = True
                     break
-                burst.extend(self._payloads(*item))
+                burst.extend(self._messages(item))
                 if len(burst) >= _BURST:
                     break
                 try:

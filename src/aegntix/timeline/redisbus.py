@@ -26,7 +26,15 @@ import structlog
 
 from aegntix.errors import StoreError
 from aegntix.model.events import Event
-from aegntix.timeline.bus import Listener, Listeners, encode_message
+from aegntix.timeline.bus import (
+    Listener,
+    Listeners,
+    Publication,
+    StatusChange,
+    StatusListener,
+    encode_message,
+    status_text,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +45,7 @@ CLOSE_TIMEOUT = 5.0
 _RETRY_PAUSE = 0.5
 _BURST = 256  # publications per PUBLISH
 
-_Item = tuple[str, Sequence[Event]]
+_Item = Publication
 
 
 class RedisBus:
@@ -71,6 +79,10 @@ class RedisBus:
         self._listeners.deliver(branch_id, events)
         self._enqueue((branch_id, events))
 
+    def publish_status(self, change: StatusChange) -> None:
+        self._listeners.deliver_status(change)
+        self._enqueue(change)
+
     def _enqueue(self, item: _Item | None) -> None:
         """Queue for the bus thread; one loop wake-up per burst, not per publication (and
         the JSON encoding happens there, not in the writer thread)."""
@@ -88,6 +100,9 @@ class RedisBus:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self._listeners.add(listener)
+
+    def subscribe_status(self, listener: StatusListener) -> Callable[[], None]:
+        return self._listeners.add_status(listener)
 
     def close(self) -> None:
         with self._lock:
@@ -141,12 +156,17 @@ class RedisBus:
                 items = list(self._pending)
                 self._pending.clear()
                 self._wake_pending = False
-            texts = [encode_message(self.origin, *item) for item in items if item is not None]
+            texts = [self._text(item) for item in items if item is not None]
             # one PUBLISH per burst: a JSON array of its publications
             for start in range(0, len(texts), _BURST):
                 await self._send(client, "[" + ",".join(texts[start : start + _BURST]) + "]")
             if None in items:
                 return
+
+    def _text(self, item: _Item) -> str:
+        if isinstance(item, StatusChange):
+            return status_text(self.origin, item)
+        return encode_message(self.origin, *item)
 
     async def _send(self, client: aioredis.Redis, message: str) -> None:
         try:

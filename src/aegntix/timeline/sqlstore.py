@@ -117,9 +117,10 @@ class SqlStore:
             yield conn
 
     def publish_to(self, bus: Bus) -> Bus:
-        """Announce every committed append on ``bus`` from now on (one bus per store)."""
+        """Announce every committed append and status change on ``bus`` from now on (one
+        bus per store)."""
         self.bus = bus
-        self._writer.on_appended = lambda appended: publish_committed(bus, appended)
+        self._writer.on_committed = lambda committed: publish_committed(bus, committed)
         return bus
 
     @property
@@ -230,6 +231,7 @@ class SqlStore:
             raise InvalidRequest("failure: only a failed branch has a failure reason")
         text = None if failure is None else canonical_json(failure.to_json())
         ops = self._ops
+        # returns the StatusChange the writer announces once committed
         self._writer.submit(lambda c: ops.set_status(c, branch_id, value, text)).result()
 
     # -- events ----------------------------------------------------------------------------

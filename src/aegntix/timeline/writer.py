@@ -33,6 +33,7 @@ from sqlalchemy import exc as sa_exc
 
 from aegntix.errors import AegntixError, HeadMoved, StoreError
 from aegntix.observability import metrics
+from aegntix.timeline.bus import StatusChange
 from aegntix.timeline.dberrors import db_error
 from aegntix.timeline.writes import WriteOps
 
@@ -114,8 +115,9 @@ class Writer:
         self._lock = threading.Lock()
         self._closed = False
         self._conn: Connection | None = None
-        #: Called after each commit with the events it appended, in order (the store's bus).
-        self.on_appended: Callable[[list[Any]], None] | None = None
+        #: Called after each commit with what it announces, in request order: the events it
+        #: appended and the status changes it made (the store's bus).
+        self.on_committed: Callable[[list[Any]], None] | None = None
         self._stats = {
             "commits": 0,
             "requests": 0,
@@ -231,11 +233,18 @@ class Writer:
             # Maintenance only: the batch is committed whatever happens here.
             with contextlib.suppress(Exception):
                 self._after_commit(conn)
-        appended = [e for req, result, error in done if req.size and error is None for e in result]
-        metrics.committed(len(appended))
-        if self.on_appended is not None and appended:
+        announced: list[Any] = []
+        for req, result, error in done:
+            if error is not None:
+                continue
+            if req.size:
+                announced.extend(result)
+            elif isinstance(result, StatusChange):  # what a write returns to be announced
+                announced.append(result)
+        metrics.committed(sum(r.size for r, _, error in done if error is None))
+        if self.on_committed is not None and announced:
             with contextlib.suppress(Exception):  # announcing never fails a commit
-                self.on_appended(appended)
+                self.on_committed(announced)
         stats = self._stats
         stats["commits"] += 1
         stats["requests"] += len(live)

@@ -38,6 +38,7 @@ from aegntix.model.events import (
 from aegntix.model.state import State, apply_event, empty_state
 from aegntix.model.stored import SPEC_VERSION
 from aegntix.timeline import queries as q
+from aegntix.timeline.bus import StatusChange
 from aegntix.timeline.fastpath import EventRow, FastPath
 from aegntix.timeline.inserts import insert_with_new_id
 from aegntix.timeline.prepare import Prepared, chain_hash
@@ -52,6 +53,7 @@ _SET_STATUS = (
     .values(
         status=bindparam("b_status"), failure=bindparam("b_failure"), updated_at=bindparam("b_at")
     )
+    .returning(branches.c.head_seq)
 )
 # Taken when a branch is loaded into the cache on PostgreSQL: the head just read stays the
 # head until this transaction ends, so a batch re-run after HeadMoved cannot lose again.
@@ -349,11 +351,12 @@ class WriteOps:
 
     def set_status(
         self, conn: Connection, branch_id: str, status: BranchStatus, failure: str | None
-    ) -> None:
-        """``failure``: the reason as JSON text; any other status clears it."""
+    ) -> StatusChange:
+        """``failure``: the reason as JSON text; any other status clears it. Returns the
+        change, which the writer announces once committed."""
         self.flush(conn)
         self._info(conn, branch_id)
-        conn.execute(
+        head = conn.execute(
             _SET_STATUS,
             {
                 "b_id": branch_id,
@@ -361,7 +364,9 @@ class WriteOps:
                 "b_failure": failure,
                 "b_at": self._now(),
             },
-        )
+        ).scalar_one()
+        reason = None if failure is None else json.loads(failure)
+        return StatusChange(branch_id, status.value, int(head), reason)
 
     def append(
         self,

@@ -1,0 +1,133 @@
+"""Status changes a worker process makes reach a WebSocket client on another replica over
+the store's bus, at once: the stream's periodic re-read of the store (``ping_interval``) is
+set to ten minutes here, so a ``paused`` or ``done`` that arrives within the (much shorter)
+waits below came over the bus, not from a re-check. Real processes: two ``aegntix serve``
+replicas and one ``aegntix worker`` on a fresh PostgreSQL schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.workers.support import Cluster, Replica, cluster_of, town_hall, wait_for
+
+pytestmark = pytest.mark.slow
+
+#: The stream's store re-read (and ping) period of the replicas in these tests (seconds).
+RECHECK_S = 600.0
+#: How long a test waits for a status: far below ``RECHECK_S``, only bounds a hang.
+WAIT_S = 180.0
+
+
+@pytest.fixture
+def cluster(pg_url: str, tmp_path: Path) -> Any:
+    yield from cluster_of(
+        pg_url,
+        tmp_path,
+        AEGNTIX_WS_PING_INTERVAL=str(RECHECK_S),
+        AEGNTIX_WS_IDLE_TIMEOUT=str(RECHECK_S * 2),
+    )
+
+
+def _scenario(api: httpx.Client, steps: int) -> str:
+    r = api.post(
+        "/v1/scenarios", content=town_hall(steps), headers={"content-type": "application/yaml"}
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["root_branch"]["id"])
+
+
+class Watch:
+    """One stream client: every message in arrival order, with its arrival time."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+
+    async def until_status(self, wanted: str) -> float:
+        """Read until a ``status`` message says ``wanted``; its arrival time."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no '{wanted}' status within {WAIT_S:.0f} s: {self.statuses}"
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), left))
+            now = time.monotonic()
+            self.messages.append((now, message))
+            if message["type"] == "status" and message["status"] == wanted:
+                return now
+
+    @property
+    def statuses(self) -> list[str]:
+        return [m["status"] for _, m in self.messages if m["type"] == "status"]
+
+    @property
+    def seqs(self) -> list[int]:
+        return [m["event"]["seq"] for _, m in self.messages if m["type"] == "event"]
+
+
+def _url(replica: Replica, branch: str) -> str:
+    return f"{replica.ws_base}/v1/branches/{branch}/stream?api_key={replica.key}"
+
+
+async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.serve(), cluster.serve()
+    cluster.worker()
+    with a.client() as api:
+        branch = _scenario(api, 8)
+    async with connect(_url(a, branch), proxy=None) as ws:
+        watch = Watch(ws)
+        hello = json.loads(await ws.recv())
+        assert hello["status"] == "idle"
+        opened = time.monotonic()
+        with b.client() as via_b:  # started through the other replica
+            assert via_b.post(f"/v1/branches/{branch}/run").status_code == 202
+        arrived = await watch.until_status("done")
+        with a.client() as api:
+            state = api.get(f"/v1/branches/{branch}/status").json()
+    assert arrived - opened < RECHECK_S  # before any re-check of the store could have run
+    assert state["status"] == "done" and not state["running"]
+    # every event of the run, once and in order, all of them before "done"
+    assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))
+    assert watch.statuses[-1] == "done" and "running" in watch.statuses
+    assert not any(m["type"] == "ping" for _, m in watch.messages)  # no re-check ran
+
+
+async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.serve(), cluster.serve()
+    cluster.worker()
+    with a.client() as api:
+        branch = _scenario(api, 5000)
+    async with connect(_url(a, branch), proxy=None) as ws:
+        watch = Watch(ws)
+        await ws.recv()  # hello
+        with b.client() as via_b:
+            assert via_b.post(f"/v1/branches/{branch}/run").status_code == 202
+            await watch.until_status("running")  # the worker took the slice
+            asked = time.monotonic()
+            paused = via_b.post(f"/v1/branches/{branch}/pause")
+            assert paused.status_code == 202, paused.text
+        arrived = await watch.until_status("paused")
+        with a.client() as api:
+            await asyncio.to_thread(
+                wait_for,
+                "the run settled",
+                lambda: not api.get(f"/v1/branches/{branch}/status").json()["running"],
+                WAIT_S,
+            )
+            state = api.get(f"/v1/branches/{branch}/status").json()
+    assert arrived - asked < RECHECK_S
+    assert state["status"] == "paused" and int(state["head_step"]) < 5000
+    assert "pausing" not in watch.statuses  # replica B's own note; A hears the stored status
+    # once each, in order, every event of the run before "paused"
+    assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))
