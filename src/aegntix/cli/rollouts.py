@@ -30,6 +30,7 @@ from aegntix.cli.common import (
     JsonOption,
     console,
     emit_json,
+    err_console,
     handles_errors,
     opened,
     parse_assignments,
@@ -39,6 +40,7 @@ from aegntix.cli.render_stats import print_stats
 from aegntix.errors import InvalidRequest
 from aegntix.model.stored import scenario_from
 from aegntix.timeline import SqlStore
+from aegntix.timeline.postgres import is_postgres_url
 from aegntix.timeline.prepare import check_seed
 
 
@@ -78,9 +80,37 @@ ProcessesOption = Annotated[
     typer.Option(
         min=1,
         max=256,
-        help="Worker processes (default: every core from 64 rules-brain members; 1 = this).",
+        help="Worker processes of a local run (default: every core from 64 rules-brain "
+        "members; 1 = this).",
     ),
 ]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="Run the members in this machine's processes even when `aegntix worker`s are "
+        "alive on the PostgreSQL database (which otherwise run them, in chunks).",
+    ),
+]
+
+#: Said (on stderr) when a PostgreSQL set runs here because no worker is alive.
+NO_WORKER_NOTE = (
+    "no `aegntix worker` is alive on this database: running the members here "
+    "(start workers to run them there, or pass --local to say so)"
+)
+
+
+def _on_workers(store: SqlStore, db: str, local: bool) -> bool:
+    """Whether the members go to the work queue: PostgreSQL, not ``--local``, a worker
+    alive (else one line says they run here)."""
+    if local or not is_postgres_url(db):
+        return False
+    from aegntix.workers.members import live_workers
+
+    if live_workers(store):
+        return True
+    err_console.print(NO_WORKER_NOTE, soft_wrap=True)
+    return False
 
 
 def _run(
@@ -91,10 +121,13 @@ def _run(
     json_out: bool,
     quiet: bool,
     processes: int | None = None,
+    db: str = "",
+    local: bool = False,
 ) -> list[RolloutSet]:
     """Run the set and its control with a progress bar (members done / total); with
-    ``--json`` one progress line per finished member."""
+    ``--json`` one progress line per finished member. On workers when ``_on_workers``."""
     sets = with_control(repository(store), rollout.id)
+    on_workers = _on_workers(store, db, local)
     done = {s.id: 0 for s in sets}
     with Progress(
         TextColumn("[bold blue]{task.description}"),
@@ -128,6 +161,10 @@ def _run(
             elif not quiet:
                 console.print(held_text(report), soft_wrap=True)
 
+        if on_workers:
+            from aegntix.workers.members import run_sets_on_workers
+
+            return asyncio.run(run_sets_on_workers(store, db, sets, report))
         scenario = scenario_from(store.get_scenario(rollout.scenario_id))
         workers = processes or default_processes(sum(s.n for s in sets), scenario)
         return asyncio.run(
@@ -199,6 +236,7 @@ def create(
     ] = None,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     processes: ProcessesOption = None,
+    local: LocalOption = False,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -229,7 +267,14 @@ def create(
                 + (f", paired with control {rollout.control_id}" if rollout.control_id else "")
             )
         settled = _run(
-            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+            store,
+            rollout,
+            concurrency,
+            json_out=json_out,
+            quiet=quiet,
+            processes=processes,
+            db=db,
+            local=local,
         )
         _finish(store, rollout, settled, json_out)
 
@@ -349,6 +394,7 @@ def continue_(
     set_ref: SetArg,
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     processes: ProcessesOption = None,
+    local: LocalOption = False,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -358,7 +404,14 @@ def continue_(
         rollout = _resolve(store, set_ref)
         extend_set(store, rollout.id, rollout.n)  # forks members a crash left out, if any
         settled = _run(
-            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+            store,
+            rollout,
+            concurrency,
+            json_out=json_out,
+            quiet=quiet,
+            processes=processes,
+            db=db,
+            local=local,
         )
         _finish(store, rollout, settled, json_out)
 
@@ -370,6 +423,7 @@ def extend(
     to: Annotated[int, typer.Option("--to", help="The new number of members.")],
     concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     processes: ProcessesOption = None,
+    local: LocalOption = False,
     db: DbOption = "aegntix.db",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -378,6 +432,13 @@ def extend(
     with opened(db) as store:
         rollout = extend_set(store, _resolve(store, set_ref).id, to)
         settled = _run(
-            store, rollout, concurrency, json_out=json_out, quiet=quiet, processes=processes
+            store,
+            rollout,
+            concurrency,
+            json_out=json_out,
+            quiet=quiet,
+            processes=processes,
+            db=db,
+            local=local,
         )
         _finish(store, rollout, settled, json_out)

@@ -1,7 +1,8 @@
-"""Rollout-set members on workers: on PostgreSQL, the API's rollout task starts the members
-through the :class:`~aegntix.workers.remote.QueueExecutor` in chunks (at most ``chunk``
-members queued or running at once, so a 1,000-member set never floods the queue ahead of
-other runs), and reports progress to the same board the set's WebSocket stream reads."""
+"""Rollout-set members on workers: on PostgreSQL, the API's rollout task (and ``aegntix
+rollouts`` while a worker is alive) starts the members through the
+:class:`~aegntix.workers.remote.QueueExecutor` in chunks (at most ``chunk`` members queued or
+running at once, so a 1,000-member set never floods the queue ahead of other runs), and
+reports progress (members done) to the set's WebSocket stream or the CLI's progress bar."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from aegntix.analysis.records import RolloutSet, SetStatus
 from aegntix.analysis.rollouts import repository, settle
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
+from aegntix.timeline.schema import DEFAULT_TENANT
+from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
+from aegntix.workers.census import count_live
+from aegntix.workers.queue import QueueSettings
 from aegntix.workers.remote import QueueExecutor
 
 log = structlog.get_logger(__name__)
@@ -34,9 +39,11 @@ async def run_on_workers(
     on_progress: Progress | None = None,
     *,
     chunk: int = CHUNK,
+    pause_on_cancel: bool = False,
 ) -> list[RolloutSet]:
     """Run every unfinished member of ``sets`` on the workers; settle the sets at the end
-    (also when interrupted: members already started go on, ``continue`` finds them)."""
+    (also when interrupted: members already started go on, ``continue`` finds them; with
+    ``pause_on_cancel`` they are paused after their step, as a local run's would be)."""
     repo = repository(store)
     waiting: list[tuple[str, str]] = []
     done: dict[str, int] = {}
@@ -66,7 +73,38 @@ async def run_on_workers(
                 done[set_id] += 1
                 if on_progress is not None:
                     on_progress(set_id, done[set_id], totals[set_id])
+    except asyncio.CancelledError:
+        if pause_on_cancel:
+            await asyncio.shield(_pause(executor, store, list(running)))
+        raise
     finally:
         settled = [await asyncio.to_thread(settle, repo, s.id) for s in sets]
     log.info("rollout sets settled on workers", sets=[s.id for s in settled])
     return settled
+
+
+async def _pause(executor: QueueExecutor, store: TenantStore, branch_ids: list[str]) -> None:
+    for branch_id in branch_ids:
+        with contextlib.suppress(BranchBusy):  # settled meanwhile
+            await executor.pause(store, branch_id)
+
+
+def live_workers(store: SqlStore) -> int:
+    """Workers alive on ``store``'s PostgreSQL database (heart-beating within
+    ``AEGNTIX_STALLED_SECONDS``); 0 on SQLite."""
+    if store.engine.dialect.name != "postgresql":
+        return 0
+    return count_live(store, QueueSettings.from_env().stalled_s)
+
+
+async def run_sets_on_workers(
+    store: SqlStore, db: str, sets: Sequence[RolloutSet], on_progress: Progress | None = None
+) -> list[RolloutSet]:
+    """``aegntix rollouts`` on workers: the sets' unfinished members (default tenant's, as
+    every CLI command) through the queue of ``db``; Ctrl-C pauses the members started."""
+    executor = await QueueExecutor.open(store, db)
+    try:
+        scoped = TenantStore(store, DEFAULT_TENANT)
+        return await run_on_workers(executor, scoped, sets, on_progress, pause_on_cancel=True)
+    finally:
+        await executor.close()

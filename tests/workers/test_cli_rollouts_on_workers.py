@@ -1,0 +1,120 @@
+"""``aegntix rollouts … --db postgresql://…`` runs the members on the work queue when a worker
+is alive (a real ``aegntix worker`` process), with the same progress lines and the same
+final output as a local run; ``--local`` keeps them in the CLI's processes; with no worker
+alive the CLI runs them itself and says so in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aegntix.cli.rollouts import NO_WORKER_NOTE
+from tests.workers.support import Cluster, Worker, town_hall
+
+pytestmark = pytest.mark.slow
+
+MEMBERS = 3
+
+
+def _cli(cluster: Cluster, *args: object) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "aegntix", *(str(a) for a in args), "--db", cluster.db],
+        env=cluster._env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _root(cluster: Cluster, tmp: Path) -> str:
+    scenario = tmp / "town-hall.yaml"
+    scenario.write_bytes(town_hall(5))
+    return str(
+        _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
+    )
+
+
+def _rollouts(cluster: Cluster, root: str, *extra: str) -> tuple[list[dict[str, Any]], str]:
+    done = _cli(
+        cluster,
+        "rollouts",
+        root,
+        "--at",
+        1,
+        "--n",
+        MEMBERS,
+        "--inject",
+        "Budget!",
+        "--json",
+        *extra,
+    )
+    return _lines(done.stdout), done.stderr
+
+
+def _check_output(lines: list[dict[str, Any]]) -> list[str]:
+    """Progress up to every member of both sets, then the set, done; its members' ids."""
+    final = lines[-1]
+    assert final["type"] == "set" and final["status"] == "done", final
+    progress = [line for line in lines if line["type"] == "progress"]
+    for set_id in (final["id"], final["control_id"]):
+        mine = [p["done"] for p in progress if p["set_id"] == set_id]
+        assert mine == sorted(mine) and mine[-1] == MEMBERS, progress
+    assert all(p["total"] == MEMBERS for p in progress)
+    return [final["id"], final["control_id"]]
+
+
+def _members(cluster: Cluster, set_ids: list[str]) -> set[str]:
+    ids: set[str] = set()
+    for set_id in set_ids:
+        shown = _lines(_cli(cluster, "rollouts", "show", set_id, "--json").stdout)[0]
+        assert all(m["status"] == "done" for m in shown["members"])
+        ids |= {m["branch_id"] for m in shown["members"]}
+    return ids
+
+
+def _settled_by(worker: Worker) -> set[str]:
+    return {line["branch"] for line in worker.lines() if line.get("event") == "run settled"}
+
+
+def test_with_a_live_worker_the_members_run_on_it(cluster: Cluster, tmp_path: Path) -> None:
+    root = _root(cluster, tmp_path)  # (a worker needs the timeline there)
+    worker = cluster.worker()
+    lines, stderr = _rollouts(cluster, root)
+    members = _members(cluster, _check_output(lines))
+    assert len(members) == 2 * MEMBERS
+    assert members <= _settled_by(worker)  # every member (and its control) ran on the worker
+    assert NO_WORKER_NOTE not in stderr
+
+
+def test_local_keeps_the_members_here_though_a_worker_is_alive(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    root = _root(cluster, tmp_path)  # (a worker needs the timeline there)
+    worker = cluster.worker()
+    lines, stderr = _rollouts(cluster, root, "--local")
+    members = _members(cluster, _check_output(lines))
+    assert len(members) == 2 * MEMBERS
+    assert not members & _settled_by(worker)
+    assert NO_WORKER_NOTE not in stderr
+
+
+def test_with_no_live_worker_it_runs_here_and_says_so_in_one_line(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    root = _root(cluster, tmp_path)
+    lines, stderr = _rollouts(cluster, root)
+    assert len(_members(cluster, _check_output(lines))) == 2 * MEMBERS
+    assert stderr.count("aegntix worker") == 1, stderr
+    assert " ".join(NO_WORKER_NOTE.split()) in " ".join(stderr.split())
