@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -130,4 +131,35 @@ async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_onc
     assert state["status"] == "paused" and int(state["head_step"]) < 5000
     assert "pausing" not in watch.statuses  # replica B's own note; A hears the stored status
     # once each, in order, every event of the run before "paused"
+    assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))
+
+
+async def test_done_set_by_a_cli_run_reaches_a_client_of_a_replica_at_once(
+    cluster: Cluster,
+) -> None:
+    a = cluster.serve()
+    with a.client() as api:
+        branch = _scenario(api, 4)
+    async with connect(_url(a, branch), proxy=None) as ws:
+        watch = Watch(ws)
+        await ws.recv()  # hello
+        opened = time.monotonic()
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "aegntix",
+            "continue",
+            branch,
+            "--db",
+            cluster.db,
+            "--quiet",
+            env=cluster._env(),  # no AEGNTIX_BUS: the CLI notifies on the database itself
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        arrived = await watch.until_status("done")
+        assert await asyncio.wait_for(cli.wait(), WAIT_S) == 0
+        with a.client() as api:
+            state = api.get(f"/v1/branches/{branch}/status").json()
+    assert arrived - opened < RECHECK_S
+    assert watch.statuses == ["running", "done"]
     assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))

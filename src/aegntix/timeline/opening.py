@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from aegntix.errors import AegntixError, AmbiguousId, BranchNotFound, StoreError
 from aegntix.model.events import Branch
-from aegntix.timeline.bus import bus_from_env, open_bus
+from aegntix.timeline.bus import Bus, bus_from_env, open_bus
 from aegntix.timeline.dberrors import map_db_errors
 from aegntix.timeline.postgres import (
     is_postgres_url,
@@ -53,7 +53,9 @@ def describe(db: str | Path) -> str:
 @contextmanager
 def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator[SqlStore]:
     """Open the store; read-only commands refuse to create a database by accident. Its
-    appends are announced on the bus ``bus`` names, else ``AEGNTIX_BUS``'s (if set)."""
+    appends and status changes are announced on the bus ``bus`` names, else
+    ``AEGNTIX_BUS``'s, else, on PostgreSQL, on its own LISTEN/NOTIFY (publish only: the
+    servers on that database hear what a CLI run or a worker writes, as it commits)."""
     local = not is_postgres_url(db) and "://" not in db
     if local and not create and not Path(db).exists():
         raise StoreError(f"no database at '{db}' (run a scenario first, or pass --db)")
@@ -70,6 +72,12 @@ def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator
         if isinstance(exc, AegntixError) or not isinstance(exc, Exception):
             raise
         raise StoreError(f"cannot open database '{describe(db)}': {exc}") from None
+    if shared is None and is_postgres_url(db):
+        try:
+            shared = _notify_only(db)
+        except BaseException:
+            store.close()
+            raise
     if shared is not None:
         store.publish_to(shared)
     try:
@@ -78,6 +86,12 @@ def opened(db: str, *, create: bool = False, bus: str | None = None) -> Iterator
         store.close()  # flushes the last appends to the bus first
         if shared is not None:
             shared.close()
+
+
+def _notify_only(db: str) -> Bus:
+    from aegntix.timeline.pgbus import PgBus  # psycopg: only when the database is PostgreSQL
+
+    return PgBus(db, listen=False)
 
 
 def _holds_timeline(url: str) -> bool:
