@@ -7,9 +7,12 @@ replicas and one ``aegntix worker`` on a fresh PostgreSQL schema."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +80,52 @@ def _url(replica: Replica, branch: str) -> str:
     return f"{replica.ws_base}/v1/branches/{branch}/stream?api_key={replica.key}"
 
 
-async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
-    cluster: Cluster,
-) -> None:
+@dataclass
+class Setup:
+    """Replica A (whose client watches), replica B (through which runs are driven), one
+    worker, a town-hall branch and the watching client (its hello read)."""
+
+    a: Replica
+    b: Replica
+    branch: str
+    watch: Watch
+    hello: dict[str, Any]
+
+    def state(self) -> dict[str, Any]:
+        with self.a.client() as api:
+            body: dict[str, Any] = api.get(f"/v1/branches/{self.branch}/status").json()
+            return body
+
+    def settled(self) -> bool:
+        return not self.state()["running"]
+
+    def post(self, action: str) -> None:
+        with self.b.client() as via_b:
+            r = via_b.post(f"/v1/branches/{self.branch}/{action}")
+            assert r.status_code == 202, r.text
+
+
+@contextlib.asynccontextmanager
+async def _watching(cluster: Cluster, steps: int) -> AsyncIterator[Setup]:
     a, b = cluster.serve(), cluster.serve()
     cluster.worker()
     with a.client() as api:
-        branch = _scenario(api, 8)
+        branch = _scenario(api, steps)
     async with connect(_url(a, branch), proxy=None) as ws:
-        watch = Watch(ws)
         hello = json.loads(await ws.recv())
-        assert hello["status"] == "idle"
+        yield Setup(a, b, branch, Watch(ws), hello)
+
+
+async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
+    cluster: Cluster,
+) -> None:
+    async with _watching(cluster, 8) as setup:
+        watch = setup.watch
+        assert setup.hello["status"] == "idle"
         opened = time.monotonic()
-        with b.client() as via_b:  # started through the other replica
-            assert via_b.post(f"/v1/branches/{branch}/run").status_code == 202
+        setup.post("run")  # through the other replica
         arrived = await watch.until_status("done")
-        with a.client() as api:
-            state = api.get(f"/v1/branches/{branch}/status").json()
+        state = setup.state()
     assert arrived - opened < RECHECK_S  # before any re-check of the store could have run
     assert state["status"] == "done" and not state["running"]
     # every event of the run, once and in order, all of them before "done"
@@ -105,28 +137,15 @@ async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
 async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
     cluster: Cluster,
 ) -> None:
-    a, b = cluster.serve(), cluster.serve()
-    cluster.worker()
-    with a.client() as api:
-        branch = _scenario(api, 5000)
-    async with connect(_url(a, branch), proxy=None) as ws:
-        watch = Watch(ws)
-        await ws.recv()  # hello
-        with b.client() as via_b:
-            assert via_b.post(f"/v1/branches/{branch}/run").status_code == 202
-            await watch.until_status("running")  # the worker took the slice
-            asked = time.monotonic()
-            paused = via_b.post(f"/v1/branches/{branch}/pause")
-            assert paused.status_code == 202, paused.text
+    async with _watching(cluster, 5000) as setup:
+        watch = setup.watch
+        setup.post("run")
+        await watch.until_status("running")  # the worker took the slice
+        asked = time.monotonic()
+        setup.post("pause")
         arrived = await watch.until_status("paused")
-        with a.client() as api:
-            await asyncio.to_thread(
-                wait_for,
-                "the run settled",
-                lambda: not api.get(f"/v1/branches/{branch}/status").json()["running"],
-                WAIT_S,
-            )
-            state = api.get(f"/v1/branches/{branch}/status").json()
+        await asyncio.to_thread(wait_for, "the run settled", setup.settled, WAIT_S)
+        state = setup.state()
     assert arrived - asked < RECHECK_S
     assert state["status"] == "paused" and int(state["head_step"]) < 5000
     assert "pausing" not in watch.statuses  # replica B's own note; A hears the stored status

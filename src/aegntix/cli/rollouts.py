@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -113,21 +114,28 @@ def _on_workers(store: SqlStore, db: str, local: bool) -> bool:
     return False
 
 
-def _run(
-    store: SqlStore,
-    rollout: RolloutSet,
-    concurrency: int,
-    *,
-    json_out: bool,
-    quiet: bool,
-    processes: int | None = None,
-    db: str = "",
-    local: bool = False,
-) -> list[RolloutSet]:
+@dataclass(frozen=True, slots=True)
+class _How:
+    """How ``create``/``continue``/``extend`` run the members, from their options."""
+
+    db: str
+    concurrency: int
+    processes: int | None
+    local: bool
+    json_out: bool
+    quiet: bool
+
+
+def _run_and_finish(store: SqlStore, rollout: RolloutSet, how: _How) -> None:
+    _finish(store, rollout, _run(store, rollout, how), how.json_out)
+
+
+def _run(store: SqlStore, rollout: RolloutSet, how: _How) -> list[RolloutSet]:
     """Run the set and its control with a progress bar (members done / total); with
     ``--json`` one progress line per finished member. On workers when ``_on_workers``."""
     sets = with_control(repository(store), rollout.id)
-    on_workers = _on_workers(store, db, local)
+    on_workers = _on_workers(store, how.db, how.local)
+    json_out, quiet = how.json_out, how.quiet
     done = {s.id: 0 for s in sets}
     with Progress(
         TextColumn("[bold blue]{task.description}"),
@@ -164,14 +172,14 @@ def _run(
         if on_workers:
             from aegntix.workers.members import run_sets_on_workers
 
-            return asyncio.run(run_sets_on_workers(store, db, sets, report))
+            return asyncio.run(run_sets_on_workers(store, how.db, sets, report))
         scenario = scenario_from(store.get_scenario(rollout.scenario_id))
-        workers = processes or default_processes(sum(s.n for s in sets), scenario)
+        workers = how.processes or default_processes(sum(s.n for s in sets), scenario)
         return asyncio.run(
             run_sets(
                 store,
                 sets,
-                concurrency=concurrency,
+                concurrency=how.concurrency,
                 on_progress=report,
                 processes=workers,
                 on_held=held,
@@ -266,17 +274,7 @@ def create(
                 f"rollout set [bold]{rollout.id}[/]: {n} futures of {parent.id} from step {at}"
                 + (f", paired with control {rollout.control_id}" if rollout.control_id else "")
             )
-        settled = _run(
-            store,
-            rollout,
-            concurrency,
-            json_out=json_out,
-            quiet=quiet,
-            processes=processes,
-            db=db,
-            local=local,
-        )
-        _finish(store, rollout, settled, json_out)
+        _run_and_finish(store, rollout, _How(db, concurrency, processes, local, json_out, quiet))
 
 
 @app.command("list")
@@ -403,17 +401,7 @@ def continue_(
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         extend_set(store, rollout.id, rollout.n)  # forks members a crash left out, if any
-        settled = _run(
-            store,
-            rollout,
-            concurrency,
-            json_out=json_out,
-            quiet=quiet,
-            processes=processes,
-            db=db,
-            local=local,
-        )
-        _finish(store, rollout, settled, json_out)
+        _run_and_finish(store, rollout, _How(db, concurrency, processes, local, json_out, quiet))
 
 
 @app.command("extend")
@@ -431,14 +419,4 @@ def extend(
     """Grow the set (and its control) to --to members; the existing ones are not re-run."""
     with opened(db) as store:
         rollout = extend_set(store, _resolve(store, set_ref).id, to)
-        settled = _run(
-            store,
-            rollout,
-            concurrency,
-            json_out=json_out,
-            quiet=quiet,
-            processes=processes,
-            db=db,
-            local=local,
-        )
-        _finish(store, rollout, settled, json_out)
+        _run_and_finish(store, rollout, _How(db, concurrency, processes, local, json_out, quiet))
