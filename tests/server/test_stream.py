@@ -15,6 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 
+from aegntix.analysis.parallel import shared_database
+from aegntix.model.events import BranchStatus, EventKind, NewEvent
+from aegntix.timeline import open_store
 from tests.server.test_stream_support import (
     Received,
     StreamServer,
@@ -172,6 +175,33 @@ async def test_status_changes_are_streamed(stream_server: StreamServer) -> None:
         got: Received = await collect(ws, until_status="done")
     assert got.seqs == [1, 2]
     assert got.statuses == ["running", "done"]
+
+
+async def test_a_status_comes_after_the_events_before_it_that_the_bus_lost(
+    stream_server: StreamServer,
+) -> None:
+    """Another process appended (its events never reached this hub), then set ``done``: the
+    status, which carries the head it was set at, is sent after those events, read from the
+    store, not before them (and long before the quiet-period re-read)."""
+    server = stream_server
+    branch = new_branch(server)
+    async with connect(server.ws_url(branch), proxy=None) as ws:
+        await ws.recv()  # hello, head 0
+        other = open_store(shared_database(server.store) or "")  # a writer with no bus
+        try:
+            batch = [NewEvent(1, EventKind.MESSAGE, {"i": i}, "a") for i in range(3)]
+            head = other.append(branch, batch)[-1].seq
+            other.set_status(branch, BranchStatus.DONE)
+        finally:
+            other.close()
+
+        async def told() -> None:
+            server.hub.publish_status(branch, "done", head_seq=head)
+
+        await server.start(told())
+        got: Received = await collect(ws, until_status="done", timeout=10)
+    assert got.seqs == [1, 2, 3]  # every event, then "done"
+    assert got.statuses == ["done"] and got.pings == 0
 
 
 async def test_a_fork_streams_its_inherited_history_then_its_own_events(
