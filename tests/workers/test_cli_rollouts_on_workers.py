@@ -6,6 +6,7 @@ alive the CLI runs them itself and says so in one line."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from aegntix.cli.rollouts import NO_WORKER_NOTE
-from tests.workers.support import Cluster, Worker, town_hall
+from tests.workers.support import Cluster, Worker, town_hall, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +85,10 @@ def _members(cluster: Cluster, set_ids: list[str]) -> set[str]:
     return ids
 
 
+def _sliced(worker: Worker) -> bool:
+    return any(line.get("event") == "slice done" for line in worker.lines())
+
+
 def _settled_by(worker: Worker) -> set[str]:
     return {line["branch"] for line in worker.lines() if line.get("event") == "run settled"}
 
@@ -118,3 +123,41 @@ def test_with_no_live_worker_it_runs_here_and_says_so_in_one_line(
     assert len(_members(cluster, _check_output(lines))) == 2 * MEMBERS
     assert stderr.count("aegntix worker") == 1, stderr
     assert " ".join(NO_WORKER_NOTE.split()) in " ".join(stderr.split())
+
+
+def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "long.yaml"
+    scenario.write_bytes(town_hall(5000))
+    root = str(
+        _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
+    )
+    worker = cluster.worker()
+    args = ["rollouts", root, "--at", "1", "--n", "2", "--json", "--db", cluster.db]
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "aegntix", *args],
+        env=cluster._env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for("members running on the worker", lambda: _sliced(worker))
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, err
+    set_id = _lines(out)[0]["set_id"]
+
+    def shown() -> dict[str, Any]:
+        body: dict[str, Any] = _lines(_cli(cluster, "rollouts", "show", set_id, "--json").stdout)[0]
+        return body
+
+    def paused() -> bool:
+        return all(m["status"] == "paused" for m in shown()["members"])
+
+    wait_for("the members paused", paused)  # after their step, by the worker or the queue
+    assert shown()["status"] == "partial"  # `continue` resumes it
