@@ -51,8 +51,9 @@ _CHANNEL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 class PgBus:
     def __init__(self, url: str, *, channel: str = DEFAULT_CHANNEL, listen: bool = True) -> None:
         """Connects and listens before returning: ``StoreError`` if PostgreSQL is out of
-        reach. ``listen=False``: publish only (a worker process, which no client watches,
-        then spends nothing decoding everyone's events)."""
+        reach. ``listen=False``: publish only (a worker process or a CLI command, which no
+        client watches, then spends nothing decoding everyone's events), connecting at the
+        first publication — a read-only command never opens the connection."""
         if not _CHANNEL_NAME.fullmatch(channel):
             raise InvalidRequest(f"bus channel '{channel}': lower-case letters, digits and _")
         self.url = url
@@ -63,7 +64,9 @@ class PgBus:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         try:
-            self._sender = self._connect()
+            self._sender: psycopg.Connection[tuple[object, ...]] | None = (
+                self._connect() if listen else None
+            )
             self._listening = self._listen() if listen else None
         except psycopg.Error as exc:
             raise StoreError(f"bus: cannot reach PostgreSQL at {_safe(url)}: {exc}") from None
@@ -174,6 +177,8 @@ class PgBus:
 
     def _send(self, burst: list[str]) -> None:
         try:
+            if self._sender is None:
+                self._sender = self._connect()
             # one statement and one commit deliver the whole burst, in order
             self._sender.execute(
                 "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) WITH ORDINALITY AS t(p, i)"
@@ -183,7 +188,8 @@ class PgBus:
         except psycopg.Error as exc:  # readers fill the gap from the store
             log.warning("pg bus: notify failed", error=repr(exc), lost=len(burst))
             with contextlib.suppress(psycopg.Error):
-                self._sender.close()
+                if self._sender is not None:
+                    self._sender.close()
                 self._sender = self._connect()
 
     def _listen_loop(self) -> None:
