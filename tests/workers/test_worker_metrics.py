@@ -50,8 +50,9 @@ def test_a_worker_serves_its_slice_and_step_counts(cluster: Cluster, db: SqlStor
     assert slices is not None and slices >= 1
     events = _sample(after, "aegntix_events_appended_total")
     assert events == db.get_branch(branch).head_seq - created
-    # the worker reports the queue it reads (nothing waiting once the run ended)
-    assert "aegntix_queue_depth" in after
+    # the worker reports the queue it reads: nothing waiting once the run ended, as a 0
+    # (not a missing series, which dashboards show as "no data")
+    assert _sample(after, "aegntix_queue_depth", '{queue="aegntix"}') == 0.0
 
     replica = api.get("/metrics").text  # loopback client: allowed without a token
-    assert "# TYPE aegntix_queue_depth gauge" in replica
+    assert _sample(replica, "aegntix_queue_depth", '{queue="aegntix"}') == 0.0

@@ -54,7 +54,8 @@ def live_workers(conn: Connection, stalled_s: float) -> int:
 
 
 def queue_depths(conn: Connection) -> dict[str, float]:
-    """Jobs waiting per queue (``aegntix_queue_depth``); empty before the queue exists."""
+    """Jobs waiting per queue (``aegntix_queue_depth``); empty before the queue exists. Our
+    queue is always there, 0 when empty: a series that vanishes at 0 reads as "no data"."""
     if not _has_queue(conn):
         return {}
     rows = conn.execute(
@@ -63,7 +64,7 @@ def queue_depths(conn: Connection) -> dict[str, float]:
             "WHERE status = 'todo' GROUP BY queue_name"
         )
     ).all()
-    return {str(name): float(n) for name, n in rows}
+    return {QUEUE: 0.0} | {str(name): float(n) for name, n in rows}
 
 
 def take_census(conn: Connection, stalled_s: float) -> Census:
