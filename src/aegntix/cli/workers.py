@@ -120,6 +120,7 @@ def workers(db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
                                 "branch_id": s.branch_id,
                                 "tenant_id": s.tenant_id,
                                 "running_s": s.running_s,
+                                "process": s.process,
                             }
                             for s in w.slices
                         ],
@@ -130,12 +131,14 @@ def workers(db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
         )
         return
     table = Table(title=f"{found.live} live worker(s) · {found.queued} slice(s) queued")
-    for column in ("worker", "state", "last heartbeat", "slices (branch · tenant · running)"):
+    columns = ("worker", "state", "last heartbeat", "slices (branch · tenant · running · process)")
+    for column in columns:
         table.add_column(column)
     for w in found.workers:
         slices = "\n".join(
             f"{s.branch_id} · {s.tenant_id} · "
             + ("?" if s.running_s is None else f"{s.running_s:.1f} s")
+            + f" · {s.process or '?'}"
             for s in w.slices
         )
         state = "[green]live[/]" if w.live else "[red]stalled[/]"
