@@ -118,7 +118,7 @@ def test_model_backed_examples_are_marked(live_server: LiveServer):
         assert examples[name]["needs_model"] is False and examples[name]["model_servers"] == []
 
 
-def test_a_finished_branch_refuses_run_and_resume(live_server: LiveServer):
+def test_a_finished_branch_refuses_run_and_resume(live_server: LiveServer) -> None:
     # they answered 202 "running" and did nothing: there is no step left to run
     key = live_server.make_key("done-run", "editor")
     with live_server.client(key) as http:
