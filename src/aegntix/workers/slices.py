@@ -138,10 +138,12 @@ async def _advance(
     if runner.branch.status is not BranchStatus.RUNNING:
         await asyncio.to_thread(scoped.set_status, branch_id, BranchStatus.RUNNING)
     ran = 0
-    end: BranchStatus | None = None
+    # a pause that came while the runner was built: the intent just read says so, and a short
+    # run would end before the next read (every INTENT_EVERY_S) saw it
+    end = BranchStatus.PAUSED if intent.token == token and intent.want is not Want.RUN else None
     checked = time.monotonic()
     try:
-        while True:
+        while end is None:
             if intent.until_step is not None and runner.completed_step >= intent.until_step:
                 end = BranchStatus.IDLE
                 break
