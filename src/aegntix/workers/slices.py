@@ -25,6 +25,7 @@ from aegntix.engine.runner import Runner
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
 from aegntix.observability import metrics
+from aegntix.observability.logs import bound
 from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
@@ -88,7 +89,9 @@ def register(app: App) -> None:
     @app.task(name=SLICE_TASK, pass_context=True)
     async def slice_job(context: JobContext, branch_id: str, tenant_id: str, token: str) -> str:
         ctx: SliceContext = context.additional_context[CONTEXT_KEY]
-        return await run_slice(ctx, branch_id, tenant_id, token)
+        # every line about the run carries its ids, as in-process runs' lines do
+        with bound(branch_id=branch_id, tenant_id=tenant_id):
+            return await run_slice(ctx, branch_id, tenant_id, token)
 
     # every few seconds (6th cron field: seconds); no lock=, so a stuck run cannot block it
     every = max(1, round(QueueSettings.from_env().heartbeat_s))
