@@ -17,6 +17,7 @@ from aegntix.cli.common import DbOption, console, handles_errors, opened
 from aegntix.engine import start_scenario
 from aegntix.errors import InvalidRequest, ProfileNotFound
 from aegntix.model.loading import load_scenario
+from aegntix.observability.serving import PORT_ENV
 from aegntix.ports import bind
 from aegntix.timeline import SqlStore
 from aegntix.timeline.bus import BUS_ENV
@@ -56,6 +57,17 @@ def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
     return added
 
 
+def _child_env(index: int) -> dict[str, str]:
+    """A worker child's environment. An ``AEGNTIX_METRICS_PORT`` this server inherited is its
+    own port: child ``index`` serves on the next ones (port + 1 + index), where sharing it
+    made every child exit at once ("metrics port in use") and left the server with none."""
+    env = dict(os.environ)
+    base = env.get(PORT_ENV, "").strip()
+    if base.isdigit() and int(base) > 0:
+        env[PORT_ENV] = str(int(base) + 1 + index)
+    return env
+
+
 @contextmanager
 def worker_processes(
     db: str, bus: str | None, count: int
@@ -65,7 +77,7 @@ def worker_processes(
     args = [sys.executable, "-m", "aegntix", "worker", "--db", db, "--exit-with", str(os.getpid())]
     if bus:
         args += ["--bus", bus]
-    children = [subprocess.Popen(args) for _ in range(count)]
+    children = [subprocess.Popen(args, env=_child_env(i)) for i in range(count)]
     try:
         yield children
     finally:
