@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.support import WIDE, Page
-from tests.workers.support import Cluster, cluster_of, town_hall
+from tests.workers.support import Cluster, cluster_of, new_town_hall
 
 
 @pytest.fixture
@@ -36,11 +36,7 @@ def test_a_queued_run_says_it_waits_for_a_worker(
 ) -> None:
     replica = cluster.serve()
     with replica.client() as api:
-        made = api.post(
-            "/v1/scenarios", content=town_hall(12), headers={"content-type": "application/yaml"}
-        )
-        assert made.status_code == 201, made.text
-        branch = made.json()["root_branch"]["id"]
+        branch = new_town_hall(api)
 
     context = browser.new_context(viewport=WIDE, device_scale_factor=1)
     ui = Page(context.new_page(), replica.base_url)

@@ -12,7 +12,7 @@ import pytest
 
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.workers.census import Slice, census
-from tests.workers.support import Cluster, town_hall, wait_for
+from tests.workers.support import Cluster, new_town_hall, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.slow
 def test_a_running_slice_names_its_worker_process(cluster: Cluster, db: SqlStore) -> None:
     api = cluster.serve().client()
     worker = cluster.worker()
-    made = api.post(
-        "/v1/scenarios", content=town_hall(5000), headers={"content-type": "application/yaml"}
-    )
-    assert made.status_code == 201, made.text
-    branch = str(made.json()["root_branch"]["id"])
+    branch = new_town_hall(api, 5000)
     assert api.post(f"/v1/branches/{branch}/run").status_code == 202
 
     seen: list[Slice] = []

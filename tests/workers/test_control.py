@@ -24,7 +24,7 @@ from tests.workers.support import (
     dense,
     free_port,
     hashes,
-    town_hall,
+    new_town_hall,
     wait_for,
 )
 
@@ -32,11 +32,7 @@ pytestmark = pytest.mark.slow
 
 
 def _branch(api: httpx.Client, max_steps: int) -> str:
-    r = api.post(
-        "/v1/scenarios", content=town_hall(max_steps), headers={"content-type": "application/yaml"}
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["root_branch"]["id"])
+    return new_town_hall(api, max_steps)
 
 
 def _status(api: httpx.Client, branch_id: str) -> dict[str, Any]:
