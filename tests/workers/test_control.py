@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from aegntix.timeline.sqlstore import SqlStore
@@ -206,3 +207,17 @@ def _scrapes(url: str) -> bool:
         return "aegntix_slice_steps_total" in httpx.get(url, timeout=5).text
     except httpx.HTTPError:
         return False
+
+
+def test_serve_says_when_one_of_its_workers_dies(cluster: Cluster) -> None:
+    # it ran on with no worker and said nothing: runs queued with no word why
+    replica = cluster.serve(workers=1)
+    (child,) = psutil.Process(replica.proc.pid).children()
+    child.kill()  # SIGKILL
+    child.wait(30)
+    replica.proc.terminate()
+    _, stderr = replica.proc.communicate(timeout=60)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    died = [line for line in lines if line.get("event", "").startswith("worker process exited")]
+    assert len(died) == 1, stderr  # once, whether the watcher or the shutdown saw it first
+    assert (died[0]["pid"], died[0]["exit_code"], died[0]["workers_alive"]) == (child.pid, -9, 0)

@@ -6,11 +6,13 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
@@ -25,6 +27,8 @@ from aegntix.timeline.opening import describe
 from aegntix.timeline.postgres import is_postgres_url, postgres_url
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.tenancy import TenantStore
+
+log = structlog.get_logger(__name__)
 
 
 def default_key_file(db: str) -> Path:
@@ -68,6 +72,28 @@ def _child_env(index: int) -> dict[str, str]:
     return env
 
 
+def _report_exits(children: list[subprocess.Popen[bytes]], told: set[int]) -> None:
+    # a worker child that died leaves the server up with runs queueing: say so, once each
+    for child in children:
+        code = child.poll()
+        if code is not None and child.pid not in told:
+            told.add(child.pid)
+            alive = sum(c.poll() is None for c in children)
+            log.error(
+                "worker process exited; runs queue until a worker runs",
+                pid=child.pid,
+                exit_code=code,
+                workers_alive=alive,
+            )
+
+
+def _watch(
+    children: list[subprocess.Popen[bytes]], stopping: threading.Event, told: set[int]
+) -> None:
+    while not stopping.wait(1.0):
+        _report_exits(children, told)
+
+
 @contextmanager
 def worker_processes(
     db: str, bus: str | None, count: int
@@ -78,9 +104,16 @@ def worker_processes(
     if bus:
         args += ["--bus", bus]
     children = [subprocess.Popen(args, env=_child_env(i)) for i in range(count)]
+    stopping, told = threading.Event(), set[int]()
+    if children:
+        threading.Thread(
+            target=_watch, args=(children, stopping, told), name="aegntix-workers", daemon=True
+        ).start()
     try:
         yield children
     finally:
+        stopping.set()
+        _report_exits(children, told)
         for child in children:
             child.terminate()
         for child in children:
