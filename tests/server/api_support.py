@@ -49,6 +49,8 @@ def wait_idle(client: httpx.Client, branch_id: str, timeout: float = 30) -> dict
 
 def run_to_end(client: httpx.Client, branch_id: str, steps: int | None = None) -> dict[str, Any]:
     r = client.post(f"/v1/branches/{branch_id}/run", json={"steps": steps} if steps else None)
+    if r.status_code == 409 and r.json()["type"].endswith("/branch-done"):
+        return wait_idle(client, branch_id)  # already at its end: nothing to run
     assert r.status_code == 202, r.text
     return wait_idle(client, branch_id)
 

@@ -118,6 +118,20 @@ def test_model_backed_examples_are_marked(live_server: LiveServer):
         assert examples[name]["needs_model"] is False and examples[name]["model_servers"] == []
 
 
+def test_a_finished_branch_refuses_run_and_resume(live_server: LiveServer) -> None:
+    # they answered 202 "running" and did nothing: there is no step left to run
+    key = live_server.make_key("done-run", "editor")
+    with live_server.client(key) as http:
+        branch = _create(http, llm_example() | _rules_only())["id"]
+        assert run_to_end(http, branch)["status"] == "done"
+        head = http.get(f"/v1/branches/{branch}").json()["head_seq"]
+        for action in ("run", "resume"):
+            body = assert_problem(http.post(f"/v1/branches/{branch}/{action}"), 409)
+            assert body["type"].endswith("/branch-done") and "fork" in body["detail"]
+        after = http.get(f"/v1/branches/{branch}/status").json()
+        assert after["status"] == "done" and after["head_seq"] == head
+
+
 def test_a_finished_branch_refuses_an_injection_at_its_head(live_server: LiveServer):
     key = live_server.make_key("fail-inject", "editor")
     with live_server.client(key) as http:

@@ -48,6 +48,15 @@ def town_hall(max_steps: int = 12) -> bytes:
     return yaml.safe_dump(data).encode()
 
 
+def new_town_hall(api: httpx.Client, max_steps: int = 12) -> str:
+    """A town hall of ``max_steps`` steps created through the API; its root branch id."""
+    r = api.post(
+        "/v1/scenarios", content=town_hall(max_steps), headers={"content-type": "application/yaml"}
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["root_branch"]["id"])
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():

@@ -5,28 +5,35 @@ starts."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.workers.census import census
 from aegntix.workers.intents import RunIntents
-from tests.workers.support import Cluster, dense, hashes, town_hall, wait_for
+from tests.workers.support import (
+    Cluster,
+    cluster_of,
+    dense,
+    free_port,
+    hashes,
+    new_town_hall,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def _branch(api: httpx.Client, max_steps: int) -> str:
-    r = api.post(
-        "/v1/scenarios", content=town_hall(max_steps), headers={"content-type": "application/yaml"}
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["root_branch"]["id"])
+    return new_town_hall(api, max_steps)
 
 
 def _status(api: httpx.Client, branch_id: str) -> dict[str, Any]:
@@ -156,3 +163,61 @@ def test_serve_workers_needs_postgresql(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--workers needs a postgresql:// --db" in done.stderr
     assert not (tmp_path / "x.db").exists()  # refused before anything was written
+
+
+def _free_run(count: int) -> int:
+    """A port with the ``count - 1`` after it also free (bound and let go: a race with other
+    processes is possible but unlikely on loopback)."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise AssertionError("no run of free ports")
+
+
+def test_serve_workers_with_a_metrics_port_give_each_worker_its_own(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # the children inherited the server's AEGNTIX_METRICS_PORT, all exited at once with
+    # "metrics port in use", and the server ran on with no worker
+    base = _free_run(3)
+    for cluster in cluster_of(pg_url, tmp_path, AEGNTIX_METRICS_PORT=str(base)):
+        api = cluster.serve(workers=2).client()
+        for port in (base + 1, base + 2):
+            url = f"http://127.0.0.1:{port}/metrics"
+            wait_for(f"a worker's metrics at {url}", partial(_scrapes, url))
+        branch = _branch(api, 12)
+        assert api.post(f"/v1/branches/{branch}/run").json()["status"] == "running"
+        assert _settled(api, branch)["status"] == "done"
+        api.close()
+
+
+def _scrapes(url: str) -> bool:
+    try:
+        return "aegntix_slice_steps_total" in httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return False
+
+
+def test_serve_says_when_one_of_its_workers_dies(cluster: Cluster) -> None:
+    # it ran on with no worker and said nothing: runs queued with no word why
+    replica = cluster.serve(workers=1)
+    (child,) = psutil.Process(replica.proc.pid).children()
+    child.kill()  # SIGKILL
+    child.wait(30)
+    replica.proc.terminate()
+    _, stderr = replica.proc.communicate(timeout=60)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    died = [line for line in lines if line.get("event", "").startswith("worker process exited")]
+    assert len(died) == 1, stderr  # once, whether the watcher or the shutdown saw it first
+    assert (died[0]["pid"], died[0]["exit_code"], died[0]["workers_alive"]) == (child.pid, -9, 0)

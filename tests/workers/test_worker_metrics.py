@@ -25,7 +25,7 @@ def _sample(text: str, name: str, labels: str = "") -> float | None:
 def test_a_worker_serves_its_slice_and_step_counts(cluster: Cluster, db: SqlStore) -> None:
     api = cluster.serve().client()
     port = free_port()
-    cluster.worker(metrics_port=port)
+    worker = cluster.worker(metrics_port=port)
     scrape = f"http://127.0.0.1:{port}/metrics"
     before = httpx.get(scrape, timeout=10).text
     assert _sample(before, "aegntix_slice_steps_total") in (None, 0.0)
@@ -50,8 +50,15 @@ def test_a_worker_serves_its_slice_and_step_counts(cluster: Cluster, db: SqlStor
     assert slices is not None and slices >= 1
     events = _sample(after, "aegntix_events_appended_total")
     assert events == db.get_branch(branch).head_seq - created
-    # the worker reports the queue it reads (nothing waiting once the run ended)
-    assert "aegntix_queue_depth" in after
+    # the worker reports the queue it reads: nothing waiting once the run ended, as a 0
+    # (not a missing series, which dashboards show as "no data")
+    assert _sample(after, "aegntix_queue_depth", '{queue="aegntix"}') == 0.0
+
+    # its log lines about the run carry the run's ids under the documented names
+    settled = [line for line in worker.lines() if line.get("event") == "run settled"]
+    assert settled and all(
+        (line["branch_id"], line["tenant_id"]) == (branch, "default") for line in settled
+    )
 
     replica = api.get("/metrics").text  # loopback client: allowed without a token
-    assert "# TYPE aegntix_queue_depth gauge" in replica
+    assert _sample(replica, "aegntix_queue_depth", '{queue="aegntix"}') == 0.0

@@ -6,17 +6,20 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 
 from aegntix.cli.common import DbOption, console, handles_errors, opened
 from aegntix.engine import start_scenario
 from aegntix.errors import InvalidRequest, ProfileNotFound
 from aegntix.model.loading import load_scenario
+from aegntix.observability.serving import PORT_ENV
 from aegntix.ports import bind
 from aegntix.timeline import SqlStore
 from aegntix.timeline.bus import BUS_ENV
@@ -24,6 +27,8 @@ from aegntix.timeline.opening import describe
 from aegntix.timeline.postgres import is_postgres_url, postgres_url
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.tenancy import TenantStore
+
+log = structlog.get_logger(__name__)
 
 
 def default_key_file(db: str) -> Path:
@@ -56,6 +61,39 @@ def load_examples(store: SqlStore, tenant: str = DEFAULT_TENANT) -> list[str]:
     return added
 
 
+def _child_env(index: int) -> dict[str, str]:
+    """A worker child's environment. An ``AEGNTIX_METRICS_PORT`` this server inherited is its
+    own port: child ``index`` serves on the next ones (port + 1 + index), where sharing it
+    made every child exit at once ("metrics port in use") and left the server with none."""
+    env = dict(os.environ)
+    base = env.get(PORT_ENV, "").strip()
+    if base.isdigit() and int(base) > 0:
+        env[PORT_ENV] = str(int(base) + 1 + index)
+    return env
+
+
+def _report_exits(children: list[subprocess.Popen[bytes]], told: set[int]) -> None:
+    # a worker child that died leaves the server up with runs queueing: say so, once each
+    for child in children:
+        code = child.poll()
+        if code is not None and child.pid not in told:
+            told.add(child.pid)
+            alive = sum(c.poll() is None for c in children)
+            log.error(
+                "worker process exited; runs queue until a worker runs",
+                pid=child.pid,
+                exit_code=code,
+                workers_alive=alive,
+            )
+
+
+def _watch(
+    children: list[subprocess.Popen[bytes]], stopping: threading.Event, told: set[int]
+) -> None:
+    while not stopping.wait(1.0):
+        _report_exits(children, told)
+
+
 @contextmanager
 def worker_processes(
     db: str, bus: str | None, count: int
@@ -65,10 +103,17 @@ def worker_processes(
     args = [sys.executable, "-m", "aegntix", "worker", "--db", db, "--exit-with", str(os.getpid())]
     if bus:
         args += ["--bus", bus]
-    children = [subprocess.Popen(args) for _ in range(count)]
+    children = [subprocess.Popen(args, env=_child_env(i)) for i in range(count)]
+    stopping, told = threading.Event(), set[int]()
+    if children:
+        threading.Thread(
+            target=_watch, args=(children, stopping, told), name="aegntix-workers", daemon=True
+        ).start()
     try:
         yield children
     finally:
+        stopping.set()
+        _report_exits(children, told)
         for child in children:
             child.terminate()
         for child in children:

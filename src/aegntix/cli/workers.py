@@ -6,17 +6,16 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from typing import Annotated
 
-import structlog
 import typer
 from rich.table import Table
 
 from aegntix.cli.common import DbOption, JsonOption, console, emit_json, handles_errors, opened
 from aegntix.errors import InvalidRequest
+from aegntix.observability.logs import set_level
 from aegntix.timeline.postgres import is_postgres_url
 
 ConcurrencyOption = Annotated[
@@ -39,19 +38,11 @@ def _needs_postgres(db: str) -> None:
 
 
 def _log_lines(level: str) -> None:
-    """One JSON line per log event on stderr (branch and tenant ids as fields)."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-    )
+    """The log configuration of every command (``observability/logs.py``: JSON lines unless
+    stderr is a terminal, the run's ``branch_id`` and ``tenant_id`` on its lines) at
+    ``level``; procrastinate's own narration (a line per job) only from warnings up."""
+    set_level(level)
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 
 def _stop_with_parent(parent_pid: int) -> None:
@@ -120,6 +111,7 @@ def workers(db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
                                 "branch_id": s.branch_id,
                                 "tenant_id": s.tenant_id,
                                 "running_s": s.running_s,
+                                "process": s.process,
                             }
                             for s in w.slices
                         ],
@@ -130,12 +122,14 @@ def workers(db: DbOption = "aegntix.db", json_out: JsonOption = False) -> None:
         )
         return
     table = Table(title=f"{found.live} live worker(s) · {found.queued} slice(s) queued")
-    for column in ("worker", "state", "last heartbeat", "slices (branch · tenant · running)"):
+    columns = ("worker", "state", "last heartbeat", "slices (branch · tenant · running · process)")
+    for column in columns:
         table.add_column(column)
     for w in found.workers:
         slices = "\n".join(
             f"{s.branch_id} · {s.tenant_id} · "
             + ("?" if s.running_s is None else f"{s.running_s:.1f} s")
+            + f" · {s.process or '?'}"
             for s in w.slices
         )
         state = "[green]live[/]" if w.live else "[red]stalled[/]"

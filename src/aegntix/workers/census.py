@@ -18,6 +18,9 @@ class Slice:
     branch_id: str
     tenant_id: str
     running_s: float | None  # since the job started (None: not recorded)
+    #: ``host:pid`` of the process holding the branch's run lease (the worker's name in its
+    #: logs; what to signal), None between two of its slices
+    process: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,8 @@ def live_workers(conn: Connection, stalled_s: float) -> int:
 
 
 def queue_depths(conn: Connection) -> dict[str, float]:
-    """Jobs waiting per queue (``aegntix_queue_depth``); empty before the queue exists."""
+    """Jobs waiting per queue (``aegntix_queue_depth``); empty before the queue exists. Our
+    queue is always there, 0 when empty: a series that vanishes at 0 reads as "no data"."""
     if not _has_queue(conn):
         return {}
     rows = conn.execute(
@@ -63,7 +67,7 @@ def queue_depths(conn: Connection) -> dict[str, float]:
             "WHERE status = 'todo' GROUP BY queue_name"
         )
     ).all()
-    return {str(name): float(n) for name, n in rows}
+    return {QUEUE: 0.0} | {str(name): float(n) for name, n in rows}
 
 
 def take_census(conn: Connection, stalled_s: float) -> Census:
@@ -81,7 +85,9 @@ def take_census(conn: Connection, stalled_s: float) -> Census:
             "SELECT j.id, j.worker_id, j.args->>'branch_id' AS branch_id, "
             "j.args->>'tenant_id' AS tenant_id, "
             "(SELECT EXTRACT(EPOCH FROM now() - max(e.at)) FROM procrastinate_events e "
-            " WHERE e.job_id = j.id AND e.type = 'started') AS running_s "
+            " WHERE e.job_id = j.id AND e.type = 'started') AS running_s, "
+            "(SELECT l.owner FROM run_leases l WHERE l.branch_id = j.args->>'branch_id') "
+            "AS owner "
             "FROM procrastinate_jobs j WHERE j.status = 'doing' AND j.task_name = :task "
             "ORDER BY j.id"
         ),
@@ -92,7 +98,7 @@ def take_census(conn: Connection, stalled_s: float) -> Census:
             continue
         running = None if job.running_s is None else float(job.running_s)
         slices.setdefault(int(job.worker_id), []).append(
-            Slice(int(job.id), str(job.branch_id), str(job.tenant_id), running)
+            Slice(int(job.id), str(job.branch_id), str(job.tenant_id), running, _process(job.owner))
         )
     queued = conn.execute(
         text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = :q"),
@@ -103,6 +109,11 @@ def take_census(conn: Connection, stalled_s: float) -> Census:
         for r in rows
     ]
     return Census(workers, int(queued or 0))
+
+
+def _process(owner: str | None) -> str | None:
+    # a lease owner is host:pid:token (``timeline/leases.py``); the token names no process
+    return None if owner is None else owner.rsplit(":", 1)[0]
 
 
 def census(store: SqlStore, stalled_s: float) -> Census:

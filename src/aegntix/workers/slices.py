@@ -25,6 +25,7 @@ from aegntix.engine.runner import Runner
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
 from aegntix.observability import metrics
+from aegntix.observability.logs import bound
 from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
@@ -88,7 +89,9 @@ def register(app: App) -> None:
     @app.task(name=SLICE_TASK, pass_context=True)
     async def slice_job(context: JobContext, branch_id: str, tenant_id: str, token: str) -> str:
         ctx: SliceContext = context.additional_context[CONTEXT_KEY]
-        return await run_slice(ctx, branch_id, tenant_id, token)
+        # every line about the run carries its ids, as in-process runs' lines do
+        with bound(branch_id=branch_id, tenant_id=tenant_id):
+            return await run_slice(ctx, branch_id, tenant_id, token)
 
     # every few seconds (6th cron field: seconds); no lock=, so a stuck run cannot block it
     every = max(1, round(QueueSettings.from_env().heartbeat_s))
@@ -138,10 +141,12 @@ async def _advance(
     if runner.branch.status is not BranchStatus.RUNNING:
         await asyncio.to_thread(scoped.set_status, branch_id, BranchStatus.RUNNING)
     ran = 0
-    end: BranchStatus | None = None
+    # a pause that came while the runner was built: the intent just read says so, and a short
+    # run would end before the next read (every INTENT_EVERY_S) saw it
+    end = BranchStatus.PAUSED if intent.token == token and intent.want is not Want.RUN else None
     checked = time.monotonic()
     try:
-        while True:
+        while end is None:
             if intent.until_step is not None and runner.completed_step >= intent.until_step:
                 end = BranchStatus.IDLE
                 break

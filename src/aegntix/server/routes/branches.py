@@ -14,7 +14,7 @@ from aegntix.brains.rules.reading import embedder
 from aegntix.errors import BranchBusy, ExpressionFailed, ForkOutOfRange
 from aegntix.inject.preview import preview
 from aegntix.inject.strategies import Injected, inject
-from aegntix.model.events import Branch, EventKind
+from aegntix.model.events import Branch, BranchStatus, EventKind
 from aegntix.model.outcomes import compute_outcomes
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import STEP_END
@@ -225,12 +225,22 @@ def _started(branch_id: str, status: str) -> dict[str, str]:
     return answer
 
 
+async def _not_done(store: TenantStore, branch_id: str) -> None:
+    """A finished branch has no step left: starting it would answer "running" and do
+    nothing, so it is refused as ``step`` refuses it."""
+    if (await asyncio.to_thread(store.get_branch, branch_id)).status is BranchStatus.DONE:
+        raise Problem(
+            409, f"branch '{branch_id}' has terminated: fork it to go on", slug="branch-done"
+        )
+
+
 @router.post("/branches/{branch_id}/run", status_code=202, responses=problem_responses(409))
 async def run_branch(
     branch_id: BranchId, store: WriteStore, runs: Runs, body: RunRequest | None = None
 ) -> dict[str, str]:
     """Start running in the background (until it terminates, or ``steps`` steps); follow it
-    on the WebSocket ``/v1/branches/{id}/stream``. 409 if it is already running."""
+    on the WebSocket ``/v1/branches/{id}/stream``. 409 if it is already running or done."""
+    await _not_done(store, branch_id)
     status = await runs.start(store, branch_id, body.steps if body else None)
     return _started(branch_id, status)
 
@@ -239,7 +249,9 @@ async def run_branch(
 async def resume_branch(
     branch_id: BranchId, store: WriteStore, runs: Runs, body: RunRequest | None = None
 ) -> dict[str, str]:
-    """Continue a paused (or stopped) branch from its last completed step."""
+    """Continue a paused (or stopped) branch from its last completed step. 409 if it is
+    already running or done."""
+    await _not_done(store, branch_id)
     status = await runs.start(store, branch_id, body.steps if body else None)
     return _started(branch_id, status)
 

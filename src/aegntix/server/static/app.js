@@ -414,6 +414,12 @@ async function showBranch(branchId) {
   const compareBtn = h("button", { class: "btn", type: "button", "data-testid": "compare-open" }, "Compare");
   const progressBar = h("div", { class: "progress", "aria-hidden": "true" }, h("div", { class: "progress-fill" }));
   const failureBox = h("div", { class: "failure-banner", role: "alert", hidden: true, "data-testid": "branch-failure" });
+  // "queued" means no worker process is alive on the database (docs/workers.md): say so
+  const queuedBox = h("div", { class: "queued-banner", role: "status", hidden: true, "data-testid": "branch-queued" },
+    h("strong", {}, "Waiting for a worker. "),
+    "No worker process is running on this database, so the run waits in the queue. Start one with ",
+    h("code", {}, "aegntix worker --db …"), " (or ", h("code", {}, "aegntix serve --workers N"),
+    "); the run starts as soon as one is up. Pause withdraws it.");
   // persistent agents: keep this branch's experience (button and answer here, status in Agents)
   const persistent = entry.agentList.filter((a) => a.profile?.id);
   const branchLabel = (id) => {
@@ -435,6 +441,7 @@ async function showBranch(branchId) {
       h("div", { class: "compare-pick" }, compareSelect, compareBtn)),
     keep ? keep.result : null,
     failureBox,
+    queuedBox,
     progressBar);
 
   const treeBox = h("div", { class: "tree-box", "data-testid": "tree" });
@@ -618,12 +625,14 @@ async function showBranch(branchId) {
     statusPill.className = `status status-${s}`;
     statusPill.textContent = s;
     statusPill.dataset.status = s;
-    const running = s === "running";
+    const queued = s === "queued"; // started, waiting for a worker: as good as running
+    const running = s === "running" || queued;
     const pausing = s === "pausing";
     const failed = s === "failed";
     const finished = s === "done"; // a failed branch may be run again once its cause is fixed
     runBtn.textContent = s === "paused" ? "▶ Resume" : failed ? "↻ Retry" : "▶ Run";
     renderFailure(failed ? st.failure : null);
+    queuedBox.hidden = !queued;
     // a key that may not write sees them off, with the reason as the tooltip
     runBtn.disabled = !gate(runBtn, "write") || running || pausing || finished;
     pauseBtn.disabled = !gate(pauseBtn, "write") || !running;
@@ -631,7 +640,7 @@ async function showBranch(branchId) {
     progress.textContent = limit ? `step ${st.completed} of ${limit}` : `step ${st.completed}`;
     const frac = limit ? Math.min(1, st.completed / limit) : finished ? 1 : 0;
     progressBar.firstChild.style.width = `${(s === "done" ? 1 : frac) * 100}%`;
-    progressBar.classList.toggle("active", running);
+    progressBar.classList.toggle("active", running && !queued);
     toolbar.dataset.status = s;
     if (keep) keep.setRunning(running || pausing);
   };
