@@ -471,5 +471,5 @@ function effectNumbers(e) {
   if (isNumber(e.effect_size)) parts.push(`Cohen's ${e.effect_size_kind === "d_z" ? "dz" : e.effect_size_kind} ${fmtNum(e.effect_size, { digits: 2 })}`);
   if (isNumber(e.p_value)) parts.push(`p ${e.p_value < 0.001 ? "< 0.001" : `= ${fmtNum(e.p_value, { digits: 3 })}`}${e.p_exact ? " (exact)" : ""}`);
   parts.push(`${e.paired ? "paired" : "unpaired"}, n = ${e.treated?.n ?? "?"}`);
-  return [parts.join(" · "), ...(e.notes || []).map((n) => h("span", { class: "roll-note" }, ` — ${n}`))];
+  return [parts.join(" · "), ...(e.notes || []).map((n) => h("span", { class: "roll-effect-note" }, n))];
 }
