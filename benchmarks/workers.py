@@ -1,4 +1,4 @@
-"""Distributed workers on PostgreSQL (procrastinate): town-hall steps/s with 1 and 2 worker
+"""Distributed workers on PostgreSQL (procrastinate): town-hall steps/s with 1, 2 and 4 worker
 processes, the queue's overhead per step (against the same branches run in-process), and
 append -> WebSocket latency on an API replica for events a worker wrote.
 
@@ -187,6 +187,7 @@ def ws_latency(db_url: str, steps: int) -> dict[str, float]:
 async def _measure_ws(base: str, key: str, branch: str) -> dict[str, float]:
     ws_url = base.replace("http://", "ws://") + f"/v1/branches/{branch}/stream?api_key={key}"
     lags: list[float] = []
+    seen: list[str] = []
     async with (
         connect(ws_url) as ws,
         httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http,
@@ -196,9 +197,10 @@ async def _measure_ws(base: str, key: str, branch: str) -> dict[str, float]:
         assert started.status_code == 202, started.text
         while True:
             try:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
             except TimeoutError:
                 break
+            seen.append(message["type"] + ":" + str(message.get("status", "")))
             if message["type"] == "ping":
                 await ws.send(json.dumps({"type": "pong"}))
             if message["type"] == "status" and message.get("status") == "done":
@@ -208,6 +210,8 @@ async def _measure_ws(base: str, key: str, branch: str) -> dict[str, float]:
             created = datetime.fromisoformat(message["event"]["created_at"])
             if message["event"]["step"] > 0:
                 lags.append(time.time() - created.timestamp())
+    if not lags:
+        raise SystemExit(f"no event reached the stream; it saw: {seen[:20]}")
     return percentiles_ms(lags)
 
 
@@ -218,6 +222,7 @@ def main() -> None:
         local = in_process(db_url, branches, steps)
         one = throughput(db_url, 1, branches, steps)
         two = throughput(db_url, 2, branches, steps)
+        four = throughput(db_url, 4, branches, steps)
         ws = ws_latency(db_url, 24 if args.quick else 60)
         noop = noop_jobs_per_s(_schema(db_url, "noop"), 500 if args.quick else 2000, 2)
     overhead_ms = (one["wall_s"] - local["wall_s"]) / one["steps"] * 1000
@@ -227,7 +232,9 @@ def main() -> None:
             ("in-process steps/s (1 process)", round(local["steps_per_s"], 1)),
             ("1 worker steps/s", round(one["steps_per_s"], 1)),
             ("2 workers steps/s", round(two["steps_per_s"], 1)),
+            ("4 workers steps/s", round(four["steps_per_s"], 1)),
             ("scale 1 -> 2", round(two["steps_per_s"] / one["steps_per_s"], 2)),
+            ("scale 1 -> 4", round(four["steps_per_s"] / one["steps_per_s"], 2)),
             ("slice overhead per step, ms (1 worker vs in-process)", round(overhead_ms, 2)),
             ("append -> WebSocket on a replica p50 ms", round(ws["p50_ms"], 2)),
             ("append -> WebSocket on a replica p99 ms", round(ws["p99_ms"], 2)),
@@ -242,7 +249,9 @@ def main() -> None:
         in_process_steps_per_s=local["steps_per_s"],
         one_worker_steps_per_s=one["steps_per_s"],
         two_workers_steps_per_s=two["steps_per_s"],
+        four_workers_steps_per_s=four["steps_per_s"],
         scale_1_to_2=two["steps_per_s"] / one["steps_per_s"],
+        scale_1_to_4=four["steps_per_s"] / one["steps_per_s"],
         slice_overhead_ms_per_step=overhead_ms,
         ws_p50_ms=ws["p50_ms"],
         ws_p99_ms=ws["p99_ms"],

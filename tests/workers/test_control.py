@@ -221,3 +221,13 @@ def test_serve_says_when_one_of_its_workers_dies(cluster: Cluster) -> None:
     died = [line for line in lines if line.get("event", "").startswith("worker process exited")]
     assert len(died) == 1, stderr  # once, whether the watcher or the shutdown saw it first
     assert (died[0]["pid"], died[0]["exit_code"], died[0]["workers_alive"]) == (child.pid, -9, 0)
+
+
+def test_a_worker_started_first_on_an_empty_database_waits_for_work(cluster: Cluster) -> None:
+    # docker-compose and systemd may start workers before any API replica: the worker must
+    # create the tables and wait, not refuse an empty database
+    cluster.worker()
+    api = cluster.serve().client()
+    branch = new_town_hall(api, 6)
+    assert api.post(f"/v1/branches/{branch}/run").status_code == 202
+    wait_for("the run to end", lambda: _status(api, branch)["status"] == "done")

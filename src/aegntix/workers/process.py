@@ -53,7 +53,8 @@ async def run_worker(options: WorkerOptions, settings: QueueSettings | None = No
     # LISTEN/NOTIFY on the database itself, publish only: nobody watches a worker's events
     publish_only = PgBus(options.db, listen=False) if options.bus is None else None
     try:
-        with opened(options.db, bus=options.bus or "local") as store:
+        # create=True: a worker may start before anything else has touched the database
+        with opened(options.db, create=True, bus=options.bus or "local") as store:
             if publish_only is not None:
                 store.publish_to(publish_only)
             return await _work(store, options, settings)
