@@ -143,3 +143,19 @@ async def test_the_stream_takes_a_prefix(live_server: LiveServer, tenant_a: dict
     async with connect(url, proxy=None) as ws:
         await ws.wait_closed()
     assert ws.close_code == 4404
+
+
+@pytest.mark.parametrize("ref", ["ab%00cd", "%00", "abcd%C3%A9", "ab%09cdef"])
+def test_a_ref_no_id_can_be_is_a_404_on_both_backends(tenant_a: dict[str, Any], ref: str) -> None:
+    # ids are printable ASCII; PostgreSQL text cannot even hold a NUL (such a ref once reached
+    # the database and came back 503)
+    a: httpx.Client = tenant_a["client"]
+    for url in (
+        f"/v1/branches?scenario_id={ref}",
+        f"/v1/branches/tree?scenario_id={ref}",
+        f"/v1/branches/{ref}",
+        f"/v1/scenarios/{ref}",
+        f"/v1/rollouts/{ref}",
+    ):
+        r = a.get(url)
+        assert r.status_code == 404, (url, r.status_code, r.text)

@@ -35,6 +35,10 @@ def resolve_id(
     """The one id ``ids`` (a ``select`` of ``column``) holds equal to ``ref``, else starting
     with it. ``missing`` if none (or ``ref`` is too short to be a prefix); :class:`AmbiguousId`
     naming the matches if several."""
+    if not (ref.isascii() and ref.isprintable()):
+        # ids are printable ASCII; anything else names none (and PostgreSQL text cannot
+        # even hold a NUL: the query would fail rather than find nothing)
+        raise missing(f"no {what} with that id (ids are printable ASCII)")
     if conn.execute(ids.where(column == ref).limit(1)).first() is not None:
         return ref
     if len(ref) < MIN_PREFIX:
