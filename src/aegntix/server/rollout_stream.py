@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from aegntix.analysis.driving import driven
 from aegntix.analysis.records import RolloutSet
 from aegntix.analysis.rollouts import repository, set_json
 from aegntix.errors import AmbiguousId, RolloutSetNotFound
@@ -175,7 +176,7 @@ def set_out(app: FastAPI, store: TenantStore, rollout: RolloutSet) -> dict[str, 
     board = board_of(app)
     return {
         **set_json(store, rollout),
-        "running": board.is_running(rollout.id),
+        "running": board.is_running(rollout.id) or bool(driven(store.backend, [rollout.id])),
         "error": board.error(rollout.id),
     }
 
