@@ -1,11 +1,19 @@
 """Whether a rollout set is being driven is in the database: every API replica reads it alike
 (``running``), refuses a second driver, and offers Continue once a dead driver's lease lapses
-(real ``aegntix serve`` and ``aegntix worker`` processes on PostgreSQL)."""
+(real ``aegntix serve`` and ``aegntix worker`` processes on PostgreSQL); a replica that does
+not drive a set streams its progress all the same, read from the database."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from typing import Any
+
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.workers.support import Cluster, new_town_hall, wait_for
 
@@ -52,3 +60,45 @@ def test_every_replica_reads_who_drives_a_set(cluster: Cluster) -> None:
     assert [m["status"] for m in members] == ["done"] * 3
     api_a.close()
     api_b.close()
+
+
+async def _frames(url: str, hello: asyncio.Event) -> tuple[list[dict[str, Any]], int | None]:
+    """Every frame of a set stream (pings left out) until the server closes it; its code."""
+    frames: list[dict[str, Any]] = []
+    async with connect(url) as ws:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] != "ping":
+                    frames.append(frame)
+                    hello.set()
+        return frames, ws.close_code
+
+
+async def test_a_replica_that_does_not_drive_a_set_streams_its_progress(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.serve(), cluster.serve()
+    with a.client() as api_a:
+        root = new_town_hall(api_a, 24)
+        made = api_a.post(f"/v1/branches/{root}/rollouts", json={"n": 3, "at_step": 0})
+        assert made.status_code == 202, made.text
+        set_id = made.json()["id"]
+    # B's stream, opened while A drives (and no worker runs yet: nothing can finish early)
+    url, hello = f"{b.ws_base}/v1/rollouts/{set_id}/stream?api_key={b.key}", asyncio.Event()
+    reader = asyncio.create_task(_frames(url, hello))
+    await asyncio.wait_for(hello.wait(), 60)
+    cluster.worker(concurrency=1)
+    frames, code = await asyncio.wait_for(reader, 600)
+
+    assert code == 1000
+    assert frames[0]["type"] == "hello" and frames[0]["set"]["running"] is True
+    assert frames[-1]["type"] == "settled"
+    assert frames[-1]["set"]["status"] == "done" and frames[-1]["set"]["running"] is False
+    progress = [f["set"] for f in frames if f["type"] == "progress"]
+    assert progress, "B sent no progress while A drove the set"
+    assert all(p["total"] == 3 and p["phase"] == "running" for p in progress)
+    dones = [p["done"] for p in progress]
+    assert dones == sorted(dones) and dones[-1] <= 3  # members only ever finish
+    steps = [p["step"] for p in progress if p["step"] is not None]
+    assert steps and max(steps) > 0  # the members' heads moved, as read from the database
