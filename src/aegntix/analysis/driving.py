@@ -14,12 +14,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Collection
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from aegntix.analysis.rollouts import repository
 from aegntix.errors import BranchBusy
-from aegntix.timeline.inserts import insert_new
-from aegntix.timeline.leases import lease_ttl, new_owner_id
+from aegntix.timeline.leases import claim, lease_ttl, new_owner_id
 from aegntix.timeline.schema import set_leases
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
@@ -29,18 +28,9 @@ def _take(
     conn: Connection, set_ids: list[str], tenant_id: str, owner: str, until: float, now: float
 ) -> None:
     for set_id in set_ids:
-        taken = conn.execute(
-            update(set_leases)
-            .where(
-                set_leases.c.set_id == set_id,
-                or_(set_leases.c.owner == owner, set_leases.c.expires_at <= now),
-            )
-            .values(owner=owner, expires_at=until)
-        ).rowcount
-        if not taken:
-            row = {"set_id": set_id, "tenant_id": tenant_id, "owner": owner, "expires_at": until}
-            taken = insert_new(conn, set_leases, row)
-        if not taken:  # raising rolls the whole transaction back: all the sets or none
+        row = {"set_id": set_id, "tenant_id": tenant_id}
+        # raising rolls the whole transaction back: all the sets held or none
+        if not claim(conn, set_leases, row, owner, now, until):
             raise BranchBusy(f"rollout set '{set_id}' is already running (on another replica)")
 
 

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, literal, or_, select, update
+from sqlalchemy import Connection, Table, delete, literal, or_, select, update
 
 from aegntix.errors import BranchBusy, BranchNotFound
 from aegntix.model.events import Branch, BranchStatus
@@ -69,20 +69,26 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
     ).scalar()
     if tenant_id is None:
         raise BranchNotFound(f"no branch '{branch_id}'")
-    until = now + ttl
+    row = {"branch_id": branch_id, "tenant_id": tenant_id}
+    if not claim(conn, run_leases, row, owner, now, now + ttl):
+        raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
+
+
+def claim(
+    conn: Connection, table: Table, row: dict[str, Any], owner: str, now: float, until: float
+) -> bool:
+    """Make ``owner`` hold the lease row of ``table`` keyed by ``row`` (its primary key and
+    other columns, without owner and expiry) until ``until``, if nobody holds it, the
+    holder's lease expired, or the holder is ``owner``; whether it holds it now."""
+    key = [table.c[c.name] == row[c.name] for c in table.primary_key.columns]
     taken = conn.execute(
-        update(run_leases)
-        .where(
-            run_leases.c.branch_id == branch_id,
-            or_(run_leases.c.owner == owner, run_leases.c.expires_at <= now),
-        )
+        update(table)
+        .where(*key, or_(table.c.owner == owner, table.c.expires_at <= now))
         .values(owner=owner, expires_at=until)
     ).rowcount
-    if not taken:
-        row = {"branch_id": branch_id, "tenant_id": tenant_id, "owner": owner}
-        taken = insert_new(conn, run_leases, {**row, "expires_at": until})
-    if not taken:
-        raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
+    return bool(taken) or bool(
+        insert_new(conn, table, {**row, "owner": owner, "expires_at": until})
+    )
 
 
 def renew(
