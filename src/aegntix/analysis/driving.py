@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Collection
+from typing import Any
 
+import structlog
 from sqlalchemy import Connection, delete, select, update
 
 from aegntix.analysis.rollouts import repository
@@ -22,6 +24,8 @@ from aegntix.timeline.leases import claim, lease_ttl, new_owner_id
 from aegntix.timeline.schema import set_leases
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
+
+log = structlog.get_logger(__name__)
 
 
 def _take(
@@ -48,11 +52,18 @@ class SetLeases:
         ids, owner, now = list(set_ids), self.owner, time.time()
         self.store.write(lambda c: _take(c, ids, tenant_id, owner, now + self.ttl, now))
 
-    def renew(self, set_ids: Collection[str]) -> None:
+    def renew(self, set_ids: Collection[str]) -> list[str]:
+        """Extend this replica's leases on ``set_ids``; the ones it no longer holds (taken
+        over by another replica after they lapsed)."""
         ids, owner, until = list(set_ids), self.owner, time.time() + self.ttl
         mine = (set_leases.c.owner == owner, set_leases.c.set_id.in_(ids))
-        renewing = update(set_leases).where(*mine).values(expires_at=until)
-        self.store.write(lambda c: c.execute(renewing))
+
+        def op(conn: Connection) -> list[str]:
+            conn.execute(update(set_leases).where(*mine).values(expires_at=until))
+            held = set(conn.execute(select(set_leases.c.set_id).where(*mine)).scalars())
+            return [i for i in ids if i not in held]
+
+        return self.store.write(op)
 
     def release(self, set_ids: Collection[str]) -> None:
         ids, owner = list(set_ids), self.owner
@@ -84,8 +95,9 @@ def check_undriven(store: TenantStore, set_id: str) -> None:
 @contextlib.asynccontextmanager
 async def driving(leases: SetLeases, set_ids: list[str]) -> AsyncIterator[None]:
     """Renew the sets' leases (taken with :meth:`SetLeases.take`) a few times per TTL for
-    the body; release them at the end, however it ends."""
-    renewer = asyncio.create_task(_renew(leases, set_ids))
+    the body; release them at the end, however it ends. The body's task is cancelled if a
+    lease is lost (it lapsed and another replica took the set over: one driver at a time)."""
+    renewer = asyncio.create_task(_renew(leases, set_ids, asyncio.current_task()))
     try:
         yield
     finally:
@@ -94,8 +106,14 @@ async def driving(leases: SetLeases, set_ids: list[str]) -> AsyncIterator[None]:
         await asyncio.shield(asyncio.to_thread(leases.release, set_ids))
 
 
-async def _renew(leases: SetLeases, set_ids: list[str]) -> None:
+async def _renew(leases: SetLeases, set_ids: list[str], owner: asyncio.Task[Any] | None) -> None:
     while True:
         await asyncio.sleep(leases.ttl / 3)
-        with contextlib.suppress(Exception):  # a busy database now and then: next round
-            await asyncio.to_thread(leases.renew, set_ids)
+        try:
+            lost = await asyncio.to_thread(leases.renew, set_ids)
+        except Exception:  # a busy database now and then: next round
+            continue
+        if lost and owner is not None:
+            log.warning("rollout set taken over by another replica", set_ids=lost)
+            owner.cancel()
+            return
