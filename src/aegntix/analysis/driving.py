@@ -9,23 +9,18 @@ in-memory progress board already knows.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Collection
-from typing import Any
+from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
 
-import structlog
 from sqlalchemy import Connection, delete, select, update
 
 from aegntix.analysis.rollouts import repository
 from aegntix.errors import BranchBusy
-from aegntix.timeline.leases import claim, lease_ttl, new_owner_id
+from aegntix.timeline.leases import claim, lease_ttl, new_owner_id, renewing
 from aegntix.timeline.schema import set_leases
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
-
-log = structlog.get_logger(__name__)
 
 
 def _take(
@@ -92,28 +87,8 @@ def check_undriven(store: TenantStore, set_id: str) -> None:
         raise BranchBusy(f"rollout set '{set_id}' is already running (on another replica)")
 
 
-@contextlib.asynccontextmanager
-async def driving(leases: SetLeases, set_ids: list[str]) -> AsyncIterator[None]:
+def driving(leases: SetLeases, set_ids: list[str]) -> AbstractAsyncContextManager[None]:
     """Renew the sets' leases (taken with :meth:`SetLeases.take`) a few times per TTL for
     the body; release them at the end, however it ends. The body's task is cancelled if a
     lease is lost (it lapsed and another replica took the set over: one driver at a time)."""
-    renewer = asyncio.create_task(_renew(leases, set_ids, asyncio.current_task()))
-    try:
-        yield
-    finally:
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
-        await asyncio.shield(asyncio.to_thread(leases.release, set_ids))
-
-
-async def _renew(leases: SetLeases, set_ids: list[str], owner: asyncio.Task[Any] | None) -> None:
-    while True:
-        await asyncio.sleep(leases.ttl / 3)
-        try:
-            lost = await asyncio.to_thread(leases.renew, set_ids)
-        except Exception:  # a busy database now and then: next round
-            continue
-        if lost and owner is not None:
-            log.warning("rollout set taken over by another replica", set_ids=lost)
-            owner.cancel()
-            return
+    return renewing(lambda: leases.renew(set_ids), leases.ttl, lambda: leases.release(set_ids))

@@ -17,7 +17,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -272,22 +272,36 @@ async def holding(leases: RunLeases, branch_id: str) -> AsyncIterator[None]:
     """Hold ``branch_id``'s lease for the body (``BranchBusy`` if someone else runs it),
     renewing it a few times per TTL; the body's task is cancelled if the lease is lost."""
     await asyncio.to_thread(leases.take, branch_id)
-    renewer = asyncio.create_task(_renew(leases, branch_id, asyncio.current_task()))
+    renew, release = (lambda: leases.renew([branch_id])), (lambda: leases.release(branch_id))
+    async with renewing(renew, leases.ttl, release):
+        yield
+
+
+@asynccontextmanager
+async def renewing(
+    renew: Callable[[], list[str]], ttl: float, release: Callable[[], None]
+) -> AsyncIterator[None]:
+    """For the body, call ``renew`` (in a thread; it returns the keys lost) a few times per
+    ``ttl``, and cancel the body's task once a key is lost: another process took it over,
+    stop writing to it. ``release`` at the end, however the body ends."""
+    renewer = asyncio.create_task(_renew(renew, ttl, asyncio.current_task()))
     try:
         yield
     finally:
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
-        await asyncio.to_thread(leases.release, branch_id)
+        await asyncio.shield(asyncio.to_thread(release))
 
 
-async def _renew(leases: RunLeases, branch_id: str, owner: asyncio.Task[Any] | None) -> None:
+async def _renew(
+    renew: Callable[[], list[str]], ttl: float, owner: asyncio.Task[Any] | None
+) -> None:
     while True:
-        await asyncio.sleep(leases.ttl / 3)
+        await asyncio.sleep(ttl / 3)
         try:
-            lost = await asyncio.to_thread(leases.renew, [branch_id])
+            lost = await asyncio.to_thread(renew)
         except Exception:  # a locked database now and then: next round
             continue
         if lost and owner is not None:
-            owner.cancel()  # another process took it over: stop writing to it
+            owner.cancel()
             return
