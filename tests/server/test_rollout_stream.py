@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from aegntix.server.rollout_stream import board_of
+from aegntix.server.rollout_stream import Phase, Progress, ProgressBoard, board_of
 from aegntix.server.stream import StreamConfig
 from tests.server.api_support import create, run_to_end
 from tests.server.conftest import LiveServer, serving
@@ -227,3 +227,24 @@ async def test_pings_and_a_silent_client_is_closed(stream_server: StreamServer) 
 
 async def _settle(board: Any, set_id: str) -> None:
     board.settle(set_id)
+
+
+def test_a_mirror_never_overrides_the_replicas_own_counts() -> None:
+    """Counts read from the database (another replica drives the set) fill the board, but a
+    set this replica drives keeps its own live counts; a forgotten mirror leaves nothing."""
+    board = ProgressBoard()
+    board.mirror("s", done=1, total=4, forked=4, step=2.0)
+    assert board.is_running("s") and board.get("s") == Progress(Phase.RUNNING, 1, 4, 4, 2.0)
+    board.unmirror("s", settled=False)  # its last client left
+    assert board.get("s") is None and not board.is_running("s")
+
+    board.begin("s", done=0, total=4, forked=2)  # now driven here
+    board.mirror("s", done=3, total=4, forked=4, step=5.0)
+    assert board.get("s") == Progress(Phase.FORKING, 0, 4, 2)
+    board.unmirror("s", settled=True)  # not a mirror: untouched
+    assert board.is_running("s")
+    board.settle("s")
+
+    board.mirror("s", done=2, total=4, forked=4, step=None)  # settled here, driven elsewhere
+    board.unmirror("s", settled=True)  # the driver let go
+    assert board.get("s") == Progress(Phase.SETTLED, 2, 4, 4)

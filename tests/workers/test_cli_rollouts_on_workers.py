@@ -1,7 +1,8 @@
 """``aegntix rollouts … --db postgresql://…`` runs the members on the work queue when a worker
 is alive (a real ``aegntix worker`` process), with the same progress lines and the same
 final output as a local run; ``--local`` keeps them in the CLI's processes; with no worker
-alive the CLI runs them itself and says so in one line."""
+alive the CLI runs them itself and says so in one line; an API replica reads a set the CLI
+drives as running."""
 
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
         _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
     )
     worker = cluster.worker()
+    api = cluster.serve().client()
     args = ["rollouts", root, "--at", "1", "--n", "2", "--json", "--db", cluster.db]
     cli = subprocess.Popen(
         [sys.executable, "-m", "aegntix", *args],
@@ -144,6 +146,8 @@ def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
     )
     try:
         wait_for("members running on the worker", lambda: _sliced(worker))
+        # the CLI drives the set under its lease: an API replica reads it running
+        assert [s["running"] for s in api.get("/v1/rollouts").json()] == [True]
         cli.send_signal(signal.SIGINT)
         out, err = cli.communicate(timeout=120)
     finally:
@@ -161,3 +165,5 @@ def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
 
     wait_for("the members paused", paused)  # after their step, by the worker or the queue
     assert shown()["status"] == "partial"  # `continue` resumes it
+    assert api.get(f"/v1/rollouts/{set_id}").json()["running"] is False  # lease released
+    api.close()

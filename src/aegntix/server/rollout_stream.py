@@ -9,7 +9,8 @@ Progress comes from the :class:`ProgressBoard` (``app.state.rollout_board``): th
 background task writes counts into it (an O(watchers) dict update, no I/O) and each
 connection reads the latest counts at most every ``min_interval`` seconds, so a 1,000-member
 set finishing members hundreds of times a second costs each client at most ten frames a
-second; counts in between are coalesced, never queued.
+second; counts in between are coalesced, never queued. On a replica that does not drive the
+set (PostgreSQL, several replicas), ``rollout_mirror.py`` writes the board from the database.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from aegntix.analysis.driving import driven
 from aegntix.analysis.records import RolloutSet
 from aegntix.analysis.rollouts import repository, set_json
 from aegntix.errors import AmbiguousId, RolloutSetNotFound
@@ -32,6 +34,7 @@ from aegntix.security.roles import Action
 from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
 from aegntix.server.hub import to_json
+from aegntix.server.rollout_mirror import Mirrors
 from aegntix.server.stream import (
     CLOSE_CONFLICT,
     CLOSE_FORBIDDEN,
@@ -82,10 +85,12 @@ class ProgressBoard:
         self._steps: dict[str, dict[str, int]] = {}  # set -> member branch -> its last step
         self._step_sums: dict[str, int] = {}
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._mirrored: set[str] = set()  # sets another replica drives (rollout_mirror.py)
         self.closed = False
 
     def begin(self, set_id: str, *, done: int, total: int, forked: int) -> None:
         self._errors.pop(set_id, None)
+        self._mirrored.discard(set_id)  # driven here from now on
         self._steps[set_id] = {}
         self._step_sums[set_id] = 0
         phase = Phase.FORKING if forked < total else Phase.RUNNING
@@ -115,6 +120,29 @@ class ProgressBoard:
             self._errors[set_id] = error
         p = self._progress.get(set_id) or Progress(Phase.SETTLED, 0, 0, 0)
         self._put(set_id, replace(p, phase=Phase.SETTLED))
+
+    def mirror(
+        self, set_id: str, *, done: int, total: int, forked: int, step: float | None
+    ) -> None:
+        """Counts of a set another replica drives, read from the database."""
+        p = self._progress.get(set_id)
+        if p is not None and p.phase is not Phase.SETTLED and set_id not in self._mirrored:
+            return  # this replica drives it: its own counts are the live ones
+        self._mirrored.add(set_id)
+        phase = Phase.FORKING if forked < total else Phase.RUNNING
+        progress = Progress(phase, done, total, forked, step)
+        if progress != p:
+            self._put(set_id, progress)
+
+    def unmirror(self, set_id: str, *, settled: bool) -> None:
+        """Stop mirroring the set: settled (its driver let go) or forgotten (nobody watches)."""
+        if set_id not in self._mirrored:
+            return
+        self._mirrored.discard(set_id)
+        if settled:
+            self.settle(set_id)
+        else:
+            self._progress.pop(set_id, None)
 
     def get(self, set_id: str) -> Progress | None:
         return self._progress.get(set_id)
@@ -163,6 +191,14 @@ def board_of(app: FastAPI) -> ProgressBoard:
     return board
 
 
+def mirrors_of(app: FastAPI) -> Mirrors:
+    """The readers of sets other replicas drive (``rollout_mirror.py``)."""
+    mirrors: Mirrors | None = getattr(app.state, "rollout_mirrors", None)
+    if mirrors is None:
+        mirrors = app.state.rollout_mirrors = Mirrors(board_of(app))
+    return mirrors
+
+
 def min_interval(app: FastAPI) -> float:
     """``app.state.rollout_min_interval`` if set (tests), else the default."""
     value = getattr(app.state, "rollout_min_interval", None)
@@ -175,7 +211,7 @@ def set_out(app: FastAPI, store: TenantStore, rollout: RolloutSet) -> dict[str, 
     board = board_of(app)
     return {
         **set_json(store, rollout),
-        "running": board.is_running(rollout.id),
+        "running": board.is_running(rollout.id) or bool(driven(store.backend, [rollout.id])),
         "error": board.error(rollout.id),
     }
 
@@ -222,7 +258,10 @@ async def stream_rollout(websocket: WebSocket, set_id: str) -> None:
         return
     ids = [set_id] + ([control_id] if control_id else [])
     changed = board.watch(ids)  # before the snapshot: no change can fall in between
+    mirrored = False
     try:
+        if not board.is_running(set_id):  # driven by another replica, if by any
+            mirrored = await mirrors_of(app).follow(store, ids)
         hello = await asyncio.to_thread(_records, app, store, set_id)
         await websocket.send_text(to_json({"type": "hello", **hello}))
         end = await _follow(websocket, store, board, changed, set_id, control_id)
@@ -230,6 +269,8 @@ async def stream_rollout(websocket: WebSocket, set_id: str) -> None:
         return
     finally:
         board.unwatch(changed)
+        if mirrored:
+            mirrors_of(app).unfollow(ids)
     await _close(websocket, *end)
 
 

@@ -17,12 +17,12 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, literal, or_, select, update
+from sqlalchemy import Connection, Table, delete, literal, or_, select, update
 
 from aegntix.errors import BranchBusy, BranchNotFound
 from aegntix.model.events import Branch, BranchStatus
@@ -69,20 +69,26 @@ def take(conn: Connection, branch_id: str, owner: str, now: float, ttl: float) -
     ).scalar()
     if tenant_id is None:
         raise BranchNotFound(f"no branch '{branch_id}'")
-    until = now + ttl
+    row = {"branch_id": branch_id, "tenant_id": tenant_id}
+    if not claim(conn, run_leases, row, owner, now, now + ttl):
+        raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
+
+
+def claim(
+    conn: Connection, table: Table, row: dict[str, Any], owner: str, now: float, until: float
+) -> bool:
+    """Make ``owner`` hold the lease row of ``table`` keyed by ``row`` (its primary key and
+    other columns, without owner and expiry) until ``until``, if nobody holds it, the
+    holder's lease expired, or the holder is ``owner``; whether it holds it now."""
+    key = [table.c[c.name] == row[c.name] for c in table.primary_key.columns]
     taken = conn.execute(
-        update(run_leases)
-        .where(
-            run_leases.c.branch_id == branch_id,
-            or_(run_leases.c.owner == owner, run_leases.c.expires_at <= now),
-        )
+        update(table)
+        .where(*key, or_(table.c.owner == owner, table.c.expires_at <= now))
         .values(owner=owner, expires_at=until)
     ).rowcount
-    if not taken:
-        row = {"branch_id": branch_id, "tenant_id": tenant_id, "owner": owner}
-        taken = insert_new(conn, run_leases, {**row, "expires_at": until})
-    if not taken:
-        raise BranchBusy(f"branch '{branch_id}' is already running (in another process)")
+    return bool(taken) or bool(
+        insert_new(conn, table, {**row, "owner": owner, "expires_at": until})
+    )
 
 
 def renew(
@@ -266,22 +272,36 @@ async def holding(leases: RunLeases, branch_id: str) -> AsyncIterator[None]:
     """Hold ``branch_id``'s lease for the body (``BranchBusy`` if someone else runs it),
     renewing it a few times per TTL; the body's task is cancelled if the lease is lost."""
     await asyncio.to_thread(leases.take, branch_id)
-    renewer = asyncio.create_task(_renew(leases, branch_id, asyncio.current_task()))
+    renew, release = (lambda: leases.renew([branch_id])), (lambda: leases.release(branch_id))
+    async with renewing(renew, leases.ttl, release):
+        yield
+
+
+@asynccontextmanager
+async def renewing(
+    renew: Callable[[], list[str]], ttl: float, release: Callable[[], None]
+) -> AsyncIterator[None]:
+    """For the body, call ``renew`` (in a thread; it returns the keys lost) a few times per
+    ``ttl``, and cancel the body's task once a key is lost: another process took it over,
+    stop writing to it. ``release`` at the end, however the body ends."""
+    renewer = asyncio.create_task(_renew(renew, ttl, asyncio.current_task()))
     try:
         yield
     finally:
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
-        await asyncio.to_thread(leases.release, branch_id)
+        await asyncio.shield(asyncio.to_thread(release))
 
 
-async def _renew(leases: RunLeases, branch_id: str, owner: asyncio.Task[Any] | None) -> None:
+async def _renew(
+    renew: Callable[[], list[str]], ttl: float, owner: asyncio.Task[Any] | None
+) -> None:
     while True:
-        await asyncio.sleep(leases.ttl / 3)
+        await asyncio.sleep(ttl / 3)
         try:
-            lost = await asyncio.to_thread(leases.renew, [branch_id])
+            lost = await asyncio.to_thread(renew)
         except Exception:  # a locked database now and then: next round
             continue
         if lost and owner is not None:
-            owner.cancel()  # another process took it over: stop writing to it
+            owner.cancel()
             return

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, text
 
 #: Head revision of ``migrations/versions``; a test checks it against Alembic's own view.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

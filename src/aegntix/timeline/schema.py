@@ -245,6 +245,16 @@ run_leases = Table(
     Column("expires_at", Float, nullable=False),  # seconds since the epoch
 )
 
+# Which API replica drives a rollout set now (``analysis/driving.py``): any replica reads it.
+set_leases = Table(
+    "set_leases",
+    metadata,
+    Column("set_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),  # the set's
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch
+)
+
 # Model providers' limits shared by every process on the database (``brains/shared_limits.py``).
 # Operator rows, not tenant data: a provider endpoint (its URL and the server's key) is shared
 # by all tenants, and ``endpoint`` is a digest, never the URL or the key.

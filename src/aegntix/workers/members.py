@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from aegntix.analysis.driving import SetLeases, driving
 from aegntix.analysis.records import RolloutSet, SetStatus
 from aegntix.analysis.rollouts import repository, settle
 from aegntix.errors import BranchBusy
@@ -101,10 +102,15 @@ async def run_sets_on_workers(
     store: SqlStore, db: str, sets: Sequence[RolloutSet], on_progress: Progress | None = None
 ) -> list[RolloutSet]:
     """``aegntix rollouts`` on workers: the sets' unfinished members (default tenant's, as
-    every CLI command) through the queue of ``db``; Ctrl-C pauses the members started."""
-    executor = await QueueExecutor.open(store, db)
-    try:
-        scoped = TenantStore(store, DEFAULT_TENANT)
-        return await run_on_workers(executor, scoped, sets, on_progress, pause_on_cancel=True)
-    finally:
-        await executor.close()
+    every CLI command) through the queue of ``db``; Ctrl-C pauses the members started.
+    The CLI drives the sets as an API replica would: under their leases, so every replica
+    reads them running (``BranchBusy`` if a replica drives one already)."""
+    leases, ids = SetLeases(store), [s.id for s in sets]
+    await asyncio.to_thread(leases.take, ids, DEFAULT_TENANT)
+    async with driving(leases, ids):
+        executor = await QueueExecutor.open(store, db)
+        try:
+            scoped = TenantStore(store, DEFAULT_TENANT)
+            return await run_on_workers(executor, scoped, sets, on_progress, pause_on_cancel=True)
+        finally:
+            await executor.close()

@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from aegntix.analysis.driving import SetLeases, check_undriven, driving
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet, SetStatus
 from aegntix.analysis.rollouts import (
     InjectionSpec,
@@ -113,21 +114,26 @@ class RolloutTasks:
                 "a rollout set of this tenant is running; wait for it to finish (one at a time)"
             )
 
-    def start(self, app: FastAPI, store: TenantStore, rollout: RolloutSet) -> None:
+    async def start(self, app: FastAPI, store: TenantStore, rollout: RolloutSet) -> None:
         """Start the set (and its control) in the background; its members are forked there
-        if they do not exist yet. Returns at once (the board says it is running)."""
+        if they do not exist yet. Returns at once (the board says it is running). On
+        PostgreSQL this replica first takes the sets' leases (``BranchBusy`` if another
+        replica drives them), so every replica reads that they run."""
         self.check_idle(store.tenant_id)
         repo = repository(store)
-        sets = with_control(repo, rollout.id)
+        sets = await asyncio.to_thread(with_control, repo, rollout.id)
+        runs = getattr(app.state, "runs", None)
+        queue = runs if isinstance(runs, QueueExecutor) else None  # PostgreSQL: on workers
+        leases = set_leases(app, store) if queue is not None else None
+        if leases is not None:
+            await asyncio.to_thread(leases.take, [s.id for s in sets], store.tenant_id)
         board = self._board = board_of(app)
         for s in sets:
             statuses = repo.member_statuses(s.id)
             done = sum(1 for v in statuses.values() if v == BranchStatus.DONE.value)
             board.begin(s.id, done=done, total=s.n, forked=len(statuses))
-        runs = getattr(app.state, "runs", None)
-        queue = runs if isinstance(runs, QueueExecutor) else None  # PostgreSQL: on workers
         task = asyncio.create_task(
-            _fork_and_run(store, sets, board, queue), name=f"rollouts:{rollout.id}"
+            _drive(store, sets, board, queue, leases), name=f"rollouts:{rollout.id}"
         )
         for s in sets:
             self._tasks[s.id] = task
@@ -155,6 +161,28 @@ class RolloutTasks:
 
 def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
+
+
+async def _drive(
+    store: TenantStore,
+    sets: list[RolloutSet],
+    board: ProgressBoard,
+    queue: QueueExecutor | None,
+    leases: SetLeases | None,
+) -> None:
+    if leases is None:
+        await _fork_and_run(store, sets, board)
+        return
+    async with driving(leases, [s.id for s in sets]):
+        await _fork_and_run(store, sets, board, queue)
+
+
+def set_leases(app: FastAPI, store: TenantStore) -> SetLeases:
+    """This replica's leases on the rollout sets it drives (one owner per process)."""
+    leases: SetLeases | None = getattr(app.state, "set_leases", None)
+    if leases is None:
+        leases = app.state.set_leases = SetLeases(store.backend)
+    return leases
 
 
 class _Stopped(Exception):
@@ -266,7 +294,7 @@ async def create_rollouts(
     Follow ``WS /v1/rollouts/{id}/stream`` (or ``GET /v1/rollouts/{id}``)."""
     tasks_of(request.app).check_idle(store.tenant_id)  # before anything is written
     rollout = await asyncio.to_thread(_create, store, branch_id, body)
-    tasks_of(request.app).start(request.app, store, rollout)
+    await tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)
 
 
@@ -315,9 +343,10 @@ async def continue_rollouts(request: Request, set_id: SetId, store: WriteStore) 
     """Run only the unfinished members (and the control's) in the background; members a
     crash left unforked are forked there first."""
     tasks_of(request.app).check_idle(store.tenant_id)
+    await asyncio.to_thread(check_undriven, store, set_id)  # before anything is written
     n = (await asyncio.to_thread(repository(store).get, set_id)).n
     rollout = await asyncio.to_thread(functools.partial(extend_set, fork=False), store, set_id, n)
-    tasks_of(request.app).start(request.app, store, rollout)
+    await tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)
 
 
@@ -333,8 +362,9 @@ async def extend_rollouts(
     """Grow the set (and its control) to ``to`` members and answer at once; the new ones are
     forked and run in the background, the first ones are not touched."""
     tasks_of(request.app).check_idle(store.tenant_id)
+    await asyncio.to_thread(check_undriven, store, set_id)
     rollout = await asyncio.to_thread(
         functools.partial(extend_set, fork=False), store, set_id, body.to
     )
-    tasks_of(request.app).start(request.app, store, rollout)
+    await tasks_of(request.app).start(request.app, store, rollout)
     return await asyncio.to_thread(_out, request, store, rollout)

@@ -1,0 +1,104 @@
+"""Whether a rollout set is being driven is in the database: every API replica reads it alike
+(``running``), refuses a second driver, and offers Continue once a dead driver's lease lapses
+(real ``aegntix serve`` and ``aegntix worker`` processes on PostgreSQL); a replica that does
+not drive a set streams its progress all the same, read from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.workers.support import Cluster, new_town_hall, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _running(api: httpx.Client, set_id: str) -> bool:
+    r = api.get(f"/v1/rollouts/{set_id}")
+    assert r.status_code == 200, r.text
+    return bool(r.json()["running"])
+
+
+def test_every_replica_reads_who_drives_a_set(cluster: Cluster) -> None:
+    a, b = cluster.serve(), cluster.serve()
+    api_a, api_b = a.client(), b.client()
+    root = new_town_hall(api_a, 6)
+    # no worker yet: A's task drives the set and waits for one, so it runs as long as needed
+    made = api_a.post(f"/v1/branches/{root}/rollouts", json={"n": 3, "at_step": 0})
+    assert made.status_code == 202, made.text
+    set_id = made.json()["id"]
+    assert made.json()["running"] is True
+    assert _running(api_b, set_id)  # B drives nothing and still reads it running
+    listed = {s["id"]: s["running"] for s in api_b.get("/v1/rollouts").json()}
+    assert listed[set_id] is True
+    again = api_b.post(f"/v1/rollouts/{set_id}/continue")
+    assert again.status_code == 409, again.text  # one driver at a time, across replicas
+    assert "another replica" in again.json()["detail"]
+
+    cluster.kill9(a.proc)  # the driver dies: its lease lapses (3 s) and the set reads stopped
+    wait_for("the dead driver's lease to lapse", lambda: not _running(api_b, set_id), 120)
+    assert api_b.get(f"/v1/rollouts/{set_id}").json()["status"] == "running"  # on record
+
+    resumed = api_b.post(f"/v1/rollouts/{set_id}/continue")
+    assert resumed.status_code == 202, resumed.text
+    assert resumed.json()["running"] is True
+    cluster.worker()
+
+    def settled() -> bool:
+        got = api_b.get(f"/v1/rollouts/{set_id}").json()
+        return got["status"] == "done" and got["running"] is False
+
+    wait_for("the set done on B", settled, 600)
+    members = api_b.get(f"/v1/rollouts/{set_id}/members").json()
+    assert [m["status"] for m in members] == ["done"] * 3
+    api_a.close()
+    api_b.close()
+
+
+async def _frames(url: str, hello: asyncio.Event) -> tuple[list[dict[str, Any]], int | None]:
+    """Every frame of a set stream (pings left out) until the server closes it; its code."""
+    frames: list[dict[str, Any]] = []
+    async with connect(url) as ws:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] != "ping":
+                    frames.append(frame)
+                    hello.set()
+        return frames, ws.close_code
+
+
+async def test_a_replica_that_does_not_drive_a_set_streams_its_progress(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.serve(), cluster.serve()
+    with a.client() as api_a:
+        root = new_town_hall(api_a, 24)
+        made = api_a.post(f"/v1/branches/{root}/rollouts", json={"n": 3, "at_step": 0})
+        assert made.status_code == 202, made.text
+        set_id = made.json()["id"]
+    # B's stream, opened while A drives (and no worker runs yet: nothing can finish early)
+    url, hello = f"{b.ws_base}/v1/rollouts/{set_id}/stream?api_key={b.key}", asyncio.Event()
+    reader = asyncio.create_task(_frames(url, hello))
+    await asyncio.wait_for(hello.wait(), 60)
+    cluster.worker(concurrency=1)
+    frames, code = await asyncio.wait_for(reader, 600)
+
+    assert code == 1000
+    assert frames[0]["type"] == "hello" and frames[0]["set"]["running"] is True
+    assert frames[-1]["type"] == "settled"
+    assert frames[-1]["set"]["status"] == "done" and frames[-1]["set"]["running"] is False
+    progress = [f["set"] for f in frames if f["type"] == "progress"]
+    assert progress, "B sent no progress while A drove the set"
+    assert all(p["total"] == 3 and p["phase"] == "running" for p in progress)
+    dones = [p["done"] for p in progress]
+    assert dones == sorted(dones) and dones[-1] <= 3  # members only ever finish
+    steps = [p["step"] for p in progress if p["step"] is not None]
+    assert steps and max(steps) > 0  # the members' heads moved, as read from the database
