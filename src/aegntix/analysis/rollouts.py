@@ -69,6 +69,16 @@ class InjectionSpec:
             "urgency": self.urgency,
         }
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments ``inject`` and ``validated`` take besides the content."""
+        return {
+            "targets": self.targets,
+            "strategy": self.strategy,
+            "fields": self.fields,
+            "world": self.world,
+            "urgency": self.urgency,
+        }
+
     @classmethod
     def from_json(cls, spec: Mapping[str, Any]) -> InjectionSpec:
         """The injection a set recorded (``as_json``)."""
@@ -99,11 +109,7 @@ def fork_with(
         store,
         parent_id,
         injection.content,
-        targets=injection.targets,
-        strategy=injection.strategy,
-        fields=injection.fields,
-        world=injection.world,
-        urgency=injection.urgency,
+        **injection.options(),
         at_step=at_step,
         new_branch=True,
         label=label,
@@ -149,15 +155,7 @@ def create_set(
     payload: dict[str, Any] | None = None
     if injection is not None:
         scenario = scenario_from(store.get_scenario(parent.scenario_id))
-        validated(
-            scenario,
-            injection.content,
-            injection.targets,
-            injection.strategy,
-            injection.fields,
-            injection.world,
-            injection.urgency,
-        )
+        validated(scenario, injection.content, **injection.options())
         payload = injection.as_json()
     made = repo.create(
         scenario_id=parent.scenario_id,

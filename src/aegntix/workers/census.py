@@ -100,15 +100,11 @@ def take_census(conn: Connection, stalled_s: float) -> Census:
         slices.setdefault(int(job.worker_id), []).append(
             Slice(int(job.id), str(job.branch_id), str(job.tenant_id), running, _process(job.owner))
         )
-    queued = conn.execute(
-        text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = :q"),
-        {"q": QUEUE},
-    ).scalar()
     workers = [
         WorkerRow(int(r.id), float(r.age), float(r.age) < stalled_s, slices.get(int(r.id), []))
         for r in rows
     ]
-    return Census(workers, int(queued or 0))
+    return Census(workers, int(queue_depths(conn)[QUEUE]))
 
 
 def _process(owner: str | None) -> str | None:
@@ -119,6 +115,12 @@ def _process(owner: str | None) -> str | None:
 def census(store: SqlStore, stalled_s: float) -> Census:
     with store.reading() as conn:
         return take_census(conn, stalled_s)
+
+
+def depths(store: SqlStore) -> dict[str, float]:
+    """:func:`queue_depths` on a connection of its own (a metrics source)."""
+    with store.reading() as conn:
+        return queue_depths(conn)
 
 
 def count_live(store: SqlStore, stalled_s: float) -> int:

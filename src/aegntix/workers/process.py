@@ -23,7 +23,7 @@ from aegntix.observability import metrics
 from aegntix.timeline.opening import opened
 from aegntix.timeline.pgbus import PgBus
 from aegntix.timeline.sqlstore import SqlStore
-from aegntix.workers.census import queue_depths
+from aegntix.workers.census import depths
 from aegntix.workers.queue import QueueSettings, ensure_schema, make_app
 from aegntix.workers.slices import CONTEXT_KEY, new_context, register
 
@@ -69,7 +69,7 @@ async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings
     register(app)
     ctx = new_context(store, app, settings)
     loop = asyncio.get_running_loop()
-    unregister = metrics.register_queue_depth(lambda: _depths(store))
+    unregister = metrics.register_queue_depth(lambda: depths(store))
     async with app.open_async():
         work = asyncio.create_task(
             app.run_worker_async(
@@ -100,8 +100,3 @@ async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings
                 loop.remove_signal_handler(sig)
     log.info("worker stopped", worker=name, slices=ctx.slices, steps=ctx.steps)
     return ctx.slices
-
-
-def _depths(store: SqlStore) -> dict[str, float]:
-    with store.reading() as conn:
-        return queue_depths(conn)

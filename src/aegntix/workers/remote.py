@@ -24,7 +24,7 @@ from aegntix.observability import metrics
 from aegntix.timeline.leases import RunLeases, as_running
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
-from aegntix.workers.census import count_live, queue_depths
+from aegntix.workers.census import count_live, depths
 from aegntix.workers.executor import NO_WORKER_HINT, QUEUED, RunState
 from aegntix.workers.intents import RunIntents, Want
 from aegntix.workers.queue import QueueSettings, defer_slice, ensure_schema, make_app, slice_lock
@@ -54,11 +54,7 @@ class QueueExecutor:
         self._hub = hub
         self.leases = RunLeases(store)
         self.intents = RunIntents(store)
-        self._unregister = metrics.register_queue_depth(self._depths)
-
-    def _depths(self) -> dict[str, float]:
-        with self._store.reading() as conn:
-            return queue_depths(conn)
+        self._unregister = metrics.register_queue_depth(lambda: depths(store))
 
     @classmethod
     async def open(
