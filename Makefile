@@ -40,13 +40,17 @@ demo: $(STAMP)
 	$(BIN)/aegntix demo examples/negotiation.yaml --db demo.db
 	$(BIN)/aegntix branches --db demo.db
 
-## test: the whole suite; the browser tests need /usr/bin/chromium, the PostgreSQL tests a
-## server on 127.0.0.1:5432, the bus tests Redis on 127.0.0.1:6379 (installed or started here when root)
+## test: the whole suite, spread over TEST_PROCESSES processes (a module stays on one); the
+## browser tests need /usr/bin/chromium, the PostgreSQL tests a server on 127.0.0.1:5432 (its
+## max_connections raised to 300), the bus tests Redis on 127.0.0.1:6379 (installed or started
+## here when root)
+TEST_PROCESSES ?= 4
+PYTEST_ARGS ?=
 test: $(STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-postgres
 	scripts/ensure-redis
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadscope --durations=25 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import json
 import resource
+import ssl
 import time
 from array import array
 from collections import Counter, deque
@@ -60,6 +61,7 @@ class Plan:
     duration: float
     follow_wait: float
     deflate: bool
+    batch: bool  # ask for batched frames (``batch=1``: JSON arrays of messages)
 
 
 class StampedConnection(ClientConnection):
@@ -120,6 +122,7 @@ class Follower:
     def __init__(self, number: int, plan: Plan, tally: Tally) -> None:
         base = plan.bases[number % len(plan.bases)].replace("http://", "ws://")
         self.url = base + "/v1/branches/{branch}/stream?api_key=" + plan.key
+        self.url += "&batch=1" if plan.batch else ""
         self.deflate, self.tally = plan.deflate, tally
         self.inbox: asyncio.Queue[Ticket | None] = asyncio.Queue()
 
@@ -204,49 +207,65 @@ class Follower:
         state: dict[str, int],
         caught_up: asyncio.Event,
     ) -> None:
-        tally = self.tally
         async for raw in ws:
             arrived = ws.arrivals.popleft()
-            message = json.loads(raw)
-            kind = message["type"]
-            if kind == "event":
-                event = message["event"]
-                seq, last = event["seq"], state["last"]
-                tally.events += 1
-                if seq <= last:
-                    tally.duplicates += 1
-                    state["bad"] = 1
-                    continue
-                if seq > last + 1:
-                    tally.gaps += seq - last - 1
-                    state["bad"] = 1
-                state["last"] = seq
-                if seq > head:
-                    created = datetime.fromisoformat(event["created_at"]).timestamp()
-                    tally.live_s.append(arrived - created)
-                else:
-                    tally.backlog += 1
-                if seq >= state.get("final", seq + 1):
-                    caught_up.set()
-            elif kind == "status" and message["status"] in TERMINAL:
-                ticket.ended.set()
-            elif kind == "ping":
-                await ws.send('{"type": "pong"}')
-            elif kind == "resync":
-                tally.resyncs += 1
+            frame = json.loads(raw)
+            for message in frame if isinstance(frame, list) else (frame,):
+                await self._take(ws, ticket, head, state, caught_up, message, arrived)
+
+    async def _take(
+        self,
+        ws: StampedConnection,
+        ticket: Ticket,
+        head: int,
+        state: dict[str, int],
+        caught_up: asyncio.Event,
+        message: dict[str, Any],
+        arrived: float,
+    ) -> None:
+        tally = self.tally
+        kind = message["type"]
+        if kind == "event":
+            event = message["event"]
+            seq, last = event["seq"], state["last"]
+            tally.events += 1
+            if seq <= last:
+                tally.duplicates += 1
+                state["bad"] = 1
+                return
+            if seq > last + 1:
+                tally.gaps += seq - last - 1
+                state["bad"] = 1
+            state["last"] = seq
+            if seq > head:
+                created = datetime.fromisoformat(event["created_at"]).timestamp()
+                tally.live_s.append(arrived - created)
+            else:
+                tally.backlog += 1
+            if seq >= state.get("final", seq + 1):
+                caught_up.set()
+        elif kind == "status" and message["status"] in TERMINAL:
+            ticket.ended.set()
+        elif kind == "ping":
+            await ws.send('{"type": "pong"}')
+        elif kind == "resync":
+            tally.resyncs += 1
 
 
 class Slot:
     def __init__(
-        self, number: int, plan: Plan, followers: list[Follower], tally: Tally, end: float
+        self, number: int, plan: Plan, followers: list[Follower], tally: Tally, tls: ssl.SSLContext
     ) -> None:
         self.number, self.plan, self.followers = number, plan, followers
-        self.tally, self.end = tally, end
+        self.tally, self.end = tally, 0.0  # ``end`` is set when the load starts
         base = plan.bases[number % len(plan.bases)]
         self.http = httpx.AsyncClient(
             base_url=base,
             headers={"Authorization": f"Bearer {plan.key}"},
             timeout=120,
+            # one context for every slot: a default one per client loads the CA store each
+            # time (0.1 s and more on a busy machine), and the URLs are http:// anyway
+            verify=tls,
             # uvicorn closes a connection idle for 5 s: give it up well before, so a request
             # rarely meets a connection the server is closing (and retry once if it does)
             limits=httpx.Limits(keepalive_expiry=1.0),
@@ -367,19 +386,16 @@ async def _ticker(tally: Tally, stop: asyncio.Event) -> None:
 async def generate(plan: Plan, start_at: float) -> Tally:
     """The whole load of this process, from wall time ``start_at`` for ``plan.duration`` s."""
     tally = Tally()
-    await asyncio.sleep(max(0.0, start_at - time.time()))
-    end = time.monotonic() + plan.duration
+    tls = ssl.create_default_context()
     followers = {n: Follower(n, plan, tally) for n in plan.followers}
     slots = [
-        Slot(
-            s,
-            plan,
-            [f for n, f in followers.items() if n % plan.total_slots == s],
-            tally,
-            end,
-        )
+        Slot(s, plan, [f for n, f in followers.items() if n % plan.total_slots == s], tally, tls)
         for s in plan.slots
-    ]
+    ]  # made before the start: the load's clock measures the load only
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    end = time.monotonic() + plan.duration
+    for slot in slots:
+        slot.end = end
     stop = asyncio.Event()
     ticker = asyncio.create_task(_ticker(tally, stop))
     tasks = [asyncio.create_task(f.run()) for f in followers.values()]

@@ -99,6 +99,17 @@ def _wait_healthy(proc: Proc, fleet: Fleet) -> None:
         time.sleep(0.2)
 
 
+def _wait_started(proc: Proc, fleet: Fleet) -> None:
+    """Until the worker logged ``worker started`` (it takes jobs): on a busy machine its
+    imports take tens of seconds, and a load started before would time the queue instead."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while "worker started" not in proc.tail(50):
+        fleet.check_alive()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"soak: {proc.role} did not start within {START_TIMEOUT:.0f} s")
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def fleet_of(db: str, replicas: int, workers: int, bus: str | None, logs: Path) -> Iterator[Fleet]:
     """``replicas`` serve processes (the first mints the owner key and migrates the database)
@@ -120,7 +131,8 @@ def fleet_of(db: str, replicas: int, workers: int, bus: str | None, logs: Path) 
         fleet.key = key_file.read_text().strip()
         for i in range(workers):
             fleet.workers.append(_spawn(f"worker {i}", ["worker", "--db", db], logs, env))
-        time.sleep(1.0 if workers else 0.0)
+        for proc in fleet.workers:
+            _wait_started(proc, fleet)
         fleet.check_alive()
         yield fleet
     finally:
@@ -135,15 +147,47 @@ def fleet_of(db: str, replicas: int, workers: int, bus: str | None, logs: Path) 
                 p.popen.wait(10)
 
 
-class Sampler(threading.Thread):
-    """RSS and CPU time of each process (and the machine's CPU use) once a second."""
+PG_ROLE = "postgresql"
 
-    def __init__(self, procs: dict[str, int], period: float = 1.0) -> None:
+
+class _PgBackends:
+    """The PostgreSQL server processes serving one database (``postgres: user db host …``):
+    their CPU time summed (a backend that exits keeps counting what it used) and RSS."""
+
+    def __init__(self, database: str) -> None:
+        self.tag = f" {database} "
+        self.seen: dict[int, float] = {}  # pid -> CPU seconds at its last sample
+        self.used = 0.0
+
+    def sample(self) -> tuple[float, float]:
+        rss = 0.0
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                line = " ".join(proc.info["cmdline"] or ()) + " "
+                if not line.startswith("postgres:") or self.tag not in line:
+                    continue
+                cpu = proc.cpu_times()
+                total = cpu.user + cpu.system
+                self.used += total - self.seen.get(proc.pid, 0.0)
+                self.seen[proc.pid] = total
+                rss += proc.memory_info().rss / MB
+        return rss, self.used
+
+
+class Sampler(threading.Thread):
+    """RSS and CPU time of each process (and the machine's CPU use) once a second; with
+    ``pg_database``, also of the PostgreSQL backends serving that database."""
+
+    def __init__(
+        self, procs: dict[str, int], period: float = 1.0, pg_database: str | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.period = period
         self.handles = {role: psutil.Process(pid) for role, pid in procs.items()}
+        self.pg = _PgBackends(pg_database) if pg_database else None
         self.samples: list[tuple[float, dict[str, tuple[float, float]], float]] = []
         self.marks: dict[str, float] = {}
+        self.writes: dict[str, dict[str, int]] = {}  # mark -> role -> write system calls
         self._halt = threading.Event()
         psutil.cpu_percent()  # the first call only starts the measure
 
@@ -153,6 +197,10 @@ class Sampler(threading.Thread):
     def mark(self, name: str) -> None:
         self.sample()
         self.marks[name] = time.monotonic()
+        self.writes[name] = {}
+        for role, handle in list(self.handles.items()):
+            with contextlib.suppress(psutil.Error, AttributeError):  # Linux: ``syscw``
+                self.writes[name][role] = handle.io_counters().write_count
 
     def sample(self) -> None:
         now, seen = time.monotonic(), {}
@@ -160,6 +208,8 @@ class Sampler(threading.Thread):
             with contextlib.suppress(psutil.Error):
                 cpu = handle.cpu_times()
                 seen[role] = (handle.memory_info().rss / MB, cpu.user + cpu.system)
+        if self.pg is not None:
+            seen[PG_ROLE] = self.pg.sample()
         self.samples.append((now, seen, psutil.cpu_percent()))
 
     def run(self) -> None:
@@ -189,12 +239,22 @@ class Sampler(threading.Thread):
             "rss_end_mb": round(at["load_end"][0], 1),
             "rss_after_mb": round(at["after"][0], 1),
             "rss_slope_mb_per_min_2nd_half": round(_slope(half) * 60, 2),
+            "cpu_s_load": round(at["load_end"][1] - at["load_start"][1], 2),
             "cpu_cores_mean": round((at["load_end"][1] - at["load_start"][1]) / (end - start), 3),
             "cpu_cores_peak_1s": round(max(cores, default=0.0), 3),
             "cpu_cores_after": round(
                 (at["after"][1] - at["load_end"][1]) / max(1e-9, after - end), 3
             ),
+            # write system calls during the load (sockets included): what sending costs
+            # the kernel, exact where CPU time is noisy (None: not readable here)
+            "write_syscalls_load": self._writes(role),
         }
+
+    def _writes(self, role: str) -> int | None:
+        start, end = self.writes.get("load_start", {}), self.writes.get("load_end", {})
+        if role not in start or role not in end:
+            return None
+        return end[role] - start[role]
 
     def machine_cpu_percent(self) -> float:
         """Whole-machine CPU use during the load (all processes, ours and others')."""

@@ -98,9 +98,9 @@ class TimedProvider:
         return self.inner.client(api_key, config)
 
     def request(
-        self, chat: Any, config: Any, sample: int | None, task: Task = DECIDE
+        self, chat: Any, config: Any, sample: int | None, task: Task = DECIDE, offer: Any = None
     ) -> dict[str, Any]:
-        return self.inner.request(chat, config, sample, task)  # type: ignore[no-any-return]
+        return self.inner.request(chat, config, sample, task, offer)  # type: ignore[no-any-return]
 
     async def send(self, client: Any, request: dict[str, Any], timeout: float) -> Completion:
         started = time.perf_counter()

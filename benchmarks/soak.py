@@ -47,8 +47,8 @@ import httpx
 
 from _common import emit, percentiles_ms, table
 from _soak_clients import DRAIN_TIMEOUT, TAIL_TIMEOUT, Plan, client_main
-from _soak_procs import Fleet, Sampler, fleet_of, worker_command_missing
-from aegntix.timeline.postgres import is_postgres_url, shown_url
+from _soak_procs import PG_ROLE, Fleet, Sampler, fleet_of, worker_command_missing
+from aegntix.timeline.postgres import is_postgres_url, postgres_url, shown_url
 
 TARGETS_MS = {"live_p99": 50.0, "handshake_p99": 200.0}
 BASELINE_MS = {"handshake_p50": 9000.0, "live_p99": 6800.0}
@@ -73,6 +73,10 @@ def parse_args() -> argparse.Namespace:
         help="how long a run waits for its followers to connect before it starts (10 s)",
     )  # fmt: skip
     p.add_argument("--no-deflate", action="store_true", help="no permessage-deflate offer")
+    p.add_argument(
+        "--batch", action="store_true",
+        help="followers ask for batched frames (batch=1: JSON arrays of messages ready at once)",
+    )  # fmt: skip
     args = p.parse_args()
     args.duration = args.duration or (30.0 if args.quick else 360.0)
     args.settle = args.settle if args.settle is not None else (10.0 if args.quick else 60.0)
@@ -132,6 +136,7 @@ def plans(args: argparse.Namespace, fleet: Fleet, root: str, root_head: int) -> 
             duration=args.duration,
             follow_wait=args.follow_wait,
             deflate=not args.no_deflate,
+            batch=args.batch,
         )
         for p in range(args.client_procs)
     ]
@@ -218,7 +223,8 @@ def report(
           f"{args.duration:.0f} s, {args.replicas} serve + {args.workers} worker(s), "
           f"db {'postgresql' if is_postgres_url(db) else 'sqlite'}, bus {bus or 'in-process'}, "
           f"{args.client_procs} client process(es), "
-          f"deflate {'off' if args.no_deflate else 'on'}\n")  # fmt: skip
+          f"deflate {'off' if args.no_deflate else 'offered'}, "
+          f"frames {'batched' if args.batch else 'one per message'}\n")  # fmt: skip
     table(
         ["measure", "p50 ms", "p99 ms", "max ms", "n", "target", "baseline (1 serve)"],
         [
@@ -233,12 +239,23 @@ def report(
         ],
     )  # fmt: skip
     print()
+    per_k = 1000.0 / max(got["events"], 1)  # CPU ms per 1,000 events delivered
+    for s in per_proc.values():
+        s["cpu_ms_per_1k_delivered"] = round(s["cpu_s_load"] * per_k * 1000, 1)
+        writes = s["write_syscalls_load"]
+        s["writes_per_1k_delivered"] = None if writes is None else round(writes * per_k, 1)
+    client_ms = round(got["cpu_s"] * per_k * 1000, 1)
     table(
         ["process", "RSS start MB", "peak", "end", f"after {args.settle:.0f} s",
-         "slope MB/min (2nd half)", "CPU cores mean", "busiest 1 s", "after"],
-        [[role, s["rss_start_mb"], s["rss_peak_mb"], s["rss_end_mb"], s["rss_after_mb"],
-          s["rss_slope_mb_per_min_2nd_half"], s["cpu_cores_mean"], s["cpu_cores_peak_1s"],
-          s["cpu_cores_after"]] for role, s in per_proc.items()],
+         "slope MB/min (2nd half)", "CPU cores mean", "busiest 1 s", "after",
+         "CPU ms / 1k delivered", "writes / 1k delivered"],
+        [*([role, s["rss_start_mb"], s["rss_peak_mb"], s["rss_end_mb"], s["rss_after_mb"],
+            s["rss_slope_mb_per_min_2nd_half"], s["cpu_cores_mean"], s["cpu_cores_peak_1s"],
+            s["cpu_cores_after"], s["cpu_ms_per_1k_delivered"],
+            "-" if s["writes_per_1k_delivered"] is None else s["writes_per_1k_delivered"]]
+           for role, s in per_proc.items()),
+         ["client(s)", "-", "-", "-", "-", "-", round(client_cores * args.client_procs, 3), "-",
+          "-", client_ms, "-"]],
     )  # fmt: skip
     events = sum(r["events"] for r in in_load)
     print(
@@ -265,7 +282,7 @@ def report(
                 "settle", "replicas", "workers", "client_procs", "follow_wait")}
         | {"db": "postgresql" if is_postgres_url(db) else "sqlite",
            "db_url": shown_url(db) if is_postgres_url(db) else None,
-           "bus": bus, "deflate": not args.no_deflate},
+           "bus": bus, "deflate": not args.no_deflate, "batch": args.batch},
         handshake=shake, upgrade=upgrade, live_delivery=live, exactly_once=once,
         events_delivered=got["events"], events_from_backlog=got["backlog"],
         runs={"count": len(runs), "statuses": dict(statuses), "per_s": len(in_load) / wall,
@@ -274,7 +291,8 @@ def report(
               "follow_wait_s_p50": median(r["follow_wait_s"] for r in runs),
               "executing_mean": executing(runs, wall)},
         processes=per_proc,
-        client={"cpu_cores_per_proc": round(client_cores, 3), "loop_lag": lag,
+        client={"cpu_cores_per_proc": round(client_cores, 3),
+                "cpu_ms_per_1k_delivered": client_ms, "loop_lag": lag,
                 "mean_streams_open": round(connected, 1), "errors": dict(got["errors"])},
         machine_cpu_percent=sampler.machine_cpu_percent(),
         targets_ms=TARGETS_MS, baseline_ms=BASELINE_MS,
@@ -298,7 +316,9 @@ def main() -> None:
         bus = default_bus(args, db)
         with fleet_of(db, args.replicas, args.workers, bus, Path(tmp)) as fleet:
             servers = [p.role for p in fleet.procs]
-            sampler = Sampler({p.role: p.popen.pid for p in fleet.procs})
+            pg = postgres_url(db).database if is_postgres_url(db) else None
+            sampler = Sampler({p.role: p.popen.pid for p in fleet.procs}, pg_database=pg)
+            servers += [PG_ROLE] if pg else []
             sampler.start()
             results = load(args, fleet, sampler)
             time.sleep(args.settle)

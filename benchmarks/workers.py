@@ -1,6 +1,8 @@
 """Distributed workers on PostgreSQL (procrastinate): town-hall steps/s with 1, 2 and 4 worker
-processes, the queue's overhead per step (against the same branches run in-process), and
-append -> WebSocket latency on an API replica for events a worker wrote.
+processes, the queue's overhead per step (against the same branches run in-process),
+append -> WebSocket latency on an API replica for events a worker wrote, and the wall time
+of a rollout set (200 town-hall members of 20 steps; ``--quick``: 40 of 10) with 1, 2 and 4
+workers, from queuing it as the API does to the set settled ``done`` (forks included).
 
 Each measurement uses a fresh schema of a scratch database (``AEGNTIX_BENCH_PG``, default
 postgresql://postgres@127.0.0.1:5432/postgres). Workers are real ``aegntix worker``
@@ -35,6 +37,8 @@ from websockets.asyncio.client import connect
 from _backends_pg import scratch_database
 from _common import emit, parse_args, percentiles_ms, table
 from _queue_noop import noop_jobs_per_s
+from aegntix.analysis.records import SetStatus
+from aegntix.analysis.rollouts import create_set, repository
 from aegntix.engine import Scheduler, start_scenario
 from aegntix.model.loading import load_scenario
 from aegntix.timeline import SqlStore, open_store
@@ -116,6 +120,41 @@ def throughput(db_url: str, workers: int, branches: int, steps: int) -> dict[str
     finally:
         store.close()
     return {"workers": workers, "steps": ran, "wall_s": wall, "steps_per_s": ran / wall}
+
+
+async def _set_on_workers(url: str, store: SqlStore, root: str, members: int) -> float:
+    """Seconds from queuing a set of ``members`` (as the API does) to the set ``done``."""
+    scoped = TenantStore(store, store.get_branch(root).tenant_id)
+    rollout = create_set(scoped, root, 0, members, seed_base=7, fork=False)
+    repo = repository(scoped)
+    executor = await QueueExecutor.open(store, url)
+    try:
+        began = time.perf_counter()
+        await executor.drive_sets(scoped, [rollout.id])
+        while (status := repo.get(rollout.id).status) is SetStatus.RUNNING:
+            await asyncio.sleep(0.05)
+        wall = time.perf_counter() - began
+        if status is not SetStatus.DONE:  # said, not hidden: the other figures still print
+            print(f"rollout set with {members} members ended {status.value}", file=sys.stderr)
+        return wall
+    finally:
+        await executor.close()
+
+
+def rollout_set(db_url: str, workers: int, members: int, steps: int) -> dict[str, Any]:
+    url = _schema(db_url, f"set{workers}")
+    store = open_store(url)
+    try:
+        root, _ids = _branches(store, 0, steps)
+        procs = _workers(url, workers)
+        try:
+            _wait_live(store, workers)
+            wall = asyncio.run(_set_on_workers(url, store, root, members))
+        finally:
+            _stop(procs)
+    finally:
+        store.close()
+    return {"workers": workers, "members": members, "wall_s": wall}
 
 
 def in_process(db_url: str, branches: int, steps: int) -> dict[str, Any]:
@@ -225,6 +264,8 @@ def main() -> None:
         four = throughput(db_url, 4, branches, steps)
         ws = ws_latency(db_url, 24 if args.quick else 60)
         noop = noop_jobs_per_s(_schema(db_url, "noop"), 500 if args.quick else 2000, 2)
+        members, member_steps = (40, 10) if args.quick else (200, 20)
+        sets = {w: rollout_set(db_url, w, members, member_steps)["wall_s"] for w in (1, 2, 4)}
     overhead_ms = (one["wall_s"] - local["wall_s"]) / one["steps"] * 1000
     table(
         ["what", "value"],
@@ -240,6 +281,10 @@ def main() -> None:
             ("append -> WebSocket on a replica p99 ms", round(ws["p99_ms"], 2)),
             ("events measured", int(ws["n"])),
             ("procrastinate no-op jobs/s, 2 worker processes", round(noop, 1)),
+            (f"rollout set {members}x{member_steps} steps, 1 worker, s", round(sets[1], 1)),
+            (f"rollout set {members}x{member_steps} steps, 2 workers, s", round(sets[2], 1)),
+            (f"rollout set {members}x{member_steps} steps, 4 workers, s", round(sets[4], 1)),
+            ("rollout set scale 1 -> 2", round(sets[1] / sets[2], 2)),
         ],
     )
     emit(
@@ -256,6 +301,12 @@ def main() -> None:
         ws_p50_ms=ws["p50_ms"],
         ws_p99_ms=ws["p99_ms"],
         noop_jobs_per_s_2_workers=noop,
+        set_members=members,
+        set_steps_per_member=member_steps,
+        set_wall_s_1_worker=sets[1],
+        set_wall_s_2_workers=sets[2],
+        set_wall_s_4_workers=sets[4],
+        set_scale_1_to_2=sets[1] / sets[2],
         cores=os.cpu_count(),
     )
 

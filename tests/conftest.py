@@ -15,6 +15,12 @@ from aegntix.timeline import SqlStore, open_postgres_store, open_sqlite_store, o
 
 from .postgres import SessionDatabase
 
+# pytest-xdist's workers export COLUMNS=80/LINES=24 (a terminal that is not there); the CLI's
+# console would wrap to it. The suite reads CLI output as a pipe does, whatever runs it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 settings.register_profile(
     "default",
     max_examples=int(os.environ.get("AEGNTIX_HYPOTHESIS_EXAMPLES", "25")),

@@ -27,6 +27,12 @@ exit code in brackets)::
     ├── ProviderError [8]             a model provider refuses or is misconfigured
     │   └── ProviderUnavailable [75] T  no server answering; timeouts / rate limits / 5xx
     │                                   through every retry
+    ├── ToolError [9]                 a scenario's tools cannot be used as declared
+    │   ├── ToolNotAllowed [9]        a tool outside an agent's allow-list, or a server
+    │   │                             command/URL this host does not permit
+    │   ├── ToolSecretMissing [9]     a ``secret:NAME`` the tools need is not set
+    │   └── ToolNotListed [9]         an allow-list or action names a tool the server
+    │                                 does not list (found when the run starts)
     ├── NoWorker [75] T               work queued, but no worker process is alive
     ├── PortInUse [1], MissingExtra [1]
     └── RunFailed [the cause's]       a run stopped; the branch records why
@@ -285,6 +291,27 @@ class ProviderUnavailable(ProviderError):
     exit_code = TRANSIENT_EXIT_CODE
     transient = True
     retry_after = 5
+
+
+class ToolError(AegntixError):
+    """A scenario's tools cannot be used as declared. A tool server's own faults (down,
+    timeout, a malformed result) are never raised: they are recorded as a call's error."""
+
+    exit_code = 9
+
+
+class ToolNotAllowed(ToolError):
+    """An agent called a tool its allow-list (``agents[].tools``) does not cover, or a
+    scenario declares a server command or URL this host does not permit."""
+
+
+class ToolSecretMissing(ToolError):
+    """A ``secret:NAME`` in a tool server's env or headers is set neither in the environment
+    nor in the secrets file. The message names the secret, never a value."""
+
+
+class ToolNotListed(ToolError):
+    """An allow pattern or a tool-bound action names a tool its server does not list."""
 
 
 class NoWorker(AegntixError):

@@ -31,12 +31,6 @@ def _status_is(page: Any, status: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="known bug, open in issue 13: after Pause of a queued run the branch can read "
-    "'pausing' again (the stream's status re-check reads the leftover pause intent), so Resume "
-    "stays disabled; seen in 2 of 4 runs at the end of the session",
-    strict=False,
-)
 def test_a_queued_run_says_it_waits_for_a_worker(
     browser: Any, cluster: Cluster, artifacts: Path
 ) -> None:

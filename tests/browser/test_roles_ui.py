@@ -43,6 +43,9 @@ READ_CONTROLS = {
     "memories-newer",
     "memories-older",
     "toast-close",
+    "network-slider",  # who heard what at a past step (docs/web-ui.md, Network)
+    "network-latest",
+    "network-reach-row",
 }
 
 

@@ -18,7 +18,7 @@ def test_continue_waits_for_a_dead_runner_s_member_says_so_and_finishes(tmp_path
         set_id = create_set(store, parent, 1, 3).id
         member = repository(store).members(set_id)[1].branch_id
         # what a runner killed mid-member leaves: the branch running, a lease nobody renews
-        RunLeases(store, owner="killed-runner", ttl=3.0).take(member)
+        RunLeases(store, owner="killed-runner", ttl=8.0).take(member)  # outlives a slow start
         store.set_status(member, BranchStatus.RUNNING)
 
     out = aegntix("rollouts", "continue", set_id[:6], "--db", db)

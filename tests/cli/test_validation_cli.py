@@ -88,7 +88,8 @@ def test_every_problem_is_listed_in_file_order(db: str, tmp_path: Path) -> None:
         f"error: {path}:7: agents.1.actions.0: unknown action 'nope' (actions: none declared)",
         f"error: {path}:9: dynamics.y: 'y' is not a world key",
         f"error: {path}:10: outcomes.z: unknown name(s) missing; expressions may read world "
-        "keys and max_stance, max_steps, mean_stance, min_stance, n_agents, stance_spread, step",
+        "keys and bimodality, max_stance, max_steps, mean_stance, min_stance, n_agents, "
+        "opinion_clusters, polarization, stance_spread, step",
     ]
 
 

@@ -82,17 +82,20 @@ def test_metrics_need_the_token_when_one_is_set(
     monkeypatch.setenv("AEGNTIX_METRICS_TOKEN", "scrape-me")
     with serving(tmp_path) as server:
         url = server.base_url + "/metrics"
-        missing = httpx.get(url)
+        missing = httpx.get(url, timeout=60)
         assert missing.status_code == 401
         assert "AEGNTIX_METRICS_TOKEN" in missing.json()["detail"]
-        wrong = httpx.get(url, headers={"Authorization": "Bearer nope"})
+        wrong = httpx.get(url, headers={"Authorization": "Bearer nope"}, timeout=60)
         assert wrong.status_code == 401
         # an API key is a tenant's, not the operator's: it does not open the metrics
-        owner = httpx.get(url, headers={"Authorization": f"Bearer {server.owner_key}"})
+        owner = httpx.get(url, headers={"Authorization": f"Bearer {server.owner_key}"}, timeout=60)
         assert owner.status_code == 401
         assert value(scrape(url, "scrape-me"), "aegntix_build_info", {"version": "0.1.0"}) == 1
         # not an API route: not in the OpenAPI document
-        assert "/metrics" not in httpx.get(server.base_url + "/openapi.json").json()["paths"]
+        assert (
+            "/metrics"
+            not in httpx.get(server.base_url + "/openapi.json", timeout=60).json()["paths"]
+        )
 
 
 def test_who_may_scrape() -> None:
@@ -145,7 +148,7 @@ def test_serve_metrics_counts_model_calls_by_outcome(
 def test_serve_metrics_asks_for_the_token_and_refuses_a_taken_port() -> None:
     server = serve_metrics(0, token="t0ken")
     try:
-        assert httpx.get(server.url).status_code == 401
+        assert httpx.get(server.url, timeout=60).status_code == 401
         assert value(scrape(server.url, "t0ken"), "aegntix_build_info", {"version": "0.1.0"}) == 1
         with pytest.raises(PortInUse, match="in use"):
             serve_metrics(server.port)

@@ -38,13 +38,15 @@ def create(client: httpx.Client, name: str = "negotiation") -> dict[str, Any]:
 
 def wait_idle(client: httpx.Client, branch_id: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
+    delay = 0.02  # backing off: the server runs in this process and polls take its GIL
     while True:
         status: dict[str, Any] = client.get(f"/v1/branches/{branch_id}/status").json()
         if not status["running"]:
             return status
         if time.monotonic() > deadline:
             raise AssertionError(f"branch {branch_id} still running: {status}")
-        time.sleep(0.02)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
 
 
 def run_to_end(client: httpx.Client, branch_id: str, steps: int | None = None) -> dict[str, Any]:
@@ -53,6 +55,27 @@ def run_to_end(client: httpx.Client, branch_id: str, steps: int | None = None) -
         return wait_idle(client, branch_id)  # already at its end: nothing to run
     assert r.status_code == 202, r.text
     return wait_idle(client, branch_id)
+
+
+#: The news the swarm tests inject into the rumour example.
+PLANT_NEWS = "The plant just signed a new ten-year contract with the harbour."
+
+
+def organic_fork(client: httpx.Client, branch_id: str, seed_agent: str = "p00") -> str:
+    """Fork ``branch_id`` at step 3 with :data:`PLANT_NEWS` as an ``organic`` injection seeded
+    at ``seed_agent``, run 6 steps; the fork's id."""
+    fork = client.post(
+        f"/v1/branches/{branch_id}/fork",
+        json={
+            "at_step": 3,
+            "label": "organic",
+            "injection": {"content": PLANT_NEWS, "strategy": "organic", "targets": [seed_agent]},
+        },
+    )
+    assert fork.status_code == 201, fork.text
+    fork_id = str(fork.json()["id"])
+    run_to_end(client, fork_id, 6)
+    return fork_id
 
 
 def all_events(client: httpx.Client, branch_id: str, **params: Any) -> list[dict[str, Any]]:

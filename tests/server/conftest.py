@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from aegntix.security.keys import create_key
 from aegntix.security.roles import Role
 from aegntix.server.app import create_app
+from aegntix.server.wsproto import ws_protocol
 from aegntix.timeline import SqlStore, open_store
 
 from ..postgres import SessionDatabase
@@ -58,7 +59,13 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_ping_interval=None)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        ws_ping_interval=None,
+        ws=ws_protocol(),  # as `aegntix serve`
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

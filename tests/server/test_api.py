@@ -25,7 +25,7 @@ def client(live_server: LiveServer) -> httpx.Client:
 
 
 def test_health_needs_no_key(live_server: LiveServer) -> None:
-    r = httpx.get(f"{live_server.base_url}/v1/health")
+    r = httpx.get(f"{live_server.base_url}/v1/health", timeout=60)
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
 
@@ -241,7 +241,7 @@ def test_unsupported_media_type_and_unknown_ids(client: httpx.Client) -> None:
 
 
 def test_openapi_documents_security(live_server: LiveServer) -> None:
-    schema = httpx.get(f"{live_server.base_url}/openapi.json").json()
+    schema = httpx.get(f"{live_server.base_url}/openapi.json", timeout=60).json()
     assert "bearer" in schema["components"]["securitySchemes"]
     assert "security" not in schema["paths"]["/v1/health"]["get"]
     assert schema["paths"]["/v1/branches/{branch_id}/fork"]["post"]["security"]

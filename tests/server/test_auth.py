@@ -13,7 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app as cli_app
-from aegntix.security.keys import authenticate, create_key, ensure_bootstrap_key, revoke_key
+from aegntix.security.keys import (
+    authenticate,
+    cached_principal,
+    create_key,
+    ensure_bootstrap_key,
+    revoke_key,
+)
 from aegntix.security.roles import Action, Role
 from aegntix.timeline import open_store
 from tests.server.api_support import (
@@ -37,7 +43,7 @@ READ_ONLY_POSTS = {
 
 @pytest.fixture(scope="module")
 def schema(live_server: LiveServer) -> dict[str, Any]:
-    data: dict[str, Any] = httpx.get(f"{live_server.base_url}/openapi.json").json()
+    data: dict[str, Any] = httpx.get(f"{live_server.base_url}/openapi.json", timeout=60).json()
     return data
 
 
@@ -160,12 +166,14 @@ def test_keys_api(live_server: LiveServer) -> None:
 def test_key_header_forms(live_server: LiveServer) -> None:
     key = live_server.make_key("headers", "viewer")
     url = f"{live_server.base_url}/v1/scenarios"
-    assert httpx.get(url, headers={"X-API-Key": key}).status_code == 200
-    assert httpx.get(url, headers={"Authorization": f"bearer {key}"}).status_code == 200
-    assert httpx.get(url, headers={"Authorization": f"Basic {key}"}).status_code == 401
-    assert httpx.get(url, params={"api_key": key}).status_code == 401  # query: WebSocket only
+    assert httpx.get(url, headers={"X-API-Key": key}, timeout=60).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"bearer {key}"}, timeout=60).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"Basic {key}"}, timeout=60).status_code == 401
+    assert (
+        httpx.get(url, params={"api_key": key}, timeout=60).status_code == 401
+    )  # query: WebSocket only
     tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
-    assert httpx.get(url, headers={"X-API-Key": tampered}).status_code == 401
+    assert httpx.get(url, headers={"X-API-Key": tampered}, timeout=60).status_code == 401
 
 
 def test_keys_are_hashed_and_cached(location: str) -> None:
@@ -178,10 +186,14 @@ def test_keys_are_hashed_and_cached(location: str) -> None:
         assert principal is not None
         assert (principal.tenant_id, principal.role, principal.key_id) == ("t1", "editor", key_id)
         assert authenticate(store, key) == principal  # from the cache
+        assert cached_principal(store, key) == principal  # what the server checks on its loop
         assert authenticate(store, key + "x") is None
+        assert cached_principal(store, key + "x") is None  # never verified: not cached
         assert authenticate(store, "agx_short_x") is None
         assert authenticate(store, "") is None
+        assert cached_principal(store, "x" * 10_000) is None
         revoke_key(store, key_id)
+        assert cached_principal(store, key) is None  # revoked here: gone from the cache at once
         assert authenticate(store, key) is None
 
 

@@ -52,7 +52,7 @@ schema = schemathesis.openapi.from_dict(SPEC)
 
 
 def test_served_schema_is_the_fuzzed_one(live_server: LiveServer) -> None:
-    assert httpx.get(f"{live_server.base_url}/openapi.json").json() == SPEC
+    assert httpx.get(f"{live_server.base_url}/openapi.json", timeout=30).json() == SPEC
 
 
 @schema.parametrize()

@@ -57,7 +57,7 @@ def tenants(live_server: LiveServer) -> dict[str, Any]:
 def test_foreign_ids_answer_404_on_every_route(
     live_server: LiveServer, tenants: dict[str, Any], role: str
 ) -> None:
-    schema = httpx.get(f"{live_server.base_url}/openapi.json").json()
+    schema = httpx.get(f"{live_server.base_url}/openapi.json", timeout=60).json()
     a_ids = tenants["a_ids"]
     secrets = [
         a_ids[k] for k in ("scenario_id", "branch_id", "fork_id", "key_id", "profile_id", "set_id")

@@ -9,12 +9,15 @@ import socket
 import time
 import uuid
 
+import psycopg
 import pytest
+from psycopg import sql
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from aegntix.security.roles import Role
 from aegntix.server.stream import StreamConfig, stream_config
+from tests.postgres import SessionDatabase, _admin_url
 from tests.server.conftest import LiveServer
 from tests.server.test_stream_support import (
     StreamServer,
@@ -100,11 +103,32 @@ async def test_a_foreign_branch_answers_like_a_missing_one(live_server: LiveServ
     assert len(set(closes)) == 1  # same code, same reason: nothing tells them apart
 
 
+async def test_an_id_prefix_streams_its_branch_and_a_foreign_prefix_is_missing(
+    live_server: LiveServer,
+) -> None:
+    key = live_server.make_key("stream-prefix", "editor")
+    branch = _scenario_and_branch(live_server, key)
+    async with connect(_url(live_server, branch[:8], f"?api_key={key}"), proxy=None) as ws:
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello" and hello["branch_id"] == branch  # the full id
+        first = json.loads(await ws.recv())
+        assert first["type"] == "event" and first["event"]["seq"] == 1
+    intruder = live_server.make_key("stream-prefix-b", "owner")
+    for ref in (branch, branch[:8], "é" * 16):
+        async with connect(_url(live_server, ref, f"?api_key={intruder}"), proxy=None) as ws:
+            assert await _close_of(ws) == (4404, "no such branch"), ref
+
+
 async def test_a_bad_from_seq_closes_4400(live_server: LiveServer) -> None:
     key = live_server.make_key("stream", "editor")
     branch = _scenario_and_branch(live_server, key)
     for value in ("0", "-3", "x", "1.5", "1_0", "+2", "99999999999999999999"):
         query = f"?api_key={key}&from_seq={value}"
+        async with connect(_url(live_server, branch, query), proxy=None) as ws:
+            code, _ = await _close_of(ws)
+        assert code == 4400, value
+    for value in ("2", "yes", ""):
+        query = f"?api_key={key}&batch={value}"
         async with connect(_url(live_server, branch, query), proxy=None) as ws:
             code, _ = await _close_of(ws)
         assert code == 4400, value
@@ -213,3 +237,30 @@ def _close_code(data: bytes) -> int | None:
             return int.from_bytes(frames[i : i + 2], "big")
         i += length
     return None
+
+
+async def test_a_database_that_cannot_answer_closes_1013(
+    stream_server: StreamServer, request: pytest.FixtureRequest
+) -> None:
+    """After the handshake no HTTP error can be sent: a store that cannot answer (here
+    PostgreSQL refusing new connections) closes the stream with 1013, try again later."""
+    server = stream_server
+    if server.store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL is the store that can refuse connections here")
+    pg_database: SessionDatabase = request.getfixturevalue("pg_database")
+    branch = new_branch(server)
+    async with connect(server.ws_url(branch), proxy=None) as ws:  # the key is now cached
+        assert json.loads(await ws.recv())["type"] == "hello"
+    admin = _admin_url()
+    refuse = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+    name = sql.Identifier(pg_database.name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(refuse.format(name, sql.SQL("false")))
+    try:
+        server.store.engine.dispose()  # the pool's open connections gone: it must connect
+        async with connect(server.ws_url(branch), proxy=None) as ws:
+            code, reason = await _close_of(ws)
+        assert code == 1013 and "reconnect" in reason
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(refuse.format(name, sql.SQL("true")))

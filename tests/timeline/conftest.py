@@ -21,7 +21,7 @@ StoreFactory = Callable[..., SqlStore]
 # sets it). Examples are cheap here (~10 ms); scale with AEGNTIX_TIMELINE_EXAMPLES.
 settings.register_profile(
     "timeline",
-    max_examples=int(os.environ.get("AEGNTIX_TIMELINE_EXAMPLES", "200")),
+    max_examples=int(os.environ.get("AEGNTIX_TIMELINE_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

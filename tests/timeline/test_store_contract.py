@@ -27,7 +27,7 @@ from aegntix.model.events import (
     event_hash,
 )
 from aegntix.timeline import SqlStore, Store, state_at
-from aegntix.timeline.prepare import _CANONICAL, chain_hash, prepare
+from aegntix.timeline.prepare import chain_hash, prepare
 
 from .conftest import StoreFactory
 from .helpers import SPEC, assert_chain, counts, msg, root, steps, world
@@ -280,7 +280,7 @@ def test_satisfies_protocol(store: SqlStore) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=10,
 )
@@ -296,10 +296,35 @@ json_values = st.recursive(
 def test_fast_hash_equals_contract_hash(
     payload: dict[str, object], seq: int, step: int, kind: EventKind, agent: str | None
 ) -> None:
-    """The writer's hash shortcut must give exactly ``event_hash``'s bytes."""
-    assert _CANONICAL.encode(payload) == canonical_json(payload)
+    """The writer's hash shortcut must give exactly ``event_hash``'s bytes, and canonical
+    JSON (a direct call of the C encoder) exactly what ``json.dumps`` gives."""
+    assert canonical_json(payload) == _reference_json(payload)
     (p,) = prepare([NewEvent(step, kind, payload, agent)])
+    assert p.payload_json == _reference_json(payload)
+    assert json.dumps(p.payload, sort_keys=True) == json.dumps(
+        json.loads(p.payload_json), sort_keys=True
+    )
     prev = "ab" * 32
     expected = event_hash(prev, seq, step, kind, agent, json.loads(p.payload_json))
     assert chain_hash(prev, seq, p.tail) == expected
     assert chain_hash(prev, seq, p.tail) == event_hash(prev, seq, step, kind, agent, payload)
+
+
+def _reference_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@given(value=json_values | st.dictionaries(st.integers(), json_values))
+def test_canonical_json_is_json_dumps(value: object) -> None:
+    """Any JSON value, top-level scalars and non-string keys (turned into strings) too."""
+    assert canonical_json(value) == _reference_json(value)
+
+
+def test_canonical_json_refuses_what_json_dumps_refuses() -> None:
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(looped)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        canonical_json({"when": object()})
+    assert canonical_json(looped | {"self": 1}) == '{"self":1}'  # no marker left behind

@@ -11,10 +11,10 @@ import pytest
 from aegntix.timeline.sqlstore import SqlStore
 from tests.workers.support import (
     Cluster,
+    all_done,
     dense,
     hashes,
     reference,
-    statuses,
     town_hall,
     verify_ok,
     wait_for,
@@ -48,10 +48,7 @@ def test_branches_on_three_workers_equal_in_process_runs(cluster: Cluster, db: S
         assert started.json()["status"] == "running"  # workers are alive: not "queued"
     ids = list(branch_of.values())
 
-    def all_done() -> bool:
-        return all(s["status"] == "done" for s in statuses(clients[1], ids).values())
-
-    wait_for("every branch done", all_done, timeout=600)
+    wait_for("every branch done", lambda: all_done(clients[1], ids), timeout=600)
 
     for seed, branch_id in branch_of.items():
         chain = hashes(db, branch_id)

@@ -61,7 +61,8 @@ def test_pause_resume_step_cancel_reach_the_worker(cluster: Cluster, db: SqlStor
     assert api.post(f"/v1/branches/{branch}/run").json()["status"] == "running"
     wait_for("a few steps", lambda: _status(api, branch)["head_step"] >= 3)
     paused = api.post(f"/v1/branches/{branch}/pause")
-    assert paused.status_code == 202 and paused.json()["status"] == "pausing"
+    # between slices nothing runs: the pause settles at once; mid-slice the worker stops it
+    assert paused.status_code == 202 and paused.json()["status"] in {"pausing", "paused"}
     state = _settled(api, branch)
     assert state["status"] == "paused"
     assert intents.read(branch) is None  # settled: nothing queued for it any more

@@ -25,6 +25,9 @@ DUPLICATES = 5
 async def test_one_slice_at_a_time_per_branch_under_contention(
     cluster: Cluster, db: SqlStore
 ) -> None:
+    # a lease that cannot lapse while a loaded worker's loop stalls: then a slice losing its
+    # branch (the assertion at the end) can only mean two slices ran it at once
+    cluster.env["AEGNTIX_LEASE_SECONDS"] = "20"
     api = cluster.serve().client()
     workers = [cluster.worker() for _ in range(3)]
     r = api.post(

@@ -1,8 +1,9 @@
-"""Status changes a worker process makes reach a WebSocket client on another replica over
-the store's bus, at once: the stream's periodic re-read of the store (``ping_interval``) is
-set to ten minutes here, so a ``paused`` or ``done`` that arrives within the (much shorter)
-waits below came over the bus, not from a re-check. Real processes: two ``aegntix serve``
-replicas and one ``aegntix worker`` on a fresh PostgreSQL schema."""
+"""Status changes a worker process makes, and those an API replica announces without storing
+them (``pausing``), reach a WebSocket client on another replica over the store's bus, at once:
+the stream's periodic re-read of the store (``ping_interval``) is set to ten minutes here, so
+a ``paused`` or ``done`` that arrives within the (much shorter) waits below came over the bus,
+not from a re-check. Real processes: two ``aegntix serve`` replicas and one ``aegntix worker``
+on a fresh PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -148,7 +149,9 @@ async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_onc
         state = setup.state()
     assert arrived - asked < RECHECK_S
     assert state["status"] == "paused" and int(state["head_step"]) < 5000
-    assert "pausing" not in watch.statuses  # replica B's own note; A hears the stored status
+    # B's "pausing" (no row holds it) reaches A's client too, over the bus, before "paused"
+    assert watch.statuses.count("pausing") == 1
+    assert watch.statuses.index("pausing") < watch.statuses.index("paused")
     # once each, in order, every event of the run before "paused"
     assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))
 
@@ -182,3 +185,21 @@ async def test_done_set_by_a_cli_run_reaches_a_client_of_a_replica_at_once(
     assert arrived - opened < RECHECK_S
     assert watch.statuses == ["running", "done"]
     assert watch.seqs == list(range(1, int(state["head_seq"]) + 1))
+
+
+async def test_queued_announced_by_one_replica_reaches_a_client_on_another(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.serve(), cluster.serve()  # no worker: a run started waits, "queued"
+    with a.client() as api:
+        branch = _scenario(api, 4)
+    async with connect(_url(a, branch), proxy=None) as ws:
+        watch = Watch(ws)
+        await ws.recv()  # hello
+        with b.client() as via_b:
+            started = via_b.post(f"/v1/branches/{branch}/run")
+        assert started.status_code == 202 and started.json()["status"] == "queued"
+        await watch.until_status("queued")  # no row holds it: it came over the bus from B
+        cluster.worker()
+        await watch.until_status("done")
+    assert watch.statuses[0] == "queued" and watch.statuses[-1] == "done"

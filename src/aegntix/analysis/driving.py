@@ -1,10 +1,14 @@
-"""Who drives a rollout set now, in the database (table ``set_leases``), so every API replica
-answers alike: the replica whose task runs the set holds a lease on it (and its control),
-renews it while it drives and releases it when the task ends. A replica that dies stops
-renewing; its lease lapses within one TTL and the set reads not running (Continue offered).
+"""Who drives a rollout set now, in the database (table ``set_leases``), so every process
+answers alike: the process driving the set holds a lease on it (and its control), renews it
+while it drives and releases it when done.
 
-Only the PostgreSQL (worker) path takes these leases: with SQLite one process serves, and its
-in-memory progress board already knows.
+On PostgreSQL an API replica does not drive sets: it *queues* them (:func:`queue_sets`: a
+lease row owned by :data:`QUEUED`, which reads as driven), and a worker adopts them
+(:meth:`SetLeases.adopt`) — queued rows, and rows whose driver stopped renewing (it died,
+``kill -9``). So a set goes on to the end whichever process dies. ``aegntix rollouts`` on
+workers drives its sets itself, under the same leases.
+
+With SQLite one process serves, and its in-memory progress board already knows: no lease.
 """
 
 from __future__ import annotations
@@ -13,14 +17,20 @@ import time
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from aegntix.analysis.rollouts import repository
 from aegntix.errors import BranchBusy
+from aegntix.timeline.inserts import insert_new
 from aegntix.timeline.leases import claim, lease_ttl, new_owner_id, renewing
 from aegntix.timeline.schema import set_leases
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
+
+#: The owner of a set's lease while it waits for a worker to drive it.
+QUEUED = "queued"
+#: The expiry of a queued set's lease: never (a worker adopts it, however long that takes).
+_NEVER = 1e15
 
 
 def _take(
@@ -64,6 +74,61 @@ class SetLeases:
         ids, owner = list(set_ids), self.owner
         mine = (set_leases.c.owner == owner, set_leases.c.set_id.in_(ids))
         self.store.write(lambda c: c.execute(delete(set_leases).where(*mine)))
+
+    def adopt(self, set_ids: Collection[str], tenant_id: str) -> bool:
+        """Drive every one of ``set_ids`` if each is queued, its driver's lease lapsed, or
+        has no lease; all or none (False: another driver holds one, or adopted it first)."""
+        ids, owner, now = list(set_ids), self.owner, time.time()
+        until = now + self.ttl
+
+        def op(conn: Connection) -> None:
+            for set_id in ids:
+                free = or_(set_leases.c.owner == QUEUED, set_leases.c.expires_at <= now)
+                taken = conn.execute(
+                    update(set_leases)
+                    .where(set_leases.c.set_id == set_id, free)
+                    .values(owner=owner, expires_at=until)
+                ).rowcount
+                row = {"set_id": set_id, "tenant_id": tenant_id, "owner": owner}
+                if not taken and not insert_new(conn, set_leases, {**row, "expires_at": until}):
+                    raise BranchBusy(f"rollout set '{set_id}' has a live driver")  # all or none
+
+        try:
+            self.store.write(op)
+        except BranchBusy:
+            return False
+        return True
+
+    def hand_back(self, set_ids: Collection[str]) -> None:
+        """Queue the sets again (this driver stops, e.g. its worker shuts down): another
+        worker adopts them at once, not one TTL later."""
+        ids, owner = list(set_ids), self.owner
+        mine = (set_leases.c.owner == owner, set_leases.c.set_id.in_(ids))
+        self.store.write(
+            lambda c: c.execute(
+                update(set_leases).where(*mine).values(owner=QUEUED, expires_at=_NEVER)
+            )
+        )
+
+
+def queue_sets(store: SqlStore, set_ids: Collection[str], tenant_id: str) -> None:
+    """Ask the workers to drive ``set_ids`` (a set and its control): ``BranchBusy`` (nothing
+    queued) if a live driver has one of them; queuing a queued set again is a no-op."""
+    ids, now = list(set_ids), time.time()
+    store.write(lambda c: _take(c, ids, tenant_id, QUEUED, _NEVER, now))
+
+
+def orphaned(store: SqlStore) -> list[tuple[str, str]]:
+    """``(set id, tenant id)`` of the sets waiting for a driver: queued, or whose driver
+    stopped renewing (it died). None on SQLite."""
+    if store.engine.dialect.name != "postgresql":
+        return []
+    now = time.time()
+    query = select(set_leases.c.set_id, set_leases.c.tenant_id).where(
+        or_(set_leases.c.owner == QUEUED, set_leases.c.expires_at <= now)
+    )
+    with store.reading() as conn:
+        return [(str(r[0]), str(r[1])) for r in conn.execute(query)]
 
 
 def driven(store: SqlStore, set_ids: Collection[str]) -> set[str]:

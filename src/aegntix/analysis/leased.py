@@ -24,7 +24,7 @@ import structlog
 
 from aegntix.engine.scheduler import Scheduler
 from aegntix.repository import database_of
-from aegntix.timeline.leases import Lease, RunLeases
+from aegntix.timeline.leases import Lease, RunLeases, keep_renewed
 from aegntix.timeline.store import Store
 
 log = structlog.get_logger(__name__)
@@ -166,17 +166,17 @@ async def _renew(members: _Members) -> None:
     lease was taken over (it expired while this process stalled)."""
     leases = members.leases
     assert leases is not None
-    while True:
-        await asyncio.sleep(leases.ttl / 3)
-        # Only members started before this read: one taken while it ran is not in ``held``
-        # yet its lease is ours (cancelling it would stop a member we rightly hold).
-        started = set(members.tasks)
-        try:
-            held = await asyncio.to_thread(leases.renew_all)
-        except Exception:  # a locked database now and then: next round
-            continue
-        for branch_id in started - held - members.ended:
+
+    def lost(keys: list[str]) -> set[str]:
+        return set(keys) - leases.renew_all()
+
+    def stop(branch_id: str) -> None:
+        if branch_id not in members.ended:  # a run over releases its lease: not lost
             members.tasks[branch_id].cancel()
+
+    # Only members started before the renewal's read (``held`` is read first): one taken
+    # while it ran is not in the read yet its lease is ours (stopping it would be wrong).
+    await keep_renewed(leases.ttl, lambda: set(members.tasks) - members.ended, lost, stop)
 
 
 def _release_all(leases: RunLeases, branch_ids: list[str]) -> None:

@@ -58,9 +58,10 @@ class InjectionSpec:
     fields: Mapping[str, Any] | None = None
     world: Mapping[str, Any] | None = None
     urgency: float = 0.5
+    schedule: Mapping[str, Any] | None = None  # a gradual injection's (inject/kinds.py)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        spec = {
             "content": self.content,
             "strategy": self.strategy,
             "targets": sorted(self.targets) if self.targets else None,
@@ -68,6 +69,7 @@ class InjectionSpec:
             "world": dict(self.world or {}),
             "urgency": self.urgency,
         }
+        return spec if self.schedule is None else {**spec, "schedule": dict(self.schedule)}
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments ``inject`` and ``validated`` take besides the content."""
@@ -77,6 +79,7 @@ class InjectionSpec:
             "fields": self.fields,
             "world": self.world,
             "urgency": self.urgency,
+            "schedule": self.schedule,
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class InjectionSpec:
             spec.get("fields"),
             spec.get("world") or None,
             float(spec.get("urgency", 0.5)),
+            spec.get("schedule"),
         )
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.model.scenario import ActionSpec, AgentSpec, Arguments
+
+if TYPE_CHECKING:
+    from aegntix.mechanics.base import Mechanics
+    from aegntix.tools.base import AgentTools
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +30,7 @@ class VisibleEvent:
     kind: str  # "message" | "action" | "injection"
     agent_id: str | None  # the speaker/actor; None for an injection
     text: str
-    fields: Mapping[str, Any] = field(default_factory=dict)  # offer, stance, accept, action...
+    fields: Mapping[str, Any] = field(default_factory=dict)  # the mechanics' fields, action
     to: tuple[str, ...] | None = None  # addressees; None = everyone
     urgency: float | None = None  # an injection's urgency (0..1)
     private: bool = False  # a direct injection: told to its targets only
@@ -41,7 +45,7 @@ class Observation:
     step: int  # the step being decided (1-based)
     max_steps: int | None
     agent: AgentSpec
-    own: Mapping[str, Any]  # the agent's own state: stance, offer
+    own: Mapping[str, Any]  # the agent's own state (what its mechanics keep: stance, offer)
     world: Mapping[str, Any]
     others: Mapping[str, Mapping[str, Any]]  # other agents' public state, by id
     roster: Mapping[str, AgentSpec]  # every agent, by id (names and roles for addressing)
@@ -50,11 +54,19 @@ class Observation:
     memory: Sequence[str] = ()  # retrieved long-term memories (persistent agents, later)
     #: The arguments this agent reads injections against (its own, else the scenario's).
     arguments: Arguments | None = None
+    #: The scenario's mechanics (``aegntix.mechanics``): the decision fields a model is
+    #: offered and how its answer is checked. None: the default kinds.
+    mechanics: Mechanics | None = None
+    #: The tools this agent may call in this decision (``aegntix.tools``); None: no tools.
+    tools: AgentTools | None = None
 
 
 class Decision(BaseModel):
     """A brain's answer. ``say`` speaks ``content``; ``act`` performs action ``act``;
-    ``pass`` does nothing. Structured fields carry what the mechanics act on."""
+    ``pass`` does nothing. The scenario's mechanics act on the rest: ``offer``, ``accept``
+    and ``stance`` are the built-in kinds' fields, kept here so recorded model replies and
+    the rules brain stay wire-compatible; any other kind's fields travel in ``fields``
+    (``aegntix.mechanics.decision_value`` reads either)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

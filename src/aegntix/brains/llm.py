@@ -9,7 +9,10 @@ One decision:
    scenario's timeline) is used as is: no call;
 3. otherwise the provider is called under its concurrency limit and rate limiter; timeouts,
    dropped connections, 429/5xx and malformed bodies are retried with exponential backoff and
-   jitter (at least ``Retry-After``), up to ``max_retries`` times;
+   jitter (at least ``Retry-After``), up to ``max_retries`` times; with tools
+   (``Observation.tools``) the model may call them first, in up to ``max_tool_rounds``
+   rounds, each model call of that loop cached, limited and recorded as in 2 and 3
+   (``tool_use``);
 4. the reply is validated as a :class:`Decision`; an invalid one is shown back to the model
    once with what was wrong; if the second is invalid too, the rules brain decides, and the
    decision says so (``fallback: invalid_output``);
@@ -54,6 +57,7 @@ from aegntix.brains.prompting import (
     DECISION_SCHEMA,
     InvalidReply,
     Message,
+    decision_schema,
     messages,
     parse_decision,
     repair_messages,
@@ -62,9 +66,12 @@ from aegntix.brains.prompting import (
 from aegntix.brains.reachability import Unreachable, origin
 from aegntix.brains.reflecting import REFLECTION_SCHEMA, parse_reflection, reflection_messages
 from aegntix.brains.rules import RulesBrain
+from aegntix.brains.tool_use import Offer, ToolSession
 from aegntix.errors import ProviderError, ProviderUnavailable
+from aegntix.mechanics import Mechanics
 from aegntix.model.scenario import AgentSpec, BrainConfig
 from aegntix.observability import metrics
+from aegntix.tools.base import listing_record
 
 T = TypeVar("T")
 
@@ -127,6 +134,14 @@ class Task:
 
 
 DECIDE = Task("decide", "Record your move for this turn.", DECISION_SCHEMA)
+
+
+def decide_task(mechanics: Mechanics | None) -> Task:
+    """The decide task for a scenario's mechanics (:data:`DECIDE` for the default kinds)."""
+    schema = decision_schema(mechanics)
+    return DECIDE if schema == DECISION_SCHEMA else Task(DECIDE.name, DECIDE.description, schema)
+
+
 REFLECT = Task("reflect", "Record the insights you draw.", REFLECTION_SCHEMA)
 
 
@@ -138,9 +153,15 @@ class Provider(Protocol):
     def client(self, api_key: str, config: BrainConfig) -> Any: ...
 
     def request(
-        self, chat: list[Message], config: BrainConfig, sample: int | None, task: Task = DECIDE
+        self,
+        chat: list[Message],
+        config: BrainConfig,
+        sample: int | None,
+        task: Task = DECIDE,
+        offer: Offer | None = None,
     ) -> dict[str, Any]:
-        """The request body (``sample``: a seed for sampling, when temperature > 0)."""
+        """The request body (``sample``: a seed for sampling, when temperature > 0; ``offer``:
+        the agent's tools, None: the body is exactly as without tools)."""
         ...
 
     async def send(self, client: Any, request: dict[str, Any], timeout: float) -> Completion: ...
@@ -194,6 +215,7 @@ class LLMBrain:
         self._api_key = api_key
         self._rules = RulesBrain()
         self._system: tuple[AgentSpec, str] | None = None
+        self._mechanics: Mechanics | None = None  # the scenario's (seen in an observation)
         endpoint = config.base_url or "the default endpoint"
         self._where = f"{config.kind} model '{config.model}' at {endpoint}"
         #: The server the connection check tries (None: the provider's cloud default).
@@ -206,12 +228,22 @@ class LLMBrain:
     async def decide(self, observation: Observation, rng: random.Random) -> Decision:
         started = time.perf_counter()
         sample = rng.getrandbits(32) if self.config.temperature > 0 else None
+        self._mechanics = observation.mechanics
+        tools = observation.tools
+        session = None
+        if tools is not None and tools.available and self.config.max_tool_rounds > 0:
+            session = ToolSession(tools, self.config.max_tool_rounds)
         chat = messages(
             observation,
             self._system_for(observation.scenario, observation.topic, observation.agent),
+            tools=session is not None,
         )
         decision, calls, meta = await self._answer(
-            chat, sample, DECIDE, lambda text: parse_decision(text, observation)
+            chat,
+            sample,
+            decide_task(observation.mechanics),
+            lambda text: parse_decision(text, observation),
+            session,
         )
         if decision is None:
             decision = self._rules.decide_now(observation, rng)
@@ -224,7 +256,7 @@ class LLMBrain:
     def _system_for(self, scenario: str, topic: str, agent: AgentSpec) -> str:
         if self._system is None or self._system[0] is not agent:
             # rebuilt when the persona drifts (memory on): the engine hands a new AgentSpec
-            self._system = (agent, system_prompt(scenario, topic, agent))
+            self._system = (agent, system_prompt(scenario, topic, agent, self._mechanics))
         return self._system[1]
 
     async def reflect(self, request: ReflectionRequest, rng: random.Random) -> Reflection | None:
@@ -245,25 +277,39 @@ class LLMBrain:
         return Reflection(insights=insights, meta=meta)
 
     async def _answer(
-        self, chat: list[Message], sample: int | None, task: Task, parse: Callable[[str], T]
+        self,
+        chat: list[Message],
+        sample: int | None,
+        task: Task,
+        parse: Callable[[str], T],
+        session: ToolSession | None = None,
     ) -> tuple[T | None, list[ModelCall], dict[str, Any]]:
-        """Ask, and if the reply does not ``parse``, show it back once with what was wrong.
-        Returns the parsed answer (None: the rules take over, ``meta`` says why), the calls
-        and their record. A refused key, or any failure with ``fallback: fail``, raises."""
+        """Ask (with ``session``: let the model call tools first), and if the reply does not
+        ``parse``, show it back once with what was wrong. Returns the parsed answer (None: the
+        rules take over, ``meta`` says why), the calls and their record. A refused key, or any
+        failure with ``fallback: fail``, raises."""
         calls: list[ModelCall] = []
         answer: T | None = None
         fallback: str | None = None
         error: str | None = None
+        offer: Offer | None = None
+
+        async def ask(chat: list[Message], tools: Offer | None) -> str:
+            call = await self._call(chat, sample, task, tools)
+            calls.append(call)
+            return call.reply.text
+
         try:
-            first = await self._call(chat, sample, task)
-            calls.append(first)
+            if session is None:
+                text = await ask(chat, None)
+            else:
+                chat, text = await session.run(chat, ask)
+                offer, parse = session.closed, session.answer(parse)
             try:
-                answer = parse(first.reply.text)
+                answer = parse(text)
             except InvalidReply as exc:
-                retry = repair_messages(chat, first.reply.text, str(exc))
-                second = await self._call(retry, sample, task)
-                calls.append(second)
-                answer = parse(second.reply.text)
+                retry = repair_messages(chat, text, str(exc))
+                answer = parse(await ask(retry, offer))
         except ProviderMisconfigured:
             raise
         except ProviderError as exc:
@@ -272,7 +318,12 @@ class LLMBrain:
             fallback, error = "provider_error", str(exc)
         except InvalidReply as exc:
             fallback, error = "invalid_output", str(exc)
-        return answer, calls, self._meta(calls, fallback, error)
+        meta = self._meta(calls, fallback, error)
+        if session is not None:
+            meta["tool_rounds"] = session.rounds
+            # What it was offered, so a replay offers the same (the recorder reads it back).
+            meta["tools"] = listing_record(list(session.by_wire.values()))
+        return answer, calls, meta
 
     def _meta(
         self, calls: list[ModelCall], fallback: str | None, error: str | None
@@ -294,9 +345,13 @@ class LLMBrain:
         return call_cost(self.config.prices, reply.tokens_in, reply.tokens_out)
 
     async def _call(
-        self, chat: list[Message], sample: int | None, task: Task = DECIDE
+        self,
+        chat: list[Message],
+        sample: int | None,
+        task: Task = DECIDE,
+        offer: Offer | None = None,
     ) -> ModelCall:
-        request = self.provider.request(chat, self.config, sample, task)
+        request = self.provider.request(chat, self.config, sample, task, offer)
         # Sampling: different branch seeds ask (and cache) different replies, whether or not
         # the provider takes a seed.
         key = request_digest(
@@ -331,7 +386,7 @@ class LLMBrain:
                 current = asyncio.current_task()
                 if not pending.cancelled() or (current is not None and current.cancelling()):
                     raise
-            return await self._call(chat, sample, task)  # its owner was cancelled: ask ourselves
+            return await self._call(chat, sample, task, offer)  # its owner was cancelled
         future: asyncio.Future[CachedReply] = asyncio.get_running_loop().create_future()
         runtime.inflight[slot] = future
         try:

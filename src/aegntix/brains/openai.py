@@ -5,11 +5,14 @@ Ollama, llama.cpp server, LM Studio (``base_url``); ``options`` become extra bod
 Structured output uses JSON mode
 (``response_format: {"type": "json_object"}``) by default; ``structured_output:
 json_schema`` sends the decision schema where the server supports it; ``none`` relies on
-the prompt alone.
+the prompt alone. An agent's tools are offered as ``tools`` (functions); the model's
+``tool_calls`` come back encoded (``tool_use``), the outcomes go in as ``role: tool``
+messages, and once the rounds are spent ``tool_choice: none`` asks for the answer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import openai
@@ -18,6 +21,7 @@ from openai.types.chat import ChatCompletion
 from aegntix.brains.limits import retry_after
 from aegntix.brains.llm import DECIDE, Completion, PermanentFailure, Task, TransientFailure
 from aegntix.brains.prompting import Message
+from aegntix.brains.tool_use import Offer, ToolRequest, WireTool, encode_tool_calls
 from aegntix.model.scenario import BrainConfig
 
 
@@ -36,12 +40,17 @@ class OpenAIProvider:
         config: BrainConfig,
         sample: int | None = None,
         task: Task = DECIDE,
+        offer: Offer | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": config.model,
-            "messages": chat,
+            "messages": chat if offer is None else [_wire(m) for m in chat],
             "temperature": config.temperature,
         }
+        if offer is not None:
+            body["tools"] = [{"type": "function", "function": _function(t)} for t in offer.tools]
+            if offer.closed:
+                body["tool_choice"] = "none"
         if config.max_tokens is not None:
             body["max_tokens"] = config.max_tokens
         if config.structured_output == "json_object":
@@ -50,7 +59,7 @@ class OpenAIProvider:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": "decision" if task is DECIDE else task.name,
+                    "name": "decision" if task.name == DECIDE.name else task.name,
                     "schema": task.schema,
                 },
             }
@@ -81,11 +90,55 @@ class OpenAIProvider:
             raise TransientFailure("malformed response") from None
         if not isinstance(reply, ChatCompletion) or not reply.choices:
             raise TransientFailure("malformed response (not a chat completion)")
-        text = reply.choices[0].message.content or ""
+        message = reply.choices[0].message
+        text = message.content or ""
+        requests = [  # function calls only: custom tools are never offered
+            ToolRequest(c.id or "", str(fn.name), _arguments(fn.arguments))
+            for c in message.tool_calls or ()
+            if (fn := getattr(c, "function", None)) is not None
+        ]
+        if requests:
+            text = encode_tool_calls(requests, text)
         usage = reply.usage
         tokens_in = int(usage.prompt_tokens or 0) if usage else 0
         tokens_out = int(usage.completion_tokens or 0) if usage else 0
         return Completion(text, tokens_in, tokens_out)
+
+
+def _arguments(value: Any) -> str:
+    """A call's arguments as JSON text (some servers send an object, not its text)."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _function(tool: WireTool) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "parameters": tool.schema}
+
+
+def _wire(message: Message) -> Message:
+    """A provider-neutral tool turn in the chat-completions format (others as they are)."""
+    if message["role"] == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": message["tool_call_id"],
+            "content": message["content"],
+        }
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    return {
+        "role": "assistant",
+        "content": message["content"] or None,
+        "tool_calls": [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for c in calls
+        ],
+    }
 
 
 def _cause(exc: BaseException) -> str:

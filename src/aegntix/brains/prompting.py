@@ -2,7 +2,8 @@
 reply in, a validated :class:`Decision` out.
 
 The system prompt depends only on the scenario and the agent (persona traits rendered as
-behaviour, role, goals, backstory, negotiation terms, the answer format), so it is built once
+behaviour, role, goals, backstory, what its mechanics say of its part — negotiation terms —
+and the answer format: the engine's fields plus the mechanics' own), so it is built once
 per agent; the user message renders this step: world facts, the agent's own and others'
 public state, its memories and the events visible to it. Both are deterministic functions of
 the observation: the same observation gives the same request digest, which is what makes a
@@ -20,42 +21,72 @@ from typing import Any
 from pydantic import ValidationError
 
 from aegntix.brains.base import Decision, Observation, VisibleEvent
-from aegntix.model.scenario import BUILTIN_NAMES, AgentSpec
+from aegntix.mechanics import DEFAULT, Mechanics, combined
+from aegntix.mechanics.base import ENGINE_NAMES
+from aegntix.model.scenario import AgentSpec
 
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+#: ``{"role": "system" | "user" | "assistant", "content": str}``; with tools, also the
+#: provider-neutral tool turns of :mod:`aegntix.brains.tool_use`.
+Message = dict[str, Any]
 
 _FIELD_NOTES = {
     "action": '"say" to speak, "act" to take one of your actions, "pass" to do nothing',
     "content": "what you say (for say) or a one-line narration of what you do (for act)",
     "to": "ids of the people you address, or null for everyone",
     "act": "for act: the id of the action, exactly as listed",
-    "offer": "negotiators only: your price now (never past your walk-away price)",
-    "accept": "negotiators only: true to accept the other side's standing offer (offer = it)",
-    "stance": "your opinion on the topic now, from -1 (strongly against) to 1 (strongly for)",
     "fields": "optional extra structured facts about your move",
     "importance": "optional: how much what you just saw matters to you, 1 (mundane) to 10 "
     "(life-changing); your memory keeps it with this weight",
 }
+_BEFORE = ("action", "content", "to", "act")  # the engine's fields, then the mechanics'
+_AFTER = ("fields", "importance")
 
 
-def decision_schema() -> dict[str, Any]:
-    """The JSON Schema a model's answer must match: :class:`Decision` without ``meta``."""
-    schema = Decision.model_json_schema()
-    props = {k: dict(v) for k, v in schema["properties"].items() if k != "meta"}
-    for name, prop in props.items():
-        prop.pop("title", None)
-        prop["description"] = _FIELD_NOTES[name]
-    return {
+def _mechanics(mechanics: Mechanics | None) -> Mechanics:
+    return combined(DEFAULT) if mechanics is None else mechanics
+
+
+#: id(mechanics) -> (mechanics, schema, its text, its keys); holding the mechanics keeps its
+#: id from being reused.
+_SCHEMAS: dict[int, tuple[Mechanics, dict[str, Any], str, frozenset[str]]] = {}
+
+
+def _schema_for(mechanics: Mechanics) -> tuple[dict[str, Any], str, frozenset[str]]:
+    """(schema, its compact JSON text, its keys); built once per mechanics."""
+    hit = _SCHEMAS.get(id(mechanics))
+    if hit is not None and hit[0] is mechanics:
+        return hit[1:]
+    if len(_SCHEMAS) >= 256:
+        _SCHEMAS.clear()
+    base = Decision.model_json_schema()["properties"]
+    props: dict[str, Any] = {}
+    for name in _BEFORE:
+        props[name] = {k: v for k, v in base[name].items() if k != "title"}
+        props[name]["description"] = _FIELD_NOTES[name]
+    for f in mechanics.decision_fields:
+        props[f.name] = {**f.schema, "description": f.note}
+    for name in _AFTER:
+        props[name] = {k: v for k, v in base[name].items() if k != "title"}
+        props[name]["description"] = _FIELD_NOTES[name]
+    schema = {
         "type": "object",
         "properties": props,
         "required": ["action"],
         "additionalProperties": False,
     }
+    made = schema, json.dumps(schema, separators=(",", ":")), frozenset(props)
+    _SCHEMAS[id(mechanics)] = (mechanics, *made)
+    return made
+
+
+def decision_schema(mechanics: Mechanics | None = None) -> dict[str, Any]:
+    """The JSON Schema a model's answer must match: the engine's fields (:class:`Decision`
+    without ``meta``) and those of the scenario's ``mechanics`` (default: the built-in
+    kinds). Do not mutate: it is shared."""
+    return _schema_for(_mechanics(mechanics))[0]
 
 
 DECISION_SCHEMA = decision_schema()
-_SCHEMA_TEXT = json.dumps(DECISION_SCHEMA, separators=(",", ":"))
-_KEYS = frozenset(DECISION_SCHEMA["properties"])
 
 # Big Five traits as behaviour: (low, middle, high), split at 0.35 and 0.65.
 _TRAITS = {
@@ -106,8 +137,11 @@ def num(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def system_prompt(scenario: str, topic: str, agent: AgentSpec) -> str:
+def system_prompt(
+    scenario: str, topic: str, agent: AgentSpec, mechanics: Mechanics | None = None
+) -> str:
     """Who the agent is and how to answer (constant across steps)."""
+    mechanics = _mechanics(mechanics)
     lines = [f'You are {agent.name}, the {agent.role}, in the scenario "{scenario}".']
     if topic:
         lines.append(f"The topic: {topic}.")
@@ -123,26 +157,14 @@ def system_prompt(scenario: str, topic: str, agent: AgentSpec) -> str:
     for key, value in sorted(p.traits.items()):
         shown = value if isinstance(value, str) else num(value)
         lines.append(f"- {key.replace('_', ' ')}: {shown}")
-    terms = agent.negotiation
-    if terms is not None:
-        if terms.side == "mediate":
-            lines.append(
-                "You mediate the negotiation: propose fair prices as offer; you cannot accept."
-            )
-        else:
-            verb = "buying" if terms.side == "buy" else "selling"
-            lines.append(
-                f"You are {verb}. You open near {num(terms.target)}; your walk-away price is "
-                f"{num(terms.reservation)} and you never go past it. To accept the other "
-                "side's standing offer, answer accept: true with offer equal to it."
-            )
+    lines.extend(mechanics.prompt_lines(agent))
     if agent.objective:
         lines.append(f"You are judged by: {agent.objective}")
     lines.append(
         "Stay in character. Each turn, answer with ONE JSON object and nothing else, "
         "matching this JSON Schema:"
     )
-    lines.append(_SCHEMA_TEXT)
+    lines.append(_schema_for(mechanics)[1])
     return "\n".join(lines)
 
 
@@ -166,19 +188,25 @@ def _event_line(obs: Observation, e: VisibleEvent) -> str:
     return f"- step {e.step}, {who}{to} said: {text}{extra}"
 
 
-def _state(values: Mapping[str, Any]) -> str:
-    shown = [f"{k} {num(v)}" for k, v in sorted(values.items()) if v is not None]
+def _state(values: Mapping[str, Any], own: bool = True) -> str:
+    # a key starting with "_" is private to its agent (a Delphi estimate): others never see it
+    shown = [
+        f"{k} {num(v)}"
+        for k, v in sorted(values.items())
+        if v is not None and (own or not k.startswith("_"))
+    ]
     return ", ".join(shown)
 
 
-def user_prompt(obs: Observation) -> str:
-    """This step, as the agent sees it."""
+def user_prompt(obs: Observation, tools: bool = False) -> str:
+    """This step, as the agent sees it (``tools``: the request offers it tools)."""
     total = f" of {obs.max_steps}" if obs.max_steps else ""
     lines = [f"Step {obs.step}{total}."]
+    builtins = ENGINE_NAMES | _mechanics(obs.mechanics).builtin_names
     world = [
         f"{k} = {num(v)}"
         for k, v in sorted(obs.world.items())
-        if not k.startswith("_") and k not in BUILTIN_NAMES
+        if not k.startswith("_") and k not in builtins
     ]
     if world:
         lines.append("Facts: " + "; ".join(world))
@@ -188,7 +216,7 @@ def user_prompt(obs: Observation) -> str:
     for agent_id, spec in obs.roster.items():
         if agent_id == obs.agent.id:
             continue
-        public = _state(obs.others.get(agent_id, {}))
+        public = _state(obs.others.get(agent_id, {}), own=False)
         shown = f"- {spec.name}, {spec.role} (id {agent_id})"
         lines.append(f"{shown}: {public}" if public else shown)
     if obs.memory:
@@ -204,15 +232,19 @@ def user_prompt(obs: Observation) -> str:
         for name, action in obs.actions.items():
             desc = action.description
             lines.append(f"- {name}: {desc}" if desc else f"- {name}")
+    if tools:
+        lines.append("You may call your tools first to find out what you need.")
     lines.append("Your move? Answer with the JSON object only.")
     return "\n".join(lines)
 
 
-def messages(obs: Observation, system: str | None = None) -> list[Message]:
-    """The chat for one decision (``system``: a prebuilt :func:`system_prompt`)."""
+def messages(obs: Observation, system: str | None = None, *, tools: bool = False) -> list[Message]:
+    """The chat for one decision (``system``: a prebuilt :func:`system_prompt`; ``tools``:
+    the request offers the agent's tools)."""
     if system is None:
-        system = system_prompt(obs.scenario, obs.topic, obs.agent)
-    return [{"role": "system", "content": system}, {"role": "user", "content": user_prompt(obs)}]
+        system = system_prompt(obs.scenario, obs.topic, obs.agent, obs.mechanics)
+    user = user_prompt(obs, tools)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def repair_messages(chat: list[Message], reply: str, problem: str) -> list[Message]:
@@ -256,53 +288,47 @@ def parse_json_object(text: str) -> dict[str, Any]:
 
 def parse_decision(text: str, obs: Observation) -> Decision:
     """Validate a reply with the same pydantic model the rules brain returns, plus what only
-    the observation can check (the action exists; addressees are people in the scenario)."""
+    the observation can check (the action exists; addressees are people in the scenario;
+    what the scenario's mechanics check). A mechanics field that is not one of
+    :class:`Decision`'s own is moved into ``fields``."""
+    mechanics = _mechanics(obs.mechanics)
+    keys = _schema_for(mechanics)[2]
     data = parse_json_object(text)
-    data = {k: v for k, v in data.items() if k in _KEYS}  # tolerate chatter like "reasoning"
+    data = {k: v for k, v in data.items() if k in keys}  # tolerate chatter like "reasoning"
+    own = Decision.model_fields
+    extra: dict[str, Any] = {}
+    for f in mechanics.decision_fields:
+        if f.name in own or f.name not in data:
+            continue
+        value = data.pop(f.name)
+        try:
+            extra[f.name] = f.parse(value) if f.parse is not None else value
+        except ValueError as exc:
+            raise InvalidReply(f"{f.name}: {exc}") from None
+    if extra:
+        fields = data.get("fields")
+        data["fields"] = {**(fields if isinstance(fields, dict) else {}), **extra}
     try:
         decision = Decision.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         raise InvalidReply(f"{where}: {first['msg']}") from None
-    return _checked(decision, obs)
+    return _checked(decision, obs, mechanics)
 
 
-def _checked(d: Decision, obs: Observation) -> Decision:
+def _checked(d: Decision, obs: Observation, mechanics: Mechanics) -> Decision:
     if d.action == "act" and d.act not in obs.actions:
         choices = ", ".join(obs.actions) or "none"
         raise InvalidReply(f"act must be one of your actions now ({choices}), not {d.act!r}")
     if d.action == "say" and not d.content.strip():
         raise InvalidReply("say needs some content")
-    for value in (d.offer, d.stance):
-        if value is not None and not math.isfinite(value):
-            raise InvalidReply("numbers must be finite")
-    update: dict[str, Any] = {}
+    try:
+        update = dict(mechanics.checked(d, obs))
+    except ValueError as exc:
+        raise InvalidReply(str(exc)) from None
     if d.to is not None:
         by_name = {spec.name.lower(): i for i, spec in obs.roster.items()}
         to = [t if t in obs.roster else by_name.get(t.lower(), "") for t in d.to]
         update["to"] = [t for t in to if t and t != obs.agent.id] or None
-    if d.accept:
-        update["offer"] = _standing_offer(obs, d.offer)
     return d.model_copy(update=update) if update else d
-
-
-def _standing_offer(obs: Observation, offer: float | None) -> float | None:
-    """An accept names the other side's standing offer; models round, so take the nearest."""
-    me = obs.agent.negotiation
-    if me is None or me.side == "mediate":
-        return offer
-    wanted = "sell" if me.side == "buy" else "buy"
-    standing = [
-        float(obs.others[i]["offer"])
-        for i, spec in obs.roster.items()
-        if spec.negotiation is not None
-        and spec.negotiation.side == wanted
-        and obs.others.get(i, {}).get("offer") is not None
-    ]
-    if not standing:
-        return offer
-    if offer is None:
-        return min(standing) if wanted == "sell" else max(standing)
-    nearest = min(standing, key=lambda s: abs(s - offer))
-    return nearest if abs(nearest - offer) <= max(1.0, abs(nearest) * 0.005) else offer

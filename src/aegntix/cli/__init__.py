@@ -21,11 +21,14 @@ from aegntix.cli import (
     agents,
     demo,
     keys,
+    mcp,
+    metrics,
     report,
     rollouts,
     running,
     serve,
     timelines,
+    tools,
     workers,
 )
 from aegntix.cli.common import JsonOption, console, emit_json, err_console, handles_errors
@@ -102,12 +105,15 @@ app.command("compare")(timelines.compare)
 app.command("events")(timelines.events)
 app.command("state")(timelines.state)
 app.command("verify")(timelines.verify)
+app.command("metrics")(metrics.metrics)
 app.command("usage")(usage)
 app.command("serve")(serve.serve)
+app.command("mcp")(mcp.mcp)
 app.command("worker")(workers.worker)
 app.command("workers")(workers.workers)
 app.command("memories")(agents.memories_command)
 app.command("report")(report.report)
+app.command("tools")(tools.tools_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(agents.app, name="agents")
 app.add_typer(rollouts.app, name="rollouts")

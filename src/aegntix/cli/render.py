@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from aegntix.errors import printable
+from aegntix.inject.registry import hearing
 from aegntix.model.events import Branch, Event, EventKind
 from aegntix.model.scenario import Scenario
 
@@ -49,9 +51,26 @@ def event_line(scenario: Scenario, event: Event, *, verbose: bool = False) -> Te
             head.append(f"  [{'; '.join(tags)}]", style="dim")
         return head
     if event.kind == EventKind.INJECTION:
-        who = ", ".join(p.get("targets") or []) or "everyone"
+        heard = hearing(p, event.step).agents  # its strategy says who hears this event
+        who = "everyone" if heard is None else ", ".join(sorted(heard)) or "no one yet"
         head.append(f"⚡ injection ({p.get('strategy')} → {who}): ", style="bold yellow")
         head.append(str(p.get("content", "")), style="yellow")
+        return head
+    if event.kind == EventKind.TOOL_RESULT and event.agent_id:
+        agent = scenario.agent(event.agent_id)
+        head.append(f"{agent.name} ({agent.role})", style=f"bold {agent_style(scenario, agent.id)}")
+        head.append(f" 🔧 {p.get('name')}", style="bold")
+        # A tool server's text is foreign: control characters are shown escaped.
+        if "error" in p:
+            head.append(f" ✗ {printable(str(p['error']))}", style="red")
+        else:
+            value = p.get("result")
+            if isinstance(value, dict) and list(value) == ["result"]:
+                value = value["result"]
+            shown = printable(fmt(value))
+            head.append(" → " + (shown if len(shown) <= 120 else shown[:119] + "…"))
+            if p.get("truncated"):
+                head.append(" (truncated)", style="dim")
         return head
     if event.kind == EventKind.SYSTEM and p.get("type") == "rejected":
         head.append(f"✗ {event.agent_id}: {p.get('reason')}", style="red")

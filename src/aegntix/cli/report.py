@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aegntix.analysis.report import build_report, write_report
 from aegntix.analysis.rollouts import repository
 from aegntix.cli.common import DbOption, JsonOption, console, emit_json, handles_errors, opened
 from aegntix.timeline.schema import DEFAULT_TENANT
@@ -34,6 +33,8 @@ def report(
     One HTML file with inline SVG: no script, no internet, fit to attach to an email. A set
     with no finished member is refused (nothing to report yet); a partly finished one is
     reported over its finished members, with a note."""
+    from aegntix.analysis.report import build_report, write_report  # scipy: paid when used
+
     with opened(db) as sql:
         store: Store = sql if tenant == DEFAULT_TENANT else TenantStore(sql, tenant)
         repo = repository(store)

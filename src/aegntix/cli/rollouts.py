@@ -25,7 +25,6 @@ from aegntix.analysis.rollouts import (
     set_json,
     with_control,
 )
-from aegntix.analysis.study import set_stats
 from aegntix.cli.common import (
     DbOption,
     JsonOption,
@@ -38,6 +37,15 @@ from aegntix.cli.common import (
     resolve_branch,
 )
 from aegntix.cli.render_stats import print_stats
+from aegntix.cli.strategy import (
+    EdgePOption,
+    MaxStepsOption,
+    SourceOption,
+    SpreadOption,
+    StrategyOption,
+    WaveOption,
+    chosen,
+)
 from aegntix.errors import InvalidRequest
 from aegntix.model.stored import scenario_from
 from aegntix.timeline import SqlStore
@@ -65,7 +73,7 @@ app = typer.Typer(
     help="Rollout sets: N futures from one point (optionally with an injection, paired "
     "with a control set of the same seeds), run concurrently.\n\n"
     "Short form of create: aegntix rollouts BRANCH --at STEP --n N "
-    "[--inject TEXT --strategy S --target A ...] [--json]",
+    "[--inject TEXT --strategy S --target A ... --spread K] [--json]",
     subcommand_metavar="COMMAND [ARGS]... | BRANCH --at STEP --n N [OPTIONS]",
     no_args_is_help=True,
 )
@@ -231,7 +239,12 @@ def create(
     target: Annotated[
         list[str] | None, typer.Option("--target", help="Agent to inject into (repeatable).")
     ] = None,
-    strategy: Annotated[str, typer.Option(help="direct or broadcast (default by target).")] = "",
+    strategy: StrategyOption = "",
+    spread: SpreadOption = None,
+    wave: WaveOption = None,
+    source: SourceOption = None,
+    edge_p: EdgePOption = None,
+    max_steps: MaxStepsOption = None,
     stance: Annotated[
         float | None, typer.Option(help="Stance the injection argues for (-1..1).")
     ] = None,
@@ -251,8 +264,13 @@ def create(
 ) -> None:
     """Fork N members from BRANCH at --at, each with its own seed, and run them to the end.
     With --inject, also a control set with the same seeds and no injection."""
-    if inject is None and (target or stance is not None or set_ or strategy):
-        raise InvalidRequest("--target/--strategy/--stance/--set need --inject TEXT")
+    if inject is None and (target or stance is not None or set_ or strategy or spread or wave):
+        raise InvalidRequest(
+            "--target/--strategy/--spread/--wave/--stance/--set need --inject TEXT"
+        )
+    if inject is None and any(v is not None for v in (source, edge_p, max_steps)):
+        raise InvalidRequest("--source/--edge-p/--max-steps need --inject TEXT")
+    how, schedule = chosen(strategy, target, spread, wave, (source, edge_p, max_steps))
     if not 1 <= n <= MAX_ROLLOUTS:
         raise InvalidRequest(f"--n: must be from 1 to {MAX_ROLLOUTS}, not {n}")
     if seed_base is not None:
@@ -261,7 +279,8 @@ def create(
     if inject is not None:
         spec = InjectionSpec(
             inject,
-            strategy=strategy or ("direct" if target else "broadcast"),
+            strategy=how,
+            schedule=schedule,
             targets=target,
             fields={} if stance is None else {"stance": stance},
             world=parse_assignments(set_ or []),
@@ -338,6 +357,8 @@ def show(
 ) -> None:
     """Each outcome's distribution with a 95% CI, the effect against the set's control (or
     --vs SET) in words, histograms; with --members, every future and its outcomes."""
+    from aegntix.analysis.study import set_stats  # scipy: paid only when used
+
     with opened(db) as store:
         rollout = _resolve(store, set_ref)
         info = set_json(store, rollout)

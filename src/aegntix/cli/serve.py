@@ -159,12 +159,24 @@ def serve(
             "processes (stopped with the server): one command for one machine.",
         ),
     ] = 0,
+    ws_deflate: Annotated[
+        bool,
+        typer.Option(
+            "--ws-deflate/--no-ws-deflate",
+            help="Accept the WebSocket per-message deflate a browser offers. Off by default: "
+            "it compresses every message once per client (no shared bytes), which took "
+            "most of a replica's CPU fanning events out to 500 clients; turn it on for slow "
+            "links.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the REST API (/v1, docs at /docs), the WebSocket stream and the web UI (/)."""
+    """Serve the REST API (/v1, docs at /docs), the WebSocket stream, the MCP server (/mcp)
+    and the web UI (/)."""
     import uvicorn
 
     from aegntix.observability.logs import set_level
     from aegntix.server.app import create_app
+    from aegntix.server.wsproto import ws_protocol
 
     if log_level is not None:
         set_level(log_level)
@@ -181,7 +193,7 @@ def serve(
             bus = db  # replicas and workers share LISTEN/NOTIFY on the database itself
         with opened(db, create=True, bus=bus) as store, worker_processes(db, bus, workers):
             queue_db = db if on_postgres else None
-            app = create_app(store, bootstrap=True, key_file=target, queue_db=queue_db)
+            app = create_app(store, bootstrap=True, key_file=target, queue_db=queue_db, host=host)
             key = app.state.bootstrap_key
             if key is not None:
                 console.print(
@@ -207,6 +219,11 @@ def serve(
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                # uvicorn[standard] picks uvloop and httptools; the WebSocket protocol is
+                # websockets' sans-I/O one, each connection's frames of a loop turn written
+                # together (server/wsproto.py)
+                ws=ws_protocol(),
+                ws_per_message_deflate=ws_deflate,
             )
             server = uvicorn.Server(config)
             server.run(sockets=[sock])

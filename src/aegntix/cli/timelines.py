@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.columns import Columns
 from rich.json import JSON
+from rich.markup import escape
 from rich.panel import Panel
 
 from aegntix.cli.common import (
@@ -28,6 +29,15 @@ from aegntix.cli.render import (
     outcome_table,
 )
 from aegntix.cli.running import QuietOption, drive_run
+from aegntix.cli.strategy import (
+    EdgePOption,
+    MaxStepsOption,
+    SourceOption,
+    SpreadOption,
+    StrategyOption,
+    WaveOption,
+    chosen,
+)
 from aegntix.engine import Runner
 from aegntix.errors import ForkOutOfRange, IntegrityError, InvalidRequest
 from aegntix.inject import inject as inject_into
@@ -62,9 +72,6 @@ InjectOption = Annotated[str | None, typer.Option("--inject", help="Text to inje
 TargetOption = Annotated[
     list[str] | None, typer.Option("--target", "-t", help="Target agent id (repeatable).")
 ]
-StrategyOption = Annotated[
-    str, typer.Option("--strategy", help="direct (private to targets) or broadcast (everyone).")
-]
 StanceOption = Annotated[
     float | None, typer.Option("--stance", help="Direction the injection pushes opinions (-1..1).")
 ]
@@ -81,6 +88,11 @@ def fork(
     inject: InjectOption = None,
     target: TargetOption = None,
     strategy: StrategyOption = "",
+    spread: SpreadOption = None,
+    wave: WaveOption = None,
+    source: SourceOption = None,
+    edge_p: EdgePOption = None,
+    max_steps: MaxStepsOption = None,
     stance: StanceOption = None,
     set_: SetOption = None,
     label: Annotated[str | None, typer.Option(help="Label of the new branch.")] = None,
@@ -102,20 +114,23 @@ def fork(
     quiet: QuietOption = False,
 ) -> None:
     """Fork a branch at a past step, optionally injecting context into the new future."""
-    if inject is None and (target or stance is not None or set_ or explain):
-        raise InvalidRequest("--target/--stance/--set/--explain need --inject TEXT")
+    organic = (source, edge_p, max_steps)
+    if inject is None and (target or stance is not None or set_ or explain or spread or wave):
+        raise InvalidRequest("--target/--stance/--set/--spread/--wave/--explain need --inject TEXT")
+    if inject is None and any(v is not None for v in organic):
+        raise InvalidRequest("--source/--edge-p/--max-steps need --inject TEXT")
+    how, schedule = chosen(strategy, target, spread, wave, organic)
     if seed is not None:
         check_seed(seed, "--seed")  # the same range and message as `run --seed`
     with opened(db) as store:
         parent = resolve_branch(store, branch)
         if explain:
             assert inject is not None
-            _explain(store, parent, at, inject, target, strategy, stance, set_, json_out)
+            _explain(store, parent, at, inject, target, (how, schedule), stance, set_, json_out)
             return
         if inject is None:
             child = store.fork(parent.id, at, seed=seed, label=label or f"fork@{at}")
         else:
-            how = strategy or ("direct" if target else "broadcast")
             fields: dict[str, Any] = {} if stance is None else {"stance": stance}
             world = parse_assignments(set_ or [])
             # inject() validates everything before it forks, so bad input writes nothing.
@@ -125,6 +140,7 @@ def fork(
                 inject,
                 targets=target,
                 strategy=how,
+                schedule=schedule,
                 fields=fields,
                 world=world,
                 at_step=at,
@@ -149,7 +165,7 @@ def _explain(
     at: int,
     text: str,
     target: list[str] | None,
-    strategy: str,
+    how: tuple[str, dict[str, Any] | None],
     stance: float | None,
     set_: list[str] | None,
     json_out: bool,
@@ -165,14 +181,20 @@ def _explain(
         scenario,
         text,
         targets=target,
-        strategy=strategy or ("direct" if target else "broadcast"),
+        strategy=how[0],
+        schedule=how[1],
         fields={} if stance is None else {"stance": stance},
         world=parse_assignments(set_ or []),
+        seed=parent.seed,
+        step=at + 1,
     ).json()
     if json_out:
         emit_json({"branch_id": parent.id, "at_step": at, **found})
         return
     console.print(explain_table(found))
+    if len(found["schedule"]) > 1 or found["strategy"] != "broadcast":
+        when = "; ".join(f"step {w['step']}: {', '.join(w['agents'])}" for w in found["schedule"])
+        console.print(f"[bold]who hears it when:[/] {escape(when)}", soft_wrap=True)
     console.print(f"[bold]verdict:[/] {found['verdict']}", soft_wrap=True)
 
 
@@ -182,6 +204,11 @@ def inject(
     text: Annotated[str, typer.Argument(help="What to inject.")],
     target: TargetOption = None,
     strategy: StrategyOption = "",
+    spread: SpreadOption = None,
+    wave: WaveOption = None,
+    source: SourceOption = None,
+    edge_p: EdgePOption = None,
+    max_steps: MaxStepsOption = None,
     stance: StanceOption = None,
     set_: SetOption = None,
     at: Annotated[
@@ -193,13 +220,14 @@ def inject(
     """Inject context into a branch before its next step (or fork at a past step first)."""
     with opened(db) as store:
         found = resolve_branch(store, branch)
-        how = strategy or ("direct" if target else "broadcast")
+        how, schedule = chosen(strategy, target, spread, wave, (source, edge_p, max_steps))
         result = inject_into(
             store,
             found.id,
             text,
             targets=target,
             strategy=how,
+            schedule=schedule,
             at_step=at,
             fields={} if stance is None else {"stance": stance},
             world=parse_assignments(set_ or []),
@@ -234,6 +262,13 @@ def compare(
         }
         label_a, label_b = f"{first.id} ({first.label})", f"{second.id} ({second.label})"
         console.print(outcome_table("outcomes", [label_a, label_b, "Δ (b − a)"], rows))
+        if result.metrics_a or result.metrics_b:
+            emerged = {
+                n: [result.metrics_a.get(n), result.metrics_b.get(n), result.metrics_deltas.get(n)]
+                for n in sorted(set(result.metrics_a) | set(result.metrics_b))
+            }
+            heads = [label_a, label_b, "Δ (b − a)"]
+            console.print(outcome_table("emergence metrics (aegntix metrics)", heads, emerged))
         if result.divergence_step is None:
             console.print("[green]no divergence[/]: the two timelines are identical so far")
         else:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aegntix.analysis.rollouts import DEFAULT_CONCURRENCY, InjectionSpec, ProgressCallback
 from aegntix.client.frames import events_frame, outcomes_frame
 from aegntix.errors import InvalidRequest
+from aegntix.inject.registry import strategy_named
 from aegntix.model.events import Branch as BranchRecord
 from aegntix.model.events import Event, Failure
 from aegntix.model.outcomes import compute_outcomes
@@ -51,23 +52,35 @@ def injection_spec(
     stance: float | None,
     world: Mapping[str, Any] | None,
     urgency: float,
+    schedule: Mapping[str, Any] | None = None,
 ) -> InjectionSpec | None:
-    """What to inject (``None``: nothing); the strategy defaults as in the CLI: ``direct``
-    with targets, else ``broadcast``. The engine validates the rest before writing."""
+    """What to inject (``None``: nothing); the strategy defaults as in the CLI: ``gradual``
+    with a schedule (``organic`` with its source/p/max_steps), ``direct`` with targets,
+    else ``broadcast``; an unknown one is an ``InvalidRequest`` listing the registered
+    strategies. The engine validates the rest before writing."""
     if text is None:
-        if targets or strategy or stance is not None or world:
-            raise InvalidRequest("targets/strategy/stance/world need inject=TEXT")
+        if targets or strategy or stance is not None or world or schedule:
+            raise InvalidRequest("targets/strategy/schedule/stance/world need inject=TEXT")
         return None
     if isinstance(targets, str):  # a lone agent id, not a sequence of one-letter ids
         targets = [targets]
+    if strategy is not None:
+        strategy_named(strategy)
     return InjectionSpec(
         text,
-        strategy=strategy or ("direct" if targets else "broadcast"),
+        schedule=dict(schedule) if schedule is not None else None,
+        strategy=strategy
+        or (_scheduled(schedule) if schedule else "direct" if targets else "broadcast"),
         targets=list(targets) if targets else None,
         fields={} if stance is None else {"stance": stance},
         world=dict(world or {}),
         urgency=urgency,
     )
+
+
+def _scheduled(schedule: Mapping[str, Any]) -> str:
+    """The strategy a schedule alone implies: organic's keys, else gradual's."""
+    return "organic" if set(schedule) & {"source", "p", "max_steps"} else "gradual"
 
 
 class Branch:
@@ -161,6 +174,7 @@ class Branch:
         *,
         strategy: str | None = None,
         targets: Sequence[str] | None = None,
+        schedule: Mapping[str, Any] | None = None,
         stance: float | None = None,
         world: Mapping[str, Any] | None = None,
         urgency: float = 0.5,
@@ -168,11 +182,19 @@ class Branch:
         label: str | None = None,
     ) -> Branch:
         """A new branch after step ``at`` (one row; nothing copied), optionally with text
-        injected before its next step: ``strategy`` ``direct`` (to ``targets`` only) or
-        ``broadcast``, ``stance`` the direction it argues (-1..1), ``world`` facts it sets.
+        injected before its next step: ``strategy`` ``direct`` (to ``targets`` only),
+        ``broadcast`` or ``gradual`` (``schedule={"steps": k}`` or ``{"waves": [{"offset",
+        "agents"}]}``; ``aegntix.inject.STRATEGIES`` lists them all), ``stance`` the
+        direction it argues (-1..1), ``world`` facts it sets.
         Not run: call ``.run()`` on it."""
         spec = injection_spec(
-            inject, strategy=strategy, targets=targets, stance=stance, world=world, urgency=urgency
+            inject,
+            strategy=strategy,
+            targets=targets,
+            stance=stance,
+            world=world,
+            urgency=urgency,
+            schedule=schedule,
         )
         made = self._sandbox.fork_branch(self.id, at, spec, seed=seed, label=label)
         return Branch(self._sandbox, made)
@@ -185,6 +207,7 @@ class Branch:
         *,
         strategy: str | None = None,
         targets: Sequence[str] | None = None,
+        schedule: Mapping[str, Any] | None = None,
         stance: float | None = None,
         world: Mapping[str, Any] | None = None,
         urgency: float = 0.5,
@@ -197,7 +220,13 @@ class Branch:
         seeds and no injection, for paired statistics. ``on_progress(set_id, done,
         total)`` is called as members finish."""
         spec = injection_spec(
-            inject, strategy=strategy, targets=targets, stance=stance, world=world, urgency=urgency
+            inject,
+            strategy=strategy,
+            targets=targets,
+            stance=stance,
+            world=world,
+            urgency=urgency,
+            schedule=schedule,
         )
         return self._sandbox.create_rollouts(
             self.id,

@@ -1,28 +1,26 @@
 """What an agent sees: the world view, its own state, others' public state and the
-recent events addressed to it (DESIGN §3; visibility rules live here and nowhere else)."""
+recent events addressed to it — each as the run's ``Visibility`` (``aegntix.swarm``)
+allows: from the agents it hears, with aggregates over what it sees."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from heapq import merge
 from types import MappingProxyType
 from typing import Any
 
 from aegntix.brains.base import Observation, VisibleEvent
+from aegntix.inject.registry import hearing
+from aegntix.mechanics import mechanics_of
 from aegntix.model.events import EventKind
-from aegntix.model.outcomes import expression_names
 from aegntix.model.scenario import ActionSpec, AgentSpec, Scenario
 from aegntix.model.state import State
+from aegntix.swarm.visibility import Visibility
 
 _VISIBLE_KINDS = frozenset({EventKind.MESSAGE, EventKind.ACTION, EventKind.INJECTION})
 _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    event: VisibleEvent
-    audience: frozenset[str] | None  # None: everyone
+_NO_ACTIONS: Mapping[str, ActionSpec] = MappingProxyType({})
 
 
 def to_visible(
@@ -35,13 +33,12 @@ def to_visible(
         MappingProxyType(dict(payload.get("fields") or {})) if payload.get("fields") else _NO_FIELDS
     )
     if kind == EventKind.INJECTION:
-        targets = payload.get("targets")
-        audience = frozenset(targets) if payload.get("strategy") == "direct" and targets else None
+        heard = hearing(payload, step)  # the injection's strategy says who hears it
         text = str(payload.get("content", ""))
         urgency = payload.get("urgency")
         urgency = float(urgency) if isinstance(urgency, int | float) else None
-        private = audience is not None
-        return VisibleEvent(seq, step, kind, None, text, fields, None, urgency, private), audience
+        event = VisibleEvent(seq, step, kind, None, text, fields, None, urgency, heard.private)
+        return event, heard.agents
     to = payload.get("to")
     audience = frozenset([*to, agent_id or ""]) if to else None
     if kind == EventKind.ACTION:
@@ -53,18 +50,34 @@ def to_visible(
 
 
 class Window:
-    """The recent, directly visible events of a branch (the last ``memory_window`` steps)."""
+    """The recent, directly visible events of a branch (the last ``memory_window`` steps),
+    as each agent sees them (``visibility``: who hears whom; None: everyone, the mesh).
+    Events everyone sees are kept once; the others in the inbox of each who sees them, so
+    reading an agent's window costs what it sees, not what the branch holds."""
 
-    def __init__(self, steps: int) -> None:
+    def __init__(self, steps: int, visibility: Visibility | None = None) -> None:
         self.steps = steps
-        self._seen: deque[_Seen] = deque()
+        self.visibility = visibility
+        self._public: deque[VisibleEvent] = deque()
+        self._inbox: dict[str, deque[VisibleEvent]] = {}
 
     def add(
         self, seq: int, step: int, kind: str, agent_id: str | None, payload: Mapping[str, Any]
     ) -> None:
         visible = to_visible(seq, step, kind, agent_id, payload)
-        if visible is not None:
-            self._seen.append(_Seen(*visible))
+        if visible is None:
+            return
+        event, audience = visible
+        if self.visibility is not None:
+            audience = self.visibility.audience(kind, agent_id, audience)
+        if audience is None:
+            self._public.append(event)
+            return
+        for who in audience:
+            box = self._inbox.get(who)
+            if box is None:
+                box = self._inbox[who] = deque()
+            box.append(event)
 
     def extend(self, events: Iterable[Any]) -> None:
         for e in events:
@@ -73,11 +86,21 @@ class Window:
     def advance(self, step: int) -> None:
         """Forget what is older than the window as seen from ``step``."""
         oldest = step - self.steps + 1
-        while self._seen and self._seen[0].event.step < oldest:
-            self._seen.popleft()
+        for box in (self._public, *self._inbox.values()):
+            while box and box[0].step < oldest:
+                box.popleft()
 
     def for_agent(self, agent_id: str) -> tuple[VisibleEvent, ...]:
-        return tuple(s.event for s in self._seen if s.audience is None or agent_id in s.audience)
+        box = self._inbox.get(agent_id)
+        if not box:
+            return tuple(self._public)
+        if not self._public:
+            return tuple(box)
+        return tuple(merge(self._public, box, key=_by_seq))
+
+
+def _by_seq(event: VisibleEvent) -> int:
+    return event.seq
 
 
 #: (id of the spec, traits) -> (the spec, the drifted spec). Keeping the spec alive keeps its
@@ -100,34 +123,55 @@ def _with_traits(agent: AgentSpec, traits: Mapping[str, Any]) -> AgentSpec:
     return made
 
 
+#: A mesh Visibility per scenario for callers that pass none (tests, benchmarks).
+_meshes: dict[int, tuple[Scenario, Visibility]] = {}
+
+
+def _mesh_of(scenario: Scenario) -> Visibility:
+    hit = _meshes.get(id(scenario))
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    if len(_meshes) >= 256:
+        _meshes.clear()
+    made = Visibility(scenario)
+    _meshes[id(scenario)] = (scenario, made)
+    return made
+
+
 def observe(
     scenario: Scenario, state: State, agent_id: str, step: int, window: Window
 ) -> Observation:
-    """Build one agent's observation from the current (in-step) state."""
-    agent = scenario.agent(agent_id)
-    drifted = state["agents"].get(agent_id, {}).get("traits")
+    """Build one agent's observation from the current (in-step) state, as the window's
+    visibility lets it see (none: the mesh, everyone)."""
+    seen = window.visibility or _mesh_of(scenario)
+    agent = seen.spec(agent_id)
+    own = state["agents"].get(agent_id, {})
+    drifted = own.get("traits")
     if drifted:  # the persona as experience has shaped it (aegntix.memory.persona)
         agent = _with_traits(agent, drifted)
-    taken = state["world"].get("_actions_taken", {})
-    actions: dict[str, ActionSpec] = {
-        name: scenario.actions[name]
-        for name in agent.actions
-        if not (scenario.actions[name].once and name in taken)
-    }
-    agents = state["agents"]
+    if agent.actions:
+        taken = state["world"].get("_actions_taken", {})
+        actions: Mapping[str, ActionSpec] = MappingProxyType(
+            {
+                name: scenario.actions[name]
+                for name in agent.actions
+                if not (scenario.actions[name].once and name in taken)
+            }
+        )
+    else:  # most agents of a swarm have none: skip building an empty mapping
+        actions = _NO_ACTIONS
     return Observation(
-        scenario=scenario.name,
-        topic=scenario.topic,
-        step=step,
-        max_steps=scenario.termination.max_steps,
-        agent=agent,
-        own=MappingProxyType(agents.get(agent_id, {})),
-        world=MappingProxyType(expression_names(scenario, state)),
-        others=MappingProxyType(
-            {k: MappingProxyType(v) for k, v in agents.items() if k != agent_id}
-        ),
-        roster=MappingProxyType({a.id: a for a in scenario.agents}),
-        visible=window.for_agent(agent_id),
-        actions=MappingProxyType(actions),
+        scenario.name,
+        scenario.topic,
+        step,
+        scenario.termination.max_steps,
+        agent,
+        MappingProxyType(own),
+        MappingProxyType(seen.names(agent_id, state)),
+        seen.others(agent_id, state),
+        seen.roster(agent_id),
+        window.for_agent(agent_id),
+        actions,
         arguments=scenario.arguments_for(agent),
+        mechanics=mechanics_of(scenario),
     )

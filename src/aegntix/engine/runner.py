@@ -20,12 +20,14 @@ import structlog
 from aegntix.brains.base import Brain, Decision, Observation, Reflector
 from aegntix.brains.reachability import check_endpoints
 from aegntix.brains.registry import BrainContext, BrainFactory, brains_for
+from aegntix.engine.effects import decision_events, dynamics_event, step_end_events
 from aegntix.engine.failures import failure_from
-from aegntix.engine.mechanics import decision_events, dynamics_event
 from aegntix.engine.observation import Window, observe
 from aegntix.engine.seeding import rng_for
+from aegntix.engine.tool_calls import EngineTools, ToolsSource
 from aegntix.engine.turns import acting_order
 from aegntix.errors import AegntixError, BranchBusy
+from aegntix.inject.pending import SPREADING, Pending
 from aegntix.memory.embedding import pinned_embedder
 from aegntix.memory.profiles import committed_memories
 from aegntix.memory.records import Recall
@@ -37,6 +39,9 @@ from aegntix.model.state import STEP_END, State, apply_event, initial_patch
 from aegntix.model.stored import scenario_from
 from aegntix.observability import metrics
 from aegntix.observability.logs import with_log_context
+from aegntix.swarm.recorded import recorded_topology
+from aegntix.swarm.topology import build as build_topology
+from aegntix.swarm.visibility import Visibility
 from aegntix.timeline.prepare import check_seed
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
@@ -101,7 +106,9 @@ def start_scenario(
 
 
 def _write_start(store: Store, branch: Branch, scenario: Scenario, spec_hash: str) -> None:
-    start = {"type": "start", "scenario": scenario.name, "spec_hash": spec_hash}
+    start: dict[str, Any] = {"type": "start", "scenario": scenario.name, "spec_hash": spec_hash}
+    if scenario.topology is not None and not scenario.topology.is_mesh:
+        start["topology"] = build_topology(scenario).payload()  # replays read it back
     initial = {"set": initial_patch(scenario), "cause": "initial"}
     store.append(
         branch.id,
@@ -113,7 +120,14 @@ def _write_start(store: Store, branch: Branch, scenario: Scenario, spec_hash: st
 class Runner:
     """Runs one branch. Create one per branch and run; not shared between tasks."""
 
-    def __init__(self, store: Store, branch_id: str, *, brains: BrainFactory | None = None):
+    def __init__(
+        self,
+        store: Store,
+        branch_id: str,
+        *,
+        brains: BrainFactory | None = None,
+        tools: ToolsSource = None,
+    ):
         self.store = store
         branch = store.get_branch(branch_id)
         record = store.get_scenario(branch.scenario_id)
@@ -126,6 +140,8 @@ class Runner:
         self._brains: dict[str, Brain] = {
             a.id: factory(self.scenario, a) for a in self.scenario.agents
         }
+        #: The run's tools (``aegntix.tools``): the scenario's servers, or ``tools``.
+        self.tools = EngineTools(self.scenario, store, branch_id, tools, branch.tenant_id)
         self._committed = (
             committed_memories(store, self.scenario) if self.scenario.memory_on else {}
         )
@@ -144,6 +160,9 @@ class Runner:
         #: Shared by a Scheduler's runners: each step holds one slot.
         self.step_limit: asyncio.Semaphore | None = None
         self.branch = branch
+        self.visibility = Visibility(
+            self.scenario, recorded_topology(store, branch.id, self.scenario)
+        )
         self._reload()
 
     def _reload(self) -> None:
@@ -151,15 +170,23 @@ class Runner:
         self.branch = self.store.get_branch(self.branch.id)
         self._head_seq = self.branch.head_seq
         self.state: State = state_at(self.store, self.branch.id)
-        self.window = Window(self.scenario.memory_window)
-        first = max(0, self.state["completed"] + 1 - self.scenario.memory_window)
+        self.window = Window(self.scenario.memory_window, self.visibility)
+        self.spreads = Pending()  # injections still spreading (gradual waves to write)
+        completed = self.state["completed"]
+        first = max(0, completed + 1 - self.scenario.memory_window)
         if not self.scenario.memory_on:
-            self.window.extend(self.store.events(self.branch.id, from_step=first))
+            # from the last step_end at least: it names the spreads still open
+            tail = list(self.store.events(self.branch.id, from_step=min(first, completed)))
+            self.window.extend(e for e in tail if e.step >= first)
+            self.spreads.load(self.store, self.branch.id, tail)
             return
         # one pass over the timeline: the memory stream needs all of it, the window its tail
         events = list(self.store.events(self.branch.id))
         self.window.extend(e for e in events if e.step >= first)
-        self.memory = MemoryStream(self.scenario, committed=self._committed)
+        self.spreads.extend(events)
+        self.memory = MemoryStream(
+            self.scenario, committed=self._committed, visibility=self.visibility
+        )
         self.memory.load(events)
 
     @property
@@ -194,6 +221,7 @@ class Runner:
                 return None
             if not self._checked:
                 await check_endpoints(self._brains.values())
+                await self.tools.prepare()
                 self._checked = True
             return await self._step(step)
         except BranchBusy:
@@ -223,6 +251,7 @@ class Runner:
             seq += 1
             apply_event(self.state, event.kind, event.step, event.payload)
             self.window.add(seq, event.step, event.kind, event.agent_id, event.payload)
+            self.spreads.add(seq, event.step, event.kind, event.payload)
             pending.append(event)
             return seq
 
@@ -230,6 +259,8 @@ class Runner:
             return seq + 1
 
         try:
+            for due in self.spreads.due(step):  # spreading injections, before anyone decides
+                record(due)
             agents = acting_order(self.scenario, seed, step)
             if self.scenario.turn_order is TurnOrder.SIMULTANEOUS:
                 views = [self._observe(a.id, step) for a in agents]
@@ -251,11 +282,15 @@ class Runner:
             dynamics = dynamics_event(self.scenario, self.state, step)
             if dynamics is not None:
                 record(dynamics)
+            for event in step_end_events(self.scenario, self.state, step, seed):
+                record(event)
             self.state["step"] = max(self.state["step"], step)
             self.state["completed"] = step
             outcomes = self.outcomes()
             terminal = is_terminal(self.scenario, self.state, outcomes)
             end = {"type": STEP_END, "outcomes": outcomes, "terminal": terminal}
+            if spreading := self.spreads.still_open(step):  # a resumed runner reads these
+                end[SPREADING] = spreading
             record(NewEvent(step, EventKind.SYSTEM, end))
             appended = await self.store.append_async(
                 self.branch.id, pending, expect_seq=self._head_seq
@@ -269,7 +304,7 @@ class Runner:
         return StepResult(self.branch.id, step, appended, outcomes, terminal)
 
     def _observe(self, agent_id: str, step: int) -> tuple[Observation, list[Recall]]:
-        view = observe(self.scenario, self.state, agent_id, step, self.window)
+        view = self.tools.view(observe(self.scenario, self.state, agent_id, step, self.window))
         if self.memory is None:
             return view, []
         return self.memory.recall(view)
@@ -283,10 +318,14 @@ class Runner:
         next_seq: Callable[[], int],
     ) -> None:
         agent_id, step = view.agent.id, view.step
-        produced = [
-            (record(event), event)
-            for event in decision_events(self.scenario, self.state, agent_id, step, decision)
-        ]
+        for event in await self.tools.events_for(view, decision, self.state):
+            record(event)  # before the decision's events: its effects may read a result
+        decision, off_graph = self.visibility.addressed(agent_id, step, decision)
+        events = decision_events(self.scenario, self.state, agent_id, step, decision)
+        if off_graph is not None:  # after the decision record, before what it did
+            at = 1 if events and events[0].kind == EventKind.DECISION else 0
+            events.insert(at, off_graph)
+        produced = [(record(event), event) for event in events]
         if self.memory is None:
             return
         reflector = self._reflectors.get(agent_id)

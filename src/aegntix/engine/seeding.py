@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from functools import lru_cache
 
 
 def derive_seed(*parts: int | str) -> int:
@@ -18,8 +19,18 @@ def derive_seed(*parts: int | str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+@lru_cache(maxsize=64)
+def _step_prefix(branch_seed: int, step: int) -> str:
+    return f"{branch_seed}\x1f{step}\x1f"
+
+
 def rng_for(branch_seed: int, step: int, stream: str) -> random.Random:
     """The RNG of one agent (``stream`` = agent id) or engine stream at one step."""
+    if type(branch_seed) is int and type(step) is int and type(stream) is str:
+        # derive_seed's bytes with the step's prefix joined once (this runs per decision)
+        key = (_step_prefix(branch_seed, step) + stream).encode("utf-8")
+        digest = hashlib.blake2b(key, digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "big") >> 1)
     return random.Random(derive_seed(branch_seed, step, stream))
 
 

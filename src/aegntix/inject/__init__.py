@@ -1,6 +1,17 @@
-"""Injections: context put into a branch (direct or broadcast), recorded as events."""
+"""Injections: context put into a branch, recorded as events; how it reaches agents is a
+strategy object from ``aegntix.inject.registry`` (direct, broadcast, gradual)."""
 
+from aegntix.inject.base import InjectionStrategy
 from aegntix.inject.preview import Preview, preview
-from aegntix.inject.strategies import Injected, Strategy, inject
+from aegntix.inject.registry import STRATEGIES, strategy_named
+from aegntix.inject.strategies import Injected, inject
 
-__all__ = ["Injected", "Preview", "Strategy", "inject", "preview"]
+__all__ = [
+    "STRATEGIES",
+    "Injected",
+    "InjectionStrategy",
+    "Preview",
+    "inject",
+    "preview",
+    "strategy_named",
+]

@@ -1,5 +1,6 @@
-"""A preview of an injection before anything runs: how the offline rules brain reads it, per
-agent (direction, strength, relevance, reason), and a plain verdict. Writes nothing."""
+"""A preview of an injection before anything runs: who hears it at which step (its
+strategy's plan), how the offline rules brain reads it, per agent (direction, strength,
+relevance, reason), and a plain verdict. Writes nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegntix.brains.rules.reading import Mechanic, Reading, read
-from aegntix.inject.strategies import Strategy, validated
+from aegntix.inject.base import Spread
+from aegntix.inject.organic import neighbours_of
+from aegntix.inject.registry import DEFAULT, strategy_named
+from aegntix.inject.strategies import validated
 from aegntix.model.scenario import AgentSpec, Scenario
+from aegntix.swarm.topology import build
 
 NO_DIRECTION = (
     "the rules brain reads no direction in this text for anyone: use a stance push "
@@ -47,6 +52,7 @@ class AgentPreview:
     mechanic: Mechanic
     brain: str
     reading: Reading
+    step: int  # the step it first hears the injection at
 
     @property
     def effect(self) -> str:
@@ -68,6 +74,7 @@ class AgentPreview:
             "mechanic": self.mechanic,
             "brain": self.brain,
             "effect": self.effect,
+            "step": self.step,
             **{k: v for k, v in self.reading.json().items() if k != "agent_id"},
         }
 
@@ -77,9 +84,13 @@ class Preview:
     agents: list[AgentPreview]
     verdict: str
     arguments: bool  # whether any agent reads against declared arguments
+    strategy: str
+    schedule: list[tuple[int, list[str]]]  # (step, agents first hearing it then), in order
 
     def json(self) -> dict[str, Any]:
         return {
+            "strategy": self.strategy,
+            "schedule": [{"step": step, "agents": agents} for step, agents in self.schedule],
             "agents": [a.json() for a in self.agents],
             "verdict": self.verdict,
             "arguments_declared": self.arguments,
@@ -111,21 +122,40 @@ def preview(
     content: str,
     *,
     targets: Sequence[str] | None = None,
-    strategy: Strategy | str = Strategy.BROADCAST,
+    strategy: str = DEFAULT,
+    schedule: Mapping[str, Any] | None = None,
     fields: Mapping[str, Any] | None = None,
     world: Mapping[str, Any] | None = None,
     urgency: float = 0.5,
+    seed: int = 0,
+    step: int = 1,
 ) -> Preview:
-    """How each agent that would hear this injection reads it (validated like ``inject``)."""
-    payload, _ = validated(scenario, content, targets, strategy, fields, world, urgency)
-    audience = set(payload["targets"] or ()) if payload["strategy"] == "direct" else None
+    """Who hears this injection when, and how each of them reads it (validated like
+    ``inject``). ``seed`` and ``step``: the branch it would land in and the step it lands at
+    (a gradual spread's order is drawn from them)."""
+    payload, _ = validated(
+        scenario, content, targets, strategy, fields, world, urgency, schedule=schedule
+    )
+    kind = strategy_named(payload["strategy"])
+    # the scenario's graph, generated as the run records it (an organic spread follows it)
+    waves = kind.plan(payload, Spread(scenario, seed, step, neighbours_of(build(scenario))))
+    everyone = [a.id for a in scenario.agents]
+    plan = [(step + w.offset, list(w.agents) if w.agents else everyone) for w in waves]
+    hears_at: dict[str, int] = {}
+    for at, agents in plan:
+        for agent_id in agents:
+            hears_at.setdefault(agent_id, at)
     found: list[AgentPreview] = []
     for agent in scenario.agents:
-        if audience is not None and agent.id not in audience:
+        if agent.id not in hears_at:
             continue
         mechanic = mechanic_of(agent)
         reading = read(content, agent, scenario.arguments_for(agent), mechanic, payload["fields"])
         brain = scenario.brain_for(agent).kind
-        found.append(AgentPreview(agent.id, agent.name, agent.role, mechanic, brain, reading))
+        found.append(
+            AgentPreview(
+                agent.id, agent.name, agent.role, mechanic, brain, reading, hears_at[agent.id]
+            )
+        )
     declared = any(scenario.arguments_for(a) is not None for a in scenario.agents)
-    return Preview(found, _verdict(found), declared)
+    return Preview(found, _verdict(found), declared, kind.name, plan)

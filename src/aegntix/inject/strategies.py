@@ -1,7 +1,8 @@
 """Injections: new context put into a branch, recorded as events.
 
-``direct`` is a private message to some agents; ``broadcast`` is a world event every agent
-observes, optionally changing world facts. An injection at a past step forks first and
+How an injection reaches agents is its strategy (``aegntix.inject.registry``): ``direct``
+(a private message), ``broadcast`` (news every agent observes, optionally changing world
+facts), ``gradual`` (spread over steps). An injection at a past step forks first and
 injects into the new branch, so the original future stays intact. Injections for step k
 are written before any agent of step k decides (DESIGN §9).
 """
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from aegntix.errors import BranchFinished, ExpressionFailed, ForkOutOfRange, InvalidRequest
+from aegntix.inject.base import Spread
+from aegntix.inject.organic import neighbours_of
+from aegntix.inject.registry import DEFAULT, strategy_named
 from aegntix.model.events import Branch, BranchStatus, Event, EventKind, NewEvent
 from aegntix.model.expressions import ExpressionError
 from aegntix.model.outcomes import compute_outcomes, is_terminal
@@ -21,15 +24,11 @@ from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
 from aegntix.model.stored import scenario_from
 from aegntix.model.text import data_problem, text_problem
+from aegntix.swarm.recorded import recorded_topology
 from aegntix.timeline.state import state_at
 from aegntix.timeline.store import Store
 
 MAX_CONTENT = 4000
-
-
-class Strategy(StrEnum):
-    DIRECT = "direct"
-    BROADCAST = "broadcast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,8 @@ def inject(
     content: str,
     *,
     targets: Sequence[str] | None = None,
-    strategy: Strategy | str = Strategy.BROADCAST,
+    strategy: str = DEFAULT,
+    schedule: Mapping[str, Any] | None = None,
     at_step: int | None = None,
     fields: Mapping[str, Any] | None = None,
     world: Mapping[str, Any] | None = None,
@@ -70,7 +70,9 @@ def inject(
             f"cannot inject at step {at_step}: "
             f"branch {branch_id} has completed steps 0..{completed}"
         )
-    payload, world_patch = validated(scenario, content, targets, strategy, fields, world, urgency)
+    payload, world_patch = validated(
+        scenario, content, targets, strategy, fields, world, urgency, schedule=schedule
+    )
 
     forked = new_branch or at_step < completed
     if not forked and _finished(scenario, branch, head_state):
@@ -85,6 +87,10 @@ def inject(
     else:
         target, base = branch, head_state
     step = int(base["completed"]) + 1
+    # the graph the branch runs with (recorded in its lineage's start event)
+    graph = neighbours_of(recorded_topology(store, target.id, scenario))
+    spread = Spread(scenario, target.seed, step, graph)
+    payload = strategy_named(payload["strategy"]).record(payload, spread)
     events = [NewEvent(step, EventKind.INJECTION, payload)]
     if world_patch:
         events.append(NewEvent(step, EventKind.WORLD, {"set": world_patch, "cause": "injection"}))
@@ -106,17 +112,16 @@ def validated(
     scenario: Scenario,
     content: str,
     targets: Sequence[str] | None,
-    strategy: Strategy | str,
+    strategy: str,
     fields: Mapping[str, Any] | None,
     world: Mapping[str, Any] | None,
     urgency: float,
+    *,
+    schedule: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the injection event's payload, the world patch), or InvalidRequest naming the field."""
-    try:
-        strategy = Strategy(strategy)
-    except ValueError:
-        choices = ", ".join(s.value for s in Strategy)
-        raise InvalidRequest(f"strategy: '{strategy}' is not one of {choices}") from None
+    """(the injection event's payload before its strategy records it, the world patch), or
+    InvalidRequest naming the field."""
+    kind = strategy_named(strategy)
     if not content.strip():
         raise InvalidRequest("content: an injection needs some text")
     if len(content) > MAX_CONTENT:
@@ -134,13 +139,10 @@ def validated(
         raise InvalidRequest(
             f"targets: unknown agent(s) {', '.join(unknown)}; agents are {', '.join(sorted(known))}"
         )
-    if strategy is Strategy.DIRECT and not targets:
-        raise InvalidRequest("targets: a direct injection needs at least one target agent")
     stance = (fields or {}).get("stance")
     if stance is not None and not (isinstance(stance, int | float) and -1 <= stance <= 1):
         raise InvalidRequest("fields.stance: must be a number between -1 and 1")
-    if world and strategy is not Strategy.BROADCAST:
-        raise InvalidRequest("world: only a broadcast injection may change world facts")
+    extra = kind.validate(scenario, targets, schedule, bool(world))
     patch: dict[str, Any] = {}
     for key, value in (world or {}).items():
         if key not in scenario.world:
@@ -148,9 +150,10 @@ def validated(
         patch[f"world.{key}"] = value
     payload: dict[str, Any] = {
         "content": content,
-        "strategy": strategy.value,
+        "strategy": kind.name,
         "targets": sorted(set(targets)) if targets else None,
         "urgency": urgency,
         "fields": dict(fields or {}),
+        **extra,
     }
     return payload, patch

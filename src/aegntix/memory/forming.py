@@ -1,5 +1,6 @@
 """How what an agent saw and did becomes memory entries: the texts, the rules' importance,
-the situation a decision recalls for, and where an agent stands (for persona drift)."""
+the situation a decision recalls for, and where an agent stands (for persona drift, as the
+scenario's mechanics say)."""
 
 from __future__ import annotations
 
@@ -7,40 +8,53 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aegntix.brains.base import Observation, VisibleEvent
+from aegntix.mechanics import DEFAULT, Mechanics, combined
 from aegntix.memory.importance import action_importance, observation_importance
-from aegntix.memory.records import Memory, MemoryKind, amount
+from aegntix.memory.records import Memory, MemoryKind
 from aegntix.memory.reflection import Standing
 from aegntix.model.events import EventKind, NewEvent
-from aegntix.model.scenario import AgentSpec, Scenario
+from aegntix.model.scenario import AgentSpec
 from aegntix.model.state import State
 
 QUERY_CHARS = 400  # of recent events, describing the situation a decision recalls for
 
 
-def position(agent: AgentSpec, own: Mapping[str, Any]) -> float | None:
-    """Where an agent stands, in -1..1, as ``agent`` sees it: a stance; for a buyer or seller
-    an offer within its own range (-1 at its aspiration, 1 at its walk-away price)."""
-    terms = agent.negotiation
-    if terms is None or terms.side == "mediate":
-        stance = own.get("stance")
-        return None if stance is None or terms is not None else float(stance)
-    offer = own.get("offer")
-    assert terms.target is not None and terms.reservation is not None
-    span = terms.reservation - terms.target
-    if offer is None or not span:
-        return None
-    share = (float(offer) - terms.target) / span
-    return round(max(-1.0, min(1.0, 2 * share - 1)), 6)
+def position(
+    agent: AgentSpec, own: Mapping[str, Any], mechanics: Mechanics | None = None
+) -> float | None:
+    """Where an agent stands, in -1..1, as ``agent`` sees it and its scenario's mechanics
+    say (the default kinds: a stance; for a buyer or seller an offer within its own range,
+    -1 at its aspiration, 1 at its walk-away price)."""
+    found = _mechanics(mechanics).position(agent, own)
+    return None if found is None else found.value
 
 
-def standings(scenario: Scenario, agent_id: str, state: State) -> dict[str, Standing]:
+def valenced(agent: AgentSpec, mechanics: Mechanics | None = None) -> bool:
+    """Whether the agent's position is for or against the topic (a stance) rather than
+    unsigned (an offer): how persona drift reads what it hears."""
+    mechanics = _mechanics(mechanics)
+    found = mechanics.position(agent, mechanics.initial_agent(agent))
+    return True if found is None else found.valenced
+
+
+def initial_position(agent: AgentSpec, mechanics: Mechanics | None = None) -> float | None:
+    """Where the agent stands at step 0."""
+    mechanics = _mechanics(mechanics)
+    return position(agent, mechanics.initial_agent(agent), mechanics)
+
+
+def _mechanics(mechanics: Mechanics | None) -> Mechanics:
+    return combined(DEFAULT) if mechanics is None else mechanics
+
+
+def standings(seen: Iterable[AgentSpec], state: State) -> dict[str, Standing]:
+    """Where the agents it sees stand (``seen``: from the run's visibility)."""
     agents = state["agents"]
     return {
         a.id: Standing(
             a.name, agents.get(a.id, {}).get("stance"), agents.get(a.id, {}).get("offer")
         )
-        for a in scenario.agents
-        if a.id != agent_id
+        for a in seen
     }
 
 
@@ -88,9 +102,7 @@ def observed_entry(
     else:
         text = f"{_name(observation, event.agent_id)}: {event.text}"
         kind = MemoryKind.OBSERVATION
-    offer = event.fields.get("offer")
-    if offer is not None:
-        text += f" (offer {amount(offer)})" if isinstance(offer, int | float) else ""
+    text += _mechanics(observation.mechanics).describe(event.fields)
     return {
         "kind": kind.value,
         "text": text,

@@ -29,15 +29,18 @@ from aegntix.brains.base import (
     ReflectionRequest,
     Reflector,
 )
+from aegntix.mechanics import Mechanics, mechanics_of
 from aegntix.memory.embedding import CachedEmbedder, Embedder, shared_embedder
 from aegntix.memory.forming import (
     acted_entry,
     as_memories,
+    initial_position,
     observed_entry,
     position,
     situation,
     speakers_of,
     standings,
+    valenced,
 )
 from aegntix.memory.index import NumpyIndex, RetrievalWeights, Scored
 from aegntix.memory.persona import adapt, experience
@@ -54,6 +57,7 @@ from aegntix.memory.reflection import Insight, importance_of, rules_reflection
 from aegntix.model.events import Event, EventKind, NewEvent
 from aegntix.model.scenario import AgentSpec, MemoryConfig, Scenario
 from aegntix.model.state import State
+from aegntix.swarm.visibility import Visibility
 
 
 def _round(x: float) -> float:
@@ -64,7 +68,12 @@ class AgentMemory:
     """One agent's memories in one run."""
 
     def __init__(
-        self, agent: AgentSpec, config: MemoryConfig, embedder: Embedder, offset: float
+        self,
+        agent: AgentSpec,
+        config: MemoryConfig,
+        embedder: Embedder,
+        offset: float,
+        mechanics: Mechanics | None = None,
     ) -> None:
         self.agent = agent
         self.config = config
@@ -81,7 +90,7 @@ class AgentMemory:
         self.pending_importance = 0.0
         self.reflected_step = 0
         self.stance_then: float | None = agent.stance
-        self.position_then: float | None = position(agent, {"stance": agent.stance})
+        self.position_then: float | None = initial_position(agent, mechanics)
         self.seen_to = 0
         self.speakers: dict[str, str] = {}  # observation ref -> who it came from
 
@@ -172,16 +181,20 @@ class MemoryStream:
         *,
         committed: Mapping[str, Sequence[Memory]] | None = None,
         embedder: Embedder | None = None,
+        visibility: Visibility | None = None,
     ) -> None:
         self.scenario = scenario
+        #: The only way memory reads other agents (whom each one hears).
+        self.visibility = visibility if visibility is not None else Visibility(scenario)
         self.config = scenario.memory
         self.embedder = (
             CachedEmbedder(embedder) if embedder else shared_embedder(scenario.memory.embedder)
         )
+        self.mechanics = mechanics_of(scenario)
         self.agents: dict[str, AgentMemory] = {}
         for agent in scenario.agents:
             self.agents[agent.id] = AgentMemory(
-                agent, self.config, self.embedder, lived_offset(agent)
+                agent, self.config, self.embedder, lived_offset(agent), self.mechanics
             )
         for agent_id, memories in (committed or {}).items():
             self.agents[agent_id].add(list(memories))
@@ -298,6 +311,9 @@ class MemoryStream:
         self._absorb(mind, everything, payload, speakers)
         return [*before, NewEvent(step, EventKind.MEMORY, payload, agent.id), *after]
 
+    def _seen_by(self, agent_id: str) -> list[AgentSpec]:
+        return [self.visibility.spec(a) for a in self.visibility.heard(agent_id)]
+
     def _rules_insights(
         self,
         mind: AgentMemory,
@@ -316,7 +332,7 @@ class MemoryStream:
             stance_then=mind.stance_then,
             stance_now=agents.get(agent.id, {}).get("stance"),
             speakers={**mind.speakers, **speakers_of(window, speakers)},
-            standings=standings(self.scenario, agent.id, state),
+            standings=standings(self._seen_by(agent.id), state),
         )
 
     def _consolidate(
@@ -344,16 +360,15 @@ class MemoryStream:
                     "scored_by": insight.scored_by,
                 }
             )
-        now = position(agent, own)
+        now = position(agent, own, self.mechanics)
         record.reflected = {"step": step, "stance": stance_now, "position": now}
         current = traits_of(own, agent.persona.big_five())
         others = {
-            a.id: position(agent, state["agents"].get(a.id, {}))
-            for a in self.scenario.agents
-            if a.id != agent.id
+            a.id: position(agent, state["agents"].get(a.id, {}), self.mechanics)
+            for a in self._seen_by(agent.id)
         }
         felt = experience(
-            window, now, mind.position_then, others, valenced=agent.negotiation is None
+            window, now, mind.position_then, others, valenced=valenced(agent, self.mechanics)
         )
         adapted, attempt = adapt(agent.persona, current, felt)
         if attempt:

@@ -12,6 +12,8 @@ from aegntix.model.expressions import (
     divisor_names,
     names_in,
 )
+from aegntix.model.tools import argument_expression, tools_problems
+from aegntix.model.topology import topology_problems
 
 if TYPE_CHECKING:
     from aegntix.model.scenario import Scenario
@@ -23,8 +25,11 @@ Found = list[tuple[Loc, str]]
 
 def consistency_problems(scenario: Scenario) -> Found:
     """Every cross-field problem of an otherwise well-typed scenario."""
-    from aegntix.model.scenario import BUILTIN_NAMES
+    from aegntix.mechanics import mechanics_of, unselected_terms
+    from aegntix.mechanics.base import ENGINE_NAMES
+    from aegntix.mechanics.registry import names_of
 
+    builtin_names = ENGINE_NAMES | mechanics_of(scenario).builtin_names
     found = repeated_ids({"agents": [{"id": a.id} for a in scenario.agents]})
     profile_of: dict[str, int] = {}
     for i, agent in enumerate(scenario.agents):
@@ -54,7 +59,19 @@ def consistency_problems(scenario: Scenario) -> Found:
                     "(in the scenario's brain or the agent's)",
                 )
             )
-    world_names = set(scenario.world) | BUILTIN_NAMES
+    for i, term, kind in unselected_terms(scenario):
+        found.append(
+            (
+                ("agents", i, term),
+                f"'{term}' is read by the '{kind}' mechanics, which this scenario does not "
+                f"select (mechanics: {', '.join(names_of(scenario))})",
+            )
+        )
+    found.extend(mechanics_of(scenario).problems(scenario))
+    found += tools_problems(scenario)
+    if scenario.topology is not None:
+        found += topology_problems(scenario.topology, [a.id for a in scenario.agents])
+    world_names = set(scenario.world) | builtin_names
     for loc, expr, extra in expressions(scenario, found):
         try:
             unknown = names_in(expr) - world_names - extra
@@ -66,7 +83,7 @@ def consistency_problems(scenario: Scenario) -> Found:
                 (
                     loc,
                     f"unknown name(s) {', '.join(sorted(unknown))}; expressions may read "
-                    "world keys and " + ", ".join(sorted(BUILTIN_NAMES | extra)),
+                    "world keys and " + ", ".join(sorted(builtin_names | extra)),
                 )
             )
     return found
@@ -96,8 +113,11 @@ def repeated_ids(data: dict[str, Any]) -> Found:
 def expressions(scenario: Scenario, found: Found | None = None) -> list[tuple[Loc, str, Any]]:
     """(field path, expression, extra names it may read) of every expression; an effect or
     dynamics entry on a key that is not in the world is added to ``found``."""
-    from aegntix.model.scenario import AGENT_NAMES
+    from aegntix.mechanics import mechanics_of
+    from aegntix.model.outcomes import world_names_extra
 
+    agent_names = mechanics_of(scenario).agent_names
+    world_extra = world_names_extra(scenario)  # outcomes and termination only
     problems = found if found is not None else []
     out: list[tuple[Loc, str, Any]] = []
     for name, action in scenario.actions.items():
@@ -106,19 +126,23 @@ def expressions(scenario: Scenario, found: Found | None = None) -> list[tuple[Lo
             if key not in scenario.world:
                 problems.append((loc, f"'{key}' is not a world key"))
             out.append((loc, expr, frozenset()))
+        for key, value in (action.arguments or {}).items():
+            source = argument_expression(value)
+            if source is not None:
+                out.append((("actions", name, "arguments", key), source, frozenset()))
     for key, expr in scenario.dynamics.items():
         if key not in scenario.world:
             problems.append((("dynamics", key), f"'{key}' is not a world key"))
         out.append((("dynamics", key), expr, frozenset()))
     for name, outcome in scenario.outcomes.items():
-        extra = AGENT_NAMES if outcome.per_agent else frozenset()
-        out.append((("outcomes", name), outcome.expr, extra))
+        extra = agent_names if outcome.per_agent else frozenset()
+        out.append((("outcomes", name), outcome.expr, extra | world_extra))
     for i, agent in enumerate(scenario.agents):
         if agent.objective:
-            out.append((("agents", i, "objective"), agent.objective, AGENT_NAMES))
+            out.append((("agents", i, "objective"), agent.objective, agent_names))
     if scenario.termination.when:
         scalar = {n for n, o in scenario.outcomes.items() if not o.per_agent}
-        out.append((("termination", "when"), scenario.termination.when, scalar))
+        out.append((("termination", "when"), scenario.termination.when, scalar | world_extra))
     return out
 
 

@@ -142,9 +142,24 @@ class ScenarioRecord:
     spec_version: int = 1  # the schema version ``spec`` was written for
 
 
+_REFERENCE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_str: Any = json.encoder.encode_basestring
+
+
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept — exactly
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. It
+    calls the C encoder that ``json.dumps`` ends in directly: ``dumps`` builds an encoder
+    object and its closures on every call, which cost as much as encoding a small event
+    payload (a test holds the two equal for any JSON value). orjson is not a substitute: it
+    writes ``1e-7`` for ``1e-07``, ``null`` for NaN and refuses integers past 64 bits, so
+    recorded hashes would change."""
+    if _make_encoder is None or isinstance(value, str):
+        return _REFERENCE.encode(value)
+    # a fresh ``markers`` dict per call: circular references still raise ValueError
+    encode = _make_encoder({}, _REFERENCE.default, _encode_str, None, ":", ",", True, False, True)
+    return "".join(encode(value, 0))
 
 
 def event_hash(

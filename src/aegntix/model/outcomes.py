@@ -2,26 +2,61 @@
 
 from __future__ import annotations
 
-import statistics
+from functools import lru_cache
 from typing import Any
 
-from aegntix.model.expressions import evaluate
+from aegntix.mechanics import mechanics_of
+from aegntix.model.expressions import evaluate, names_in
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
 
 
 def expression_names(scenario: Scenario, state: State) -> dict[str, Any]:
-    """Names an expression sees: world keys plus the built-ins of ``BUILTIN_NAMES``."""
-    stances = [float(a["stance"]) for a in state["agents"].values() if a.get("stance") is not None]
+    """Names an expression sees: world keys, the engine's ``step``, ``max_steps`` and
+    ``n_agents``, and the built-ins of the scenario's mechanics (``mean_stance``, ...)."""
     names: dict[str, Any] = dict(state["world"])
     names["step"] = state["step"]
     names["max_steps"] = scenario.termination.max_steps
     names["n_agents"] = len(scenario.agents)
-    names["mean_stance"] = statistics.fmean(stances) if stances else 0.0
-    names["min_stance"] = min(stances) if stances else 0.0
-    names["max_stance"] = max(stances) if stances else 0.0
-    names["stance_spread"] = (max(stances) - min(stances)) if stances else 0.0
+    names.update(mechanics_of(scenario).builtins(scenario, state))
     return names
+
+
+def world_names_extra(scenario: Scenario) -> frozenset[str]:
+    """The names :func:`world_names` adds to :func:`expression_names` for ``scenario``."""
+    if "stance" not in mechanics_of(scenario).agent_names:
+        return frozenset()
+    from aegntix.swarm.stance_stats import STANCE_METRIC_NAMES
+
+    return STANCE_METRIC_NAMES
+
+
+def world_names(scenario: Scenario, state: State) -> dict[str, Any]:
+    """:func:`expression_names` plus, for scenarios whose agents hold a stance, the
+    emergence metrics over every agent (``polarization``, ``bimodality``,
+    ``opinion_clusters``): the world's view, for outcomes and termination only (an agent's
+    view never holds them: they would be global knowledge and cost every observation)."""
+    names = expression_names(scenario, state)
+    exprs = (*(o.expr for o in scenario.outcomes.values()), scenario.termination.when or "")
+    if "stance" in mechanics_of(scenario).agent_names and _reads_metrics(exprs):
+        # Imported here: aegntix.swarm imports this module (through visibility).
+        from aegntix.swarm.stance_stats import stance_names
+
+        stances = [
+            float(a["stance"]) for a in state["agents"].values() if a.get("stance") is not None
+        ]
+        for key, value in stance_names(stances).items():
+            names.setdefault(key, value)  # a world key of the same name keeps its meaning
+    return names
+
+
+@lru_cache(maxsize=256)
+def _reads_metrics(exprs: tuple[str, ...]) -> bool:
+    """Whether any of a scenario's outcome or termination expressions reads a metric (they
+    cost a sort of every stance, so a scenario that does not use them does not pay)."""
+    from aegntix.swarm.stance_stats import STANCE_METRIC_NAMES
+
+    return any(names_in(e) & STANCE_METRIC_NAMES for e in exprs if e)
 
 
 def _rounded(value: Any) -> Any:
@@ -31,7 +66,7 @@ def _rounded(value: Any) -> Any:
 
 def compute_outcomes(scenario: Scenario, state: State) -> dict[str, Any]:
     """Every declared outcome; a per-agent one is a ``{agent_id: value}`` mapping."""
-    names = expression_names(scenario, state)
+    names = world_names(scenario, state)
     result: dict[str, Any] = {}
     for key, spec in scenario.outcomes.items():
         if spec.per_agent:
@@ -51,6 +86,6 @@ def is_terminal(scenario: Scenario, state: State, outcomes: dict[str, Any]) -> b
         return True
     if term.when is None:
         return False
-    names = expression_names(scenario, state)
+    names = world_names(scenario, state)
     names.update({k: v for k, v in outcomes.items() if not isinstance(v, dict)})
     return bool(evaluate(term.when, names, field="termination.when"))

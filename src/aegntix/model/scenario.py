@@ -23,6 +23,8 @@ from pydantic_core import PydanticCustomError
 from aegntix.model.checks import consistency_problems
 from aegntix.model.expressions import ExpressionError, compile_expression
 from aegntix.model.text import PlainData, SafeLine, SafeText, stored
+from aegntix.model.tools import AllowList, ToolsConfig
+from aegntix.model.topology import TopologySpec
 
 Trait = Annotated[float, Field(ge=0.0, le=1.0)]
 Stance = Annotated[float, Field(ge=-1.0, le=1.0)]
@@ -42,12 +44,9 @@ Expression = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(
 MAX_AGENTS = 1000
 MAX_STEPS = 1_000_000
 
-#: Names every expression may read besides the world's own keys.
-BUILTIN_NAMES = frozenset(
-    {"step", "max_steps", "n_agents", "mean_stance", "stance_spread", "min_stance", "max_stance"}
-)
-#: Per-agent names (a per-agent outcome or an agent objective may read these).
-AGENT_NAMES = frozenset({"stance", "offer"})
+MechanicsName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+#: A kind's options in the scenario file (its own model checks them: ``Mechanics.problems``).
+MechanicsOptions = dict[Identifier, PlainData] | None
 
 
 class _Strict(BaseModel):
@@ -190,6 +189,8 @@ class BrainConfig(_Strict):
     prices: Prices = Field(default_factory=Prices)
     structured_output: Literal["json_schema", "json_object", "none"] = "json_object"
     options: dict[SafeLine, PlainData] = Field(default_factory=dict)
+    #: Rounds of tool calls a model may make before it must decide (0: tools not offered).
+    max_tool_rounds: int = Field(default=3, ge=0, le=20)
 
     @field_validator("api_key_env")
     @classmethod
@@ -256,6 +257,8 @@ class AgentSpec(_Strict):
     backstory: SafeText = Field(default="", max_length=10_000)
     persona: Persona = Field(default_factory=Persona)
     stance: Stance | None = None
+    #: A Delphi panelist's own estimate before the panel meets (``mechanics: delphi``).
+    estimate: float | None = None
     negotiation: NegotiationTerms | None = None
     actions: list[Identifier] = Field(default_factory=list, max_length=200)
     objective: Expression | None = None
@@ -263,6 +266,19 @@ class AgentSpec(_Strict):
     profile: ProfileRef | None = None
     #: This agent's own arguments (a negotiator's leverage vs pressure); else the scenario's.
     arguments: Arguments | None = None
+    #: The tools it may call (``server.tool``, ``server.*``, ``*``); unset: the scenario's
+    #: ``tools.default_allow``.
+    tools: AllowList | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_estimate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Unset stays out of the stored spec, so agents stored before the key existed keep
+        # their scenario's spec hash.
+        data: dict[str, Any] = handler(self)
+        for key in ("estimate", "tools"):
+            if getattr(self, key) is None:
+                data.pop(key, None)
+        return data
 
     @field_validator("goals", mode="before")
     @classmethod
@@ -284,6 +300,20 @@ class ActionSpec(_Strict):
     keywords: list[Annotated[SafeLine, Field(max_length=200)]] = Field(
         default_factory=list, max_length=50
     )
+    #: A tool the engine calls when an agent takes this action (``server.tool``), with
+    #: these arguments; the result goes into world key ``into`` before the effects apply.
+    tool: str | None = Field(default=None, max_length=200)
+    arguments: dict[Identifier, PlainData] | None = None
+    into: Identifier | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_tool(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # As for agents: actions stored before tools existed keep their spec hash.
+        data: dict[str, Any] = handler(self)
+        for key in ("tool", "arguments", "into"):
+            if getattr(self, key) is None:
+                data.pop(key, None)
+        return data
 
 
 class Termination(_Strict):
@@ -320,6 +350,53 @@ class Scenario(_Strict):
     dynamics: dict[Identifier, Expression] = Field(default_factory=dict)
     brain: BrainConfig = Field(default_factory=BrainConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    #: The scenario's kind(s) (``aegntix.mechanics``): one registered name or several acting
+    #: together; as a mapping, each name with its options (``vote: {rule: majority}``),
+    #: checked by the kind, the kinds acting in the order of their names. Unset: every
+    #: built-in kind, each on the agents that declare its terms.
+    mechanics: (
+        MechanicsName | list[MechanicsName] | dict[MechanicsName, MechanicsOptions] | None
+    ) = None
+
+    @field_validator("mechanics")
+    @classmethod
+    def _registered(
+        cls, value: str | list[str] | dict[str, Any] | None, info: ValidationInfo
+    ) -> str | list[str] | dict[str, Any] | None:
+        if value is None or stored(info):
+            return value
+        from aegntix.errors import ScenarioInvalid
+        from aegntix.mechanics import combined
+
+        if isinstance(value, str):
+            names = [value]
+        elif isinstance(value, dict):
+            names = sorted(value)  # as registry.names_of: a mapping acts in name order
+        else:
+            names = value
+        try:
+            combined(names)
+        except ScenarioInvalid as exc:
+            raise ValueError(exc.reason) from None
+        return value
+
+    #: Who hears whom (``aegntix.swarm``); unset: everyone hears everyone (mesh).
+    topology: TopologySpec | None = None
+    #: MCP servers whose tools agents may call (``aegntix.tools``, docs/tools.md).
+    tools: ToolsConfig | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Unset stays out of the stored spec, so scenarios stored before the key existed
+        # keep their spec hash (and their timelines' start events).
+        data: dict[str, Any] = handler(self)
+        if self.mechanics is None:
+            data.pop("mechanics", None)
+        if self.topology is None:
+            data.pop("topology", None)
+        if self.tools is None:
+            data.pop("tools", None)
+        return data
 
     @field_validator("outcomes", mode="before")
     @classmethod
@@ -330,10 +407,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Self:
-        if self.has_negotiation:
-            # The negotiation mechanics record the deal in these two world facts.
-            for key, default in (("deal_reached", False), ("price", None)):
-                self.world.setdefault(key, default)
+        from aegntix.mechanics import mechanics_of
+
+        # The world facts its mechanics keep (a negotiation's deal and price).
+        for key, default in mechanics_of(self).world_defaults(self).items():
+            self.world.setdefault(key, default)
         problems = [] if stored(info) else consistency_problems(self)
         if problems:
             # One error carrying every problem with its field path (the loader lists them).
@@ -350,10 +428,6 @@ class Scenario(_Strict):
             return self.memory.enabled
         return any(a.profile is not None for a in self.agents)
 
-    @property
-    def has_negotiation(self) -> bool:
-        return any(a.negotiation is not None for a in self.agents)
-
     def brain_for(self, agent: AgentSpec) -> BrainConfig:
         """The agent's effective brain: the scenario's, with the agent's overrides."""
         return self.brain.merged(agent.brain)
@@ -363,10 +437,17 @@ class Scenario(_Strict):
         return agent.arguments if agent.arguments is not None else self.arguments
 
     def agent(self, agent_id: str) -> AgentSpec:
-        for a in self.agents:
-            if a.id == agent_id:
-                return a
-        raise KeyError(agent_id)
+        # By id, not a scan: the engine asks for every decision (1,000 agents: 1,000² scans)
+        hit = _agents_by_id.get(id(self))
+        if hit is None or hit[0] is not self:
+            if len(_agents_by_id) >= 256:
+                _agents_by_id.clear()
+            hit = _agents_by_id[id(self)] = (self, {a.id: a for a in self.agents})
+        return hit[1][agent_id]
+
+
+#: id(scenario) -> (the scenario, its agents by id); holding the scenario keeps its id unique.
+_agents_by_id: dict[int, tuple[Scenario, dict[str, AgentSpec]]] = {}
 
 
 def stored_scenario(spec: dict[str, Any]) -> Scenario:

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aegntix.mechanics import mechanics_of
 from aegntix.model.events import Event, EventKind
 from aegntix.model.scenario import Scenario
 
@@ -39,10 +40,11 @@ def initial_patch(scenario: Scenario) -> dict[str, Any]:
 
 
 def initial_state(scenario: Scenario) -> State:
-    """The state at step 0."""
+    """The state at step 0: each agent's part comes from the scenario's mechanics."""
+    mechanics = mechanics_of(scenario)
     agents: dict[str, dict[str, Any]] = {}
     for agent in scenario.agents:
-        own: dict[str, Any] = {"stance": agent.stance, "offer": None}
+        own = mechanics.initial_agent(agent)
         if agent.profile is not None and agent.profile.traits:
             own["traits"] = dict(agent.profile.traits)  # a persistent agent's drifted persona
         agents[agent.id] = own

@@ -24,7 +24,15 @@ from aegntix.tenant_data import TenantData
 from aegntix.timeline.schema import DEFAULT_TENANT
 from aegntix.timeline.sqlstore import tenant_name
 
-__all__ = ["ApiKey", "authenticate", "create_key", "get_key", "list_keys", "revoke_key"]
+__all__ = [
+    "ApiKey",
+    "authenticate",
+    "cached_principal",
+    "create_key",
+    "get_key",
+    "list_keys",
+    "revoke_key",
+]
 
 PREFIX = "agx"
 _ID_HEX = 16
@@ -106,6 +114,18 @@ def _parse(key: str) -> tuple[str, str] | None:
     if len(key_id) != _ID_HEX or any(c not in "0123456789abcdef" for c in key_id) or not secret:
         return None
     return key_id, secret
+
+
+def cached_principal(store: Database, key: str) -> Principal | None:
+    """The principal of ``key`` if this process verified it within the last
+    :data:`CACHE_TTL_S` seconds (no I/O: callable on an event loop), else None."""
+    if not isinstance(key, str) or len(key) > _MAX_KEY_LEN:
+        return None
+    cache = _cache(store)
+    token = _digest(key)
+    with cache.lock:
+        hit = cache.entries.get(token)
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
 
 def authenticate(store: Database, key: str) -> Principal | None:

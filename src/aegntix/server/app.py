@@ -1,4 +1,5 @@
-"""The FastAPI application: REST under ``/v1``, the WebSocket stream, the static web UI."""
+"""The FastAPI application: REST under ``/v1``, the WebSocket stream, the MCP server at
+``/mcp``, the static web UI."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Route
 
 from aegntix import __version__
 from aegntix.observability.serving import metrics_token as env_metrics_token
@@ -22,7 +24,19 @@ from aegntix.server.bodydepth import JsonDepthLimit
 from aegntix.server.deps import Reader
 from aegntix.server.hub import EventHub
 from aegntix.server.limits import MAX_BODY_BYTES, BodySizeLimit
-from aegntix.server.routes import agents, branches, keys, rollouts, scenarios
+from aegntix.server.mcp_http import PATH as MCP_PATH
+from aegntix.server.mcp_http import McpEndpoint
+from aegntix.server.routes import (
+    agents,
+    branches,
+    keys,
+    meta,
+    metrics,
+    rollouts,
+    scenarios,
+    swarm,
+    tools,
+)
 from aegntix.server.runs import RunManager
 from aegntix.server.schemas import Health, Me
 from aegntix.timeline.bus import LocalBus
@@ -78,6 +92,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     metrics_token: str | None = None,
     queue_db: str | None = None,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
     """The app on ``store`` (owned by the caller, who closes it). ``bootstrap``: if the
     database has no API key yet, mint the owner key of tenant ``default``, save it to
@@ -86,7 +101,10 @@ def create_app(
     loopback clients only).
 
     ``queue_db``: a PostgreSQL URL whose work queue runs the branches (``aegntix worker``
-    processes; ``workers/remote.py``); without it they run in this process."""
+    processes; ``workers/remote.py``); without it they run in this process.
+
+    ``host``: the interface the server listens on; ``/mcp`` accepts the ``Host`` headers that
+    name it (any, on ``0.0.0.0``; ``server/mcp_http.py``)."""
     hub = EventHub()
 
     @asynccontextmanager
@@ -103,7 +121,8 @@ def create_app(
         app.state.runs = runs
         app.state.rollouts = rollouts.RolloutTasks()
         try:
-            yield
+            async with app.state.mcp.running():
+                yield
         finally:
             await app.state.rollouts.close()
             await runs.close()
@@ -155,9 +174,19 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(agents.router)
     app.include_router(rollouts.router)
+    app.include_router(swarm.router)
+    app.include_router(tools.router)
+    app.include_router(metrics.router)
+    app.include_router(meta.router)
     stream = _optional_module("aegntix.server.stream")
     if stream is not None:
         app.include_router(stream.router)
+
+    mcp = app.state.mcp = McpEndpoint(app, host=host)
+    # a plain route (not in the OpenAPI schema), before the UI's catch-all mount
+    app.router.routes.append(
+        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
 
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")

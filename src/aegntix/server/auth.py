@@ -6,13 +6,14 @@ which cannot always set headers, may also use the ``api_key`` query parameter).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, WebSocket
 from starlette.datastructures import Headers
 from structlog.contextvars import bind_contextvars
 
-from aegntix.security.keys import authenticate
+from aegntix.security.keys import authenticate, cached_principal
 from aegntix.security.roles import Action, Principal
 from aegntix.server.problems import Problem
 
@@ -29,9 +30,12 @@ def _key_from_headers(headers: Headers) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-def _principal(app: FastAPI, key: str) -> Principal | None:
-    # A cache hit is a dict lookup; a miss is one indexed SQLite read (tens of µs).
-    principal = authenticate(app.state.store, key)
+async def _principal(app: FastAPI, key: str) -> Principal | None:
+    # A cache hit is a dict lookup, on the loop; a miss reads the key row in a worker thread
+    # (on PostgreSQL a few round trips, which on the loop stalled every stream of the replica).
+    principal = cached_principal(app.state.store, key)
+    if principal is None:
+        principal = await asyncio.to_thread(authenticate, app.state.store, key)
     if principal is not None:  # every later log line of this request names the tenant
         bind_contextvars(tenant_id=principal.tenant_id)
     return principal
@@ -39,7 +43,13 @@ def _principal(app: FastAPI, key: str) -> Principal | None:
 
 async def principal_from_request(request: Request) -> Principal:
     """FastAPI dependency: the caller's principal, or a 401 problem."""
-    key = _key_from_headers(request.headers)
+    return await principal_from_headers(request.app, request.headers)
+
+
+async def principal_from_headers(app: FastAPI, headers: Headers) -> Principal:
+    """The principal of the key in ``headers`` (as for any HTTP request), or a 401 problem;
+    also what ``/mcp`` authenticates with."""
+    key = _key_from_headers(headers)
     if key is None:
         raise Problem(
             401,
@@ -47,7 +57,7 @@ async def principal_from_request(request: Request) -> Principal:
             slug="unauthorized",
             headers=_CHALLENGE,
         )
-    principal = _principal(request.app, key)
+    principal = await _principal(app, key)
     if principal is None:
         raise Problem(
             401, "the API key is invalid or revoked", slug="unauthorized", headers=_CHALLENGE
@@ -61,7 +71,7 @@ async def principal_from_websocket(websocket: WebSocket) -> Principal | None:
     key = websocket.query_params.get("api_key") or _key_from_headers(websocket.headers)
     if not key:
         return None
-    return _principal(websocket.app, key)
+    return await _principal(websocket.app, key)
 
 
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
@@ -70,12 +80,17 @@ def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         principal: Principal = Depends(principal_from_request),  # noqa: B008
     ) -> Principal:
-        if not principal.role.can(action):
-            raise Problem(
-                403,
-                f"role '{principal.role.value}' may not {action.value.replace('_', ' ')}",
-                slug="forbidden",
-            )
+        check_role(principal, action)
         return principal
 
     return dependency
+
+
+def check_role(principal: Principal, action: Action) -> None:
+    """A 403 problem unless the principal's role may do ``action`` (REST and MCP tools)."""
+    if not principal.role.can(action):
+        raise Problem(
+            403,
+            f"role '{principal.role.value}' may not {action.value.replace('_', ' ')}",
+            slug="forbidden",
+        )

@@ -122,21 +122,32 @@ def problem_response(
 
 
 def from_error(exc: AegntixError) -> JSONResponse:
-    """The problem response of a project error: a transient one says when to retry
-    (``Retry-After``); an invalid request names its ``field`` in ``errors``."""
+    """The problem response of a project error (see :func:`as_problem`)."""
+    problem = as_problem(exc)
+    return problem_response(
+        problem.status,
+        problem.detail,
+        slug=problem.slug,
+        errors=problem.errors,
+        headers=problem.headers,
+    )
+
+
+def as_problem(exc: AegntixError) -> Problem:
+    """The problem a project error answers with: a transient one says when to retry
+    (``Retry-After``); an invalid request names its ``field`` in ``errors``. REST and the MCP
+    tools both answer with it."""
     status, slug = next(
         ((st, sl) for cls, st, sl in _MAPPING if isinstance(exc, cls)), (500, "internal")
     )
     headers = {"Retry-After": str(exc.retry_after)} if exc.transient and exc.retry_after else {}
     if isinstance(exc, ScenarioInvalid):  # every problem, each with field, reason, line
-        return problem_response(
-            status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems]
-        )
+        return Problem(status, str(exc), slug=slug, errors=[p.as_json() for p in exc.problems])
     detail = printable(str(exc))  # user input quoted in a message never reaches a page raw
     errors: list[dict[str, Any]] = []
     if isinstance(exc, InvalidRequest | ExpressionFailed):
         errors.append(_field_error(exc, detail))
-    return problem_response(status, detail, slug=slug, errors=errors, headers=headers)
+    return Problem(status, detail, slug=slug, errors=errors, headers=headers)
 
 
 def _field_error(exc: InvalidRequest | ExpressionFailed, detail: str) -> dict[str, Any]:
@@ -163,13 +174,18 @@ def _field(loc: Sequence[Any]) -> str:
 
 
 def _validation(exc: RequestValidationError) -> JSONResponse:
+    problem = validation_problem(exc.errors())
+    return problem_response(422, problem.detail, slug=problem.slug, errors=problem.errors)
+
+
+def validation_problem(found: Sequence[Mapping[str, Any]]) -> Problem:
+    """The 422 problem of pydantic validation errors, each as ``{field, reason}``."""
     errors = [
-        {"field": _field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-        for e in exc.errors()
+        {"field": _field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))} for e in found
     ]
     first = errors[0] if errors else {"field": "", "reason": "invalid request"}
     detail = f"{first['field']}: {first['reason']}" if first["field"] else first["reason"]
-    return problem_response(422, detail, slug="validation", errors=errors)
+    return Problem(422, detail, slug="validation", errors=errors)
 
 
 def install(app: FastAPI) -> None:

@@ -20,7 +20,7 @@ from aegntix.engine.runner import Runner, RunSummary, StepResult
 from aegntix.engine.scheduler import Scheduler
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
-from aegntix.timeline.leases import RunLeases, as_running
+from aegntix.timeline.leases import RunLeases, as_running, keep_renewed
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 from aegntix.workers.executor import RunState
@@ -182,20 +182,20 @@ class RunManager:
     async def _renew_loop(self) -> None:
         """Renew this process's leases a few times per TTL; a run whose lease was taken over
         (this process stalled past the TTL) is stopped."""
-        pause = self.leases.ttl / 3
-        while self._tasks or self._busy:
-            await asyncio.sleep(pause)
-            held = [*self._tasks, *self._busy]
-            try:
-                lost = await asyncio.to_thread(self.leases.renew, held)
-            except Exception as exc:  # e.g. the database is locked: try again next round
-                log.warning("could not renew run leases", error=repr(exc))
-                continue
-            for branch_id in lost:
-                task = self._tasks.get(branch_id)
-                if task is not None and not task.done():
-                    log.warning("run lease taken over; stopping the run", branch=branch_id)
-                    task.cancel()
+
+        def stop(branch_id: str) -> None:
+            task = self._tasks.get(branch_id)
+            if task is not None and not task.done():
+                log.warning("run lease taken over; stopping the run", branch_id=branch_id)
+                task.cancel()
+
+        await keep_renewed(
+            self.leases.ttl,
+            lambda: [*self._tasks, *self._busy],
+            self.leases.renew,
+            stop,
+            while_=lambda: bool(self._tasks or self._busy),
+        )
 
     async def pause(self, store: TenantStore, branch_id: str) -> str:
         """Ask a branch this process runs to stop after its current step."""

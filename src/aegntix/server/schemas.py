@@ -10,9 +10,12 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aegntix.engine.runner import StepResult
+from aegntix.inject.kinds import MAX_SPREAD_STEPS
+from aegntix.inject.registry import DEFAULT as DEFAULT_STRATEGY
+from aegntix.inject.registry import names
 from aegntix.model.events import Branch, ScenarioRecord
 from aegntix.model.text import PlainData, SafeLine, SafeText
 from aegntix.timeline.compare import Comparison
@@ -122,15 +125,48 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class WaveIn(_Body):
+    offset: int = Field(ge=0, lt=MAX_SPREAD_STEPS)
+    agents: list[Annotated[SafeLine, Field(max_length=MAX_ID)]] = Field(
+        min_length=1, max_length=1000
+    )
+
+
+class ScheduleIn(_Body):
+    """A gradual injection's schedule: ``steps`` (reach a growing share over k steps) or
+    explicit ``waves`` (who hears it how many steps after it lands) — one of the two; an
+    organic one's: ``source``, ``p``, ``max_steps`` (all optional)."""
+
+    steps: int | None = Field(default=None, ge=1, le=MAX_SPREAD_STEPS)
+    waves: list[WaveIn] | None = Field(default=None, min_length=1, max_length=MAX_SPREAD_STEPS)
+    #: organic: where it comes from (``news`` or ``agent:<id>``), the chance an edge passes
+    #: it on, and how many hops it may spread (the strategy checks them, naming the field)
+    source: SafeLine | None = Field(default=None, max_length=MAX_ID + 6)
+    p: float | None = None
+    max_steps: int | None = None
+
+
 class Injection(_Body):
     content: SafeText = Field(min_length=1, max_length=MAX_CONTENT)
     targets: list[Annotated[SafeLine, Field(max_length=MAX_ID)]] | None = Field(
-        default=None, max_length=100
+        default=None, max_length=1000
     )
-    strategy: Literal["direct", "broadcast"] = "broadcast"
+    #: One of the registered strategies (``GET /v1/meta`` lists them with their parameters).
+    strategy: str = Field(default=DEFAULT_STRATEGY, json_schema_extra={"enum": list(names())})
+    schedule: ScheduleIn | None = None
     fields: dict[SafeLine, PlainData] | None = None
     world: dict[SafeLine, PlainData] | None = None
     urgency: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("strategy")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in names():
+            raise ValueError(f"'{value}' is not one of {', '.join(names())}")
+        return value
+
+    def schedule_json(self) -> dict[str, Any] | None:
+        return None if self.schedule is None else self.schedule.model_dump(exclude_none=True)
 
 
 class ForkRequest(_Body):
@@ -288,10 +324,18 @@ class AgentReadingOut(BaseModel):
     effective: bool
     reason: str
     source: str  # stance | fields | arguments | lexicon | none
+    step: int  # the step it first hears the injection at
+
+
+class HeardAtOut(BaseModel):
+    step: int
+    agents: list[str]
 
 
 class ExplainOut(BaseModel):
     branch_id: str
+    strategy: str
+    schedule: list[HeardAtOut]  # who first hears it at which step (the strategy's plan)
     agents: list[AgentReadingOut]
     verdict: str
     arguments_declared: bool

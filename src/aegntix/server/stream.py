@@ -5,7 +5,10 @@ Protocol (``docs/streaming.md``): the server sends ``hello`` first, then every e
 status changes, ``ping`` every ``ping_interval`` seconds, and ``resync`` when the client fell
 so far behind that its live buffer was dropped (it is then re-fed from the store, still
 exactly once and in order). The client answers pings with ``{"type": "pong"}``; a client
-from which nothing arrives for ``idle_timeout`` seconds is closed with 4408.
+from which nothing arrives for ``idle_timeout`` seconds is closed with 4408. With
+``batch=1`` the messages after ``hello`` that are ready together come as one frame, a JSON
+array of them in order (one send per wake-up rather than one per event: a run appends a
+step's events at once, and a busy replica's clients fall behind by several).
 
 Exactly once: the connection subscribes to the hub *before* reading the store, so every event
 is in the store read, in the live buffer, or both; it tracks the last seq it sent and skips
@@ -24,7 +27,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -33,20 +36,19 @@ import structlog
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from aegntix.errors import AmbiguousId, BranchNotFound
+from aegntix.errors import AmbiguousId, BranchNotFound, StoreUnavailable
 from aegntix.model.events import Event
 from aegntix.security.roles import Action
 from aegntix.server.auth import principal_from_websocket
+from aegntix.server.backlog import Backlog
 from aegntix.server.deps import tenant_store
 from aegntix.server.hub import Batch, EventHub, Subscription, event_message, status_message
 from aegntix.server.hub import to_json as dumps
 from aegntix.timeline.tenancy import TenantStore
-from aegntix.workers.executor import Executor
+from aegntix.workers.executor import Executor, RunState
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
-
-_Send = Callable[[str], Awaitable[None]]
 
 # Close codes (4000-4999 are the application's; the last three digits mirror HTTP).
 CLOSE_BAD_REQUEST = 4400  # from_seq is not an integer >= 1
@@ -56,6 +58,7 @@ CLOSE_NOT_FOUND = 4404  # no such branch, or another tenant's (the same answer)
 CLOSE_IDLE = 4408  # nothing received from the client within idle_timeout
 CLOSE_CONFLICT = 4409  # the id prefix is the start of several branch ids
 CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN = 1013  # the database cannot answer now (transient): reconnect
 CLOSE_GOING_AWAY = 1001  # the hub closed (server shutting down)
 
 
@@ -96,6 +99,7 @@ class _End(enum.Enum):
     IDLE = "idle"
     HUB_CLOSED = "hub closed"
     NOT_FOUND = "not found"
+    UNAVAILABLE = "store unavailable"
     ERROR = "error"
 
 
@@ -105,7 +109,11 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
     # Accept first: close codes can only be sent on an open WebSocket (a close before accept
     # is an HTTP 403 for every reason, which a browser cannot tell apart).
     await websocket.accept()
-    principal = await principal_from_websocket(websocket)
+    try:
+        principal = await principal_from_websocket(websocket)
+    except StoreUnavailable:  # after accept no HTTP answer is possible: a close code says it
+        await _close(websocket, *_CLOSE_FOR[_End.UNAVAILABLE], 1.0)
+        return
     if principal is None:
         await _close(websocket, CLOSE_UNAUTHORIZED, "an API key is required", 1.0)
         return
@@ -116,28 +124,26 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
     if from_seq is None:
         await _close(websocket, CLOSE_BAD_REQUEST, "from_seq must be an integer >= 1", 1.0)
         return
+    batch = websocket.query_params.get("batch", "0")
+    if batch not in ("0", "1"):
+        await _close(websocket, CLOSE_BAD_REQUEST, "batch must be 0 or 1", 1.0)
+        return
 
     app: FastAPI = websocket.app
     config = stream_config(app)
     hub: EventHub = app.state.hub
     store = tenant_store(app, principal)
-    try:  # a unique prefix of the id is enough, as on every route
-        branch_id = await asyncio.to_thread(store.resolve_branch, branch_id)
-    except (BranchNotFound, AmbiguousId) as exc:
-        ambiguous = isinstance(exc, AmbiguousId)
-        code, reason = (
-            (CLOSE_CONFLICT, str(exc)[:120]) if ambiguous else (CLOSE_NOT_FOUND, "no such branch")
-        )
-        await _close(websocket, code, reason, config.close_timeout)
-        return
-    sub = hub.subscribe(branch_id)  # before any store read: nothing can fall in between
     runs: Executor = app.state.runs
     try:
-        try:
-            state = await runs.status(store, branch_id)  # the row and its lease, in one read
-        except BranchNotFound:
-            await _close(websocket, CLOSE_NOT_FOUND, "no such branch", config.close_timeout)
-            return
+        opened: tuple[Subscription, RunState] | _Refused = await _open(hub, runs, store, branch_id)
+    except StoreUnavailable:
+        opened = _Refused(*_CLOSE_FOR[_End.UNAVAILABLE])
+    if isinstance(opened, _Refused):
+        await _close(websocket, opened.code, opened.reason, config.close_timeout)
+        return
+    sub, state = opened
+    branch_id = sub.branch_id
+    try:
         head = max(state.head_seq, hub.last_seq(branch_id))
         hello: dict[str, Any] = {
             "type": "hello",
@@ -153,7 +159,9 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
         except (WebSocketDisconnect, OSError):
             return  # gone already
         conn = _Connection(websocket, store, runs, sub, branch_id, config)
-        end = await conn.run(from_seq - 1, state.status)
+        conn.backlog = _shared_backlog(app)
+        conn.batched = batch == "1"
+        end = await conn.run(from_seq - 1, head, state.status)
     finally:
         sub.close()
     closing = _CLOSE_FOR.get(end)
@@ -161,10 +169,51 @@ async def stream_branch(websocket: WebSocket, branch_id: str) -> None:
         await _close(websocket, *closing, config.close_timeout)
 
 
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    code: int
+    reason: str
+
+
+async def _open(
+    hub: EventHub, runs: Executor, store: TenantStore, ref: str
+) -> tuple[Subscription, RunState] | _Refused:
+    """Subscribe to the branch ``ref`` names, then read its state (the row and its lease,
+    one tenant-scoped read); or why not. The subscription comes before any store read, so
+    no event can fall in between. ``ref`` is tried as the full id first (what clients
+    send); a prefix costs one more read, resolving it, as on every route."""
+    if ref.isascii() and ref.isprintable():  # else no id: the resolver says so
+        opened = await _subscribed(hub, runs, store, ref)
+        if opened is not None:
+            return opened
+    try:
+        branch_id = await asyncio.to_thread(store.resolve_branch, ref)
+    except AmbiguousId as exc:
+        return _Refused(CLOSE_CONFLICT, str(exc)[:120])
+    except BranchNotFound:
+        return _Refused(CLOSE_NOT_FOUND, "no such branch")
+    opened = None if branch_id == ref else await _subscribed(hub, runs, store, branch_id)
+    return opened or _Refused(CLOSE_NOT_FOUND, "no such branch")  # or deleted meanwhile
+
+
+async def _subscribed(
+    hub: EventHub, runs: Executor, store: TenantStore, branch_id: str
+) -> tuple[Subscription, RunState] | None:
+    sub = hub.subscribe(branch_id)
+    try:
+        return sub, await runs.status(store, branch_id)
+    except BaseException as exc:
+        sub.close()
+        if isinstance(exc, BranchNotFound):
+            return None
+        raise
+
+
 _CLOSE_FOR: dict[_End, tuple[int, str]] = {
     _End.IDLE: (CLOSE_IDLE, "nothing received within idle_timeout (answer pings with pong)"),
     _End.HUB_CLOSED: (CLOSE_GOING_AWAY, "server shutting down"),
     _End.NOT_FOUND: (CLOSE_NOT_FOUND, "no such branch"),
+    _End.UNAVAILABLE: (CLOSE_TRY_AGAIN, "the store cannot answer now: reconnect with from_seq"),
     _End.ERROR: (CLOSE_INTERNAL, "internal error"),
 }
 
@@ -207,10 +256,12 @@ class _Connection:
         self.sub = sub
         self.branch_id = branch_id
         self.config = config
+        self.backlog: Backlog | None = None
+        self.batched = False  # several messages per frame, as a JSON array (``batch=1``)
 
-    async def run(self, last_sent: int, status: str) -> _End:
+    async def run(self, last_sent: int, head: int, status: str) -> _End:
         tasks = {
-            asyncio.create_task(self._writer(last_sent, status)),
+            asyncio.create_task(self._writer(last_sent, head, status)),
             asyncio.create_task(self._reader()),
             asyncio.create_task(self._pinger()),
         }
@@ -230,21 +281,24 @@ class _Connection:
             return _End.CLIENT_GONE
         if isinstance(error, BranchNotFound):  # its scenario was deleted meanwhile
             return _End.NOT_FOUND
+        if isinstance(error, StoreUnavailable):
+            log.warning("stream: store unavailable", branch=self.branch_id, error=repr(error))
+            return _End.UNAVAILABLE
         log.error("stream failed", branch=self.branch_id, error=repr(error))
         return _End.ERROR
 
     # -- writer ----------------------------------------------------------------------------
-    async def _writer(self, last: int, status: str) -> _End:
-        """Send the backlog after ``last``, then live messages; back to the store on a gap
+    async def _writer(self, last: int, head: int, status: str) -> _End:
+        """Send the backlog after ``last`` up to ``head`` (read after subscribing: what
+        comes after it is in the live feed), then live messages; back to the store on a gap
         or an overflow, and after ``ping_interval`` without live messages (what a shared
         bus lost arrives that way)."""
         send = self.ws.send_text
         sub = self.sub
-        last = await self._backlog(last)
+        last = await self._first_backlog(last, head)
         while True:
             if not await sub.wait(self.config.ping_interval):
-                last = await self._backlog(last)
-                status = await self._resend_status(status)
+                last, status = await self._catch_up(last, status)
                 continue
             if sub.closed:
                 return _End.HUB_CLOSED
@@ -253,36 +307,67 @@ class _Connection:
             if overflowed:
                 await send(dumps({"type": "resync", "from_seq": last + 1}))
             else:
-                last, gap, status = await _send_live(send, batches, last, status)
+                texts, last, gap, status = _live(batches, last, status)
+                await self._emit(texts)
             if gap:
-                last = await self._backlog(last)
-                status = await self._resend_status(status)
+                last, status = await self._catch_up(last, status)
+
+    async def _first_backlog(self, last: int, head: int) -> int:
+        """Events ``last + 1 .. head`` from the replica's shared :class:`Backlog` (one store
+        read per branch for the streams that connect together); paged from the store when
+        too long to cache. Returns the last seq sent."""
+        if last >= head:
+            return last  # nothing stored to send: the live feed has the rest
+        cached = (
+            ()
+            if self.backlog is None
+            else await self.backlog.upto(self.store, self.branch_id, head)
+        )
+        due = cached[last:]  # seqs 1, 2, … : the one after ``last`` is at index ``last``
+        if due:
+            await self._emit([text for _, text in due])
+            last = due[-1][0]
+        return last if last >= head else await self._backlog(last)
 
     async def _backlog(self, last: int) -> int:
         """Send stored events with seq > ``last`` (to the head as of now), page by page; the
         reads run in a worker thread. Returns the last seq sent."""
         pages = await asyncio.to_thread(_open_events, self.store, self.branch_id, last + 1)
         size = self.config.page_size
-        send = self.ws.send_text
         while True:
             page = await asyncio.to_thread(_next_page, pages, size)
-            for event in page:
-                if event.seq <= last:
-                    continue
-                await send(event_message(event))
-                last = event.seq
+            due = [event for event in page if event.seq > last]
+            if due:
+                await self._emit([event_message(event) for event in due])
+                last = due[-1].seq
             if len(page) < size:
                 return last
 
-    async def _resend_status(self, status: str) -> str:
-        """After a store re-read the status messages in between may have been dropped: send
-        the branch's current status if it changed."""
+    async def _emit(self, texts: list[str]) -> None:
+        """Send messages in order: one frame each, or (``batch=1``) as JSON arrays of at most
+        :data:`FRAME_TEXT` characters — one send per wake-up instead of one per event."""
+        send = self.ws.send_text
+        if not self.batched or len(texts) == 1:
+            for text in texts:
+                await send(text)
+            return
+        for frame in _frames(texts):
+            await send(frame)
+
+    async def _catch_up(self, last: int, status: str) -> tuple[int, str]:
+        """Back to the store (a gap, an overflow, a quiet ``ping_interval``): the branch's
+        state first, then the events after ``last`` up to the head as of now — none read
+        when the head is where it was (a quiet branch: one read, not three) — then its
+        status if it changed (status messages in between may have been dropped; it holds
+        at a head the events sent reach). The last seq sent and the status."""
         state = await self.runs.status(self.store, self.branch_id)
+        if state.head_seq > last:
+            last = await self._backlog(last)
         current = state.status
         if current != status:
             failure = None if state.failure is None else state.failure.to_json()
             await self.ws.send_text(status_message(current, failure))
-        return current
+        return last, current
 
     # -- reader and pinger -------------------------------------------------------------------
     async def _reader(self) -> _End:
@@ -304,32 +389,56 @@ class _Connection:
             await self.ws.send_text(dumps({"type": "ping", "t": time.time()}))
 
 
-async def _send_live(
-    send: _Send, batches: list[Batch], last: int, status: str
-) -> tuple[int, bool, str]:
-    """Send buffered live messages in order, skipping seqs already sent and a status the
-    client has. Returns the last seq sent, whether a gap was found (the rest is then left to
-    the store: a status set past the last event sent is one), and the status."""
+def _live(batches: list[Batch], last: int, status: str) -> tuple[list[str], int, bool, str]:
+    """The buffered live messages to send, in order, skipping seqs already sent and a status
+    the client has; the last seq then sent, whether a gap was found (the rest is then left
+    to the store: a status set past the last event sent is one), and the status."""
+    out: list[str] = []
     for batch in batches:
         for seq, text in batch:
             if seq <= 0:
                 if -seq > last:  # its events are not all here: the store has them, then it
-                    return last, True, status
+                    return out, last, True, status
                 current = _status_of(text)
                 if current != status:  # the executor and the store's bus may both tell it
-                    await send(text)
+                    out.append(text)
                     status = current
             elif seq == last + 1:
-                await send(text)
+                out.append(text)
                 last = seq
             elif seq > last:
-                return last, True, status
-    return last, False, status
+                return out, last, True, status
+    return out, last, False, status
+
+
+FRAME_TEXT = 256 * 1024  # characters of messages per batched frame (a browser takes far more)
+
+
+def _frames(texts: list[str]) -> Iterator[str]:
+    """``texts`` (JSON messages) joined into JSON arrays of at most :data:`FRAME_TEXT`
+    characters each (a longer message is a frame alone)."""
+    chunk: list[str] = []
+    size = 0
+    for text in texts:
+        if chunk and size + len(text) > FRAME_TEXT:
+            yield f"[{','.join(chunk)}]"
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text) + 1
+    if chunk:
+        yield f"[{','.join(chunk)}]"
 
 
 def _status_of(text: str) -> str:
     status = json.loads(text).get("status")  # rare: status changes only
     return str(status)
+
+
+def _shared_backlog(app: FastAPI) -> Backlog:
+    backlog = getattr(app.state, "stream_backlog", None)
+    if not isinstance(backlog, Backlog):
+        backlog = app.state.stream_backlog = Backlog()
+    return backlog
 
 
 def _open_events(store: TenantStore, branch_id: str, from_seq: int) -> Iterator[Event]:

@@ -8,6 +8,9 @@ in a background thread. It speaks enough of two APIs for the official SDKs to ta
 - Anthropic ``POST /v1/messages`` (``AsyncAnthropic(base_url=fake.url)``), answering with a
   ``tool_use`` block when the request offers tools.
 
+A reply can also call the agent's tools (:meth:`Reply.calling`): ``tool_calls`` on the OpenAI
+endpoint, ``tool_use`` blocks on the Anthropic one.
+
 Every request is counted and kept. What it answers is scriptable: ``script(...)`` queues
 :class:`Reply` objects consumed one per request, in order; when the queue is empty the
 ``responder`` (a function of the request) answers. A reply can carry an answer (a decision
@@ -77,6 +80,13 @@ class Reply:
     drop: bool = False  # close the connection without answering
     truncate: bool = False  # announce the full length, send half, close
     tokens: tuple[int, int] | None = None  # usage to report (default: ~4 chars per token)
+    #: Tools to call instead of answering: (wire name, arguments: a dict, or raw JSON text).
+    tool_calls: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def calling(cls, *calls: tuple[str, Any], text: str = "") -> Reply:
+        """Call these tools (``text``: said alongside)."""
+        return cls(answer=text or None, tool_calls=calls)
 
     @classmethod
     def status_code(cls, status: int, *, retry_after: float | None = None) -> Reply:
@@ -292,7 +302,15 @@ def _tokens(request: Request, text: str, reply: Reply) -> tuple[int, int]:
     return max(1, len(request.prompt_text()) // 4), max(1, len(text) // 4)
 
 
+def _calls(request: Request, reply: Reply) -> list[tuple[str, str, Any]]:
+    """(id, name, arguments) of a reply's tool calls; ids unique per request."""
+    tag = hashlib.sha256(request.body).hexdigest()[:8]
+    return [(f"call_{tag}_{i}", name, args) for i, (name, args) in enumerate(reply.tool_calls)]
+
+
 def _body(request: Request, reply: Reply) -> bytes:
+    if reply.tool_calls:
+        return _tool_body(request, reply)
     answer = reply.answer if reply.answer is not None else {"action": "pass"}
     text = answer if isinstance(answer, str) else json.dumps(answer)
     tokens_in, tokens_out = _tokens(request, text, reply)
@@ -332,6 +350,59 @@ def _body(request: Request, reply: Reply) -> bytes:
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
                 "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
+    }
+    return json.dumps(completion).encode()
+
+
+def _tool_body(request: Request, reply: Reply) -> bytes:
+    said = reply.answer if isinstance(reply.answer, str) else ""
+    calls = _calls(request, reply)
+    tokens_in, tokens_out = _tokens(request, said + json.dumps(reply.tool_calls), reply)
+    model = str((request.json or {}).get("model", "fake"))
+    if request.api == "anthropic":
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": said}] if said else []
+        blocks.extend(
+            {"type": "tool_use", "id": i, "name": name, "input": args} for i, name, args in calls
+        )
+        message = {
+            "id": "msg_tools",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": blocks,
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
+        }
+        return json.dumps(message).encode()
+    wire = [
+        {
+            "id": i,
+            "type": "function",
+            "function": {
+                "name": name,
+                "arguments": args if isinstance(args, str) else json.dumps(args),
+            },
+        }
+        for i, name, args in calls
+    ]
+    completion = {
+        "id": "chatcmpl-tools",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": said or None, "tool_calls": wire},
             }
         ],
         "usage": {

@@ -43,6 +43,10 @@ class Comparison:
     outcomes_b: dict[str, Any]
     outcome_deltas: dict[str, Any]  # b - a where numeric, else (a, b)
     divergence_series: list[tuple[int, float]]  # (step, outcome distance in 0..1)
+    #: emergence metrics at the heads (aegntix.swarm.metrics.summary); empty without stances
+    metrics_a: dict[str, Any] = field(default_factory=dict)
+    metrics_b: dict[str, Any] = field(default_factory=dict)
+    metrics_deltas: dict[str, Any] = field(default_factory=dict)
 
     @property
     def diverged(self) -> bool:
@@ -73,6 +77,7 @@ def compare(store: Store, a: str, b: str) -> Comparison:
     else:
         start = 0
     series = _series(store, ba, bb, scen_a, scen_b, start, max(ba.head_step, bb.head_step))
+    met_a, met_b = _metrics(store, a, scen_a), _metrics(store, b, scen_b)
     return Comparison(
         a=a,
         b=b,
@@ -88,7 +93,27 @@ def compare(store: Store, a: str, b: str) -> Comparison:
         outcomes_b=out_b,
         outcome_deltas=outcome_deltas(out_a, out_b),
         divergence_series=series,
+        metrics_a=met_a,
+        metrics_b=met_b,
+        metrics_deltas=_number_deltas(met_a, met_b),
     )
+
+
+def _number_deltas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """b - a of the metrics both branches have as numbers (not an unreached consensus)."""
+    deltas = outcome_deltas(a, b) if a and b else {}
+    return {k: v for k, v in deltas.items() if not isinstance(v, tuple)}
+
+
+def _metrics(store: Store, branch_id: str, scenario: Scenario | None) -> dict[str, Any]:
+    """Emergence metrics of a branch whose agents hold a stance (else empty)."""
+    # here: mechanics and swarm import the timeline (through model)
+    from aegntix.mechanics import mechanics_of
+    from aegntix.swarm.metrics import branch_metrics, summary
+
+    if scenario is None or "stance" not in mechanics_of(scenario).agent_names:
+        return {}
+    return dict(summary(branch_metrics(store, branch_id)))
 
 
 def _shared_prefix(lin_a: list[Branch], lin_b: list[Branch]) -> tuple[str | None, int]:

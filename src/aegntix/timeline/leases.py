@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Table, delete, literal, or_, select, update
 
 from aegntix.errors import BranchBusy, BranchNotFound
@@ -30,6 +31,8 @@ from aegntix.timeline import queries as q
 from aegntix.timeline.inserts import insert_new, insert_new_from
 from aegntix.timeline.schema import branches, run_leases, scenarios
 from aegntix.timeline.sqlstore import SqlStore
+
+log = structlog.get_logger(__name__)
 
 #: Seconds a lease lasts without renewal (``AEGNTIX_LEASE_SECONDS`` overrides it).
 DEFAULT_TTL = 15.0
@@ -194,19 +197,24 @@ def branch_and_lease(
     row = conn.execute(query).first()
     if row is None:
         raise BranchNotFound(f"no branch '{branch_id}'")
+    return q.row_to_branch(row), lease_in(row, branch_id)
+
+
+def lease_in(row: Any, branch_id: str) -> Lease | None:
+    """The lease columns (``lease_owner``, ``expires_at``) of a row joined with the leases."""
     m = row._mapping
-    lease = None
-    if m["lease_owner"] is not None:
-        lease = Lease(branch_id, m["lease_owner"], float(m["expires_at"]))
-    return q.row_to_branch(row), lease
+    if m["lease_owner"] is None:
+        return None
+    return Lease(branch_id, m["lease_owner"], float(m["expires_at"]))
 
 
 def as_running(branch: Branch, lease: Lease | None, now: float) -> tuple[Branch, bool]:
     """The branch as it stands, given its lease: ``running`` (no failure) while a live lease
     holds it; ``paused`` if its row says running but nobody holds it (the owner died
-    mid-run: it can be resumed). A finished branch stays ``done`` whatever lease is left.
-    Also whether it is running."""
-    if branch.status is BranchStatus.DONE:
+    mid-run: it can be resumed). A finished branch stays ``done`` or ``failed`` whatever
+    lease is left (its runner records that before it lets the lease go). Also whether it is
+    running."""
+    if branch.status in (BranchStatus.DONE, BranchStatus.FAILED):
         return branch, False
     if lease is not None and lease.live(now):
         return replace(branch, status=BranchStatus.RUNNING, failure=None), True
@@ -284,7 +292,19 @@ async def renewing(
     """For the body, call ``renew`` (in a thread; it returns the keys lost) a few times per
     ``ttl``, and cancel the body's task once a key is lost: another process took it over,
     stop writing to it. ``release`` at the end, however the body ends."""
-    renewer = asyncio.create_task(_renew(renew, ttl, asyncio.current_task()))
+    owner, gone = asyncio.current_task(), asyncio.Event()
+
+    def lost(_key: str) -> None:
+        if owner is not None and not gone.is_set():
+            owner.cancel()  # once: the body's own clean-up must not be cancelled again
+        gone.set()
+
+    # ``renew`` knows its keys: one placeholder stands for them all
+    renewer = asyncio.create_task(
+        keep_renewed(
+            ttl, lambda: ("leases",), lambda _: renew(), lost, while_=lambda: not gone.is_set()
+        )
+    )
     try:
         yield
     finally:
@@ -293,15 +313,30 @@ async def renewing(
         await asyncio.shield(asyncio.to_thread(release))
 
 
-async def _renew(
-    renew: Callable[[], list[str]], ttl: float, owner: asyncio.Task[Any] | None
+async def keep_renewed(
+    ttl: float,
+    held: Callable[[], Collection[str]],
+    renew: Callable[[list[str]], Collection[str]],
+    on_lost: Callable[[str], None],
+    *,
+    while_: Callable[[], bool] = lambda: True,
 ) -> None:
-    while True:
+    """The one lease renewer: every ``ttl / 3`` while ``while_()``, renew the keys ``held()``
+    names (``renew`` runs in a thread and returns those of them no longer held) and call
+    ``on_lost(key)`` for each key lost (another process took it over after it lapsed).
+
+    ``held()`` is read *before* the renewal: a key taken while the renewal runs is not in
+    it, so it is never reported lost (its lease is ours, the renewal just did not see it).
+    A failed renewal (a locked database now and then) is tried again next round."""
+    while while_():
         await asyncio.sleep(ttl / 3)
-        try:
-            lost = await asyncio.to_thread(renew)
-        except Exception:  # a locked database now and then: next round
+        keys = list(held())
+        if not keys:
             continue
-        if lost and owner is not None:
-            owner.cancel()
-            return
+        try:
+            lost = await asyncio.to_thread(renew, keys)
+        except Exception as exc:
+            log.debug("lease renewal failed; next round", error=repr(exc))
+            continue
+        for key in lost:
+            on_lost(key)

@@ -11,13 +11,13 @@ from functools import lru_cache
 from typing import Any
 
 from aegntix.errors import InvalidRequest
-from aegntix.model.events import EventKind, NewEvent
+from aegntix.model.events import EventKind, NewEvent, canonical_json
 
 _INT64 = 2**63
 _KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
-# Same output as model.events.canonical_json (a test holds them equal), without building an
-# encoder per call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# ``json.loads`` without its Python layers: the text is the encoder's own (no whitespace
+# around it, one whole value), so scanning it from 0 gives exactly what ``loads`` gives.
+_scan: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped in typeshed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def chain_hash(prev_hash: str, seq: int, tail: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _agent_json(agent_id: str) -> str:
-    return _CANONICAL.encode(agent_id)  # a handful of ids, encoded per event otherwise
+    return canonical_json(agent_id)  # a handful of ids, encoded per event otherwise
 
 
 def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
@@ -73,7 +73,7 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
         if not isinstance(ev.payload, dict):
             raise InvalidRequest(f"event {i}: payload must be a JSON object", field=f"events.{i}")
         try:
-            payload_json = _CANONICAL.encode(ev.payload)
+            payload_json = canonical_json(ev.payload)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(
                 f"event {i}: payload is not JSON: {exc}", field=f"events.{i}"
@@ -81,7 +81,7 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
         agent_json = "null" if ev.agent_id is None else _agent_json(ev.agent_id)
         tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
         out.append(
-            Prepared(int(step), kind, ev.agent_id, json.loads(payload_json), payload_json, tail)
+            Prepared(int(step), kind, ev.agent_id, _scan(payload_json, 0)[0], payload_json, tail)
         )
     return out
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from aegntix.analysis.driving import SetLeases, driving
-from aegntix.analysis.records import RolloutSet, SetStatus
+from aegntix.analysis.records import RolloutSet, SetStatus, SqlRollouts
 from aegntix.analysis.rollouts import repository, settle
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
@@ -41,10 +41,12 @@ async def run_on_workers(
     *,
     chunk: int = CHUNK,
     pause_on_cancel: bool = False,
+    settle_if_stopped: bool = True,
 ) -> list[RolloutSet]:
     """Run every unfinished member of ``sets`` on the workers; settle the sets at the end
-    (also when interrupted: members already started go on, ``continue`` finds them; with
-    ``pause_on_cancel`` they are paused after their step, as a local run's would be)."""
+    (also when cancelled or failed, unless not ``settle_if_stopped``: members already
+    started go on, ``continue`` or the next driver finds them; with ``pause_on_cancel``
+    they are paused after their step, as a local run's would be)."""
     repo = repository(store)
     waiting: list[tuple[str, str]] = []
     done: dict[str, int] = {}
@@ -74,14 +76,19 @@ async def run_on_workers(
                 done[set_id] += 1
                 if on_progress is not None:
                     on_progress(set_id, done[set_id], totals[set_id])
-    except asyncio.CancelledError:
-        if pause_on_cancel:
+    except BaseException as stopped:
+        if pause_on_cancel and isinstance(stopped, asyncio.CancelledError):
             await asyncio.shield(_pause(executor, store, list(running)))
+        if settle_if_stopped:  # else another driver goes on with the sets: they stay running
+            await asyncio.shield(_settle_all(repo, sets))
         raise
-    finally:
-        settled = [await asyncio.to_thread(settle, repo, s.id) for s in sets]
+    settled = await _settle_all(repo, sets)
     log.info("rollout sets settled on workers", sets=[s.id for s in settled])
     return settled
+
+
+async def _settle_all(repo: SqlRollouts, sets: Sequence[RolloutSet]) -> list[RolloutSet]:
+    return [await asyncio.to_thread(settle, repo, s.id) for s in sets]
 
 
 async def _pause(executor: QueueExecutor, store: TenantStore, branch_ids: list[str]) -> None:

@@ -3,7 +3,8 @@
 Its appends are published on the shared bus (PostgreSQL ``LISTEN/NOTIFY`` on the same
 database unless another bus is named), so WebSocket clients on every API replica see them.
 SIGTERM or SIGINT: slices in progress end after their current step and queue their next
-slice (another worker takes the branch over at once); what is still running after the grace
+slice (another worker takes the branch over at once), and the rollout sets it drives are
+handed back to the queue (``drivers.py``); what is still running after the grace
 period is aborted and handed back the same way. A ``kill -9`` leaves the slice ``doing``;
 the periodic retrier puts it back once this worker's heartbeat is stale, and its lease
 expires, so another worker continues from the last whole step.
@@ -24,6 +25,7 @@ from aegntix.timeline.opening import opened
 from aegntix.timeline.pgbus import PgBus
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.workers.census import depths
+from aegntix.workers.drivers import SetDrivers
 from aegntix.workers.queue import QueueSettings, ensure_schema, make_app
 from aegntix.workers.slices import CONTEXT_KEY, new_context, register
 
@@ -68,6 +70,7 @@ async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings
     app = make_app(options.db, settings, pool_max=options.concurrency + 3)
     register(app)
     ctx = new_context(store, app, settings)
+    ctx.drivers = drivers = SetDrivers(store, app, settings)
     loop = asyncio.get_running_loop()
     unregister = metrics.register_queue_depth(lambda: depths(store))
     async with app.open_async():
@@ -85,6 +88,9 @@ async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings
             log.info("worker stopping", worker=name, signal=signal.Signals(signum).name)
             ctx.stopping.set()
             work.cancel()  # procrastinate then waits for the slices (up to the grace)
+            stopping.append(asyncio.create_task(drivers.close()))  # sets to other workers
+
+        stopping: list[asyncio.Task[None]] = []
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop, sig)
@@ -95,6 +101,8 @@ async def _work(store: SqlStore, options: WorkerOptions, settings: QueueSettings
             if not ctx.stopping.is_set():
                 raise
         finally:
+            await drivers.close()
+            await asyncio.gather(*stopping, return_exceptions=True)
             unregister()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

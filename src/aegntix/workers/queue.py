@@ -2,14 +2,16 @@
 
 procrastinate's tables land in the schema the URL's ``search_path`` names, beside the
 timeline's, so the queue and the timeline are one database to run, back up and fail over.
-Two tasks: :data:`SLICE_TASK` (advance one branch by a slice, ``workers/slices.py``) and
-:data:`RETRY_TASK` (periodic: hand back the slices of workers that stopped heart-beating;
-procrastinate does not do it by itself). Worker heartbeat settings are given in code here
-(``worker_defaults``), as procrastinate reads them only there.
+Three tasks: :data:`SLICE_TASK` (advance one branch by a slice, ``workers/slices.py``),
+:data:`RETRY_TASK` (periodic: hand back the slices of workers that stopped heart-beating, as
+procrastinate does not, and adopt the rollout sets waiting for a driver) and
+:data:`ADOPT_TASK` (adopt them now: a set was just queued). Worker heartbeat settings are
+given in code here (``worker_defaults``), as procrastinate reads them only there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,9 @@ log = structlog.get_logger(__name__)
 
 SLICE_TASK = "aegntix.slice"
 RETRY_TASK = "aegntix.retry_stalled"
+#: Adopt the rollout sets waiting for a driver (``workers/drivers.py``).
+ADOPT_TASK = "aegntix.adopt_sets"
+_ADOPT_LOCK = "aegntix:adopt_sets"
 QUEUE = "aegntix"
 #: Any fixed key: concurrent first starts apply procrastinate's schema once.
 _SCHEMA_LOCK = 0x6A0B5C11
@@ -123,18 +128,29 @@ async def retry_stalled(app: App, stalled_s: float) -> int:
     """Put back the slices of workers silent for ``stalled_s``; how many. A stalled slice
     whose successor is already queued (the worker died after queueing it) is closed as
     failed instead: its branch's chain goes on from the successor."""
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s)
+    return await hand_back(app, list(stalled))
+
+
+async def hand_back(app: App, stalled: list[jobs.Job]) -> int:
+    """Put back ``stalled`` (listed a moment ago: another retrier may have been faster)."""
     handed = 0
-    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_s):
+    for job in stalled:
         try:
             await app.job_manager.retry_job(job)
-        except exceptions.ConnectorException:
+        except exceptions.UniqueViolation:
+            # its successor holds the queueing lock: close this one, the chain goes on
             await app.job_manager.finish_job(job, jobs.Status.FAILED, delete_job=False)
+        except exceptions.ConnectorException:
+            # no longer "doing": another retrier (two periodic runs overlap under load) put
+            # it back already. Failing it here failed the waiting slice and ended the run.
+            continue
         handed += 1
         log.warning(
             "retried a stalled slice",
             job=job.id,
-            branch=job.task_kwargs.get("branch_id"),
-            tenant=job.task_kwargs.get("tenant_id"),
+            branch_id=job.task_kwargs.get("branch_id"),
+            tenant_id=job.task_kwargs.get("tenant_id"),
         )
     return handed
 
@@ -150,3 +166,11 @@ async def defer_slice(app: App, kwargs: dict[str, Any], *, delay_s: float = 0.0)
     except exceptions.AlreadyEnqueued:
         return False
     return True
+
+
+async def defer_adopt(app: App) -> None:
+    """Ask a worker to adopt the rollout sets waiting for a driver now (at most one such
+    job waits: one adoption takes them all)."""
+    options: dict[str, Any] = {"queueing_lock": _ADOPT_LOCK, "queue": QUEUE}
+    with contextlib.suppress(exceptions.AlreadyEnqueued):
+        await app.configure_task(ADOPT_TASK, **options).defer_async()

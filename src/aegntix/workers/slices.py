@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from procrastinate import App, JobContext
@@ -31,6 +31,7 @@ from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 from aegntix.workers.intents import Intent, RunIntents, Want
 from aegntix.workers.queue import (
+    ADOPT_TASK,
     QUEUE,
     RETRY_TASK,
     SLICE_TASK,
@@ -38,6 +39,9 @@ from aegntix.workers.queue import (
     defer_slice,
     retry_stalled,
 )
+
+if TYPE_CHECKING:
+    from aegntix.workers.drivers import SetDrivers
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +70,8 @@ class SliceContext:
     slices: int = 0
     steps: int = 0
     runners: dict[str, Runner] = field(default_factory=dict)
+    #: The rollout sets this worker drives (set by the worker process).
+    drivers: SetDrivers | None = None
 
     async def runner(self, scoped: TenantStore, branch_id: str) -> Runner:
         """The runner kept from this branch's last slice here if nobody wrote to the branch
@@ -84,7 +90,8 @@ class SliceContext:
 
 
 def register(app: App) -> None:
-    """Register the slice task and the periodic stalled-slice retrier on ``app``."""
+    """Register the slice task, the periodic stalled-slice retrier (which also adopts the
+    rollout sets waiting for a driver) and the set adopter on ``app``."""
 
     @app.task(name=SLICE_TASK, pass_context=True)
     async def slice_job(context: JobContext, branch_id: str, tenant_id: str, token: str) -> str:
@@ -101,9 +108,17 @@ def register(app: App) -> None:
     @app.task(name=RETRY_TASK, pass_context=True)
     async def retry_job(context: JobContext, timestamp: int) -> int:
         ctx: SliceContext = context.additional_context[CONTEXT_KEY]
-        return await retry_stalled(ctx.app, ctx.settings.stalled_s)
+        handed = await retry_stalled(ctx.app, ctx.settings.stalled_s)
+        if ctx.drivers is not None:  # a driver that died: its lease lapsed
+            await ctx.drivers.adopt()
+        return handed
 
-    del slice_job, retry_job  # registered on the app: nothing else calls them
+    @app.task(name=ADOPT_TASK, pass_context=True, queue=QUEUE)
+    async def adopt_job(context: JobContext) -> int:
+        ctx: SliceContext = context.additional_context[CONTEXT_KEY]
+        return 0 if ctx.drivers is None else await ctx.drivers.adopt()
+
+    del slice_job, retry_job, adopt_job  # registered on the app: nothing else calls them
 
 
 async def run_slice(ctx: SliceContext, branch_id: str, tenant_id: str, token: str) -> str:

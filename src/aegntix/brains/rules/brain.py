@@ -12,8 +12,9 @@ import random
 from collections.abc import Callable
 
 from aegntix.brains.base import Decision, Observation
-from aegntix.brains.rules import incident, negotiation, opinion, speech
+from aegntix.brains.rules import delphi, incident, negotiation, opinion, speech
 from aegntix.brains.rules.signals import number
+from aegntix.mechanics.base import Mechanics
 
 
 class RulesBrain:
@@ -30,8 +31,12 @@ class RulesBrain:
     def decide_now(self, observation: Observation, rng: random.Random) -> Decision:
         """The decision, synchronously (the hot path; no I/O)."""
         if self.temperature > 0.0 and mode(observation) == "opinion":
-            return opinion.decide(observation, rng, self.temperature)
-        return decide(observation, rng)
+            decision = opinion.decide(observation, rng, self.temperature)
+        else:
+            decision = decide(observation, rng)
+        if "vote" in kinds(observation.mechanics):
+            return with_ballot(observation, decision)
+        return decision
 
     async def decide(self, observation: Observation, rng: random.Random) -> Decision:
         return self.decide_now(observation, rng)
@@ -40,6 +45,8 @@ class RulesBrain:
 def mode(observation: Observation) -> str:
     """Which behaviour drives this agent: negotiation, incident, opinion or discussion."""
     agent = observation.agent
+    if "delphi" in kinds(observation.mechanics):
+        return "delphi"
     if agent.negotiation is not None:
         return "negotiation"
     if observation.actions:
@@ -52,6 +59,32 @@ def mode(observation: Observation) -> str:
 def decide(observation: Observation, rng: random.Random) -> Decision:
     """Route the observation to its behaviour."""
     return _BEHAVIOURS[mode(observation)](observation, rng)
+
+
+_KINDS: dict[str, frozenset[str]] = {}
+
+
+def kinds(mechanics: Mechanics | None) -> frozenset[str]:
+    """The names of the kinds acting in ``mechanics`` (None: the defaults, none of ours)."""
+    if mechanics is None:
+        return frozenset()
+    found = _KINDS.get(mechanics.name)
+    if found is None:
+        found = _KINDS[mechanics.name] = frozenset(mechanics.name.split("+"))
+    return found
+
+
+def with_ballot(observation: Observation, decision: Decision) -> Decision:
+    """``decision`` carrying the ballot the agent's stance (as it now stands) gives."""
+    stance = decision.stance
+    if stance is None:
+        stance = number(observation.own.get("stance"))
+    if stance is None:
+        stance = observation.agent.stance
+    choice = delphi.ballot(observation, stance)
+    if choice is None or (observation.own.get("vote") == choice and decision.action == "pass"):
+        return decision
+    return decision.model_copy(update={"fields": {**decision.fields, "vote": choice}})
 
 
 def discuss(observation: Observation, rng: random.Random) -> Decision:
@@ -67,4 +100,5 @@ _BEHAVIOURS: dict[str, Callable[[Observation, random.Random], Decision]] = {
     "incident": incident.decide,
     "opinion": opinion.decide,
     "discussion": discuss,
+    "delphi": delphi.decide,
 }

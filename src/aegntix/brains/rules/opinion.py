@@ -9,6 +9,7 @@ push x toward their direction by η, a susceptibility that grows with neuroticis
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 
@@ -52,18 +53,29 @@ def heard_stances(observation: Observation) -> dict[str, tuple[float, float]]:
     me = observation.agent.id
     pool: dict[str, tuple[float, float]] = {}
     for event in observation.visible:
-        if event.kind == INJECTION or event.agent_id is None or event.agent_id == me:
+        speaker = event.agent_id
+        if speaker is None or speaker == me or event.kind == INJECTION:
             continue
-        stance = number(event.fields.get("stance"))
+        stance = _finite(event.fields.get("stance"))
         if stance is not None:
-            pool[event.agent_id] = (clamp(stance, -1.0, 1.0), 1.0)
+            pool[speaker] = (-1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance, 1.0)
     for agent_id, state in observation.others.items():
-        if agent_id in pool or agent_id == me:
+        if agent_id == me or agent_id in pool:
             continue
-        stance = number(state.get("stance"))
+        stance = _finite(state.get("stance"))
         if stance is not None:
-            pool[agent_id] = (clamp(stance, -1.0, 1.0), PUBLIC_WEIGHT)
+            pool[agent_id] = (
+                -1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance,
+                PUBLIC_WEIGHT,
+            )
     return pool
+
+
+def _finite(value: object) -> float | None:
+    """``number(value)``, its common case (a finite float) first: this runs per stance heard."""
+    if type(value) is float and -math.inf < value < math.inf:
+        return value
+    return number(value)
 
 
 def social_update(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aegntix.brains.base import Observation, VisibleEvent
@@ -90,10 +91,17 @@ def last_heard(observation: Observation) -> Heard | None:
     )
 
 
+@lru_cache(maxsize=4096)
+def _called(name: str, agent_id: str) -> str:
+    """The word others call an agent by: its first name, lower-cased (else its id)."""
+    words = name.split()
+    return words[0].lower() if words else agent_id.lower()
+
+
 def addressed_to_me(observation: Observation) -> bool:
     """Someone spoke to this agent (by ``to`` or by name) during the last step seen."""
     me = observation.agent
-    first_name = me.name.split()[0].lower() if me.name.split() else me.id.lower()
+    first_name = _called(me.name, me.id)
     for event in reversed(observation.visible):
         if event.step < observation.step - 1:
             break

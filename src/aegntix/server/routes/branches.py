@@ -144,6 +144,7 @@ def _inject(
         body.content,
         targets=body.targets,
         strategy=body.strategy,
+        schedule=body.schedule_json(),
         at_step=at_step,
         fields=body.fields,
         world=body.world,
@@ -188,14 +189,20 @@ def _explain(store: TenantStore, branch_id: str, body: InjectRequest) -> dict[st
             f"cannot inject at step {body.at_step}: "
             f"branch {branch_id} has completed steps 0..{branch.head_step}"
         )
+    # the step it lands at: after at_step (a fork), else after the head
+    at = int(state_at(store, branch.id)["completed"]) if body.at_step is None else body.at_step
+    lands = at + 1
     found = preview(
         _scenario(store, branch),
         body.content,
         targets=body.targets,
         strategy=body.strategy,
+        schedule=body.schedule_json(),
         fields=body.fields,
         world=body.world,
         urgency=body.urgency,
+        seed=branch.seed,
+        step=lands,
     )
     uses_embedder = found.arguments and any(a.brain == "rules" for a in found.agents)
     name = embedder().name if uses_embedder else "none"

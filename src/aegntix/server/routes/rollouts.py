@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import threading
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegntix.analysis.driving import SetLeases, check_undriven, driving
+from aegntix.analysis.driving import check_undriven
+from aegntix.analysis.forking import fork_missing_members
 from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet, SetStatus
 from aegntix.analysis.rollouts import (
     InjectionSpec,
     create_set,
-    ensure_members,
     extend_set,
     members_view,
     repository,
@@ -26,7 +25,6 @@ from aegntix.analysis.rollouts import (
     settle,
     with_control,
 )
-from aegntix.analysis.study import set_stats
 from aegntix.engine.runner import StepResult
 from aegntix.errors import BranchBusy
 from aegntix.model.events import BranchStatus
@@ -36,7 +34,6 @@ from aegntix.server.deps import BranchId, ReadStore, WriteStore, tenant_store
 from aegntix.server.rollout_stream import ProgressBoard, board_of, set_out, stream_rollout
 from aegntix.server.schemas import INT64, MAX_ID, Injection, finite, problem_responses
 from aegntix.timeline.tenancy import TenantStore
-from aegntix.workers.members import run_on_workers
 from aegntix.workers.remote import QueueExecutor
 
 log = structlog.get_logger(__name__)
@@ -117,24 +114,21 @@ class RolloutTasks:
     async def start(self, app: FastAPI, store: TenantStore, rollout: RolloutSet) -> None:
         """Start the set (and its control) in the background; its members are forked there
         if they do not exist yet. Returns at once (the board says it is running). On
-        PostgreSQL this replica first takes the sets' leases (``BranchBusy`` if another
-        replica drives them), so every replica reads that they run."""
+        PostgreSQL the sets are queued for a worker to drive instead (``BranchBusy`` if a
+        driver has them already), so every replica reads that they run."""
         self.check_idle(store.tenant_id)
         repo = repository(store)
         sets = await asyncio.to_thread(with_control, repo, rollout.id)
         runs = getattr(app.state, "runs", None)
-        queue = runs if isinstance(runs, QueueExecutor) else None  # PostgreSQL: on workers
-        leases = set_leases(app, store) if queue is not None else None
-        if leases is not None:
-            await asyncio.to_thread(leases.take, [s.id for s in sets], store.tenant_id)
+        if isinstance(runs, QueueExecutor):  # PostgreSQL: a worker drives it, not this replica
+            await runs.drive_sets(store, [s.id for s in sets])
+            return
         board = self._board = board_of(app)
         for s in sets:
             statuses = repo.member_statuses(s.id)
             done = sum(1 for v in statuses.values() if v == BranchStatus.DONE.value)
             board.begin(s.id, done=done, total=s.n, forked=len(statuses))
-        task = asyncio.create_task(
-            _drive(store, sets, board, queue, leases), name=f"rollouts:{rollout.id}"
-        )
+        task = asyncio.create_task(_fork_and_run(store, sets, board), name=f"rollouts:{rollout.id}")
         for s in sets:
             self._tasks[s.id] = task
         self._tenants[store.tenant_id] = task
@@ -163,37 +157,10 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-async def _drive(
-    store: TenantStore,
-    sets: list[RolloutSet],
-    board: ProgressBoard,
-    queue: QueueExecutor | None,
-    leases: SetLeases | None,
-) -> None:
-    if leases is None:
-        await _fork_and_run(store, sets, board)
-        return
-    async with driving(leases, [s.id for s in sets]):
-        await _fork_and_run(store, sets, board, queue)
-
-
-def set_leases(app: FastAPI, store: TenantStore) -> SetLeases:
-    """This replica's leases on the rollout sets it drives (one owner per process)."""
-    leases: SetLeases | None = getattr(app.state, "set_leases", None)
-    if leases is None:
-        leases = app.state.set_leases = SetLeases(store.backend)
-    return leases
-
-
-class _Stopped(Exception):
-    """Raised in the forking thread when the set's task was cancelled (server shutdown)."""
-
-
 async def _fork_and_run(
     store: TenantStore,
     sets: list[RolloutSet],
     board: ProgressBoard,
-    queue: QueueExecutor | None = None,
 ) -> None:
     """Fork the members the sets lack (control first, as ``create_set`` does), then run
     every unfinished member. A fork that fails marks the sets failed; a shutdown while
@@ -201,25 +168,13 @@ async def _fork_and_run(
     does the rest in both cases)."""
     repo = repository(store)
     loop = asyncio.get_running_loop()
-    stop = threading.Event()
     try:
         for s in reversed(sets):
 
-            def forked(count: int, set_id: str = s.id) -> None:  # in the worker thread
-                if stop.is_set():
-                    raise _Stopped
+            def forked(count: int, set_id: str = s.id) -> None:  # in the forking thread
                 loop.call_soon_threadsafe(board.forked, set_id, count)
 
-            forking = asyncio.ensure_future(
-                asyncio.to_thread(ensure_members, store, repo, s, on_member=forked)
-            )
-            try:
-                await asyncio.shield(forking)
-            except asyncio.CancelledError:
-                stop.set()  # the thread cannot be cancelled: it stops at its next member
-                with contextlib.suppress(_Stopped):
-                    await forking
-                raise
+            await fork_missing_members(store, repo, s, on_member=forked)
     except asyncio.CancelledError:
         for s in sets:
             await asyncio.to_thread(settle, repo, s.id)
@@ -229,9 +184,6 @@ async def _fork_and_run(
             await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
         raise
 
-    if queue is not None:  # members go to the worker processes, in chunks
-        await run_on_workers(queue, store, sets, on_progress=board.running)
-        return
     set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
 
     def stepped(result: StepResult) -> None:  # (members' events reach streams from the bus)
@@ -273,7 +225,9 @@ def _create(store: TenantStore, branch_id: str, body: RolloutRequest) -> Rollout
     spec = None
     if body.injection is not None:
         i = body.injection
-        spec = InjectionSpec(i.content, i.strategy, i.targets, i.fields, i.world, i.urgency)
+        spec = InjectionSpec(
+            i.content, i.strategy, i.targets, i.fields, i.world, i.urgency, i.schedule_json()
+        )
     return create_set(
         store, branch_id, body.at_step, body.n, spec, seed_base=body.seed_base, fork=False
     )
@@ -292,10 +246,18 @@ async def create_rollouts(
     own derived seed; with an ``injection``, also a control set of the same seeds without it)
     and answer at once: the members are forked and run to termination in the background.
     Follow ``WS /v1/rollouts/{id}/stream`` (or ``GET /v1/rollouts/{id}``)."""
-    tasks_of(request.app).check_idle(store.tenant_id)  # before anything is written
+    return await start_set(request.app, store, branch_id, body)
+
+
+async def start_set(
+    app: FastAPI, store: TenantStore, branch_id: str, body: RolloutRequest
+) -> dict[str, Any]:
+    """Record the set and start it in the background; the set as the API shows it (REST and
+    the MCP tools)."""
+    tasks_of(app).check_idle(store.tenant_id)  # before anything is written
     rollout = await asyncio.to_thread(_create, store, branch_id, body)
-    await tasks_of(request.app).start(request.app, store, rollout)
-    return await asyncio.to_thread(_out, request, store, rollout)
+    await tasks_of(app).start(app, store, rollout)
+    return await asyncio.to_thread(set_out, app, store, rollout)
 
 
 @router.get("/rollouts", response_model=list[RolloutSetOut])
@@ -320,6 +282,8 @@ async def rollout_stats(
     permutation p-value and a sentence; per-agent effects; the step where futures part."""
 
     def compute() -> dict[str, Any]:
+        from aegntix.analysis.study import set_stats  # scipy: a server pays it on first use
+
         other = repository(store).resolve(vs) if vs else None
         return set_stats(store, set_id, vs=other)
 

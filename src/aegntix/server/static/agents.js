@@ -8,8 +8,9 @@ import { niceTicks } from "./charts.js";
 import { h, s, clear, fmtNum, initials, isNumber, setDenied, shortId, timeAgo, toast } from "./dom.js";
 import { fmtScore } from "./memory.js";
 
-export const BIG_FIVE = ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"];
-const DEFAULT_ADAPTIVE = ["openness", "agreeableness", "neuroticism"];
+// the trait names come from the server (GET /v1/meta, loaded before any view)
+export { TRAITS as BIG_FIVE } from "./meta.js";
+import { TRAITS as BIG_FIVE, ADAPTIVE_DEFAULT as DEFAULT_ADAPTIVE } from "./meta.js";
 /** The two ends of each trait, for people. */
 const POLES = {
   openness: ["conventional", "curious"],

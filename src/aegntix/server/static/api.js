@@ -79,6 +79,7 @@ async function request(path, { method = "GET", json, body, headers = {} } = {}) 
 }
 
 export const api = {
+  meta: () => request("/v1/meta"),
   examples: () => request("/v1/examples"),
   startExample: (name) => request(`/v1/examples/${encodeURIComponent(name)}`, { method: "POST" }),
   uploadScenario: (file) => {
@@ -88,8 +89,13 @@ export const api = {
   },
   scenarios: () => request("/v1/scenarios"),
   scenario: (id) => request(`/v1/scenarios/${encodeURIComponent(id)}`),
+  topology: (id) => request(`/v1/scenarios/${encodeURIComponent(id)}/topology`),
+  tools: (id) => request(`/v1/scenarios/${encodeURIComponent(id)}/tools`),
+  checkTools: (id) => request(`/v1/scenarios/${encodeURIComponent(id)}/tools/check`, { method: "POST" }),
   tree: (scenarioId) => request(`/v1/branches/tree?scenario_id=${encodeURIComponent(scenarioId)}`),
   branch: (id) => request(`/v1/branches/${encodeURIComponent(id)}`),
+  metrics: (id) => request(`/v1/branches/${encodeURIComponent(id)}/metrics`),
+  hearings: (id, step) => request(`/v1/branches/${encodeURIComponent(id)}/hearings${step === undefined || step === null ? "" : `?step=${step}`}`),
   run: (id, steps) => request(`/v1/branches/${encodeURIComponent(id)}/run`, { method: "POST", json: steps ? { steps } : {} }),
   pause: (id) => request(`/v1/branches/${encodeURIComponent(id)}/pause`, { method: "POST" }),
   resume: (id) => request(`/v1/branches/${encodeURIComponent(id)}/resume`, { method: "POST" }),

@@ -20,7 +20,11 @@ import { renderCompare } from "./compare.js";
 import { sparkline } from "./charts.js";
 import { noteModels, renderUsage } from "./usage.js";
 import { agentsSection, closeAgentDialogs, showProfile } from "./agents.js";
+import { loadMeta, metaLoaded } from "./meta.js";
 import { renderExamples } from "./examples.js";
+import { hasNetwork, networkPanel } from "./network.js";
+import { emergencePanel } from "./emergence.js";
+import { hasTools, toolsPanel } from "./tools.js";
 import { futures, rolloutSetsPanel, rolloutSetsSection, showRollouts } from "./rollouts.js";
 import { driftSummary, fmtScore, keepExperience, memoryOn, memoryOptions, persistentBadge } from "./memory.js";
 import {
@@ -462,6 +466,20 @@ async function showBranch(branchId) {
     scroller, jump);
 
   const agentsBox = h("ul", { class: "agents", "data-testid": "agents" });
+  // who hears whom, drawn when the scenario has a topology other than everyone-hears-everyone
+  // what the swarm as a whole does (polarization, clusters, …), when its agents hold stances
+  const topologyKind = typeof entry.spec.topology === "string" ? entry.spec.topology : entry.spec.topology?.kind;
+  const emergence = hasStance(entry)
+    ? emergencePanel(branch.id, { agents: entry.agents, alive, groups: topologyKind === "groups", forkStep: branch.parent_id ? branch.fork_step : null })
+    : null;
+  if (emergence) screen.cleanup.push(emergence.close);
+  const network = hasNetwork(entry.spec)
+    ? networkPanel(branch.scenario_id, { branchId: branch.id, agents: entry.agents, alive, onShow: (step) => emergence?.mark(step) })
+    : null;
+  if (network) screen.cleanup.push(network.close);
+  // the scenario's MCP servers: health here, tools, usage from the timeline
+  const tools = hasTools(entry.spec) ? toolsPanel(branch.scenario_id, { agents: entry.agents, alive, onError: reportError }) : null;
+  if (tools) screen.cleanup.push(tools.close);
   const side = h("aside", { class: "side" },
     h("section", { class: "panel scenario-card" },
       h("h2", {}, entry.spec.name || entry.record.name),
@@ -474,6 +492,8 @@ async function showBranch(branchId) {
     h("section", { class: "panel", "data-testid": "agents-panel" },
       h("div", { class: "panel-head" }, h("h2", {}, `Agents`), h("span", { class: "muted small" }, `${entry.agentList.length}`)),
       agentsBox, keep ? keep.status : null),
+    network ? network.panel : null,
+    tools ? tools.panel : null,
     rolloutSetsPanel(branch.id, { navigate, alive }));
 
   const outcomesBox = h("div", { class: "outcomes", "data-testid": "outcomes" });
@@ -482,6 +502,7 @@ async function showBranch(branchId) {
   const usageModels = h("span", { class: "muted small usage-models", "data-testid": "usage-models" });
   const aside = h("aside", { class: "aside" },
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Outcomes"), h("span", { class: "muted small", "data-testid": "outcomes-step" })), outcomesBox),
+    emergence ? emergence.panel : null,
     h("section", { class: "panel usage-panel", "data-testid": "usage-panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Usage"), usageModels), usageBox),
     h("section", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "World")), worldBox));
 
@@ -685,6 +706,7 @@ async function showBranch(branchId) {
     bumpTree();
     refreshTree();
     refreshUsage();
+    if (tools) tools.refresh();
   };
 
   // --- tree
@@ -847,11 +869,14 @@ async function showBranch(branchId) {
     }
     noteModels(st.models, events);
     transcript.add(events);
+    if (network) network.update(st.agentState, events);
     renderAgents();
     renderWorld();
     if (stepEnded) {
       renderOutcomes();
       bumpTree();
+      if (tools) tools.refresh();
+      if (emergence) emergence.refresh();
     }
     if (terminal && st.status === "running") {
       // the status message follows; reflect the end at once
@@ -970,6 +995,12 @@ async function route() {
       // otherwise the rights stay unknown: everything is offered, refusals are shown
     }
     if (mine !== routing || !getKey()) return; // a newer navigation took over
+  }
+  if (!metaLoaded()) {
+    // strategies, traits, brain kinds: what the views offer comes from the server
+    const mine = ++routing;
+    await loadMeta().catch(() => null); // unreachable: the views show what they can
+    if (mine !== routing || !getKey()) return;
   }
   renderWho();
   const path = location.hash.replace(/^#/, "") || "/";

@@ -35,8 +35,10 @@ function pathOf(points, x, y, stepwise) {
  * @param {{series: {name: string, color: string, points: [number, number][]}[],
  *          marker?: {x: number, label: string}, shared?: number,
  *          boolean?: boolean, width?: number, height?: number, compact?: boolean,
- *          yDomain?: [number, number], title?: string, testid?: string}} opts
+ *          yDomain?: [number, number], yTicks?: number[], cursor?: number,
+ *          title?: string, testid?: string}} opts
  *   shared: steps <= shared are common history, drawn once in grey.
+ *   cursor: a step to mark with a thin vertical line (the step another view shows).
  */
 export function lineChart(opts) {
   const { series, marker, boolean = false, compact = false } = opts;
@@ -50,6 +52,7 @@ export function lineChart(opts) {
   const xMax = Math.max(1, ...xs);
   let yTicks;
   if (boolean) yTicks = [0, 1];
+  else if (opts.yTicks) yTicks = opts.yTicks;
   else if (opts.yDomain) yTicks = niceTicks(opts.yDomain[0], opts.yDomain[1], compact ? 2 : 4);
   else yTicks = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1, compact ? 2 : 4);
   const yLo = boolean ? -0.15 : yTicks[0];
@@ -95,6 +98,11 @@ export function lineChart(opts) {
       g.append(s("text", { x: anchorEnd ? mx - 5 : mx + 5, y: m.t + 10, "text-anchor": anchorEnd ? "end" : "start" }, marker.label));
     }
     svg.append(g);
+  }
+
+  if (isNumber(opts.cursor)) {
+    const cx = x(opts.cursor);
+    svg.append(s("line", { x1: cx, x2: cx, y1: m.t, y2: H - m.b, class: "chart-cursor", "data-testid": "chart-cursor", "data-step": opts.cursor }));
   }
 
   const shared = opts.shared;

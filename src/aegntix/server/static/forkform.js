@@ -4,6 +4,7 @@ import { h, clear, fmtStance, initials } from "./dom.js";
 import { ApiError, MAX_ROLLOUTS } from "./api.js";
 import { forkIcon } from "./transcript.js";
 import { injectionPreview } from "./preview.js";
+import { loadMeta, parameter } from "./meta.js";
 
 /** Shows problem+json errors: the detail on top, field errors next to their inputs. */
 export function showProblem(form, box, err) {
@@ -44,8 +45,10 @@ const DEFAULT_FUTURES = 50;
  *          submitSet?: (body: {at_step, n, injection?}) => Promise<void>}} opts
  *   submitSet: "run N futures of this" (a rollout set); without it the option is hidden.
  */
-export function openForkDialog(dialog, opts) {
+export async function openForkDialog(dialog, opts) {
   const { branch, step, agents, hasStance } = opts;
+  // the strategies come from the server's registry (GET /v1/meta), never from this file
+  const { strategies } = await loadMeta();
   clear(dialog);
   const defaultLabel = `inject@${step}`;
   const label = h("input", { type: "text", name: "label", placeholder: defaultLabel, maxlength: 80, "data-testid": "fork-label", autocomplete: "off" });
@@ -56,8 +59,21 @@ export function openForkDialog(dialog, opts) {
     placeholder: "What do the agents learn? e.g. “An independent study finds the barrier is safe.” Leave empty for a plain fork.",
     "data-testid": "fork-content",
   });
-  const strategyDirect = h("input", { type: "radio", name: "strategy", value: "direct", "data-testid": "fork-strategy-direct" });
-  const strategyBroadcast = h("input", { type: "radio", name: "strategy", value: "broadcast", checked: true, "data-testid": "fork-strategy-broadcast" });
+  const fallback = strategies.some((s) => s.name === "broadcast") ? "broadcast" : strategies[0]?.name;
+  const strategyInputs = strategies.map((s) => h("input", {
+    type: "radio", name: "strategy", value: s.name, checked: s.name === fallback, "data-testid": `fork-strategy-${s.name}`,
+  }));
+  const chosenStrategy = () => strategies.find((s) => s.name === strategyInputs.find((i) => i.checked)?.value) || strategies[0];
+  const spreadSteps = h("input", { type: "number", step: 1, value: 3, name: "steps", class: "spread-steps", "aria-label": "Spread over how many steps", "data-testid": "fork-spread-steps" });
+  const scheduleField = h("div", { class: "field field-inline", "data-field": "steps", "data-testid": "fork-schedule" },
+    h("label", {}, "Spread over"), spreadSteps, h("span", { class: "muted" }, " steps — a growing share of them hears it each step (the order is drawn from the branch seed)"));
+  // organic: where it comes from (a news item, or an agent whose neighbours hear it first)
+  const sourcePick = h("select", { name: "source", "aria-label": "Where it comes from", "data-testid": "fork-source" },
+    h("option", { value: "news" }, "a news item"),
+    agents.map((a) => h("option", { value: `agent:${a.id}` }, `${a.name} (its neighbours hear it first)`)));
+  const sourceField = h("div", { class: "field", "data-field": "source", "data-testid": "fork-source-field" },
+    h("label", {}, "Comes from"), sourcePick,
+    h("p", { class: "hint" }, "Then it passes along the network: whoever heard it tells the people who hear them, one hop a step."));
   const targetBoxes = agents.map((a) => h("label", { class: "target", style: { "--agent": a.color } },
     h("input", { type: "checkbox", name: "targets", value: a.id, "data-testid": `fork-target-${a.id}` }),
     h("span", { class: "avatar avatar-xs", style: { background: a.color } }, initials(a.name)),
@@ -104,29 +120,39 @@ export function openForkDialog(dialog, opts) {
         "Each future forks here with its own seed and runs to the end. With an injection, as many control futures with the same seeds and no injection run beside them, so the difference is the injection's effect.")),
     futuresBtn);
 
-  const currentInjection = () => {
+  // The injection as the form says it: {injection} | {missing: "targets"} | {} (nothing typed).
+  const build = () => {
     const text = content.value.trim();
-    if (!text) return null;
-    const strategy = strategyBroadcast.checked ? "broadcast" : "direct";
+    const strategy = chosenStrategy();
+    const pushing = hasStance && pushOn.checked;
+    if (!text && !pushing) return {};
+    const takesTargets = parameter(strategy, "targets");
     const chosen = targetBoxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-    if (strategy === "direct" && !chosen.length) return null;
-    const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
-    if (hasStance && pushOn.checked) injection.fields = { stance: Number(pushValue.value) };
-    return injection;
+    if (takesTargets?.required && !chosen.length) return { missing: "targets" };
+    const injection = { content: text, strategy: strategy.name, targets: takesTargets && chosen.length ? chosen : null };
+    if (parameter(strategy, "schedule")) injection.schedule = { steps: Number(spreadSteps.value) };
+    if (parameter(strategy, "schedule.source")) injection.schedule = { source: sourcePick.value };
+    if (pushing) injection.fields = { stance: Number(pushValue.value) };
+    return { injection };
   };
-  const preview = injectionPreview({ branchId: branch.id, agents, read: currentInjection });
+  const currentInjection = () => {
+    const { injection } = build();
+    return injection && injection.content ? injection : null;
+  };
+  const preview = injectionPreview({ branchId: branch.id, agents, read: currentInjection, atStep: step });
 
   const syncStrategy = () => {
-    const broadcast = strategyBroadcast.checked;
-    for (const box of targetBoxes) box.querySelector("input").disabled = broadcast;
-    targets.classList.toggle("disabled", broadcast);
-    targetsNote.textContent = broadcast
-      ? "A broadcast is news that every agent observes."
-      : "A direct injection is a private message to the agents you tick.";
+    const strategy = chosenStrategy();
+    const takesTargets = parameter(strategy, "targets");
+    for (const box of targetBoxes) box.querySelector("input").disabled = !takesTargets;
+    targets.classList.toggle("disabled", !takesTargets);
+    scheduleField.hidden = !parameter(strategy, "schedule");
+    sourceField.hidden = !parameter(strategy, "schedule.source");
+    const who = !takesTargets ? "Every agent hears it." : takesTargets.required ? "Tick who hears it." : `Tick who hears it — ${takesTargets.description}.`;
+    targetsNote.textContent = `${strategy.name}: ${strategy.description}. ${who}`;
   };
-  strategyDirect.addEventListener("change", syncStrategy);
-  strategyBroadcast.addEventListener("change", syncStrategy);
-  for (const input of [content, strategyDirect, strategyBroadcast, pushOn, pushValue, ...targetBoxes.map((b) => b.querySelector("input"))]) {
+  for (const input of strategyInputs) input.addEventListener("change", syncStrategy);
+  for (const input of [content, ...strategyInputs, spreadSteps, sourcePick, pushOn, pushValue, ...targetBoxes.map((b) => b.querySelector("input"))]) {
     input.addEventListener("input", () => preview.refresh());
     input.addEventListener("change", () => preview.refresh());
   }
@@ -142,8 +168,10 @@ export function openForkDialog(dialog, opts) {
     h("fieldset", { class: "field", "data-field": "strategy" },
       h("legend", {}, "Strategy"),
       h("div", { class: "segmented" },
-        h("label", {}, strategyBroadcast, h("span", {}, h("strong", {}, "Broadcast"), h("small", {}, "news everyone observes"))),
-        h("label", {}, strategyDirect, h("span", {}, h("strong", {}, "Direct"), h("small", {}, "a private message"))))),
+        strategies.map((st, i) => h("label", { title: st.description }, strategyInputs[i],
+          h("span", {}, h("strong", {}, st.name.charAt(0).toUpperCase() + st.name.slice(1)), h("small", {}, st.description.split(/[;,(]/)[0])))))),
+    scheduleField,
+    sourceField,
     targets,
     stanceField,
     h("div", { class: "field field-inline", "data-field": "label" }, h("label", {}, "Branch name"), label),
@@ -157,20 +185,14 @@ export function openForkDialog(dialog, opts) {
 
   // The injection as the form says it (undefined: none), or the problem to show instead.
   const readInjection = () => {
-    const text = content.value.trim();
-    const strategy = strategyBroadcast.checked ? "broadcast" : "direct";
-    const chosen = targetBoxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-    const pushing = hasStance && pushOn.checked;
-    if (!text && !pushing) return {};
-    if (strategy === "direct" && !chosen.length) {
+    const { injection, missing } = build();
+    if (missing) {
       return { problem: new ApiError(422, {
-        detail: "A direct injection needs at least one agent to tell.",
+        detail: `A ${chosenStrategy().name} injection needs at least one agent to tell.`,
         errors: [{ field: "injection.targets", reason: "tick at least one agent" }],
       }) };
     }
-    const injection = { content: text, strategy, targets: strategy === "direct" ? chosen : null };
-    if (pushing) injection.fields = { stance: Number(pushValue.value) };
-    return { injection };
+    return injection ? { injection } : {};
   };
   const busy = async (button, fn) => {
     for (const b of [submit, futuresBtn]) b.disabled = true;

@@ -29,12 +29,29 @@ function agentRow(a, colors) {
     "data-testid": `fork-preview-agent-${a.agent_id}`,
     "data-direction": String(a.direction),
     "data-effective": String(a.effective),
+    "data-step": String(a.step), // the step it first hears it (the strategy's plan)
   },
   h("span", { class: "avatar avatar-xs", style: { background: color } }, initials(a.name)),
   h("span", { class: "rp-name" }, a.name, h("span", { class: "muted" }, ` · ${a.role}`)),
   directionBar(a.direction, moved ? a.weight : 0),
   h("span", { class: `rp-effect ${moved ? (a.direction > 0 ? "pos" : "neg") : ""}` }, a.effect),
   h("span", { class: "rp-nums muted" }, `${fmtSigned(a.direction)} · rel ${a.relevance.toFixed(2)}`));
+}
+
+/** Who first hears it at which step (the strategy's plan, from the explain answer). */
+function whenList(found, agents) {
+  const names = new Map(agents.map((a) => [a.id, a.name]));
+  const total = agents.length;
+  let reached = 0;
+  return h("div", { class: "rp-when", "data-testid": "fork-preview-when", "data-strategy": found.strategy },
+    h("strong", { class: "small" }, "Who hears it when"),
+    h("ol", { class: "rp-when-list" }, (found.schedule || []).map((w) => {
+      reached += w.agents.length;
+      return h("li", { "data-testid": `fork-preview-when-${w.step}`, "data-count": String(w.agents.length) },
+        h("span", { class: "rp-when-step" }, `step ${w.step}`),
+        h("span", {}, w.agents.length === total ? "every agent" : w.agents.map((id) => names.get(id) || id).join(", ")),
+        h("span", { class: "muted small" }, ` · ${reached} of ${total}`));
+    })));
 }
 
 /** Reasons shared by every agent are said once, above the rows. */
@@ -46,7 +63,7 @@ function sharedReason(agents) {
 /**
  * The preview panel. `read()` returns the injection as the dialog would send it, or null
  * when there is nothing to read; call `refresh()` whenever an input changes.
- * @param {{branchId: string, agents: object[], read: () => object|null}} opts
+ * @param {{branchId: string, agents: object[], read: () => object|null, atStep?: number}} opts
  */
 export function injectionPreview(opts) {
   const colors = new Map(opts.agents.map((a) => [a.id, a.color]));
@@ -75,6 +92,7 @@ export function injectionPreview(opts) {
     verdict.textContent = moved ? `Expected effect — ${said.replace(/^.*?—\s*/, "")}` : said.charAt(0).toUpperCase() + said.slice(1);
     status.textContent = found.arguments_declared ? "read against the scenario's arguments" : "word lists only (no arguments declared)";
     clear(body);
+    body.append(whenList(found, opts.agents));
     const shared = sharedReason(found.agents);
     if (shared) body.append(h("p", { class: "rp-reason muted small", "data-testid": "fork-preview-reason" }, shared));
     body.append(h("ul", { class: "rp-list" }, found.agents.map((a) => agentRow(a, colors))));
@@ -86,7 +104,9 @@ export function injectionPreview(opts) {
     const mine = ++asked;
     panel.dataset.state = "loading";
     try {
-      const found = await api.explain(opts.branchId, injection);
+      // at the fork's step: a spread's order and steps depend on where it lands
+      const body = opts.atStep === undefined ? injection : { ...injection, at_step: opts.atStep };
+      const found = await api.explain(opts.branchId, body);
       if (mine === asked) show(found);
     } catch (err) {
       if (mine !== asked) return;

@@ -21,7 +21,9 @@ export function futures(n) {
 
 function injectionWords(injection) {
   if (!injection) return "no injection";
-  const who = injection.strategy === "direct" && injection.targets?.length ? `told privately to ${injection.targets.join(", ")}` : "broadcast to everyone";
+  const who = injection.strategy === "direct" && injection.targets?.length ? `told privately to ${injection.targets.join(", ")}`
+    : injection.strategy === "gradual" ? `spread over ${injection.schedule?.steps ?? injection.schedule?.waves?.length ?? "?"} steps`
+      : "broadcast to everyone";
   return `“${injection.content || "(no text)"}” · ${who}`;
 }
 

@@ -3,6 +3,7 @@
 
 import { h, clear, fmtNum, fmtStance, fmtValue, humanise, initials, isNumber, stanceBar } from "./dom.js";
 import { memoryNote, whyControl } from "./memory.js";
+import { settleToolRow, toolKey, toolRow } from "./toolrows.js";
 
 export class Transcript {
   /**
@@ -25,6 +26,7 @@ export class Transcript {
       h("strong", {}, "Nothing has happened yet."), this.emptyHint);
     clear(scroller).append(this.empty, this.list);
     this.steps = new Map();
+    this.toolCalls = new Map(); // agent|step|call -> its row (a result completes it)
     this.lastSeq = 0;
     this.count = 0;
     this.forkStep = null;
@@ -173,7 +175,7 @@ export class Transcript {
           h("div", { class: "ev-meta" },
             h("span", { class: "inj-title" }, "Injection"),
             h("span", { class: "pill pill-inj" }, strategy),
-            h("span", { class: "muted" }, strategy === "direct" ? `to ${targets}` : "heard by everyone"),
+            h("span", { class: "muted" }, heardBy(p, strategy, targets, (id) => this.agents.get(id)?.name || id)),
             h("span", { class: "seq" }, `#${e.seq}`)),
           h("div", { class: "ev-text" }, p.content || ""),
           this.chips(p.fields || {}, true)));
@@ -191,7 +193,18 @@ export class Transcript {
         h("span", { class: "world-cause" }, humanise(p.cause || "world")), h("span", { class: "world-set" }, text)));
       return;
     }
-    // tool calls, memories and future kinds: a quiet generic row
+    if (e.kind === "tool_call" || e.kind === "tool_result") {
+      const key = toolKey(e);
+      let el = this.toolCalls.get(key);
+      if (!el) {
+        el = toolRow((...args) => this.row(...args), e, this.agents.get(e.agent_id));
+        this.toolCalls.set(key, el);
+        g.body.append(el);
+      }
+      if (e.kind === "tool_result") settleToolRow(el, e);
+      return;
+    }
+    // future kinds: a quiet generic row
     const who = this.agents.get(e.agent_id);
     g.body.append(this.row(e, e.kind, who, h("div", { class: "ev-text muted" }, `${humanise(e.kind)}: ${fmtValue(p.text || p.name || p)}`)));
   }
@@ -300,4 +313,17 @@ export function boltIcon() {
 
 export function gearIcon() {
   return icon("M8 5.5a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5zM8 1.5v2m0 9v2M1.5 8h2m9 0h2M3.4 3.4l1.4 1.4m6.4 6.4 1.4 1.4m0-9.2-1.4 1.4M4.8 11.2l-1.4 1.4", "icon icon-stroke");
+}
+
+/** Who an injection event reaches, in words (a gradual spread: this wave, or its first). */
+function heardBy(p, strategy, targets, nameOf) {
+  if (strategy === "direct") return `to ${targets}`;
+  if (p.wave) return `reaches ${targets} (${p.wave.offset} step${p.wave.offset === 1 ? "" : "s"} after #${p.wave.of})`;
+  if (Array.isArray(p.waves)) {
+    const first = p.waves.find((w) => w.offset === 0);
+    const later = p.waves.filter((w) => w.offset > 0).length;
+    const now = first ? first.agents.map(nameOf).join(", ") : "no one yet";
+    return `reaches ${now} now${later ? `, ${later} more wave${later === 1 ? "" : "s"} to come` : ""}`;
+  }
+  return "heard by everyone";
 }

@@ -1,5 +1,7 @@
 """How decisions and time change the world: a decision becomes events (what was said or
-done, and a ``world`` patch); dynamics run once at the end of each step."""
+done, and a ``world`` patch); dynamics run once at the end of each step. What a decision's
+kind-specific fields do (an offer, a stance, a vote) is the scenario's mechanics' business
+(``aegntix.mechanics``); this module knows only say, act and pass."""
 
 from __future__ import annotations
 
@@ -7,14 +9,15 @@ import math
 from typing import Any
 
 from aegntix.brains.base import RUNTIME_META_KEYS, Decision
+from aegntix.engine.seeding import rng_for
 from aegntix.errors import ExpressionFailed
+from aegntix.mechanics import Turn, mechanics_of
+from aegntix.mechanics.base import rejected
 from aegntix.model.events import EventKind, NewEvent
 from aegntix.model.expressions import evaluate
 from aegntix.model.outcomes import expression_names
 from aegntix.model.scenario import Scenario
 from aegntix.model.state import State
-
-_SIDES_OPPOSITE = {"buy": "sell", "sell": "buy"}
 
 
 def decision_events(
@@ -34,30 +37,12 @@ def decision_events(
 def _effect_events(
     scenario: Scenario, state: State, agent_id: str, step: int, decision: Decision
 ) -> list[NewEvent]:
-    events: list[NewEvent] = []
-    patch: dict[str, Any] = {}
-    fields = dict(decision.fields)
     agent = scenario.agent(agent_id)
-    own = state["agents"].get(agent_id, {})
-
-    if decision.stance is not None and decision.stance != own.get("stance"):
-        patch[f"agents.{agent_id}.stance"] = decision.stance
-        fields["stance"] = decision.stance
-
-    if decision.offer is not None and agent.negotiation is not None:
-        if not math.isfinite(decision.offer):
-            return [_rejected(step, agent_id, "offer is not a finite number")]
-        if decision.accept:
-            if _is_standing_offer(scenario, state, agent_id, decision.offer):
-                if not state["world"].get("deal_reached"):
-                    patch["world.deal_reached"] = True
-                    patch["world.price"] = decision.offer
-                fields["accept"] = True
-            else:
-                events.append(_rejected(step, agent_id, "accepted price is not a standing offer"))
-        elif decision.offer != own.get("offer"):
-            patch[f"agents.{agent_id}.offer"] = decision.offer
-        fields["offer"] = decision.offer
+    turn = Turn(scenario, state, agent, step, decision, dict(decision.fields))
+    mechanics_of(scenario).on_decision(turn)
+    if turn.refused is not None:
+        return [rejected(step, agent_id, turn.refused)]
+    events, patch, fields = turn.events, turn.patch, turn.fields
 
     if decision.action == "say":
         events.append(
@@ -71,14 +56,14 @@ def _effect_events(
     elif decision.action == "act":
         name = decision.act or ""
         if name not in agent.actions:
-            events.append(_rejected(step, agent_id, f"'{name}' is not one of its actions"))
+            events.append(rejected(step, agent_id, f"'{name}' is not one of its actions"))
         elif scenario.actions[name].once and name in state["world"].get("_actions_taken", {}):
-            events.append(_rejected(step, agent_id, f"'{name}' can be taken only once"))
+            events.append(rejected(step, agent_id, f"'{name}' can be taken only once"))
         else:
             try:
                 patch.update(_action_patch(scenario, state, name))
             except ExpressionFailed as exc:
-                events.append(_rejected(step, agent_id, f"action '{name}' failed: {exc.reason}"))
+                events.append(rejected(step, agent_id, f"action '{name}' failed: {exc.reason}"))
             else:
                 taken = dict(state["world"].get("_actions_taken", {}))
                 taken[name] = taken.get(name, 0) + 1
@@ -108,6 +93,15 @@ def dynamics_event(scenario: Scenario, state: State, step: int) -> NewEvent | No
     return NewEvent(step, EventKind.WORLD, {"set": patch, "cause": "dynamics"})
 
 
+def step_end_events(scenario: Scenario, state: State, step: int, seed: int) -> list[NewEvent]:
+    """What the scenario's mechanics record once every agent decided and dynamics ran
+    (``seed``: the branch's; the hook's rng is its own stream of it)."""
+    mechanics = mechanics_of(scenario)
+    if not mechanics.has_step_hook:
+        return []
+    return mechanics.on_step_end(scenario, state, step, rng_for(seed, step, "#mechanics"))
+
+
 def _action_patch(scenario: Scenario, state: State, name: str) -> dict[str, Any]:
     # Effects apply in order, each seeing the ones before it.
     names = expression_names(scenario, state)
@@ -120,18 +114,6 @@ def _action_patch(scenario: Scenario, state: State, name: str) -> dict[str, Any]
     return patch
 
 
-def _is_standing_offer(scenario: Scenario, state: State, agent_id: str, price: float) -> bool:
-    me = scenario.agent(agent_id).negotiation
-    assert me is not None
-    wanted = _SIDES_OPPOSITE.get(me.side)  # a mediator proposes; it cannot accept
-    for other in scenario.agents:
-        if other.negotiation is not None and other.negotiation.side == wanted:
-            offer = state["agents"].get(other.id, {}).get("offer")
-            if offer is not None and math.isclose(offer, price, rel_tol=0, abs_tol=1e-9):
-                return True
-    return False
-
-
 def _clean(value: Any, expr: str, field: str) -> Any:
     # Keep world values JSON-safe and free of float noise that would differ by platform.
     if isinstance(value, float):
@@ -139,7 +121,3 @@ def _clean(value: Any, expr: str, field: str) -> Any:
             raise ExpressionFailed("result is not a finite number", expression=expr, field=field)
         return round(value, 9)
     return value
-
-
-def _rejected(step: int, agent_id: str, reason: str) -> NewEvent:
-    return NewEvent(step, EventKind.SYSTEM, {"type": "rejected", "reason": reason}, agent_id)
