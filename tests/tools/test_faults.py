@@ -15,7 +15,7 @@ from aegntix.cli import app
 from aegntix.engine.runner import Runner, start_scenario
 from aegntix.model.events import BranchStatus, EventKind
 from aegntix.timeline import open_sqlite_store
-from aegntix.tools.connection import Backoff
+from aegntix.tools.base import Backoff
 from aegntix.tools.router import RunTools, ToolRouter
 
 from .helpers import CallingBrain, brains, scenario, stdio

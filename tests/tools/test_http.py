@@ -4,6 +4,7 @@ router reconnects."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aegntix.tools.connection import Backoff
+from aegntix.tools.base import Backoff
 from aegntix.tools.router import ToolRouter
 
 from .helpers import SERVERS, scenario
@@ -28,9 +29,15 @@ def free_port() -> int:
 def start(port: int, *more: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(SERVERS / "http_server.py"), "--port", str(port), *more],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+
+
+async def standing_by(standby: subprocess.Popen[bytes]) -> bytes:
+    """The standby's first line, once it has imported everything and waits for the port."""
+    assert standby.stdout is not None
+    return await asyncio.wait_for(asyncio.to_thread(standby.stdout.readline), 60)
 
 
 @pytest.fixture
@@ -47,7 +54,7 @@ async def test_http_server_auth_death_and_reconnect(
         {"web": {"url": url, "headers": {"Authorization": "secret:HTTP_AUTH"}, "timeout_s": 5}}
     )
     process = start(port)
-    standby = start(port, "--standby")  # takes over the port when the first one dies
+    standby: subprocess.Popen[bytes] | None = None
     # the router retries a server not listening yet, with backoff
     router = ToolRouter(Backoff(first=0.1, most=0.2, attempts=200))
     try:
@@ -55,6 +62,8 @@ async def test_http_server_auth_death_and_reconnect(
         await tools.prepare()
         conn = tools.servers["web"]
         assert await conn.wait_up(20), conn.last_error
+        standby = start(port, "--standby")  # takes over the port when the first one dies
+        assert await standing_by(standby) == b"standing by\n"
         said = await tools.call("a", 1, "web.auth", {})
         assert said.result == {"result": "auth: [redacted]"}
 
@@ -71,5 +80,6 @@ async def test_http_server_auth_death_and_reconnect(
     finally:
         await router.aclose()
         for p in (process, standby):
-            p.terminate()
-            p.wait(10)
+            if p is not None:
+                p.terminate()
+                p.wait(10)

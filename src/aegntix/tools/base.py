@@ -109,3 +109,16 @@ class AgentTools:
         outcome = await self._caller.call(self.agent_id, self.step, name, arguments)
         self.calls.append(outcome)
         return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Restart delays: ``first`` seconds, doubling up to ``most``; after ``attempts``
+    failures in a row no restart is scheduled (a call still tries once the delay passed)."""
+
+    first: float = 0.5
+    most: float = 30.0
+    attempts: int = 5
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.most, self.first * 2 ** max(0, failures - 1)))

@@ -29,6 +29,7 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, Tool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from aegntix.tools.base import Backoff
 from aegntix.tools.resolved import ResolvedServer
 from aegntix.tools.results import redact, short
 
@@ -42,19 +43,6 @@ class Status(StrEnum):
     UP = "up"
     DOWN = "down"  # died or could not start; a restart may be scheduled
     CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Restart delays: ``first`` seconds, doubling up to ``most``; after ``attempts``
-    failures in a row no restart is scheduled (a call still tries once the delay passed)."""
-
-    first: float = 0.5
-    most: float = 30.0
-    attempts: int = 5
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.most, self.first * 2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True, slots=True)

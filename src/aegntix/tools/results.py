@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from mcp_types import CallToolResult, TextContent
+from typing import TYPE_CHECKING, Any
 
 from aegntix.brains.credentials import redact as redact_text
+
+if TYPE_CHECKING:
+    from mcp_types import CallToolResult
 
 #: An error reason is short: it is shown to agents and stored in events.
 MAX_ERROR_CHARS = 300
@@ -17,6 +18,8 @@ MAX_ERROR_CHARS = 300
 
 def result_value(result: CallToolResult) -> tuple[Any, str | None]:
     """(result, error) of a call: ``is_error`` gives the text as the error."""
+    from mcp_types import TextContent  # loaded already: a result came from the SDK
+
     texts = [b.text for b in result.content if isinstance(b, TextContent)]
     if result.is_error:
         return None, ("tool error: " + " ".join(texts)).strip() or "tool error"

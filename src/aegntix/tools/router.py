@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aegntix.errors import ToolNotAllowed, ToolNotListed
 from aegntix.model.scenario import Scenario
 from aegntix.model.tools import allow_list, allowed, exact_names
-from aegntix.tools.base import ToolInfo, ToolOutcome
-from aegntix.tools.connection import Backoff, Connection
+from aegntix.tools.base import Backoff, ToolInfo, ToolOutcome
 from aegntix.tools.resolved import ResolvedServer, resolve_all
 from aegntix.tools.results import limited, redact, result_value, short
+
+if TYPE_CHECKING:
+    # The MCP SDK costs a CLI or a worker about a third of its start-up: imported when a run
+    # first connects to a server, never by one that declares no tools.
+    from aegntix.tools.connection import Connection
 
 
 class ToolRouter:
@@ -38,6 +42,8 @@ class ToolRouter:
         key = f"{tenant_id}/{server.key}"
         found = self._connections.get(key)
         if found is None or found.status == "closed":
+            from aegntix.tools.connection import Connection
+
             found = self._connections[key] = Connection(server, self.backoff)
             found.tenant_id = tenant_id
         if self._health is None and self.health_every_s is not None:

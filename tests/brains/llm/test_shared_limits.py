@@ -188,9 +188,13 @@ def _by_scenario(requests: list[Request], names: list[str]) -> dict[str, list[fl
 
 
 def _assert_overlapping(times: dict[str, list[float]]) -> None:
-    """A precondition: the processes really ran at the same time (else any limit holds)."""
+    """A precondition: the processes really ran at the same time (else any limit holds) —
+    each one's calls overlap another's. (Not all three at once: a loaded machine can start
+    one seconds late, and two unshared processes at once already break the limits.)"""
     spans = [(min(t), max(t)) for t in times.values()]
-    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    for i, (start, end) in enumerate(spans):
+        others = spans[:i] + spans[i + 1 :]
+        assert any(start < o_end and o_start < end for o_start, o_end in others), spans
 
 
 @pytest.fixture

@@ -36,12 +36,12 @@ def main() -> None:
         """Exits the process mid-call."""
         os._exit(1)
 
-    # A standby imports everything first, then takes the port once its holder is gone: a
-    # test's replacement server is up milliseconds after the first one dies.
+    # A standby (started once the first server holds the port) imports everything first,
+    # says so on stdout, then takes the port once its holder is gone: the replacement is up
+    # milliseconds after the first one dies, however slow imports are on a loaded machine.
     if args.standby:
-        while _free(port):  # until the first server holds it
-            time.sleep(0.02)
-        while not _free(port):  # until it is gone
+        print("standing by", flush=True)
+        while not _free(port):
             time.sleep(0.02)
     server.run("streamable-http", host="127.0.0.1", port=port)
 
