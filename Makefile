@@ -50,7 +50,7 @@ test: $(STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-postgres
 	scripts/ensure-redis
-	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadscope --durations=25 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -4,6 +4,7 @@ this session's database), and the example scenarios. Suites run on both backends
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,28 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("default")
+
+#: Seconds each test module took (``scripts/test-durations`` writes it from a JUnit report).
+#: The suite runs its modules heaviest first (``make test`` passes ``--no-loadscope-reorder``,
+#: else xdist orders modules by their number of tests): the few-test modules that start
+#: clusters of processes then run early, and the processes finish together instead of one
+#: or two running the last cluster tests alone. A module not listed counts 1 s a test.
+DURATIONS = json.loads((Path(__file__).with_name("durations.json")).read_text())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        tests[module] = tests.get(module, 0) + 1
+    order = {module: i for i, module in enumerate(tests)}
+
+    def key(item: pytest.Item) -> tuple[float, int]:
+        module = item.nodeid.split("::", 1)[0]
+        return -float(DURATIONS.get(module, tests[module])), order[module]
+
+    # Stable: a module's tests keep their order, and every xdist process sorts alike.
+    items.sort(key=key)
 
 
 @pytest.fixture
