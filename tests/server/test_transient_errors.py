@@ -4,6 +4,7 @@ their ``field``."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from aegntix.errors import (
     BranchBusy,
@@ -25,7 +28,7 @@ from aegntix.errors import (
     is_transient,
 )
 from aegntix.server.problems import from_error
-from tests.server.api_support import assert_problem, create
+from tests.server.api_support import assert_problem, create, run_to_end
 from tests.server.conftest import LiveServer, serving
 
 from ..postgres import SessionDatabase
@@ -68,6 +71,24 @@ def test_a_locked_sqlite_file_answers_503_on_a_read_and_recovers(tmp_path: Path)
             assert "locking protocol" in body["detail"] and "SELECT" not in body["detail"]
             assert client.get("/v1/scenarios").headers.get("retry-after") is not None
         assert client.get(f"/v1/scenarios/{scenario['id']}").status_code == 200
+
+
+async def test_a_rollout_stream_whose_store_cannot_answer_closes_1013(tmp_path: Path) -> None:
+    """As a branch's stream does: 1013 (reconnect later), not an unexplained 1011."""
+    with serving(tmp_path) as server, server.client(server.owner_key) as client:
+        root = create(client, "town-hall")["root_branch"]["id"]
+        await asyncio.to_thread(run_to_end, client, root, 2)
+        made = client.post(f"/v1/branches/{root}/rollouts", json={"at_step": 1, "n": 1})
+        assert made.status_code == 202, made.text
+        url = f"{server.ws_url}/v1/rollouts/{made.json()['id']}/stream?api_key={server.owner_key}"
+        with wal_locked(tmp_path / "server.db"):
+            async with connect(url, proxy=None) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    async with asyncio.timeout(60):
+                        while True:
+                            await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013 and "reconnect" in closed.value.rcvd.reason
 
 
 class Forwarder:

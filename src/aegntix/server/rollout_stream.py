@@ -23,13 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from aegntix.analysis.driving import driven
 from aegntix.analysis.records import RolloutSet
 from aegntix.analysis.rollouts import repository, set_json
-from aegntix.errors import AmbiguousId, RolloutSetNotFound
+from aegntix.errors import AmbiguousId, RolloutSetNotFound, StoreUnavailable
 from aegntix.security.roles import Action
 from aegntix.server.auth import principal_from_websocket
 from aegntix.server.deps import tenant_store
@@ -40,11 +41,15 @@ from aegntix.server.stream import (
     CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
+    CLOSE_INTERNAL,
     CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     stream_config,
 )
 from aegntix.timeline.tenancy import TenantStore
+
+log = structlog.get_logger(__name__)
 
 #: Seconds between two progress frames to one client (at most 10 a second).
 DEFAULT_MIN_INTERVAL = 0.1
@@ -237,6 +242,17 @@ def _progress_message(board: ProgressBoard, set_id: str, control_id: str | None)
 async def stream_rollout(websocket: WebSocket, set_id: str) -> None:
     """Stream a set's progress until it settles. See the module doc."""
     await websocket.accept()  # close codes need an open WebSocket (see stream.py)
+    try:
+        await _stream(websocket, set_id)
+    except StoreUnavailable as exc:  # transient: the client reconnects, as for branches
+        log.warning("rollout stream: store unavailable", set=set_id, error=repr(exc))
+        await _close(websocket, CLOSE_TRY_AGAIN, "the store cannot answer now: reconnect")
+    except Exception as exc:  # said in the log with the set's id, never a silent 1011
+        log.error("rollout stream failed", set=set_id, error=repr(exc))
+        await _close(websocket, CLOSE_INTERNAL, "internal error")
+
+
+async def _stream(websocket: WebSocket, set_id: str) -> None:
     principal = await principal_from_websocket(websocket)
     if principal is None:
         await _close(websocket, CLOSE_UNAUTHORIZED, "an API key is required")
