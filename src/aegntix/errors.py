@@ -76,6 +76,11 @@ class AegntixError(Exception):
     retry_after: ClassVar[int | None] = None
 
 
+def reason_of(error: BaseException) -> str:
+    """What went wrong, in the words a user reads (the error's message, else its type)."""
+    return str(error) or type(error).__name__
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether retrying what raised ``error`` may succeed (a worker's retry decision)."""
     return isinstance(error, AegntixError) and error.transient

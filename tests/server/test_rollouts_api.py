@@ -3,14 +3,20 @@ pairing with a control, continue/extend, validation and tenant isolation."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
 
+from aegntix.server.app import create_app
+from aegntix.timeline import open_store
+from aegntix.timeline.schema import rollout_members, rollout_sets
 from tests.server.api_support import assert_problem, create, run_to_end
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, _serve, serving
 
 NEWS = {"content": "The river flooded the car park.", "fields": {"stance": 0.9}}
 
@@ -135,3 +141,44 @@ def test_stats_give_the_effect_against_the_control(town: tuple[httpx.Client, str
     assert stats["outcomes"]["approved"]["summary"]["kind"] == "yes/no"
     unknown = client.get(f"/v1/rollouts/{made['id']}/stats", params={"vs": "ffffffffffff"})
     assert unknown.status_code == 404
+
+
+def test_a_set_that_cannot_fork_fails_and_says_why_after_a_restart(tmp_path: Path) -> None:
+    """The reason is the set's, in the database: a restarted server (or another replica)
+    still tells it, as the UI's set view and the CLI show it."""
+    with serving(tmp_path) as server, server.client(server.owner_key) as client:
+        root = create(client, "town-hall")["root_branch"]["id"]
+        run_to_end(client, root, steps=2)
+        made = client.post(f"/v1/branches/{root}/rollouts", json={"at_step": 1, "n": 2}).json()
+        wait_done(client, made["id"])
+        # members recorded by an older version with an injection that no longer validates
+        broken = {"content": "The bridge is closed.", "strategy": "telepathy"}
+        server.store.write(
+            lambda c: c.execute(
+                update(rollout_sets)
+                .where(rollout_sets.c.id == made["id"])
+                .values(injection=json.dumps(broken))
+            )
+        )
+        server.store.write(
+            lambda c: c.execute(
+                delete(rollout_members).where(rollout_members.c.set_id == made["id"])
+            )
+        )
+        r = client.post(f"/v1/rollouts/{made['id']}/continue")
+        assert r.status_code == 202, r.text
+        failed = wait_done(client, made["id"])
+        assert failed["status"] == "failed" and "telepathy" in failed["error"]
+        key = server.owner_key
+    store = open_store(tmp_path / "server.db")  # the server again: a new process's state
+    server_again, thread, port = _serve(create_app(store))
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            after = client.get(f"/v1/rollouts/{made['id']}", timeout=60).json()
+        assert after["status"] == "failed" and after["error"] == failed["error"]
+    finally:
+        server_again.should_exit = True
+        thread.join(15)
+        store.close()

@@ -39,6 +39,8 @@ from aegntix.timeline.store import Store
 
 #: The most members a set may have (the CLI and API refuse more).
 MAX_ROLLOUTS = 1000
+#: A set's error is told in a line or two (what the UI and the CLI show).
+MAX_ERROR_CHARS = 500
 
 
 class SetStatus(StrEnum):
@@ -82,6 +84,8 @@ class RolloutSet:
     status: SetStatus
     control_id: str | None
     created_at: datetime
+    #: Why the set's last drive failed (a fork or the driver itself), if it did.
+    error: str | None = None
 
     def seed(self, index: int) -> int:
         return member_seed(self.seed_base, index)
@@ -99,6 +103,7 @@ class RolloutSet:
             "status": self.status.value,
             "control_id": self.control_id,
             "created_at": self.created_at.isoformat(),
+            "error": self.error,
         }
 
 
@@ -152,6 +157,7 @@ class RolloutRepository(Protocol):
         n: int | None = None,
         status: SetStatus | None = None,
         control_id: str | None = None,
+        error: str | None = None,
     ) -> RolloutSet: ...
 
     def members(self, set_id: str) -> list[Member]: ...
@@ -183,6 +189,7 @@ def _row(row: Any) -> RolloutSet:
         SetStatus(row.status),
         row.control_id,
         _aware(row.created_at),
+        row.error,
     )
 
 
@@ -280,12 +287,16 @@ class SqlRollouts(TenantRows):
         n: int | None = None,
         status: SetStatus | None = None,
         control_id: str | None = None,
+        error: str | None = None,
     ) -> RolloutSet:
+        """Change what is given. A new ``status`` replaces the set's error with ``error``
+        (none: a set that runs again, or ends, has no failure to tell)."""
         values: dict[str, Any] = {}
         if n is not None:
             values["n"] = check_n(n)
         if status is not None:
             values["status"] = status.value
+            values["error"] = None if error is None else error[:MAX_ERROR_CHARS]
         if control_id is not None:
             values["control_id"] = control_id
         if values:
@@ -326,7 +337,8 @@ class SqlRollouts(TenantRows):
                 raise RolloutSetNotFound(f"no rollout set '{set_id}'")
             statuses = [str(r[1]) for r in conn.execute(self._statuses(set_id))]
             status = decide(int(n), statuses)
-            conn.execute(update(rollout_sets).where(where).values(status=status.value))
+            cleared = {} if status is SetStatus.FAILED else {"error": None}
+            conn.execute(update(rollout_sets).where(where).values(status=status.value, **cleared))
 
         self.write(op)
         return self.get(set_id)

@@ -382,6 +382,8 @@ def show(
         + (f" · control {rollout.control_id}" if rollout.control_id else ""),
         soft_wrap=True,
     )
+    if rollout.error:
+        console.print(f"[red]failed:[/] {escape(rollout.error)}", soft_wrap=True)
     print_stats(stats)
     if listing:
         console.print(_members_table(members))

@@ -217,7 +217,7 @@ def set_out(app: FastAPI, store: TenantStore, rollout: RolloutSet) -> dict[str, 
     return {
         **set_json(store, rollout),
         "running": board.is_running(rollout.id) or bool(driven(store.backend, [rollout.id])),
-        "error": board.error(rollout.id),
+        "error": board.error(rollout.id) or rollout.error,
     }
 
 

@@ -222,6 +222,7 @@ rollout_sets = Table(
     Column("status", String(16), nullable=False),
     Column("control_id", String(32), nullable=True),  # the paired control set, if any
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("error", Text, nullable=True),  # why its last drive failed, if it did
     Index("ix_rollout_sets_point", "tenant_id", "parent_id", "fork_step", "seed_base"),
 )
 

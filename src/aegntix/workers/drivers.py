@@ -28,7 +28,7 @@ from aegntix.analysis.driving import SetLeases, orphaned
 from aegntix.analysis.forking import fork_missing_members
 from aegntix.analysis.records import RolloutSet, SetStatus
 from aegntix.analysis.rollouts import repository
-from aegntix.errors import NotFound, StoreUnavailable
+from aegntix.errors import NotFound, StoreUnavailable, is_transient, reason_of
 from aegntix.timeline.leases import renewing
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
@@ -84,8 +84,8 @@ class SetDrivers:
 
         def end() -> None:  # in a thread, however the driver ends
             if ended == ["failed"]:
-                # an error (the database out of reach, say): the lease is left to lapse, and
-                # a worker adopts the set again one TTL later (a bug then logs once per TTL)
+                # a transient fault (the database out of reach, say): the lease is left to
+                # lapse, and a worker adopts the set again one TTL later
                 return
             stopped = self.stopping and not ended  # the worker shuts down: hand it on
             (self.leases.hand_back if stopped else self.leases.release)(ids)
@@ -96,9 +96,19 @@ class SetDrivers:
                 forked = await _fork(store, sets)
                 if forked:
                     await run_on_workers(self.executor, store, sets, settle_if_stopped=False)
-            except Exception:
-                ended.append("failed")
-                raise
+            except Exception as error:
+                if is_transient(error):
+                    ended.append("failed")
+                    raise
+                # anything else would fail again on every adoption: the set fails, saying why
+                # (every replica's API and UI read it), and its lease is released
+                log.error("rollout set driver failed", set_id=ids[0], error=repr(error))
+                for set_id in ids:
+                    await asyncio.to_thread(
+                        repo.update, set_id, status=SetStatus.FAILED, error=reason_of(error)
+                    )
+                ended.append("settled")
+                return
             ended.append("settled")
         log.info("rollout set settled", set_id=ids[0], tenant_id=tenant_id)
 
@@ -140,6 +150,8 @@ async def _fork(store: TenantStore, sets: list[RolloutSet]) -> bool:
         except Exception as error:
             log.error("rollout set fork failed", set_id=sets[0].id, error=repr(error))
             for s in sets:
-                await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
+                await asyncio.to_thread(
+                    repo.update, s.id, status=SetStatus.FAILED, error=reason_of(error)
+                )
             return False
     return True

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.analysis.driving import check_undriven
 from aegntix.analysis.forking import fork_missing_members
-from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet, SetStatus
+from aegntix.analysis.records import MAX_ROLLOUTS, RolloutRepository, RolloutSet, SetStatus
 from aegntix.analysis.rollouts import (
     InjectionSpec,
     create_set,
@@ -26,7 +26,7 @@ from aegntix.analysis.rollouts import (
     with_control,
 )
 from aegntix.engine.runner import StepResult
-from aegntix.errors import BranchBusy
+from aegntix.errors import BranchBusy, is_transient, reason_of
 from aegntix.model.events import BranchStatus
 from aegntix.security.roles import Principal
 from aegntix.server.auth import principal_from_request
@@ -140,7 +140,7 @@ class RolloutTasks:
             log.error("rollout set failed", set_id=set_ids[0], error=repr(error))
         if self._board is not None:
             for set_id in set_ids:
-                self._board.settle(set_id, None if error is None else _reason(error))
+                self._board.settle(set_id, None if error is None else reason_of(error))
 
     async def close(self) -> None:
         """Cancel every set (members stop after a whole step; ``continue`` resumes them)."""
@@ -151,10 +151,6 @@ class RolloutTasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._board is not None:
             self._board.close()
-
-
-def _reason(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 async def _fork_and_run(
@@ -179,9 +175,9 @@ async def _fork_and_run(
         for s in sets:
             await asyncio.to_thread(settle, repo, s.id)
         raise
-    except Exception:
+    except Exception as error:
         for s in sets:
-            await asyncio.to_thread(repo.update, s.id, status=SetStatus.FAILED)
+            await asyncio.to_thread(_failed, repo, s.id, error)
         raise
 
     set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
@@ -190,7 +186,18 @@ async def _fork_and_run(
         if (set_id := set_of.get(result.branch_id)) is not None:
             board.stepped(set_id, result.branch_id, result.step)
 
-    await run_sets(store, sets, on_step=stepped, on_progress=board.running)
+    try:
+        await run_sets(store, sets, on_step=stepped, on_progress=board.running)
+    except Exception as error:
+        if not is_transient(error):  # a transient fault leaves the set to "continue"
+            for s in sets:
+                await asyncio.to_thread(_failed, repo, s.id, error)
+        raise
+
+
+def _failed(repo: RolloutRepository, set_id: str, error: BaseException) -> None:
+    """The set failed, and why: every replica reads it (the board is this one's only)."""
+    repo.update(set_id, status=SetStatus.FAILED, error=reason_of(error))
 
 
 def tasks_of(app: FastAPI) -> RolloutTasks:
