@@ -40,7 +40,7 @@ def get_price(symbol: str, day: int = 0) -> float:
 
 @server.tool()
 def history(symbol: str, days: int = 5) -> list[float]:
-    """The closing prices of the last ``days`` days, oldest first."""
+    """The closing prices of the last N days (N = days), oldest first."""
     _count("history")
     return [_price(symbol, -d) for d in range(max(1, min(days, 30)) - 1, -1, -1)]
 
