@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from aegntix.errors import InvalidRequest
-from aegntix.model.events import EventKind, NewEvent, canonical_json
+from aegntix.model.events import EventKind, NewEvent, canonical_encoder, canonical_json
 
 _INT64 = 2**63
 _KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
@@ -47,6 +47,7 @@ def _agent_json(agent_id: str) -> str:
 def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
     out: list[Prepared] = []
     last_step = -1
+    dumps = canonical_encoder()  # one encoder for the batch (a step: thousands of events)
     for i, ev in enumerate(new_events):
         kind = ev.kind
         if type(kind) is not EventKind:  # the engine passes members; others are checked
@@ -73,7 +74,7 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
         if not isinstance(ev.payload, dict):
             raise InvalidRequest(f"event {i}: payload must be a JSON object", field=f"events.{i}")
         try:
-            payload_json = canonical_json(ev.payload)
+            payload_json = dumps(ev.payload)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(
                 f"event {i}: payload is not JSON: {exc}", field=f"events.{i}"
