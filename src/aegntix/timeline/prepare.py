@@ -20,10 +20,11 @@ _KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
 _scan: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped in typeshed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prepared:
     """A validated, serialized ``NewEvent``. Built in the caller's thread so the writer only
-    chains hashes and inserts."""
+    chains hashes and inserts. Not frozen (a frozen dataclass sets each field through
+    ``object.__setattr__``: thousands per step), but never changed once built."""
 
     step: int
     kind: EventKind
