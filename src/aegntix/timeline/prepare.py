@@ -14,7 +14,10 @@ from aegntix.errors import InvalidRequest
 from aegntix.model.events import EventKind, NewEvent, canonical_encoder, canonical_json
 
 _INT64 = 2**63
-_KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
+# By member (an enum's ``.value`` is a Python-level property: thousands of reads per step)
+_KIND_JSON = {k: json.dumps(k.value) for k in EventKind}
+#: A kind's text, by member: what the events table stores.
+KIND_TEXT: dict[EventKind, str] = {k: k.value for k in EventKind}
 # ``json.loads`` without its Python layers: the text is the encoder's own (no whitespace
 # around it, one whole value), so scanning it from 0 gives exactly what ``loads`` gives.
 _scan: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped in typeshed)
@@ -81,7 +84,7 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
                 f"event {i}: payload is not JSON: {exc}", field=f"events.{i}"
             ) from None
         agent_json = "null" if ev.agent_id is None else _agent_json(ev.agent_id)
-        tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
+        tail = f",{int(step)},{_KIND_JSON[kind]},{agent_json},{payload_json}]"
         out.append(
             Prepared(int(step), kind, ev.agent_id, _scan(payload_json, 0)[0], payload_json, tail)
         )

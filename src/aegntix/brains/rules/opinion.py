@@ -19,6 +19,8 @@ from aegntix.brains.rules.reading import read
 from aegntix.brains.rules.signals import INJECTION, addressed_to_me, clamp, injections, number
 from aegntix.model.scenario import Persona
 
+_INF = math.inf
+
 #: Weight of a stance known only from public state, against one heard in a message (1.0).
 PUBLIC_WEIGHT = 0.5
 #: Pull back toward the initial stance per step, at conscientiousness 1.
@@ -58,7 +60,7 @@ def heard_stances(observation: Observation) -> dict[str, tuple[float, float]]:
         if speaker is None or speaker == me or event.kind == INJECTION:
             continue
         stance = event.fields.get("stance")
-        if type(stance) is not float or not -math.inf < stance < math.inf:
+        if type(stance) is not float or not -_INF < stance < _INF:
             stance = number(stance)
             if stance is None:
                 continue
@@ -67,7 +69,7 @@ def heard_stances(observation: Observation) -> dict[str, tuple[float, float]]:
         if agent_id == me or agent_id in pool:
             continue
         stance = state.get("stance")
-        if type(stance) is not float or not -math.inf < stance < math.inf:
+        if type(stance) is not float or not -_INF < stance < _INF:
             stance = number(stance)
             if stance is None:
                 continue
