@@ -227,4 +227,16 @@ def options_of(scenario: Scenario, name: str) -> Mapping[str, Any]:
 
 def mechanics_of(scenario: Scenario) -> Combined:
     """The mechanics a scenario runs with."""
-    return combined(names_of(scenario))
+    # by the (frozen) scenario's identity first: the engine asks several times per decision
+    hit = _of_scenario.get(id(scenario))
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    found = combined(names_of(scenario))
+    if len(_of_scenario) >= 256:
+        _of_scenario.clear()
+    _of_scenario[id(scenario)] = (scenario, found)
+    return found
+
+
+#: id(scenario) -> (the scenario, its mechanics); holding the scenario keeps its id unique.
+_of_scenario: dict[int, tuple[Scenario, Combined]] = {}

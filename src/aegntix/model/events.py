@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -160,6 +161,22 @@ def canonical_json(value: Any) -> str:
     # a fresh ``markers`` dict per call: circular references still raise ValueError
     encode = _make_encoder({}, _REFERENCE.default, _encode_str, None, ":", ",", True, False, True)
     return "".join(encode(value, 0))
+
+
+def canonical_encoder() -> Callable[[Any], str]:
+    """:func:`canonical_json` for many values in a row (a batch of events): the encoder is
+    built once. Its ``markers`` dict is empty again after each value it encodes; after one
+    that raises it may not be, so drop the encoder then (callers abandon the batch)."""
+    if _make_encoder is None:
+        return canonical_json
+    encode = _make_encoder({}, _REFERENCE.default, _encode_str, None, ":", ",", True, False, True)
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):
+            return _REFERENCE.encode(value)
+        return "".join(encode(value, 0))
+
+    return dumps
 
 
 def event_hash(

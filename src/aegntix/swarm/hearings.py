@@ -6,11 +6,20 @@ that step (wave by wave, and through whom for ``organic``). The audiences are co
 run computes them — :func:`aegntix.engine.observation.to_visible` for who an event is meant
 for (addressees; an injection's strategy), narrowed by the recorded topology's
 :class:`Visibility` — so no client re-derives the topology's rules.
+
+Answers are cached (a 1,000-agent branch costs a fold of its timeline, ~0.5 s): the answer
+for a step depends only on the branch's events up to that step, and a branch's past never
+changes, so an entry stays valid while the last seq at or before that step is the one it
+was computed from (events can still join the head step, e.g. an injection for it). A fork
+has its own id, so it never reads its parent's entries (its steps after the fork differ).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from aegntix.engine.observation import to_visible
@@ -70,14 +79,56 @@ class StepHearings:
         return asdict(self)
 
 
+#: Answers kept per database (the store's backend: a tenant's view shares it).
+CACHE_SIZE = 64
+_lock = threading.Lock()
+_caches: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int], tuple[int, StepHearings]]]
+_caches = weakref.WeakKeyDictionary()
+
+
 def step_hearings(store: Store, branch_id: str, step: int | None = None) -> StepHearings:
     """Who heard what at ``step`` (default: the head step). Raises ``BranchNotFound``, and
-    ``InvalidRequest`` for a step outside 0..head."""
-    branch = store.get_branch(branch_id)
+    ``InvalidRequest`` for a step outside 0..head. The answer may be shared with other
+    callers (cached): read it, do not change it."""
+    branch = store.get_branch(branch_id)  # first: a tenant's view checks it may see it
     head = branch.head_step
     at = head if step is None else step
     if not 0 <= at <= head:
         raise InvalidRequest(f"step: {at} is outside this branch's steps (0..{head})")
+    upto = branch.head_seq if at == head else store.seq_at_step(branch.id, at)
+    cache = _cache_of(store)
+    key = (branch.id, at)
+    if cache is not None:
+        with _lock:
+            hit = cache.get(key)
+            if hit is not None and hit[0] == upto:
+                cache.move_to_end(key)
+                return hit[1] if hit[1].head_step == head else replace(hit[1], head_step=head)
+    found = _computed(store, branch.id, at, head, upto)
+    if cache is not None:
+        with _lock:
+            cache[key] = (upto, found)
+            cache.move_to_end(key)
+            while len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)
+    return found
+
+
+def _cache_of(store: Store) -> OrderedDict[tuple[str, int], tuple[int, StepHearings]] | None:
+    """The cache of ``store``'s database; None if it cannot be keyed (no weak reference)."""
+    backend = getattr(store, "backend", store)
+    with _lock:
+        try:
+            found = _caches.get(backend)
+            if found is None:
+                found = _caches[backend] = OrderedDict()
+        except TypeError:
+            return None
+    return found
+
+
+def _computed(store: Store, branch_id: str, at: int, head: int, upto: int) -> StepHearings:
+    """The answer for ``at``, from the branch's first ``upto`` events (those up to ``at``)."""
     scenario = scenario_of(store, branch_id)
     seen = Visibility(scenario, recorded_topology(store, branch_id, scenario))
     everyone = [a.id for a in scenario.agents]
@@ -89,7 +140,7 @@ def step_hearings(store: Store, branch_id: str, step: int | None = None) -> Step
     state = empty_state()
     said: list[Said] = []
     reach: dict[int, Reach] = {}
-    for ev in store.events(branch.id, to_step=at):
+    for ev in store.events(branch_id, to_seq=upto):
         apply_event(state, ev.kind, ev.step, ev.payload)
         visible = to_visible(ev.seq, ev.step, ev.kind, ev.agent_id, ev.payload)
         if visible is None:
@@ -117,7 +168,7 @@ def step_hearings(store: Store, branch_id: str, step: int | None = None) -> Step
         for k, v in state["agents"].items()
         if isinstance(v, dict) and v.get("stance") is not None
     }
-    return StepHearings(branch.id, at, head, stances, said, list(reach.values()))
+    return StepHearings(branch_id, at, head, stances, said, list(reach.values()))
 
 
 def _note_injection(

@@ -40,6 +40,11 @@ class Visibility:
         self._audience: dict[str, frozenset[str]] = {}
         self._rosters: dict[str, Mapping[str, AgentSpec]] = {}
         self._seen: dict[str, tuple[str, ...]] = {}  # itself, then whom it hears
+        # Per agent, for one state's agents dict: the views ``others`` returns and the
+        # agents ``names`` reads. An agent's state dict is created once and patched in place
+        # (``model.state``), so both stay right for as long as that agents dict is the one.
+        self._others: dict[str, tuple[dict[str, Any], Mapping[str, Mapping[str, Any]]]] = {}
+        self._near: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         if self.mesh:
             self._everyone = everyone
             self._all_ids = ids
@@ -89,9 +94,14 @@ class Visibility:
             return MappingProxyType(
                 {k: MappingProxyType(v) for k, v in agents.items() if k != agent_id}
             )
-        return MappingProxyType(
-            {k: MappingProxyType(agents[k]) for k in self._hears.get(agent_id, ()) if k in agents}
-        )
+        hit = self._others.get(agent_id)
+        if hit is not None and hit[0] is agents:
+            return hit[1]
+        hears = self._hears.get(agent_id, ())
+        made = MappingProxyType({k: MappingProxyType(agents[k]) for k in hears if k in agents})
+        if len(made) == len(hears):  # all of them have a state: nobody joins later
+            self._others[agent_id] = (agents, made)
+        return made
 
     def local_state(self, agent_id: str, state: State) -> State:
         """``state`` as far as ``agent_id`` sees it: the world, itself and whom it hears."""
@@ -104,7 +114,18 @@ class Visibility:
     def names(self, agent_id: str, state: State) -> dict[str, Any]:
         """What an expression sees from where the agent stands: world keys, and built-in
         aggregates (``mean_stance``…) over the agents it sees, never the whole cast."""
-        return expression_names(self.scenario, self.local_state(agent_id, state))
+        if self.mesh:
+            return expression_names(self.scenario, state)
+        agents = state["agents"]
+        hit = self._near.get(agent_id)
+        if hit is not None and hit[0] is agents:
+            near = hit[1]
+        else:
+            seen = self._seen.get(agent_id) or (agent_id,)
+            near = {k: agents[k] for k in seen if k in agents}
+            if len(near) == len(seen):  # as in ``others``: the same dicts from now on
+                self._near[agent_id] = (agents, near)
+        return expression_names(self.scenario, {**state, "agents": near})
 
     def audience(
         self, kind: str, agent_id: str | None, addressed: frozenset[str] | None

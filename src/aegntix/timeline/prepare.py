@@ -11,19 +11,23 @@ from functools import lru_cache
 from typing import Any
 
 from aegntix.errors import InvalidRequest
-from aegntix.model.events import EventKind, NewEvent, canonical_json
+from aegntix.model.events import EventKind, NewEvent, canonical_encoder, canonical_json
 
 _INT64 = 2**63
-_KIND_JSON = {k.value: json.dumps(k.value) for k in EventKind}
+# By member (an enum's ``.value`` is a Python-level property: thousands of reads per step)
+_KIND_JSON = {k: json.dumps(k.value) for k in EventKind}
+#: A kind's text, by member: what the events table stores.
+KIND_TEXT: dict[EventKind, str] = {k: k.value for k in EventKind}
 # ``json.loads`` without its Python layers: the text is the encoder's own (no whitespace
 # around it, one whole value), so scanning it from 0 gives exactly what ``loads`` gives.
 _scan: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped in typeshed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prepared:
     """A validated, serialized ``NewEvent``. Built in the caller's thread so the writer only
-    chains hashes and inserts."""
+    chains hashes and inserts. Not frozen (a frozen dataclass sets each field through
+    ``object.__setattr__``: thousands per step), but never changed once built."""
 
     step: int
     kind: EventKind
@@ -47,6 +51,7 @@ def _agent_json(agent_id: str) -> str:
 def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
     out: list[Prepared] = []
     last_step = -1
+    dumps = canonical_encoder()  # one encoder for the batch (a step: thousands of events)
     for i, ev in enumerate(new_events):
         kind = ev.kind
         if type(kind) is not EventKind:  # the engine passes members; others are checked
@@ -73,13 +78,13 @@ def prepare(new_events: Sequence[NewEvent]) -> list[Prepared]:
         if not isinstance(ev.payload, dict):
             raise InvalidRequest(f"event {i}: payload must be a JSON object", field=f"events.{i}")
         try:
-            payload_json = canonical_json(ev.payload)
+            payload_json = dumps(ev.payload)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(
                 f"event {i}: payload is not JSON: {exc}", field=f"events.{i}"
             ) from None
         agent_json = "null" if ev.agent_id is None else _agent_json(ev.agent_id)
-        tail = f",{int(step)},{_KIND_JSON[kind.value]},{agent_json},{payload_json}]"
+        tail = f",{int(step)},{_KIND_JSON[kind]},{agent_json},{payload_json}]"
         out.append(
             Prepared(int(step), kind, ev.agent_id, _scan(payload_json, 0)[0], payload_json, tail)
         )

@@ -41,7 +41,7 @@ from aegntix.timeline import queries as q
 from aegntix.timeline.bus import StatusChange
 from aegntix.timeline.fastpath import EventRow, FastPath
 from aegntix.timeline.inserts import insert_with_new_id
-from aegntix.timeline.prepare import Prepared, chain_hash
+from aegntix.timeline.prepare import KIND_TEXT, Prepared, chain_hash
 from aegntix.timeline.schema import branches, scenarios, snapshots
 
 # Built once: constructing a statement per request costs more than the insert itself.
@@ -396,7 +396,7 @@ class WriteOps:
         now = self._now()
         stamp = self._fast_path(conn).stamp(now)
         seq, prev, tenant = info.head_seq, info.head_hash, info.tenant_id
-        rows, out = self._rows, []
+        rows, out, kinds = self._rows, [], KIND_TEXT
         for p in prepared:
             seq += 1
             h = chain_hash(prev, seq, p.tail)
@@ -405,7 +405,7 @@ class WriteOps:
                     branch_id,
                     seq,
                     p.step,
-                    p.kind.value,
+                    kinds[p.kind],
                     p.agent_id,
                     p.payload_json,
                     h,

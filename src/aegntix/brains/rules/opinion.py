@@ -19,6 +19,8 @@ from aegntix.brains.rules.reading import read
 from aegntix.brains.rules.signals import INJECTION, addressed_to_me, clamp, injections, number
 from aegntix.model.scenario import Persona
 
+_INF = math.inf
+
 #: Weight of a stance known only from public state, against one heard in a message (1.0).
 PUBLIC_WEIGHT = 0.5
 #: Pull back toward the initial stance per step, at conscientiousness 1.
@@ -50,32 +52,32 @@ def current_stance(observation: Observation) -> float:
 def heard_stances(observation: Observation) -> dict[str, tuple[float, float]]:
     """``{agent_id: (stance, weight)}``: the latest stance each other agent expressed in a
     visible message or action (weight 1), else its public stance (``PUBLIC_WEIGHT``)."""
+    # ``number``'s common case (a finite float) inline: this runs per stance heard
     me = observation.agent.id
     pool: dict[str, tuple[float, float]] = {}
     for event in observation.visible:
         speaker = event.agent_id
         if speaker is None or speaker == me or event.kind == INJECTION:
             continue
-        stance = _finite(event.fields.get("stance"))
-        if stance is not None:
-            pool[speaker] = (-1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance, 1.0)
+        stance = event.fields.get("stance")
+        if type(stance) is not float or not -_INF < stance < _INF:
+            stance = number(stance)
+            if stance is None:
+                continue
+        pool[speaker] = (-1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance, 1.0)
     for agent_id, state in observation.others.items():
         if agent_id == me or agent_id in pool:
             continue
-        stance = _finite(state.get("stance"))
-        if stance is not None:
-            pool[agent_id] = (
-                -1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance,
-                PUBLIC_WEIGHT,
-            )
+        stance = state.get("stance")
+        if type(stance) is not float or not -_INF < stance < _INF:
+            stance = number(stance)
+            if stance is None:
+                continue
+        pool[agent_id] = (
+            -1.0 if stance < -1.0 else 1.0 if stance > 1.0 else stance,
+            PUBLIC_WEIGHT,
+        )
     return pool
-
-
-def _finite(value: object) -> float | None:
-    """``number(value)``, its common case (a finite float) first: this runs per stance heard."""
-    if type(value) is float and -math.inf < value < math.inf:
-        return value
-    return number(value)
 
 
 def social_update(
@@ -84,8 +86,9 @@ def social_update(
     """x moved by μ toward the weighted mean of the opinions within ε of it."""
     total = weight_sum = 0.0
     for stance, weight in pool.values():
-        if abs(stance - x) <= epsilon:
-            total += weight * (stance - x)
+        gap = stance - x
+        if -epsilon <= gap <= epsilon:  # abs(gap) <= epsilon, without the call
+            total += weight * gap
             weight_sum += weight
     return x + mu * total / weight_sum if weight_sum > 0 else x
 
