@@ -29,8 +29,7 @@ def _leased(db: SqlStore, branch_id: str) -> bool:
 async def test_replica_a_streams_worker_events_exactly_once_across_kills(
     cluster: Cluster, db: SqlStore
 ) -> None:
-    a, b = cluster.serve(), cluster.serve()
-    worker = cluster.worker()
+    (a, b), (worker,) = cluster.start(serves=2, workers=[4])
     with a.client() as api:
         r = api.post(
             "/v1/scenarios", content=town_hall(150), headers={"content-type": "application/yaml"}
