@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aegntix.cli.rollouts import NO_WORKER_NOTE
 from tests.postgres import SessionDatabase
-from tests.workers.support import Cluster, Replica, Worker, cluster_of, town_hall, wait_for
+from tests.workers.support import (
+    Cluster,
+    Replica,
+    Worker,
+    cluster_of,
+    new_town_hall,
+    town_hall,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +76,20 @@ def _root(cluster: Cluster, tmp: Path) -> str:
     )
 
 
+def _root_via(api: httpx.Client, max_steps: int) -> str:
+    """A town hall one step on, made through the API (a CLI start-up fewer than ``_root``)."""
+    root = new_town_hall(api, max_steps)
+    stepped = api.post(f"/v1/branches/{root}/step")
+    assert stepped.status_code == 200 and stepped.json()["step"] == 1, stepped.text
+
+    def settled() -> bool:
+        state = api.get(f"/v1/branches/{root}/status").json()
+        return not state["running"] and state["head_step"] == 1
+
+    wait_for("the root's first step settled", settled)
+    return root
+
+
 def _rollouts(cluster: Cluster, root: str, *extra: str) -> tuple[list[dict[str, Any]], str]:
     done = _cli(
         cluster,
@@ -105,6 +128,16 @@ def _members(cluster: Cluster, set_ids: list[str]) -> set[str]:
     return ids
 
 
+def _members_via(api: httpx.Client, set_ids: list[str]) -> set[str]:
+    """``_members`` read through the API replica (two CLI start-ups fewer)."""
+    ids: set[str] = set()
+    for set_id in set_ids:
+        members = api.get(f"/v1/rollouts/{set_id}/members").json()
+        assert len(members) == MEMBERS and all(m["status"] == "done" for m in members)
+        ids |= {m["branch_id"] for m in members}
+    return ids
+
+
 def _sliced(worker: Worker, after: int) -> bool:
     """Whether the worker logged a slice done after its first ``after`` lines."""
     return any(line.get("event") == "slice done" for line in worker.lines()[after:])
@@ -114,23 +147,23 @@ def _settled_by(worker: Worker) -> set[str]:
     return {line["branch"] for line in worker.lines() if line.get("event") == "run settled"}
 
 
-def test_with_a_live_worker_the_members_run_on_it(shared: Shared, tmp_path: Path) -> None:
+def test_with_a_live_worker_the_members_run_on_it(shared: Shared) -> None:
     cluster, worker = shared.cluster, shared.worker
-    root = _root(cluster, tmp_path)
-    lines, stderr = _rollouts(cluster, root)
-    members = _members(cluster, _check_output(lines))
+    with shared.replica.client() as api:
+        root = _root_via(api, 5)
+        lines, stderr = _rollouts(cluster, root)
+        members = _members_via(api, _check_output(lines))
     assert len(members) == 2 * MEMBERS
     assert members <= _settled_by(worker)  # every member (and its control) ran on the worker
     assert NO_WORKER_NOTE not in stderr
 
 
-def test_local_keeps_the_members_here_though_a_worker_is_alive(
-    shared: Shared, tmp_path: Path
-) -> None:
+def test_local_keeps_the_members_here_though_a_worker_is_alive(shared: Shared) -> None:
     cluster, worker = shared.cluster, shared.worker
-    root = _root(cluster, tmp_path)
-    lines, stderr = _rollouts(cluster, root, "--local")
-    members = _members(cluster, _check_output(lines))
+    with shared.replica.client() as api:
+        root = _root_via(api, 5)
+        lines, stderr = _rollouts(cluster, root, "--local")
+        members = _members_via(api, _check_output(lines))
     assert len(members) == 2 * MEMBERS
     assert not members & _settled_by(worker)
     assert NO_WORKER_NOTE not in stderr
@@ -146,16 +179,10 @@ def test_with_no_live_worker_it_runs_here_and_says_so_in_one_line(
     assert " ".join(NO_WORKER_NOTE.split()) in " ".join(stderr.split())
 
 
-def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
-    shared: Shared, tmp_path: Path
-) -> None:
+def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(shared: Shared) -> None:
     cluster, worker = shared.cluster, shared.worker
-    scenario = tmp_path / "long.yaml"
-    scenario.write_bytes(town_hall(5000))
-    root = str(
-        _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
-    )
     api = shared.replica.client()
+    root = _root_via(api, 5000)
     earlier = {s["id"] for s in api.get("/v1/rollouts").json()}  # other tests' sets
     logged = len(worker.lines())
     args = ["rollouts", root, "--at", "1", "--n", "2", "--json", "--db", cluster.db]
