@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from functools import partial
 from typing import Any
 
 import httpx
@@ -56,10 +57,13 @@ async def test_every_replica_reads_who_drives_a_set_and_streams_its_progress(
     reader = asyncio.create_task(_frames(url, hello))
     await asyncio.wait_for(hello.wait(), 60)
 
-    cluster.kill9(a.proc)  # the replica that queued them dies: nothing is lost
+    # (process waits in threads: B's stream is read on this loop, and a client that does
+    # not answer B's pings for 45 s is closed, 4408 — a worker start on a loaded machine)
+    await asyncio.to_thread(cluster.kill9, a.proc)  # the replica that queued them dies
     await asyncio.sleep(4)  # more than a lease (3 s): a queued set does not lapse
-    assert _running(api_b, set_id)
-    cluster.worker(concurrency=1)  # adopts the sets and drives them: no Continue needed
+    assert _running(api_b, set_id)  # nothing is lost
+    # the worker adopts the sets and drives them: no Continue needed
+    await asyncio.to_thread(partial(cluster.worker, concurrency=1))
 
     def settled() -> bool:
         got = api_b.get(f"/v1/rollouts/{set_id}").json()

@@ -59,12 +59,14 @@ async def test_replica_a_streams_worker_events_exactly_once_across_kills(
         return int(status()["head_step"]) >= step  # type: ignore[call-overload]
 
     await asyncio.to_thread(wait_for, "the run under way", lambda: past(3))
-    Cluster.kill9(b.proc)  # the replica that started the run dies; the run does not care
+    # (process waits in threads: the stream is read on this loop, and a client that does
+    # not answer A's pings for 45 s is closed — a worker start on a loaded machine)
+    await asyncio.to_thread(Cluster.kill9, b.proc)  # the replica that started the run dies
     await asyncio.to_thread(wait_for, "a slice on the worker", lambda: _leased(db, branch))
     worker.proc.terminate()  # restart the worker mid-run
     await asyncio.to_thread(worker.proc.wait, 60)
     assert not past(STEPS), "the run ended before the worker restart: make it longer"
-    cluster.worker()
+    await asyncio.to_thread(cluster.worker)
     await asyncio.to_thread(wait_for, "the run done", lambda: status()["status"] == "done", 600)
     head = int(status()["head_seq"])  # type: ignore[call-overload]
     final.set_result(head)
