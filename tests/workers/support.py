@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,7 @@ class Cluster:
     tmp: Path
     env: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
     key: str | None = None
     _count: int = 0
 
@@ -114,6 +115,43 @@ class Cluster:
         return env
 
     def serve(self, *, workers: int = 0) -> Replica:
+        replica, ready = self._launch_serve(workers)
+        wait_for("aegntix serve", ready, START_TIMEOUT)
+        return replica
+
+    def worker(
+        self,
+        *,
+        concurrency: int = 4,
+        log_level: str = "debug",
+        wait: bool = True,
+        metrics_port: int | None = None,
+    ) -> Worker:
+        worker, started = self._launch_worker(concurrency, log_level, metrics_port)
+        if wait:
+            wait_for("aegntix worker", started, START_TIMEOUT)
+        return worker
+
+    def start(
+        self, *, serves: int = 0, workers: Sequence[int] = ()
+    ) -> tuple[list[Replica], list[Worker]]:
+        """Replicas and workers (of these concurrencies) started together, ready once all
+        are: a start-up is mostly imports, and one after another a test waited for each in
+        turn. A cluster's first replica is ready before the other replicas start: it writes
+        the owner key they read (schema migrations take an advisory lock: no race there)."""
+        launched = [self._launch_worker(c, "debug", None) for c in workers]
+        replicas: list[Replica] = []
+        if self.key is None and serves:
+            replicas.append(self.serve())
+            serves -= 1
+        others = [self._launch_serve(0) for _ in range(serves)]
+        for _, ready in others:
+            wait_for("aegntix serve", ready, START_TIMEOUT)
+        for _, started in launched:
+            wait_for("aegntix worker", started, START_TIMEOUT)
+        return replicas + [r for r, _ in others], [w for w, _ in launched]
+
+    def _launch_serve(self, workers: int) -> tuple[Replica, Callable[[], bool]]:
         port = free_port()
         key_file = self.tmp / "owner.key"
         args = ["serve", "--db", self.db, "--port", str(port), "--key-file", str(key_file)]
@@ -127,27 +165,25 @@ class Cluster:
         )
         self.procs.append(proc)
         base = f"http://127.0.0.1:{port}"
+        replica = Replica(proc, base, self.key or "")
 
         def healthy() -> bool:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else "serve exited"
             try:
-                return httpx.get(f"{base}/v1/health", timeout=2).status_code == 200
+                if httpx.get(f"{base}/v1/health", timeout=2).status_code != 200:
+                    return False
             except httpx.HTTPError:
                 return False
+            if self.key is None:  # the first replica wrote it
+                self.key = key_file.read_text().strip()
+            replica.key = self.key
+            return True
 
-        wait_for("aegntix serve", healthy, START_TIMEOUT)
-        if self.key is None:
-            self.key = key_file.read_text().strip()
-        return Replica(proc, base, self.key)
+        return replica, healthy
 
-    def worker(
-        self,
-        *,
-        concurrency: int = 4,
-        log_level: str = "debug",
-        wait: bool = True,
-        metrics_port: int | None = None,
-    ) -> Worker:
+    def _launch_worker(
+        self, concurrency: int, log_level: str, metrics_port: int | None
+    ) -> tuple[Worker, Callable[[], bool]]:
         self._count += 1
         log = self.tmp / f"worker-{self._count}.log"
         args = ["worker", "--db", self.db, "--concurrency", str(concurrency)]
@@ -163,14 +199,30 @@ class Cluster:
             )
         self.procs.append(proc)
         worker = Worker(proc, log)
+        self.workers.append(worker)
 
         def started() -> bool:
             assert proc.poll() is None, log.read_text()
             return any(line.get("event") == "worker started" for line in worker.lines())
 
-        if wait:
-            wait_for("aegntix worker", started, START_TIMEOUT)
-        return worker
+        return worker, started
+
+    def live_worker(self) -> Worker:
+        """A worker process of this cluster still running, started if there is none (tests
+        sharing a cluster: whichever ran before may have stopped it)."""
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                return worker
+        return self.worker()
+
+    def stop_workers(self) -> None:
+        """SIGTERM to every worker process still running, and wait for their exits (each
+        unregisters from the queue on the way out)."""
+        running = [w.proc for w in self.workers if w.proc.poll() is None]
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            proc.wait(60)
 
     @staticmethod
     def kill9(proc: subprocess.Popen[str]) -> None:

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_running_slice_names_its_worker_process(cluster: Cluster, db: SqlStore) -> None:
-    api = cluster.serve().client()
-    worker = cluster.worker()
+    (replica,), (worker,) = cluster.start(serves=1, workers=[4])
+    api = replica.client()
     branch = new_town_hall(api, 5000)
     assert api.post(f"/v1/branches/{branch}/run").status_code == 202
 

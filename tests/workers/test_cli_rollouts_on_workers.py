@@ -10,17 +10,45 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aegntix.cli.rollouts import NO_WORKER_NOTE
-from tests.workers.support import Cluster, Worker, town_hall, wait_for
+from tests.postgres import SessionDatabase
+from tests.workers.support import (
+    Cluster,
+    Replica,
+    Worker,
+    cluster_of,
+    new_town_hall,
+    town_hall,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 MEMBERS = 3
+
+
+@dataclass
+class Shared:
+    """An API replica and a worker on one schema, started once for the module's tests that
+    need a live worker (each makes its own root and sets; none stops a process)."""
+
+    cluster: Cluster
+    replica: Replica
+    worker: Worker
+
+
+@pytest.fixture(scope="module")
+def shared(pg_database: SessionDatabase, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    for cluster in cluster_of(pg_database.new_url(), tmp_path_factory.mktemp("cli-rollouts")):
+        replica = cluster.serve()  # (the timeline's tables exist before the worker starts)
+        yield Shared(cluster, replica, cluster.worker())
 
 
 def _cli(cluster: Cluster, *args: object) -> subprocess.CompletedProcess[str]:
@@ -46,6 +74,20 @@ def _root(cluster: Cluster, tmp: Path) -> str:
     return str(
         _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
     )
+
+
+def _root_via(api: httpx.Client, max_steps: int) -> str:
+    """A town hall one step on, made through the API (a CLI start-up fewer than ``_root``)."""
+    root = new_town_hall(api, max_steps)
+    stepped = api.post(f"/v1/branches/{root}/step")
+    assert stepped.status_code == 200 and stepped.json()["step"] == 1, stepped.text
+
+    def settled() -> bool:
+        state = api.get(f"/v1/branches/{root}/status").json()
+        return not state["running"] and state["head_step"] == 1
+
+    wait_for("the root's first step settled", settled)
+    return root
 
 
 def _rollouts(cluster: Cluster, root: str, *extra: str) -> tuple[list[dict[str, Any]], str]:
@@ -86,31 +128,42 @@ def _members(cluster: Cluster, set_ids: list[str]) -> set[str]:
     return ids
 
 
-def _sliced(worker: Worker) -> bool:
-    return any(line.get("event") == "slice done" for line in worker.lines())
+def _members_via(api: httpx.Client, set_ids: list[str]) -> set[str]:
+    """``_members`` read through the API replica (two CLI start-ups fewer)."""
+    ids: set[str] = set()
+    for set_id in set_ids:
+        members = api.get(f"/v1/rollouts/{set_id}/members").json()
+        assert len(members) == MEMBERS and all(m["status"] == "done" for m in members)
+        ids |= {m["branch_id"] for m in members}
+    return ids
+
+
+def _sliced(worker: Worker, after: int) -> bool:
+    """Whether the worker logged a slice done after its first ``after`` lines."""
+    return any(line.get("event") == "slice done" for line in worker.lines()[after:])
 
 
 def _settled_by(worker: Worker) -> set[str]:
     return {line["branch"] for line in worker.lines() if line.get("event") == "run settled"}
 
 
-def test_with_a_live_worker_the_members_run_on_it(cluster: Cluster, tmp_path: Path) -> None:
-    root = _root(cluster, tmp_path)  # (a worker needs the timeline there)
-    worker = cluster.worker()
-    lines, stderr = _rollouts(cluster, root)
-    members = _members(cluster, _check_output(lines))
+def test_with_a_live_worker_the_members_run_on_it(shared: Shared) -> None:
+    cluster, worker = shared.cluster, shared.worker
+    with shared.replica.client() as api:
+        root = _root_via(api, 5)
+        lines, stderr = _rollouts(cluster, root)
+        members = _members_via(api, _check_output(lines))
     assert len(members) == 2 * MEMBERS
     assert members <= _settled_by(worker)  # every member (and its control) ran on the worker
     assert NO_WORKER_NOTE not in stderr
 
 
-def test_local_keeps_the_members_here_though_a_worker_is_alive(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    root = _root(cluster, tmp_path)  # (a worker needs the timeline there)
-    worker = cluster.worker()
-    lines, stderr = _rollouts(cluster, root, "--local")
-    members = _members(cluster, _check_output(lines))
+def test_local_keeps_the_members_here_though_a_worker_is_alive(shared: Shared) -> None:
+    cluster, worker = shared.cluster, shared.worker
+    with shared.replica.client() as api:
+        root = _root_via(api, 5)
+        lines, stderr = _rollouts(cluster, root, "--local")
+        members = _members_via(api, _check_output(lines))
     assert len(members) == 2 * MEMBERS
     assert not members & _settled_by(worker)
     assert NO_WORKER_NOTE not in stderr
@@ -126,16 +179,12 @@ def test_with_no_live_worker_it_runs_here_and_says_so_in_one_line(
     assert " ".join(NO_WORKER_NOTE.split()) in " ".join(stderr.split())
 
 
-def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    scenario = tmp_path / "long.yaml"
-    scenario.write_bytes(town_hall(5000))
-    root = str(
-        _lines(_cli(cluster, "run", scenario, "--steps", 1, "--json").stdout)[0]["branch_id"]
-    )
-    worker = cluster.worker()
-    api = cluster.serve().client()
+def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(shared: Shared) -> None:
+    cluster, worker = shared.cluster, shared.worker
+    api = shared.replica.client()
+    root = _root_via(api, 5000)
+    earlier = {s["id"] for s in api.get("/v1/rollouts").json()}  # other tests' sets
+    logged = len(worker.lines())
     args = ["rollouts", root, "--at", "1", "--n", "2", "--json", "--db", cluster.db]
     cli = subprocess.Popen(
         [sys.executable, "-m", "aegntix", *args],
@@ -145,9 +194,10 @@ def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
         text=True,
     )
     try:
-        wait_for("members running on the worker", lambda: _sliced(worker))
+        wait_for("members running on the worker", lambda: _sliced(worker, logged))
         # the CLI drives the set under its lease: an API replica reads it running
-        assert [s["running"] for s in api.get("/v1/rollouts").json()] == [True]
+        listed = [s for s in api.get("/v1/rollouts").json() if s["id"] not in earlier]
+        assert [s["running"] for s in listed] == [True]
         cli.send_signal(signal.SIGINT)
         out, err = cli.communicate(timeout=120)
     finally:
@@ -155,6 +205,7 @@ def test_ctrl_c_pauses_the_members_the_cli_started_on_workers(
             cli.kill()
     assert cli.returncode == 130, err
     set_id = _lines(out)[0]["set_id"]
+    assert listed[0]["id"] == set_id
 
     def shown() -> dict[str, Any]:
         body: dict[str, Any] = _lines(_cli(cluster, "rollouts", "show", set_id, "--json").stdout)[0]

@@ -27,8 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_branches_on_three_workers_equal_in_process_runs(cluster: Cluster, db: SqlStore) -> None:
-    replicas = [cluster.serve(), cluster.serve()]
-    workers = [cluster.worker(), cluster.worker(), cluster.worker()]
+    replicas, workers = cluster.start(serves=2, workers=[4, 4, 4])
     clients = [r.client() for r in replicas]
     r = clients[0].post(
         "/v1/scenarios", content=town_hall(), headers={"content-type": "application/yaml"}

@@ -52,50 +52,6 @@ def _settled(api: httpx.Client, branch_id: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_pause_resume_step_cancel_reach_the_worker(cluster: Cluster, db: SqlStore) -> None:
-    api = cluster.serve().client()
-    cluster.worker()
-    branch = _branch(api, 400)
-    intents = RunIntents(db)
-
-    assert api.post(f"/v1/branches/{branch}/run").json()["status"] == "running"
-    wait_for("a few steps", lambda: _status(api, branch)["head_step"] >= 3)
-    paused = api.post(f"/v1/branches/{branch}/pause")
-    # between slices nothing runs: the pause settles at once; mid-slice the worker stops it
-    assert paused.status_code == 202 and paused.json()["status"] in {"pausing", "paused"}
-    state = _settled(api, branch)
-    assert state["status"] == "paused"
-    assert intents.read(branch) is None  # settled: nothing queued for it any more
-    at_pause = state["head_step"]
-    assert 3 <= at_pause < 400
-
-    # a paused branch's next slice is not queued: a step by hand is the next one
-    stepped = api.post(f"/v1/branches/{branch}/step")
-    assert stepped.status_code == 200, stepped.text
-    assert stepped.json()["step"] == at_pause + 1
-    assert _settled(api, branch)["head_step"] == at_pause + 1
-
-    # resume for exactly 4 steps, run in slices of 3 on the worker
-    assert api.post(f"/v1/branches/{branch}/resume", json={"steps": 4}).status_code == 202
-    state = _settled(api, branch)
-    assert state["head_step"] == at_pause + 5
-    assert state["status"] == "idle"
-
-    # a cancel stops it at once, wherever it is
-    assert api.post(f"/v1/branches/{branch}/run").status_code == 202
-    wait_for("more steps", lambda: _status(api, branch)["head_step"] >= at_pause + 8)
-    cancelled = api.post(f"/v1/branches/{branch}/cancel")
-    assert cancelled.status_code == 202, cancelled.text
-    state = _settled(api, branch)
-    assert state["status"] == "paused"
-    assert state["head_step"] < 400
-    assert api.post(f"/v1/branches/{branch}/pause").status_code == 409  # nothing runs
-    assert api.post(f"/v1/branches/{branch}/cancel").status_code == 409
-    chain = hashes(db, branch)
-    assert dense(chain) and chain[-1][0] == state["head_seq"]
-    api.close()
-
-
 def test_a_run_with_no_worker_says_queued_until_one_starts(cluster: Cluster) -> None:
     api = cluster.serve().client()
     branch = _branch(api, 12)
@@ -146,19 +102,6 @@ def test_a_worker_needs_postgresql(tmp_path: Path) -> None:
     assert "workers need a postgresql:// URL" in done.stderr
 
 
-def test_serve_workers_runs_a_branch_in_one_command(cluster: Cluster, db: SqlStore) -> None:
-    replica = cluster.serve(workers=1)
-    api = replica.client()
-    branch = _branch(api, 12)
-    assert api.post(f"/v1/branches/{branch}/run").status_code == 202
-    assert _settled(api, branch)["status"] == "done"
-    api.close()
-    replica.proc.terminate()
-    replica.proc.wait(60)
-    # its workers stopped with it (each unregisters from the queue on the way out)
-    wait_for("the workers gone", lambda: census(db, 3.0).workers == [])
-
-
 def test_serve_workers_needs_postgresql(tmp_path: Path) -> None:
     done = _aegntix("serve", "--db", str(tmp_path / "x.db"), "--port", "0", "--workers", "1")
     assert done.returncode == 2
@@ -186,14 +129,15 @@ def _free_run(count: int) -> int:
     raise AssertionError("no run of free ports")
 
 
-def test_serve_workers_with_a_metrics_port_give_each_worker_its_own(
-    pg_url: str, tmp_path: Path
+def test_serve_workers_runs_a_branch_in_one_command_each_worker_its_metrics_port(
+    pg_url: str, db: SqlStore, tmp_path: Path
 ) -> None:
     # the children inherited the server's AEGNTIX_METRICS_PORT, all exited at once with
     # "metrics port in use", and the server ran on with no worker
     base = _free_run(3)
     for cluster in cluster_of(pg_url, tmp_path, AEGNTIX_METRICS_PORT=str(base)):
-        api = cluster.serve(workers=2).client()
+        replica = cluster.serve(workers=2)
+        api = replica.client()
         for port in (base + 1, base + 2):
             url = f"http://127.0.0.1:{port}/metrics"
             wait_for(f"a worker's metrics at {url}", partial(_scrapes, url))
@@ -201,6 +145,10 @@ def test_serve_workers_with_a_metrics_port_give_each_worker_its_own(
         assert api.post(f"/v1/branches/{branch}/run").json()["status"] == "running"
         assert _settled(api, branch)["status"] == "done"
         api.close()
+        replica.proc.terminate()
+        replica.proc.wait(60)
+        # its workers stopped with it (each unregisters from the queue on the way out)
+        wait_for("the workers gone", lambda: census(db, 3.0).workers == [])
 
 
 def _scrapes(url: str) -> bool:
@@ -224,11 +172,54 @@ def test_serve_says_when_one_of_its_workers_dies(cluster: Cluster) -> None:
     assert (died[0]["pid"], died[0]["exit_code"], died[0]["workers_alive"]) == (child.pid, -9, 0)
 
 
-def test_a_worker_started_first_on_an_empty_database_waits_for_work(cluster: Cluster) -> None:
+def test_a_worker_started_first_waits_then_pause_resume_step_cancel_reach_it(
+    cluster: Cluster, db: SqlStore
+) -> None:
     # docker-compose and systemd may start workers before any API replica: the worker must
     # create the tables and wait, not refuse an empty database
     cluster.worker()
     api = cluster.serve().client()
-    branch = new_town_hall(api, 6)
+    first = new_town_hall(api, 6)
+    assert api.post(f"/v1/branches/{first}/run").status_code == 202
+    wait_for("the run to end", lambda: _status(api, first)["status"] == "done")
+
+    # pause, resume, step and cancel through the API process reach the same worker
+    branch = _branch(api, 400)
+    intents = RunIntents(db)
+
+    assert api.post(f"/v1/branches/{branch}/run").json()["status"] == "running"
+    wait_for("a few steps", lambda: _status(api, branch)["head_step"] >= 3)
+    paused = api.post(f"/v1/branches/{branch}/pause")
+    # between slices nothing runs: the pause settles at once; mid-slice the worker stops it
+    assert paused.status_code == 202 and paused.json()["status"] in {"pausing", "paused"}
+    state = _settled(api, branch)
+    assert state["status"] == "paused"
+    assert intents.read(branch) is None  # settled: nothing queued for it any more
+    at_pause = state["head_step"]
+    assert 3 <= at_pause < 400
+
+    # a paused branch's next slice is not queued: a step by hand is the next one
+    stepped = api.post(f"/v1/branches/{branch}/step")
+    assert stepped.status_code == 200, stepped.text
+    assert stepped.json()["step"] == at_pause + 1
+    assert _settled(api, branch)["head_step"] == at_pause + 1
+
+    # resume for exactly 4 steps, run in slices of 3 on the worker
+    assert api.post(f"/v1/branches/{branch}/resume", json={"steps": 4}).status_code == 202
+    state = _settled(api, branch)
+    assert state["head_step"] == at_pause + 5
+    assert state["status"] == "idle"
+
+    # a cancel stops it at once, wherever it is
     assert api.post(f"/v1/branches/{branch}/run").status_code == 202
-    wait_for("the run to end", lambda: _status(api, branch)["status"] == "done")
+    wait_for("more steps", lambda: _status(api, branch)["head_step"] >= at_pause + 8)
+    cancelled = api.post(f"/v1/branches/{branch}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    state = _settled(api, branch)
+    assert state["status"] == "paused"
+    assert state["head_step"] < 400
+    assert api.post(f"/v1/branches/{branch}/pause").status_code == 409  # nothing runs
+    assert api.post(f"/v1/branches/{branch}/cancel").status_code == 409
+    chain = hashes(db, branch)
+    assert dense(chain) and chain[-1][0] == state["head_seq"]
+    api.close()

@@ -47,8 +47,8 @@ def test_kill_9_mid_slice_repeatedly_loses_and_duplicates_nothing(
     cluster: Cluster, db: SqlStore
 ) -> None:
     cluster.env.update({"AEGNTIX_SLICE_STEPS": "1000", "AEGNTIX_SLICE_MS": "1500"})
-    api = cluster.serve().client()
-    workers: list[Worker] = [cluster.worker(concurrency=2) for _ in range(3)]
+    (replica,), workers = cluster.start(serves=1, workers=[2, 2, 2])
+    api = replica.client()
     r = api.post(
         "/v1/scenarios", content=town_hall(200), headers={"content-type": "application/yaml"}
     )

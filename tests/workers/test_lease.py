@@ -28,8 +28,8 @@ async def test_one_slice_at_a_time_per_branch_under_contention(
     # a lease that cannot lapse while a loaded worker's loop stalls: then a slice losing its
     # branch (the assertion at the end) can only mean two slices ran it at once
     cluster.env["AEGNTIX_LEASE_SECONDS"] = "20"
-    api = cluster.serve().client()
-    workers = [cluster.worker() for _ in range(3)]
+    (replica,), workers = cluster.start(serves=1, workers=[4, 4, 4])
+    api = replica.client()
     r = api.post(
         "/v1/scenarios", content=town_hall(30), headers={"content-type": "application/yaml"}
     )

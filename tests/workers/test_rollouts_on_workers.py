@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_rollout_set_runs_on_the_workers(cluster: Cluster, db: SqlStore) -> None:
-    api = cluster.serve().client()
-    workers = [cluster.worker(), cluster.worker()]
+    (replica,), workers = cluster.start(serves=1, workers=[4, 4])
+    api = replica.client()
     r = api.post(
         "/v1/scenarios", content=town_hall(6), headers={"content-type": "application/yaml"}
     )

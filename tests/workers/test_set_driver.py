@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
+from functools import partial
 from typing import Any
 
 import httpx
@@ -28,7 +28,11 @@ def _running(api: httpx.Client, set_id: str) -> bool:
     return bool(r.json()["running"])
 
 
-def test_every_replica_reads_who_drives_a_set(cluster: Cluster) -> None:
+async def test_every_replica_reads_who_drives_a_set_and_streams_its_progress(
+    cluster: Cluster,
+) -> None:
+    """Two sets queued through replica A while no worker runs: one to check who drives it,
+    one whose progress B streams (one cluster for both: its start-up was most of each)."""
     a, b = cluster.serve(), cluster.serve()
     api_a, api_b = a.client(), b.client()
     root = new_town_hall(api_a, 6)
@@ -44,51 +48,34 @@ def test_every_replica_reads_who_drives_a_set(cluster: Cluster) -> None:
     assert again.status_code == 409, again.text  # one driver at a time, across replicas
     assert "another replica" in again.json()["detail"]
 
-    cluster.kill9(a.proc)  # the replica that queued it dies: nothing is lost
-    time.sleep(4)  # more than a lease (3 s): a queued set does not lapse
-    assert _running(api_b, set_id)
-    cluster.worker()  # adopts the set and drives it: no Continue needed
+    streamed_root = new_town_hall(api_a, 24)
+    made = api_a.post(f"/v1/branches/{streamed_root}/rollouts", json={"n": 3, "at_step": 0})
+    assert made.status_code == 202, made.text
+    streamed = made.json()["id"]
+    # B's stream, opened while the set waits for a worker (nothing can finish early)
+    url, hello = f"{b.ws_base}/v1/rollouts/{streamed}/stream?api_key={b.key}", asyncio.Event()
+    reader = asyncio.create_task(_frames(url, hello))
+    await asyncio.wait_for(hello.wait(), 60)
+
+    # (process waits in threads: B's stream is read on this loop, and a client that does
+    # not answer B's pings for 45 s is closed, 4408 — a worker start on a loaded machine)
+    await asyncio.to_thread(cluster.kill9, a.proc)  # the replica that queued them dies
+    await asyncio.sleep(4)  # more than a lease (3 s): a queued set does not lapse
+    assert _running(api_b, set_id)  # nothing is lost
+    # the worker adopts the sets and drives them: no Continue needed
+    await asyncio.to_thread(partial(cluster.worker, concurrency=1))
 
     def settled() -> bool:
         got = api_b.get(f"/v1/rollouts/{set_id}").json()
         return got["status"] == "done" and got["running"] is False
 
-    wait_for("the set done on B", settled, 600)
+    await asyncio.to_thread(wait_for, "the set done on B", settled, 600)
     members = api_b.get(f"/v1/rollouts/{set_id}/members").json()
     assert [m["status"] for m in members] == ["done"] * 3
     api_a.close()
     api_b.close()
 
-
-async def _frames(url: str, hello: asyncio.Event) -> tuple[list[dict[str, Any]], int | None]:
-    """Every frame of a set stream (pings left out) until the server closes it; its code."""
-    frames: list[dict[str, Any]] = []
-    async with connect(url) as ws:
-        with contextlib.suppress(ConnectionClosed):
-            async for text in ws:
-                frame = json.loads(text)
-                if frame["type"] != "ping":
-                    frames.append(frame)
-                    hello.set()
-        return frames, ws.close_code
-
-
-async def test_a_replica_that_does_not_drive_a_set_streams_its_progress(
-    cluster: Cluster,
-) -> None:
-    a, b = cluster.serve(), cluster.serve()
-    with a.client() as api_a:
-        root = new_town_hall(api_a, 24)
-        made = api_a.post(f"/v1/branches/{root}/rollouts", json={"n": 3, "at_step": 0})
-        assert made.status_code == 202, made.text
-        set_id = made.json()["id"]
-    # B's stream, opened while the set waits for a worker (nothing can finish early)
-    url, hello = f"{b.ws_base}/v1/rollouts/{set_id}/stream?api_key={b.key}", asyncio.Event()
-    reader = asyncio.create_task(_frames(url, hello))
-    await asyncio.wait_for(hello.wait(), 60)
-    cluster.worker(concurrency=1)
     frames, code = await asyncio.wait_for(reader, 600)
-
     assert code == 1000
     assert frames[0]["type"] == "hello" and frames[0]["set"]["running"] is True
     assert frames[-1]["type"] == "settled"
@@ -104,3 +91,16 @@ async def test_a_replica_that_does_not_drive_a_set_streams_its_progress(
     assert dones == sorted(dones) and dones[-1] <= 3  # members only ever finish
     steps = [p["step"] for p in progress if p["step"] is not None]
     assert steps and max(steps) > 0  # the members' heads moved, as read from the database
+
+
+async def _frames(url: str, hello: asyncio.Event) -> tuple[list[dict[str, Any]], int | None]:
+    """Every frame of a set stream (pings left out) until the server closes it; its code."""
+    frames: list[dict[str, Any]] = []
+    async with connect(url) as ws:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in ws:
+                frame = json.loads(text)
+                if frame["type"] != "ping":
+                    frames.append(frame)
+                    hello.set()
+        return frames, ws.close_code

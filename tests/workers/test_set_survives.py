@@ -58,8 +58,8 @@ def _outcomes(api: httpx.Client, set_id: str) -> list[tuple[int, Any]]:
 def test_a_set_finishes_after_its_replica_and_its_driver_die(
     cluster: Cluster, db: SqlStore
 ) -> None:
-    a, b = cluster.serve(), cluster.serve()
-    workers = {w.proc.pid: w for w in (cluster.worker(concurrency=2), cluster.worker())}
+    (a, b), started = cluster.start(serves=2, workers=[2, 4])
+    workers = {w.proc.pid: w for w in started}
     api_a, api_b = a.client(), b.client()
     root = new_town_hall(api_a, 16)
     body = {"n": N, "at_step": 0, "seed_base": SEED_BASE}

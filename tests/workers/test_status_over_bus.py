@@ -3,7 +3,7 @@ them (``pausing``), reach a WebSocket client on another replica over the store's
 the stream's periodic re-read of the store (``ping_interval``) is set to ten minutes here, so
 a ``paused`` or ``done`` that arrives within the (much shorter) waits below came over the bus,
 not from a re-check. Real processes: two ``aegntix serve`` replicas and one ``aegntix worker``
-on a fresh PostgreSQL schema."""
+on a fresh PostgreSQL schema, shared by the module's tests (each makes its own branch)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from aegntix.timeline import SqlStore, open_postgres_store
+from aegntix.workers.census import count_live
+from tests.postgres import SessionDatabase
 from tests.workers.support import Cluster, Replica, cluster_of, town_hall, wait_for
 
 pytestmark = pytest.mark.slow
@@ -31,14 +33,36 @@ RECHECK_S = 600.0
 WAIT_S = 180.0
 
 
-@pytest.fixture
-def cluster(pg_url: str, tmp_path: Path) -> Any:
-    yield from cluster_of(
-        pg_url,
-        tmp_path,
-        AEGNTIX_WS_PING_INTERVAL=str(RECHECK_S),
-        AEGNTIX_WS_IDLE_TIMEOUT=str(RECHECK_S * 2),
-    )
+@dataclass
+class Shared:
+    """The module's cluster (its replicas A and B started once), and a store on its schema.
+    Tests make their own branches; each starts or stops the worker as it needs."""
+
+    cluster: Cluster
+    a: Replica
+    b: Replica
+    store: SqlStore
+
+    def no_worker(self) -> None:
+        """No worker alive: any a previous test left running is stopped."""
+        self.cluster.stop_workers()
+        wait_for("no live worker", lambda: count_live(self.store, 3.0) == 0, WAIT_S)
+
+
+@pytest.fixture(scope="module")
+def shared(pg_database: SessionDatabase, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    url = pg_database.new_url()
+    env = {
+        "AEGNTIX_WS_PING_INTERVAL": str(RECHECK_S),
+        "AEGNTIX_WS_IDLE_TIMEOUT": str(RECHECK_S * 2),
+    }
+    for cluster in cluster_of(url, tmp_path_factory.mktemp("bus"), **env):
+        a, b = cluster.serve(), cluster.serve()
+        store = open_postgres_store(url)
+        try:
+            yield Shared(cluster, a, b, store)
+        finally:
+            store.close()
 
 
 def _scenario(api: httpx.Client, steps: int) -> str:
@@ -107,9 +131,9 @@ class Setup:
 
 
 @contextlib.asynccontextmanager
-async def _watching(cluster: Cluster, steps: int) -> AsyncIterator[Setup]:
-    a, b = cluster.serve(), cluster.serve()
-    cluster.worker()
+async def _watching(shared: Shared, steps: int) -> AsyncIterator[Setup]:
+    a, b = shared.a, shared.b
+    shared.cluster.live_worker()
     with a.client() as api:
         branch = _scenario(api, steps)
     async with connect(_url(a, branch), proxy=None) as ws:
@@ -118,9 +142,9 @@ async def _watching(cluster: Cluster, steps: int) -> AsyncIterator[Setup]:
 
 
 async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
-    cluster: Cluster,
+    shared: Shared,
 ) -> None:
-    async with _watching(cluster, 8) as setup:
+    async with _watching(shared, 8) as setup:
         watch = setup.watch
         assert setup.hello["status"] == "idle"
         opened = time.monotonic()
@@ -136,9 +160,9 @@ async def test_done_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
 
 
 async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_once(
-    cluster: Cluster,
+    shared: Shared,
 ) -> None:
-    async with _watching(cluster, 5000) as setup:
+    async with _watching(shared, 5000) as setup:
         watch = setup.watch
         setup.post("run")
         await watch.until_status("running")  # the worker took the slice
@@ -157,9 +181,9 @@ async def test_paused_set_by_a_worker_reaches_a_client_on_another_replica_at_onc
 
 
 async def test_done_set_by_a_cli_run_reaches_a_client_of_a_replica_at_once(
-    cluster: Cluster,
+    shared: Shared,
 ) -> None:
-    a = cluster.serve()
+    cluster, a = shared.cluster, shared.a
     with a.client() as api:
         branch = _scenario(api, 4)
     async with connect(_url(a, branch), proxy=None) as ws:
@@ -188,9 +212,10 @@ async def test_done_set_by_a_cli_run_reaches_a_client_of_a_replica_at_once(
 
 
 async def test_queued_announced_by_one_replica_reaches_a_client_on_another(
-    cluster: Cluster,
+    shared: Shared,
 ) -> None:
-    a, b = cluster.serve(), cluster.serve()  # no worker: a run started waits, "queued"
+    a, b = shared.a, shared.b
+    shared.no_worker()  # a run started waits, "queued"
     with a.client() as api:
         branch = _scenario(api, 4)
     async with connect(_url(a, branch), proxy=None) as ws:
@@ -200,6 +225,6 @@ async def test_queued_announced_by_one_replica_reaches_a_client_on_another(
             started = via_b.post(f"/v1/branches/{branch}/run")
         assert started.status_code == 202 and started.json()["status"] == "queued"
         await watch.until_status("queued")  # no row holds it: it came over the bus from B
-        cluster.worker()
+        shared.cluster.worker()
         await watch.until_status("done")
     assert watch.statuses[0] == "queued" and watch.statuses[-1] == "done"

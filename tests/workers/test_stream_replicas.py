@@ -17,6 +17,11 @@ from tests.workers.support import Cluster, town_hall, wait_for
 
 pytestmark = pytest.mark.slow
 
+#: Steps of the run: enough that the kill and the restart (a few steps in) land mid-run. A
+#: lone branch's slice (3 steps) hands over to its successor in about a second, so each
+#: step here is about a third of a second of the test's time.
+STEPS = 90
+
 
 def _leased(db: SqlStore, branch_id: str) -> bool:
     with db.reading() as conn:
@@ -29,11 +34,10 @@ def _leased(db: SqlStore, branch_id: str) -> bool:
 async def test_replica_a_streams_worker_events_exactly_once_across_kills(
     cluster: Cluster, db: SqlStore
 ) -> None:
-    a, b = cluster.serve(), cluster.serve()
-    worker = cluster.worker()
+    (a, b), (worker,) = cluster.start(serves=2, workers=[4])
     with a.client() as api:
         r = api.post(
-            "/v1/scenarios", content=town_hall(150), headers={"content-type": "application/yaml"}
+            "/v1/scenarios", content=town_hall(STEPS), headers={"content-type": "application/yaml"}
         )
         assert r.status_code == 201, r.text
         branch = r.json()["root_branch"]["id"]
@@ -55,12 +59,14 @@ async def test_replica_a_streams_worker_events_exactly_once_across_kills(
         return int(status()["head_step"]) >= step  # type: ignore[call-overload]
 
     await asyncio.to_thread(wait_for, "the run under way", lambda: past(3))
-    Cluster.kill9(b.proc)  # the replica that started the run dies; the run does not care
+    # (process waits in threads: the stream is read on this loop, and a client that does
+    # not answer A's pings for 45 s is closed — a worker start on a loaded machine)
+    await asyncio.to_thread(Cluster.kill9, b.proc)  # the replica that started the run dies
     await asyncio.to_thread(wait_for, "a slice on the worker", lambda: _leased(db, branch))
     worker.proc.terminate()  # restart the worker mid-run
     await asyncio.to_thread(worker.proc.wait, 60)
-    assert not past(150), "the run ended before the worker restart: make it longer"
-    cluster.worker()
+    assert not past(STEPS), "the run ended before the worker restart: make it longer"
+    await asyncio.to_thread(cluster.worker)
     await asyncio.to_thread(wait_for, "the run done", lambda: status()["status"] == "done", 600)
     head = int(status()["head_seq"])  # type: ignore[call-overload]
     final.set_result(head)
