@@ -83,8 +83,8 @@ _HOLDER = textwrap.dedent(
     from aegntix.timeline import open_store
     from aegntix.timeline.leases import RunLeases
     store = open_store(sys.argv[1])
-    leases = RunLeases(store, owner="live-runner", ttl=10.0)
-    ids = sys.argv[2:]
+    leases = RunLeases(store, owner="live-runner", ttl=float(sys.argv[2]))
+    ids = sys.argv[3:]
     for branch_id in ids:
         leases.take(branch_id)
     print("held", flush=True)
@@ -96,12 +96,21 @@ _HOLDER = textwrap.dedent(
 
 
 def test_a_live_runner_s_members_are_left_to_it_and_the_set_stays_running(
-    store: SqlStore, location: str, expected: list[tuple[int, str | None]]
+    store: SqlStore,
+    location: str,
+    expected: list[tuple[int, str | None]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Short TTLs keep the waits short: this runner looks again a third of its TTL after it
+    # first sees a lease (a renewal then tells a live runner), and the holder's leases lapse
+    # within 4 s of its kill. The holder renews every 0.2 s: 20 renewals per TTL.
+    monkeypatch.setenv(LEASE_ENV, "3")
     rollout = _new_set(store)
     held = [m.branch_id for m in repository(store).members(rollout.id)][:2]
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(location), *held], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLDER, str(location), "4", *held],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

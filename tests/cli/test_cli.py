@@ -91,6 +91,14 @@ def test_validate_and_schema(tmp_path: Path):
     assert schema["title"] == "AegntiX scenario"
 
 
+@pytest.fixture(scope="module")
+def recorded(module_db: str) -> tuple[str, str]:
+    """A database with a 3-step run, and its branch id: one per backend, shared by the tests
+    that check bad input changes nothing (each compares the database before and after)."""
+    out = aegntix("run", EXAMPLES / "negotiation.yaml", "--db", module_db, "--json", "--steps", "3")
+    return module_db, json_lines(out)[0]["branch_id"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -104,10 +112,10 @@ def test_validate_and_schema(tmp_path: Path):
         (["events", "zzz"], "no branch"),
     ],
 )
-def test_bad_input_is_one_line_nonzero_and_changes_nothing(db: str, args, message):
-    root = json_lines(
-        aegntix("run", EXAMPLES / "negotiation.yaml", "--db", db, "--json", "--steps", "3")
-    )[0]["branch_id"]
+def test_bad_input_is_one_line_nonzero_and_changes_nothing(
+    recorded: tuple[str, str], args, message
+):
+    db, root = recorded
     before = database_fingerprint(db)
     result = cli.invoke(app, [a.replace("{root}", root) for a in args] + ["--db", str(db)])
     assert result.exit_code not in (0, None)

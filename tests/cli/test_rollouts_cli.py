@@ -13,10 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from aegntix.cli import app
+from aegntix.timeline.leases import LEASE_ENV
 from tests.cli.conftest import Databases
 from tests.support import EXAMPLES
 
 cli = CliRunner()
+
+#: Seconds the killed runner's leases last (``AEGNTIX_LEASE_SECONDS`` of its process).
+KILLED_RUNNER_TTL = 3.0
 
 
 def aegntix(*args: object, code: int = 0) -> str:
@@ -122,12 +126,14 @@ def test_kill_9_mid_set_then_continue_matches_an_uninterrupted_set(
 
     db = databases.new("cut.db")
     parent = root(db)
+    # The killed runner's leases are waited out below: a short TTL (renewed every second
+    # while it runs, with nobody else to take them) keeps that wait to a few seconds.
     proc = subprocess.Popen(
         [sys.executable, "-m", "aegntix", "rollouts", "create", parent, "--at", "1", "--n", str(n),
          "--concurrency", "1", "--processes", str(processes), "--db", db, "--json"],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", LEASE_ENV: str(KILLED_RUNNER_TTL)},
     )  # fmt: skip
     assert proc.stdout is not None
     set_id = ""

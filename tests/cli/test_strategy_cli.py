@@ -24,6 +24,13 @@ def _root(db: str) -> str:
     return json.loads(result.output.splitlines()[0])["branch_id"]
 
 
+@pytest.fixture(scope="module")
+def recorded(module_db: str) -> tuple[str, str]:
+    """A database with a 4-step run, and its branch id: one per backend, shared by the tests
+    of input refused before anything is written."""
+    return module_db, _root(module_db)
+
+
 def test_the_help_lists_every_registered_strategy() -> None:
     result = cli.invoke(app, ["fork", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
@@ -49,8 +56,10 @@ def test_the_help_lists_every_registered_strategy() -> None:
         (["--wave", "0=mayor", "--wave", "1=mayor"], "mayor already in an earlier wave"),
     ],
 )
-def test_a_bad_strategy_or_schedule_is_one_line(db: str, args: list[str], message: str) -> None:
-    root = _root(db)
+def test_a_bad_strategy_or_schedule_is_one_line(
+    recorded: tuple[str, str], args: list[str], message: str
+) -> None:
+    db, root = recorded
     result = cli.invoke(app, ["fork", root, "--at", "2", "--inject", NEWS, *args, "--db", db])
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1 and message in result.output, result.output
@@ -138,8 +147,8 @@ def test_an_organic_fork_on_a_mesh_reaches_everyone_one_step_after_its_source(db
     assert found_events[1].payload["content"].endswith(f"passes on: {NEWS}")
 
 
-def test_organic_options_without_an_injection_are_one_line(db: str) -> None:
-    root = _root(db)
+def test_organic_options_without_an_injection_are_one_line(recorded: tuple[str, str]) -> None:
+    db, root = recorded
     result = cli.invoke(app, ["fork", root, "--at", "2", "--source", "news", "--db", db])
     assert result.exit_code == 2, result.output
     assert "--source/--edge-p/--max-steps need --inject TEXT" in result.output

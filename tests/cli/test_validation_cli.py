@@ -139,6 +139,8 @@ def test_deep_nesting_is_refused_without_a_traceback(db: str, tmp_path: Path, su
     path = write(tmp_path, text, "deep" + suffix)
     (line,) = refused(db, path)
     assert "nested deeper than 64 levels" in line
+    if db.startswith("postgresql"):
+        return  # validating a file opens no database: one real process per format is enough
     # A real process too: no RecursionError traceback on stderr.
     proc = subprocess.run(
         [sys.executable, "-m", "aegntix", "validate", str(path)],

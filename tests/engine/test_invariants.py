@@ -14,47 +14,58 @@ from aegntix.engine import Runner, Scheduler, start_scenario
 from aegntix.inject import inject
 from aegntix.model.scenario import AgentSpec, Scenario
 from aegntix.timeline import SqlStore, state_at
+from tests.engine.conftest import FreshStore, examples_on
 from tests.engine.helpers import own_events, run, run_new, signature
 from tests.engine.scenarios import scenarios
 from tests.support import example
 
 
-@given(scenario=scenarios(), fork_fraction=st.floats(0, 1))
-def test_fork_without_injection_reproduces_parent(fresh_store, scenario, fork_fraction):
+def test_fork_without_injection_reproduces_parent(fresh_store: FreshStore) -> None:
     """Invariant 3: fork at k, inject nothing, run on: the same events and hashes."""
-    store = fresh_store(snapshot_every=7)
-    try:
-        parent = run_new(store, scenario)
-        head = store.get_branch(parent)
-        k = round(fork_fraction * state_at(store, parent)["completed"])
-        child = store.fork(parent, k)
-        run(store, child.id)
-        assert signature(own_events(store, child.id, child.fork_seq)) == signature(
-            own_events(store, parent, child.fork_seq)
-        )
-        assert store.get_branch(child.id).head_hash == head.head_hash
-    finally:
-        store.close()
 
-
-@given(scenario=scenarios())
-def test_rerun_and_replay_are_deterministic(fresh_store, scenario):
-    """Invariant 4: the same scenario and seed give the same events in a fresh database,
-    and the state rebuilt from recorded events equals the live run's state."""
-    signatures, states = [], []
-    for _ in range(2):
-        store = fresh_store()
+    @examples_on(fresh_store.backend)
+    @given(scenario=scenarios(), fork_fraction=st.floats(0, 1))
+    def check(scenario: Scenario, fork_fraction: float) -> None:
+        store = fresh_store(snapshot_every=7)
         try:
-            branch = start_scenario(store, scenario)
-            runner = Runner(store, branch.id)
-            asyncio.run(runner.run())
-            signatures.append(signature(list(store.events(branch.id))))
-            assert state_at(store, branch.id) == runner.state
-            states.append(runner.state)
+            parent = run_new(store, scenario)
+            head = store.get_branch(parent)
+            k = round(fork_fraction * state_at(store, parent)["completed"])
+            child = store.fork(parent, k)
+            run(store, child.id)
+            assert signature(own_events(store, child.id, child.fork_seq)) == signature(
+                own_events(store, parent, child.fork_seq)
+            )
+            assert store.get_branch(child.id).head_hash == head.head_hash
         finally:
             store.close()
-    assert signatures[0] == signatures[1]
-    assert states[0] == states[1]
+
+    check()
+
+
+def test_rerun_and_replay_are_deterministic(fresh_store: FreshStore) -> None:
+    """Invariant 4: the same scenario and seed give the same events in a fresh database,
+    and the state rebuilt from recorded events equals the live run's state."""
+
+    @examples_on(fresh_store.backend)
+    @given(scenario=scenarios())
+    def check(scenario: Scenario) -> None:
+        signatures, states = [], []
+        for _ in range(2):
+            store = fresh_store()
+            try:
+                branch = start_scenario(store, scenario)
+                runner = Runner(store, branch.id)
+                asyncio.run(runner.run())
+                signatures.append(signature(list(store.events(branch.id))))
+                assert state_at(store, branch.id) == runner.state
+                states.append(runner.state)
+            finally:
+                store.close()
+        assert signatures[0] == signatures[1]
+        assert states[0] == states[1]
+
+    check()
 
 
 class _Forbidden:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,26 @@ from schemathesis.checks import not_a_server_error
 from aegntix.server.app import create_app
 from aegntix.timeline import open_sqlite_store
 from tests.server.api_support import create, run_to_end
-from tests.server.conftest import LiveServer
+from tests.server.conftest import BACKENDS, LiveServer, serving
+
+from ..postgres import SessionDatabase
 
 EXAMPLES = int(os.environ.get("AEGNTIX_FUZZ_EXAMPLES", "20"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """This module's own server per backend (not the session's): the fuzz starts background
+    work (a rollout set of up to 1,000 members and its control), which its shutdown cancels
+    here instead of leaving it to slow every later test of the session's server."""
+    db = None
+    if request.param == "postgresql":
+        pg: SessionDatabase = request.getfixturevalue("pg_database")
+        db = pg.new_url()
+    with serving(tmp_path_factory.mktemp(f"fuzz-{request.param}"), db=db) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ JSON / Unicode junk posted to the scenario endpoints never yields a 5xx."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -198,6 +199,13 @@ _scenarish = st.fixed_dictionaries(
 ) | st.dictionaries(_field_names, _junk, max_size=6)
 
 
+@pytest.fixture(scope="module")
+def junk_client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """One client for every example (a new one loads the CA bundle: ~50 ms each)."""
+    with live_server.client(live_server.make_key("validation-junk", "owner")) as client:
+        yield client
+
+
 def _encode(data: Any, as_yaml: bool) -> str:
     text = json.dumps(data, ensure_ascii=False)
     return text if not as_yaml else "# junk\n" + text
@@ -213,20 +221,19 @@ def _encode(data: Any, as_yaml: bool) -> str:
     deep=st.integers(min_value=0, max_value=3),
 )
 def test_junk_never_yields_a_server_error(
-    live_server: LiveServer, data: Any, route: str, as_yaml: bool, deep: int
+    junk_client: httpx.Client, data: Any, route: str, as_yaml: bool, deep: int
 ) -> None:
-    client = live_server.client(live_server.make_key("validation-junk", "owner"))
-    with client:
-        for _ in range(deep * 40):  # some are nested past the limit
-            data = [data]
-        text = _encode(data, as_yaml)
-        headers = YAML if as_yaml else JSON
-        if route == "upload":
-            name = "s.yaml" if as_yaml else "s.json"
-            r = client.post("/v1/scenarios", files={"file": (name, text, "text/plain")})
-        else:
-            path = "/v1/scenarios" if route == "create" else "/v1/scenarios/validate"
-            r = client.post(path, content=text.encode("utf-8", "surrogatepass"), headers=headers)
-        assert r.status_code < 500, r.text
-        if r.status_code >= 400:
-            assert_problem(r, r.status_code)
+    client = junk_client
+    for _ in range(deep * 40):  # some are nested past the limit
+        data = [data]
+    text = _encode(data, as_yaml)
+    headers = YAML if as_yaml else JSON
+    if route == "upload":
+        name = "s.yaml" if as_yaml else "s.json"
+        r = client.post("/v1/scenarios", files={"file": (name, text, "text/plain")})
+    else:
+        path = "/v1/scenarios" if route == "create" else "/v1/scenarios/validate"
+        r = client.post(path, content=text.encode("utf-8", "surrogatepass"), headers=headers)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert_problem(r, r.status_code)

@@ -28,6 +28,19 @@ settings.register_profile(
 
 BACKENDS = ["sqlite", "postgresql"]
 
+#: A PostgreSQL example costs several times a SQLite one (a round-trip per statement, and
+#: the checks read every step back); the SQL is the same, so a quarter as many run there.
+POSTGRES_SHARE = 4
+
+
+def timeline_examples(backend: str, sqlite: int | None = None) -> settings:
+    """The ``timeline`` profile drawing ``sqlite`` examples (the profile's count by default)
+    on SQLite and a quarter as many, at least 10, on PostgreSQL."""
+    profile = settings.get_profile("timeline")
+    base = sqlite if sqlite is not None else profile.max_examples
+    wanted = base if backend == "sqlite" else max(10, base // POSTGRES_SHARE)
+    return settings(profile, max_examples=wanted)
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:

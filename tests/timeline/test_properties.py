@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from aegntix.errors import ForkOutOfRange
 from aegntix.model.events import EventKind, NewEvent
 from aegntix.timeline import SqlStore, state_at, verify
 
+from .conftest import timeline_examples
 from .helpers import assert_chain, fold_events
 
 KINDS = [EventKind.WORLD, EventKind.WORLD, EventKind.MESSAGE, EventKind.ACTION, EventKind.SYSTEM]
@@ -83,43 +84,49 @@ def _run(store: SqlStore, program: list[tuple[Any, ...]]) -> dict[str, Ref]:
     return refs
 
 
-@settings(settings.get_profile("timeline"))
-@given(program=programs)
-def test_fork_trees_match_reference(shared_store: SqlStore, program: list[tuple[Any, ...]]) -> None:
+def test_fork_trees_match_reference(shared_store: SqlStore) -> None:
     store = shared_store
-    refs = _run(store, program)
-    for bid, ref in refs.items():
-        events = list(store.events(bid))
-        assert [(e.step, e.kind, e.agent_id, e.payload) for e in events] == [
-            (e.step, e.kind, e.agent_id, e.payload) for e in ref.events
-        ]
-        assert_chain(events)
-        head = store.get_branch(bid)
-        assert head.head_seq == len(ref.events)
-        assert head.head_step == ref.head_step
-        assert head.head_hash == (events[-1].hash if events else head.head_hash)
-        for step in range(ref.head_step + 1):
-            assert state_at(store, bid, step) == fold_events(ref.events, step), (bid, step)
-            assert store.seq_at_step(bid, step) == sum(1 for e in ref.events if e.step <= step)
-        assert verify(store, bid).ok
+
+    @timeline_examples(store.engine.dialect.name)
+    @given(program=programs)
+    def check(program: list[tuple[Any, ...]]) -> None:
+        refs = _run(store, program)
+        for bid, ref in refs.items():
+            events = list(store.events(bid))
+            assert [(e.step, e.kind, e.agent_id, e.payload) for e in events] == [
+                (e.step, e.kind, e.agent_id, e.payload) for e in ref.events
+            ]
+            assert_chain(events)
+            head = store.get_branch(bid)
+            assert head.head_seq == len(ref.events)
+            assert head.head_step == ref.head_step
+            assert head.head_hash == (events[-1].hash if events else head.head_hash)
+            for step in range(ref.head_step + 1):
+                assert state_at(store, bid, step) == fold_events(ref.events, step), (bid, step)
+                assert store.seq_at_step(bid, step) == sum(1 for e in ref.events if e.step <= step)
+            assert verify(store, bid).ok
+
+    check()
 
 
-@settings(settings.get_profile("timeline"), max_examples=60)
-@given(program=programs, data=st.data())
-def test_null_intervention_fork_reproduces_hashes(
-    shared_store: SqlStore, program: list[tuple[Any, ...]], data: st.DataObject
-) -> None:
+def test_null_intervention_fork_reproduces_hashes(shared_store: SqlStore) -> None:
     """Invariant 3 at the store level: a fork that appends what its parent appended after
     the fork point gets the parent's hashes (branch id and time are not hashed)."""
     store = shared_store
-    refs = _run(store, program)
-    parent = list(refs)[data.draw(st.integers(0, len(refs) - 1))]  # creation order: replayable
-    ref = refs[parent]
-    at = data.draw(st.integers(0, ref.head_step))
-    child = store.fork(parent, at)
-    rest = [e for e in ref.events if e.step > at]
-    if rest:
-        store.append(child.id, rest)
-    parent_events, child_events = list(store.events(parent)), list(store.events(child.id))
-    assert [e.hash for e in child_events] == [e.hash for e in parent_events]
-    assert store.get_branch(child.id).head_hash == store.get_branch(parent).head_hash
+
+    @timeline_examples(store.engine.dialect.name, sqlite=60)
+    @given(program=programs, data=st.data())
+    def check(program: list[tuple[Any, ...]], data: st.DataObject) -> None:
+        refs = _run(store, program)
+        parent = list(refs)[data.draw(st.integers(0, len(refs) - 1))]  # creation order: replayable
+        ref = refs[parent]
+        at = data.draw(st.integers(0, ref.head_step))
+        child = store.fork(parent, at)
+        rest = [e for e in ref.events if e.step > at]
+        if rest:
+            store.append(child.id, rest)
+        parent_events, child_events = list(store.events(parent)), list(store.events(child.id))
+        assert [e.hash for e in child_events] == [e.hash for e in parent_events]
+        assert store.get_branch(child.id).head_hash == store.get_branch(parent).head_hash
+
+    check()
