@@ -1,5 +1,5 @@
 """``python -m aegntix`` is the CLI."""
 
-from aegntix.cli import main
+from aegntix.entry import main
 
 main()
