@@ -111,9 +111,17 @@ def _wait_started(proc: Proc, fleet: Fleet) -> None:
 
 
 @contextlib.contextmanager
-def fleet_of(db: str, replicas: int, workers: int, bus: str | None, logs: Path) -> Iterator[Fleet]:
+def fleet_of(
+    db: str,
+    replicas: int,
+    workers: int,
+    bus: str | None,
+    logs: Path,
+    worker_concurrency: int | None = None,
+) -> Iterator[Fleet]:
     """``replicas`` serve processes (the first mints the owner key and migrates the database)
-    and ``workers`` worker processes; all stopped (SIGTERM, then SIGKILL) at the end."""
+    and ``workers`` worker processes (``--concurrency worker_concurrency`` if given); all
+    stopped (SIGTERM, then SIGKILL) at the end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AEGNTIX_BUS", None)
     if bus:
@@ -129,8 +137,9 @@ def fleet_of(db: str, replicas: int, workers: int, bus: str | None, logs: Path) 
             fleet.serves.append(proc)
             _wait_healthy(proc, fleet)  # one by one: the first creates the schema and key
         fleet.key = key_file.read_text().strip()
+        more = [] if worker_concurrency is None else ["--concurrency", str(worker_concurrency)]
         for i in range(workers):
-            fleet.workers.append(_spawn(f"worker {i}", ["worker", "--db", db], logs, env))
+            fleet.workers.append(_spawn(f"worker {i}", ["worker", "--db", db, *more], logs, env))
         for proc in fleet.workers:
             _wait_started(proc, fleet)
         fleet.check_alive()

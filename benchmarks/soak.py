@@ -66,6 +66,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--db", help="postgresql://… (a scratch database on that server is used)")
     p.add_argument("--replicas", type=int, default=1, help="aegntix serve processes (1)")
     p.add_argument("--workers", type=int, default=0, help="aegntix worker processes (0)")
+    p.add_argument(
+        "--worker-concurrency", type=int,
+        help="slices a worker runs at once (the worker's default if not given): fewer leave "
+        "the API replicas CPU headroom, the runs in flight then take longer",
+    )  # fmt: skip
     p.add_argument("--bus", help="the bus for several processes (default: see above)")
     p.add_argument("--client-procs", type=int, default=1, help="client processes (1)")
     p.add_argument(
@@ -279,7 +284,8 @@ def report(
     emit(
         "soak",
         config={k: getattr(args, k) for k in ("clients", "runs", "example", "duration",
-                "settle", "replicas", "workers", "client_procs", "follow_wait")}
+                "settle", "replicas", "workers", "worker_concurrency", "client_procs",
+                "follow_wait")}
         | {"db": "postgresql" if is_postgres_url(db) else "sqlite",
            "db_url": shown_url(db) if is_postgres_url(db) else None,
            "bus": bus, "deflate": not args.no_deflate, "batch": args.batch},
@@ -314,7 +320,9 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     with tempfile.TemporaryDirectory() as tmp, database(args, Path(tmp)) as db:
         bus = default_bus(args, db)
-        with fleet_of(db, args.replicas, args.workers, bus, Path(tmp)) as fleet:
+        with fleet_of(
+            db, args.replicas, args.workers, bus, Path(tmp), args.worker_concurrency
+        ) as fleet:
             servers = [p.role for p in fleet.procs]
             pg = postgres_url(db).database if is_postgres_url(db) else None
             sampler = Sampler({p.role: p.popen.pid for p in fleet.procs}, pg_database=pg)
