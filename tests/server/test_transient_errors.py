@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -37,9 +38,16 @@ from ..postgres import SessionDatabase
 #: area) from another process, as a stuck reader or a backup tool could: no new read can
 #: start until it lets go.
 _LOCKER = """
-import fcntl, sys
+import fcntl, sys, time
 shm = open(sys.argv[1], "a+b")  # created if no connection is open
-fcntl.lockf(shm, fcntl.LOCK_EX | fcntl.LOCK_NB, 8, 120)
+for _ in range(1000):  # a read in progress holds a mark for a moment: wait for it
+    try:
+        fcntl.lockf(shm, fcntl.LOCK_EX | fcntl.LOCK_NB, 8, 120)
+        break
+    except BlockingIOError:
+        time.sleep(0.02)
+else:
+    sys.exit("a reader kept its mark for 20 s")
 print("locked", flush=True)
 sys.stdin.read()
 """
@@ -80,7 +88,12 @@ async def test_a_rollout_stream_whose_store_cannot_answer_closes_1013(tmp_path: 
         await asyncio.to_thread(run_to_end, client, root, 2)
         made = client.post(f"/v1/branches/{root}/rollouts", json={"at_step": 1, "n": 1})
         assert made.status_code == 202, made.text
-        url = f"{server.ws_url}/v1/rollouts/{made.json()['id']}/stream?api_key={server.owner_key}"
+        set_id = made.json()["id"]
+        deadline = time.monotonic() + 120  # settled: no reader of the set's own holds a mark
+        while client.get(f"/v1/rollouts/{set_id}").json()["running"]:
+            assert time.monotonic() < deadline, "the set never settled"
+            await asyncio.sleep(0.1)
+        url = f"{server.ws_url}/v1/rollouts/{set_id}/stream?api_key={server.owner_key}"
         with wal_locked(tmp_path / "server.db"):
             async with connect(url, proxy=None) as ws:
                 with pytest.raises(ConnectionClosed) as closed:
