@@ -24,7 +24,7 @@ from aegntix.brains.limits import LOCAL, Limits
 from aegntix.brains.shared_limits import TTL_ENV, SqlLimits, limits_for
 from aegntix.testing import FakeLLM
 from aegntix.testing.fake_llm import Reply, Request, default_responder
-from aegntix.timeline import SqlStore, open_sqlite_store
+from aegntix.timeline import SqlStore, open_sqlite_store, open_store
 from tests.brains.llm.support import KEY, KEY_ENV, llm_scenario
 
 #: Bounds waits only (a loaded machine is slow); nothing asserts a duration.
@@ -149,6 +149,7 @@ app()
 
 
 def _start_together(paths: list[Path], db: str, env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    open_store(db).close()  # the tables first: else the processes queue on the migration lock
     go = paths[0].parent / "go"
     launch = [sys.executable, "-c", LAUNCHER, str(go)]
     procs = [
