@@ -30,6 +30,7 @@ from aegntix.timeline.leases import RunLeases, holding
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
 from aegntix.workers.intents import Intent, RunIntents, Want
+from aegntix.workers.orphans import requeue_orphaned
 from aegntix.workers.queue import (
     ADOPT_TASK,
     QUEUE,
@@ -109,6 +110,7 @@ def register(app: App) -> None:
     async def retry_job(context: JobContext, timestamp: int) -> int:
         ctx: SliceContext = context.additional_context[CONTEXT_KEY]
         handed = await retry_stalled(ctx.app, ctx.settings.stalled_s)
+        await requeue_orphaned(ctx.app, ctx.store, ctx.leases, ctx.settings.stalled_s)
         if ctx.drivers is not None:  # a driver that died: its lease lapsed
             await ctx.drivers.adopt()
         return handed
