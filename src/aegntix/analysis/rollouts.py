@@ -31,7 +31,7 @@ from aegntix.analysis.records import (
 )
 from aegntix.engine.runner import StepCallback
 from aegntix.engine.scheduler import Scheduler
-from aegntix.errors import ForkOutOfRange, InvalidRequest
+from aegntix.errors import ForkOutOfRange, InvalidRequest, reason_of
 from aegntix.inject.strategies import inject, validated
 from aegntix.model.events import Branch, BranchStatus, EventKind
 from aegntix.model.outcomes import compute_outcomes
@@ -269,6 +269,13 @@ def progress(repo: RolloutRepository, set_id: str) -> tuple[int, int]:
     """(members done, members in the set)."""
     statuses = repo.member_statuses(set_id).values()
     return sum(1 for s in statuses if s == BranchStatus.DONE.value), repo.get(set_id).n
+
+
+def fail_sets(repo: RolloutRepository, set_ids: Sequence[str], error: BaseException) -> None:
+    """The sets failed, and why: kept with each set, so every replica's API and UI (and a
+    restarted server) tell it."""
+    for set_id in set_ids:
+        repo.update(set_id, status=SetStatus.FAILED, error=reason_of(error))
 
 
 def settle(repo: RolloutRepository, set_id: str, *, elsewhere: bool = False) -> RolloutSet:

@@ -26,9 +26,9 @@ from procrastinate import App
 
 from aegntix.analysis.driving import SetLeases, orphaned
 from aegntix.analysis.forking import fork_missing_members
-from aegntix.analysis.records import RolloutSet, SetStatus
-from aegntix.analysis.rollouts import repository
-from aegntix.errors import NotFound, StoreUnavailable, is_transient, reason_of
+from aegntix.analysis.records import RolloutSet
+from aegntix.analysis.rollouts import fail_sets, repository
+from aegntix.errors import NotFound, StoreUnavailable, is_transient
 from aegntix.timeline.leases import renewing
 from aegntix.timeline.sqlstore import SqlStore
 from aegntix.timeline.tenancy import TenantStore
@@ -103,10 +103,7 @@ class SetDrivers:
                 # anything else would fail again on every adoption: the set fails, saying why
                 # (every replica's API and UI read it), and its lease is released
                 log.error("rollout set driver failed", set_id=ids[0], error=repr(error))
-                for set_id in ids:
-                    await asyncio.to_thread(
-                        repo.update, set_id, status=SetStatus.FAILED, error=reason_of(error)
-                    )
+                await asyncio.to_thread(fail_sets, repo, ids, error)
                 ended.append("settled")
                 return
             ended.append("settled")
@@ -149,9 +146,6 @@ async def _fork(store: TenantStore, sets: list[RolloutSet]) -> bool:
             raise  # the database, not the fork: adopted again one TTL later
         except Exception as error:
             log.error("rollout set fork failed", set_id=sets[0].id, error=repr(error))
-            for s in sets:
-                await asyncio.to_thread(
-                    repo.update, s.id, status=SetStatus.FAILED, error=reason_of(error)
-                )
+            await asyncio.to_thread(fail_sets, repo, [s.id for s in sets], error)
             return False
     return True

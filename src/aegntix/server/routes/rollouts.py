@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aegntix.analysis.driving import check_undriven
 from aegntix.analysis.forking import fork_missing_members
-from aegntix.analysis.records import MAX_ROLLOUTS, RolloutRepository, RolloutSet, SetStatus
+from aegntix.analysis.records import MAX_ROLLOUTS, RolloutSet
 from aegntix.analysis.rollouts import (
     InjectionSpec,
     create_set,
     extend_set,
+    fail_sets,
     members_view,
     repository,
     run_sets,
@@ -176,8 +177,7 @@ async def _fork_and_run(
             await asyncio.to_thread(settle, repo, s.id)
         raise
     except Exception as error:
-        for s in sets:
-            await asyncio.to_thread(_failed, repo, s.id, error)
+        await asyncio.to_thread(fail_sets, repo, [s.id for s in sets], error)
         raise
 
     set_of = {m.branch_id: s.id for s in sets for m in await asyncio.to_thread(repo.members, s.id)}
@@ -190,14 +190,8 @@ async def _fork_and_run(
         await run_sets(store, sets, on_step=stepped, on_progress=board.running)
     except Exception as error:
         if not is_transient(error):  # a transient fault leaves the set to "continue"
-            for s in sets:
-                await asyncio.to_thread(_failed, repo, s.id, error)
+            await asyncio.to_thread(fail_sets, repo, [s.id for s in sets], error)
         raise
-
-
-def _failed(repo: RolloutRepository, set_id: str, error: BaseException) -> None:
-    """The set failed, and why: every replica reads it (the board is this one's only)."""
-    repo.update(set_id, status=SetStatus.FAILED, error=reason_of(error))
 
 
 def tasks_of(app: FastAPI) -> RolloutTasks:
